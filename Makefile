@@ -1,0 +1,40 @@
+# The two commands of the README: `make serve` and `make test`. Each installs what is
+# missing (scripts/install-deps.sh, as root) and builds first.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: all deps build serve test unit e2e bench clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+serve: build
+	@echo "Askr serves examples/hello on http://$(LISTEN)/  (Ctrl-C stops it)"
+	@$(BUILD_DIR)/askr serve --root examples/hello/public --listen $(LISTEN)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 300
+
+unit: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -R '^unit\.'
+
+e2e: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -R '^e2e\.'
+
+bench: build
+	@bench/run
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+
+clean:
+	@rm -rf $(BUILD_DIR)

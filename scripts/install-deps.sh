@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian package Askr's build, tests and benchmarks need.
+# Idempotent: installs only what is missing, and says nothing when all is there.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # PHP, embedded (the library, its headers, the extensions apps and tests use)
+  libphp8.2-embed php8.2-dev php8.2-cli php8.2-opcache php8.2-mbstring php8.2-xml
+  php8.2-sqlite3 php8.2-intl php8.2-curl php8.2-gd
+  # libraries (see docs/architecture.md and DESIGN.md section 4)
+  libboost1.81-dev libhttp-parser-dev libnghttp2-dev libssl-dev libtomlplusplus-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev media-types zlib1g-dev
+  # tests
+  libgtest-dev libcurl4-openssl-dev curl nghttp2-client
+  # anchors for comparison tests and benchmarks, and a real app
+  nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run this script as root (sudo $0) to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Debian's maintainer scripts would start nginx, php-fpm and apache2 as system services;
+# Askr's tests start their own instances on loopback, so keep the packaged ones stopped.
+policy_created=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  policy_created=1
+fi
+trap '[ $policy_created -eq 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
