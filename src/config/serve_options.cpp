@@ -1,0 +1,115 @@
+#include "config/serve_options.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+
+#include "core/size.hpp"
+
+namespace askr::config {
+
+std::string ListenAddress::text() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+ListenAddress parse_listen_address(const std::string& text) {
+    ListenAddress address;
+    std::string port_text;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            throw ConfigError("--listen " + text + ": an IPv6 address is written [ADDRESS]:PORT, e.g. [::1]:8080");
+        }
+        address.host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos) {
+            throw ConfigError("--listen " + text + ": expected HOST:PORT, e.g. 127.0.0.1:8080 or :8080");
+        }
+        address.host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+        if (address.host.empty()) address.host = "0.0.0.0";
+        if (address.host == "localhost") address.host = "127.0.0.1";
+    }
+    char* end = nullptr;
+    long port = std::strtol(port_text.c_str(), &end, 10);
+    if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
+        throw ConfigError("--listen " + text + ": the port must be a number from 0 to 65535");
+    }
+    address.port = static_cast<std::uint16_t>(port);
+    return address;
+}
+
+void add_serve_options(CLI::App& command, ServeOptions& options) {
+    command.add_option("--root,-r", options.root, "Document root: the app's public folder")->required();
+    command.add_option_function<std::vector<std::string>>(
+        "--listen,-l",
+        [&options](const std::vector<std::string>& values) {
+            for (const auto& v : values) options.listen.push_back(parse_listen_address(v));
+        },
+        "Address to listen on, HOST:PORT or [IPv6]:PORT; repeatable (default 127.0.0.1:8080)");
+    command.add_option("--index", options.index,
+                       "Directory index and front controller script (default index.php)");
+    command.add_option_function<std::string>(
+        "--max-body-size",
+        [&options](const std::string& value) {
+            auto size = core::parse_size(value);
+            if (!size) throw CLI::ValidationError("--max-body-size", "expected a size such as 512K, 10M or 1G");
+            options.max_body_size = *size;
+        },
+        "Largest request body accepted, e.g. 10M (default 8M); larger bodies get 413");
+    command.add_option_function<std::string>(
+        "--symlinks",
+        [&options](const std::string& value) {
+            if (value == "follow") {
+                options.symlinks = http::SymlinkPolicy::follow;
+            } else if (value == "inside-root") {
+                options.symlinks = http::SymlinkPolicy::inside_root;
+            } else {
+                throw CLI::ValidationError("--symlinks", "expected follow or inside-root");
+            }
+        },
+        "follow (default, as nginx) or inside-root: refuse files whose real path is outside the root");
+    command.add_option_function<std::vector<std::string>>(
+        "--php-ini,-d",
+        [&options](const std::vector<std::string>& values) {
+            for (const auto& v : values) {
+                auto eq = v.find('=');
+                if (eq == std::string::npos || eq == 0) {
+                    throw CLI::ValidationError("--php-ini", "expected KEY=VALUE, e.g. memory_limit=256M");
+                }
+                options.php_ini.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+            }
+        },
+        "PHP ini setting KEY=VALUE, applied after php.ini; repeatable");
+    auto seconds = [&command](const char* name, std::chrono::seconds& target, const char* help) {
+        command.add_option_function<long>(
+            name, [&target](long v) { target = std::chrono::seconds(v); }, help)
+            ->check(CLI::Range(1L, 86400L));
+    };
+    seconds("--header-timeout", options.header_timeout, "Seconds a client may take to send request headers (default 15)");
+    seconds("--keepalive-timeout", options.keepalive_timeout, "Seconds an idle keep-alive connection is kept (default 60)");
+    seconds("--body-timeout", options.body_timeout, "Longest pause, in seconds, while a request body arrives (default 60)");
+    seconds("--write-timeout", options.write_timeout, "Longest stall, in seconds, writing to a client (default 60)");
+    seconds("--shutdown-timeout", options.shutdown_timeout, "Seconds a graceful stop waits for in-flight requests (default 30)");
+    command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+}
+
+void finalize(ServeOptions& options) {
+    std::error_code ec;
+    auto root = std::filesystem::canonical(options.root, ec);
+    if (ec) throw ConfigError("--root " + options.root + ": " + ec.message());
+    if (!std::filesystem::is_directory(root, ec)) throw ConfigError("--root " + options.root + ": not a directory");
+    options.root = root.string();
+    if (options.listen.empty()) options.listen.push_back({"127.0.0.1", 8080});
+    if (options.index.empty() || options.index.find('/') != std::string::npos || options.index.front() == '.') {
+        throw ConfigError("--index " + options.index + ": expected a file name such as index.php or doku.php");
+    }
+}
+
+}  // namespace askr::config

@@ -1,0 +1,56 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/router.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace askr::config {
+
+/// A configuration problem, worded for the user: what is wrong and how to fix it.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// One address to listen on.
+struct ListenAddress {
+    std::string host;         ///< "127.0.0.1", "::1", "0.0.0.0", "::"
+    std::uint16_t port = 0;   ///< 0 = any free port (tests)
+    /// The address as written ("[::1]:8080").
+    std::string text() const;
+};
+
+/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; throws ConfigError with the reason.
+ListenAddress parse_listen_address(const std::string& text);
+
+/// Everything `askr serve` needs (defaults here are the documented defaults).
+struct ServeOptions {
+    std::string root;                                ///< document root (made absolute)
+    std::vector<ListenAddress> listen;               ///< default 127.0.0.1:8080
+    std::string index = "index.php";                 ///< directory index and front controller
+    std::uint64_t max_body_size = 8ull << 20;        ///< request bodies above this get 413
+    http::SymlinkPolicy symlinks = http::SymlinkPolicy::follow;
+    std::vector<std::pair<std::string, std::string>> php_ini;  ///< -d key=value overrides
+    std::chrono::seconds header_timeout{15};         ///< first byte to end of headers
+    std::chrono::seconds keepalive_timeout{60};      ///< idle time between requests
+    std::chrono::seconds body_timeout{60};           ///< longest pause while a body arrives
+    std::chrono::seconds write_timeout{60};          ///< longest stall writing to a client
+    std::chrono::seconds shutdown_timeout{30};       ///< graceful stop: drain at most this long
+    std::string log_level = "info";
+};
+
+/// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.
+void add_serve_options(CLI::App& command, ServeOptions& options);
+
+/// Checks and completes the options (absolute root, default listen); throws ConfigError.
+void finalize(ServeOptions& options);
+
+}  // namespace askr::config

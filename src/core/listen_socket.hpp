@@ -1,0 +1,20 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/unique_fd.hpp"
+
+namespace askr::core {
+
+/// A bound, listening TCP socket (non-blocking, close-on-exec) and the port it got.
+struct ListenSocket {
+    UniqueFd fd;
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+/// Binds and listens on host:port (port 0 picks a free port). Throws std::runtime_error
+/// naming the address and the system's reason (address in use, permission denied, ...).
+ListenSocket open_listen_socket(const std::string& host, std::uint16_t port);
+
+}  // namespace askr::core

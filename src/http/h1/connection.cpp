@@ -1,0 +1,362 @@
+#include "http/h1/connection.hpp"
+
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <charconv>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/status.hpp"
+
+namespace askr::http::h1 {
+
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 16 * 1024;
+// Files up to this size are read into the response buffer and sent with the head in one
+// write (DESIGN.md section 7: one write per response); larger ones go out with sendfile.
+constexpr std::uint64_t inline_file_limit = 32 * 1024;
+
+double unix_time_now() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void append_number(std::string& out, std::uint64_t value, int base = 10) {
+    char buffer[24];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, base);
+    (void)ec;
+    out.append(buffer, end);
+}
+
+// The body of a response Askr itself produces (errors, redirects).
+std::string_view simple_body(int status, std::string& scratch) {
+    scratch.assign("<!DOCTYPE html><html><head><title>");
+    append_number(scratch, static_cast<std::uint64_t>(status));
+    scratch.append(" ").append(reason_phrase(status)).append("</title></head><body><h1>");
+    append_number(scratch, static_cast<std::uint64_t>(status));
+    scratch.append(" ").append(reason_phrase(status)).append("</h1></body></html>\n");
+    return scratch;
+}
+
+}  // namespace
+
+Connection::Connection(worker::Context& context, asio::ip::tcp::socket socket)
+    : context_(context),
+      socket_(std::move(socket)),
+      parser_(context.limits),
+      exchange_(context.io, context.completions, socket_.native_handle()),
+      in_(new char[read_buffer_size]) {
+    next = context_.connections;
+    if (next) next->prev = this;
+    context_.connections = this;
+    ++context_.connection_count;
+    set_deadline(context_.options.header_timeout);
+}
+
+Connection::~Connection() {
+    if (prev) prev->next = next;
+    if (next) next->prev = prev;
+    if (context_.connections == this) context_.connections = next;
+    --context_.connection_count;
+    if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
+        context_.on_last_connection_closed(context_);
+    }
+}
+
+void Connection::abort() {
+    aborted_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket_.cancel(ignored);
+}
+
+asio::awaitable<void> Connection::serve(std::unique_ptr<Connection> self) {
+    boost::system::error_code ec;
+    self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    self->socket_.native_non_blocking(true, ec);
+    auto& endpoints = self->exchange_.request.endpoints;
+    auto remote = self->socket_.remote_endpoint(ec);
+    auto local = self->socket_.local_endpoint(ec);
+    if (ec) co_return;  // the peer is already gone
+    endpoints.remote_addr = remote.address().to_string();
+    endpoints.remote_port = remote.port();
+    endpoints.local_addr = local.address().to_string();
+    endpoints.local_port = local.port();
+
+    while (co_await self->read_request()) {
+        if (!co_await self->respond() || self->context_.draining) break;
+    }
+}
+
+// Reads until one whole request is in exchange_.request. False: close the connection
+// (peer closed, timeout, or an error that has been answered).
+asio::awaitable<bool> Connection::read_request() {
+    parser_.start(exchange_.request);
+    idle_ = in_begin_ == in_end_;
+    set_deadline(idle_ ? context_.options.keepalive_timeout : context_.options.header_timeout);
+    bool headers_seen = false;
+    for (;;) {
+        if (in_begin_ < in_end_) {
+            if (idle_) {
+                idle_ = false;
+                set_deadline(context_.options.header_timeout);  // slowloris: not extended by trickling
+            }
+            auto result = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
+            in_begin_ += result.consumed;
+            switch (result.status) {
+                case Parser::Status::complete:
+                    exchange_.request.start_time = unix_time_now();
+                    co_return true;
+                case Parser::Status::error:
+                    spdlog::debug("{}: bad request: {}", exchange_.request.endpoints.remote_addr,
+                                  parser_.error_reason());
+                    co_await send_simple(parser_.error_status(), {}, false);
+                    co_await close_after_error();
+                    co_return false;
+                case Parser::Status::expect_continue:
+                    // RFC 9110 section 10.1.1: the body is acceptable, ask for it.
+                    if (!co_await write("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
+                    parser_.continue_after_expect();
+                    continue;
+                case Parser::Status::need_more:
+                    break;
+            }
+            if (parser_.headers_complete() && !headers_seen) headers_seen = true;
+            if (headers_seen) set_deadline(context_.options.body_timeout);  // a stall, not the total
+        }
+        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+        if (in_end_ == read_buffer_size) {  // the parser consumes everything it is given
+            std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+            in_end_ -= in_begin_;
+            in_begin_ = 0;
+        }
+        if (idle_ && context_.draining) co_return false;
+        auto [ec, n] = co_await socket_.async_read_some(
+            asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_), as_tuple(use_awaitable));
+        if (ec || n == 0) {
+            if (!idle_ && !aborted_ && ec == asio::error::eof) {
+                auto result = parser_.finish();
+                if (result.status == Parser::Status::complete) {
+                    exchange_.request.keep_alive = false;
+                    exchange_.request.start_time = unix_time_now();
+                    co_return true;
+                }
+            }
+            if (aborted_ && !idle_ && !context_.draining) {
+                // Timed out in the middle of a request (RFC 9110 section 15.5.9).
+                aborted_ = false;
+                co_await send_simple(408, {}, false);
+            }
+            co_return false;
+        }
+        in_end_ += n;
+    }
+}
+
+asio::awaitable<bool> Connection::respond() {
+    Request& request = exchange_.request;
+    keep_alive_ = request.keep_alive && !context_.draining;
+    exchange_.route = resolve(context_.router, request.path(), request.query());
+    const Route& route = exchange_.route;
+    switch (route.kind) {
+        case Route::Kind::php: co_return co_await serve_php();
+        case Route::Kind::static_file: co_return co_await serve_static();
+        case Route::Kind::redirect: {
+            std::string fields = "Location: " + route.location + "\r\n";
+            co_return co_await send_simple(301, fields, keep_alive_);
+        }
+        case Route::Kind::forbidden: co_return co_await send_simple(403, {}, keep_alive_);
+        case Route::Kind::bad_request: co_return co_await send_simple(400, {}, false);
+        case Route::Kind::not_found: break;
+    }
+    co_return co_await send_simple(404, {}, keep_alive_);
+}
+
+void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
+    out_.append("HTTP/1.1 ");
+    append_number(out_, static_cast<std::uint64_t>(status));
+    out_ += ' ';
+    out_.append(reason_phrase(status)).append("\r\nServer: Askr\r\nDate: ").append(http_date_now());
+    out_.append("\r\n").append(fields);
+    switch (framing) {
+        case Framing::length:
+            out_.append("Content-Length: ");
+            append_number(out_, length);
+            out_.append("\r\n");
+            break;
+        case Framing::chunked: out_.append("Transfer-Encoding: chunked\r\n"); break;
+        case Framing::until_close:
+        case Framing::none: break;
+    }
+    if (!keep_alive_) {
+        out_.append("Connection: close\r\n");
+    } else if (exchange_.request.version_minor == 0) {
+        out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
+    }
+    out_.append("\r\n");
+}
+
+asio::awaitable<bool> Connection::write(std::string_view a, std::string_view b, std::string_view c,
+                                        std::string_view d) {
+    std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c), asio::buffer(d)};
+    set_deadline(context_.options.write_timeout);
+    auto [ec, n] = co_await asio::async_write(socket_, buffers, as_tuple(use_awaitable));
+    co_return !ec;
+}
+
+asio::awaitable<bool> Connection::send_simple(int status, std::string_view fields, bool keep_alive) {
+    keep_alive_ = keep_alive && !context_.draining;
+    std::string body_storage;
+    std::string_view body = simple_body(status, body_storage);
+    std::string all_fields(fields);
+    all_fields.append("Content-Type: text/html\r\n");
+    const bool head_only = exchange_.request.method == "HEAD";
+    out_.clear();
+    append_head(status, all_fields, Framing::length, body.size());
+    const bool ok = co_await write(out_, head_only ? std::string_view{} : body);
+    co_return ok && keep_alive_;
+}
+
+// After an error the client may still be sending (a body we refused): closing at once
+// would make the kernel send RST and destroy the error response in flight (RFC 9112
+// section 9.6). Stop sending, read and discard for a short while, then close.
+asio::awaitable<void> Connection::close_after_error() {
+    boost::system::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_send, ec);
+    deadline_ = Clock::now() + std::chrono::seconds(2);
+    for (std::size_t drained = 0; drained < (1 << 20);) {
+        auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(in_.get(), read_buffer_size),
+                                                             as_tuple(use_awaitable));
+        if (read_ec || n == 0) break;
+        drained += n;
+    }
+}
+
+asio::awaitable<bool> Connection::serve_php() {
+    worker::Exchange& exchange = exchange_;
+    const Route& route = exchange.route;
+    exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
+    exchange.begin();
+    deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
+    context_.php.submit(exchange);
+
+    const bool head_only = exchange.request.method == "HEAD";
+    bool no_body = head_only;
+    Framing framing = Framing::none;
+    bool failed = false;
+    bool finished = false;
+    char chunk_line[24];
+    for (;;) {
+        php_body_.clear();
+        const auto progress = exchange.take(php_head_, php_body_);
+        const std::size_t taken = php_body_.size();
+        if (!failed && !finished && (progress.head || taken > 0 || progress.complete)) {
+            out_.clear();
+            if (progress.head) {
+                no_body = head_only || status_has_no_body(php_head_.status);
+                std::uint64_t length = php_body_.size();
+                if (status_has_no_body(php_head_.status)) {
+                    framing = Framing::none;
+                } else if (progress.complete) {
+                    framing = Framing::length;  // the whole response is known: one write
+                    if (head_only && length == 0 && !php_head_.content_length.empty()) {
+                        const auto& declared = php_head_.content_length;
+                        std::from_chars(declared.data(), declared.data() + declared.size(), length);
+                    }
+                } else if (head_only) {
+                    framing = Framing::none;
+                } else if (exchange.request.version_minor == 0) {
+                    framing = Framing::until_close;  // HTTP/1.0 has no chunked coding
+                    keep_alive_ = false;
+                } else {
+                    framing = Framing::chunked;  // streamed: flush() or a large output
+                }
+                append_head(php_head_.status, php_head_.fields, framing, length);
+            }
+            std::string_view body = no_body ? std::string_view{} : std::string_view(php_body_);
+            std::string_view chunk_start;
+            std::string_view chunk_end;
+            if (framing == Framing::chunked) {
+                if (!body.empty()) {
+                    auto end = std::to_chars(chunk_line, chunk_line + 20, body.size(), 16).ptr;
+                    *end++ = '\r';
+                    *end++ = '\n';
+                    chunk_start = {chunk_line, static_cast<std::size_t>(end - chunk_line)};
+                    chunk_end = progress.complete ? "\r\n0\r\n\r\n" : "\r\n";
+                } else if (progress.complete) {
+                    chunk_end = "0\r\n\r\n";  // RFC 9112 section 7.1: the last chunk
+                }
+            }
+            if (!co_await write(out_, chunk_start, body, chunk_end)) {
+                failed = true;
+                keep_alive_ = false;
+                exchange.mark_client_gone();
+            }
+            finished = progress.complete;
+        }
+        exchange.written(taken);
+        if (progress.released) break;
+        deadline_ = Clock::time_point::max();
+        co_await exchange.wait();
+    }
+    co_return keep_alive_ && !failed;
+}
+
+asio::awaitable<bool> Connection::serve_static() {
+    static_files::prepare_file_response(exchange_.request, exchange_.route.file, file_);
+    if (!file_.fd && (file_.status == 404 || file_.status == 403 || file_.status == 405)) {
+        co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
+    }
+    out_.clear();
+    const Framing framing = status_has_no_body(file_.status) ? Framing::none : Framing::length;
+    append_head(file_.status, file_.fields, framing, file_.length);
+    if (!file_.send_body) co_return co_await write(out_) && keep_alive_;
+
+    if (file_.length <= inline_file_limit) {
+        const std::size_t head_length = out_.size();
+        out_.resize(head_length + file_.length);
+        ssize_t n = ::pread(file_.fd.get(), out_.data() + head_length, file_.length,
+                            static_cast<off_t>(file_.offset));
+        file_.fd.reset();
+        if (n != static_cast<ssize_t>(file_.length)) co_return false;  // file changed under us
+        co_return co_await write(out_) && keep_alive_;
+    }
+
+    // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
+    set_deadline(context_.options.write_timeout);
+    auto [ec, n] = co_await socket_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
+    if (ec || n != out_.size()) co_return false;
+    off_t offset = static_cast<off_t>(file_.offset);
+    std::uint64_t remaining = file_.length;
+    while (remaining > 0) {
+        ssize_t sent = ::sendfile(socket_.native_handle(), file_.fd.get(), &offset,
+                                  static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
+        if (sent > 0) {
+            remaining -= static_cast<std::uint64_t>(sent);
+            set_deadline(context_.options.write_timeout);
+            continue;
+        }
+        if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
+            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
+            if (wait_ec) co_return false;
+            continue;
+        }
+        co_return false;  // error, or the file shrank: the length promised cannot be kept
+    }
+    file_.fd.reset();
+    co_return keep_alive_;
+}
+
+}  // namespace askr::http::h1

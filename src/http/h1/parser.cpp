@@ -1,0 +1,277 @@
+#include "http/h1/parser.hpp"
+
+#include <http_parser.h>
+
+#include <cctype>
+
+#include <string>
+
+namespace askr::http::h1 {
+
+struct Parser::State {
+    http_parser parser;
+    Limits limits;
+    Request* request = nullptr;
+    std::string field;   // current header name (lower-case), may arrive in pieces
+    std::string value;   // current header value
+    bool in_value = false;
+    std::size_t header_bytes = 0;
+    bool headers_done = false;
+    bool message_done = false;
+    bool expect_continue = false;
+    int error_status = 0;
+    const char* error_reason = nullptr;
+
+    int fail(int status, const char* reason) {
+        error_status = status;
+        error_reason = reason;
+        return 1;
+    }
+};
+
+namespace {
+
+using State = Parser::State;
+
+State& state_of(http_parser* p) { return *static_cast<State*>(p->data); }
+
+bool is_tchar(unsigned char c) {  // RFC 9110 section 5.6.2
+    if (c >= '0' && c <= '9') return true;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+    switch (c) {
+        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+        case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
+        default: return false;
+    }
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+    }
+    return true;
+}
+
+// A Host value: reg-name, IPv4 or [IPv6], optional port (RFC 3986 section 3.2.2). Apps build
+// URLs from it, so nothing else is let through.
+bool valid_host(std::string_view host) {
+    if (host.empty()) return false;
+    for (unsigned char c : host) {
+        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':' || c == '[' || c == ']'))
+            return false;
+    }
+    return true;
+}
+
+int store_header(State& s) {
+    if (s.field.empty()) return 0;
+    if (s.request->header_count() >= s.limits.max_header_count) {
+        return s.fail(431, "too many header fields");
+    }
+    for (unsigned char c : s.value) {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return s.fail(400, "control character in a header value");
+    }
+    s.request->add_header(s.field, trim(s.value));
+    s.field.clear();
+    s.value.clear();
+    s.in_value = false;
+    return 0;
+}
+
+int on_url(http_parser* p, const char* at, std::size_t length) {
+    State& s = state_of(p);
+    if (s.request->target.size() + length > s.limits.max_target_bytes) {
+        return s.fail(414, "request-target too long");
+    }
+    s.request->target.append(at, length);
+    return 0;
+}
+
+int on_header_field(http_parser* p, const char* at, std::size_t length) {
+    State& s = state_of(p);
+    if (s.in_value && store_header(s) != 0) return 1;
+    s.header_bytes += length;
+    if (s.header_bytes > s.limits.max_header_bytes) return s.fail(431, "header fields too large");
+    for (std::size_t i = 0; i < length; ++i) {
+        const auto c = static_cast<unsigned char>(at[i]);
+        if (!is_tchar(c)) return s.fail(400, "invalid character in a header name");
+        s.field += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return 0;
+}
+
+int on_header_value(http_parser* p, const char* at, std::size_t length) {
+    State& s = state_of(p);
+    s.in_value = true;
+    s.header_bytes += length;
+    if (s.header_bytes > s.limits.max_header_bytes) return s.fail(431, "header fields too large");
+    s.value.append(at, length);
+    return 0;
+}
+
+int on_headers_complete(http_parser* p) {
+    State& s = state_of(p);
+    if (store_header(s) != 0) return 1;
+    Request& r = *s.request;
+    r.method = http_method_str(static_cast<http_method>(p->method));
+    r.version_major = p->http_major;
+    r.version_minor = p->http_minor;
+    r.keep_alive = http_should_keep_alive(p) != 0 && p->upgrade == 0;
+    s.headers_done = true;
+
+    if (r.version_major != 1) return s.fail(505, "unsupported HTTP version");
+    if (r.target.empty()) return s.fail(400, "empty request-target");
+    // absolute-form (RFC 9112 section 3.2.2): keep the path, the server is the origin.
+    if (r.target.front() != '/') {
+        std::string_view t = r.target;
+        auto scheme_end = t.find("://");
+        if (scheme_end == std::string_view::npos) return s.fail(400, "invalid request-target");
+        auto path_start = t.find('/', scheme_end + 3);
+        r.target = path_start == std::string_view::npos ? std::string("/") : std::string(t.substr(path_start));
+    }
+    for (unsigned char c : r.target) {
+        if (c <= 0x20 || c == 0x7f) return s.fail(400, "invalid character in the request-target");
+    }
+
+    std::size_t hosts = 0;
+    std::string_view host;
+    std::size_t content_lengths = 0;
+    std::string_view transfer_encoding;
+    for (std::size_t i = 0; i < r.header_count(); ++i) {
+        auto name = r.header_name(i);
+        if (name == "host") {
+            ++hosts;
+            host = r.header_value(i);
+        } else if (name == "content-length") {
+            ++content_lengths;
+        } else if (name == "transfer-encoding") {
+            if (!transfer_encoding.empty()) return s.fail(501, "repeated Transfer-Encoding");
+            transfer_encoding = r.header_value(i);
+        }
+    }
+    // RFC 9112 section 3.2: a client MUST send Host in HTTP/1.1, exactly once.
+    if (hosts > 1) return s.fail(400, "more than one Host header");
+    if (hosts == 0 && r.version_minor >= 1) return s.fail(400, "missing Host header");
+    if (hosts == 1 && !valid_host(host)) return s.fail(400, "invalid Host header");
+    // RFC 9112 section 6.1 and 6.3: Transfer-Encoding with Content-Length is a smuggling
+    // attempt; a transfer coding other than chunked cannot be decoded here.
+    if (!transfer_encoding.empty()) {
+        if (content_lengths > 0) return s.fail(400, "Content-Length together with Transfer-Encoding");
+        if (!iequals(transfer_encoding, "chunked")) return s.fail(501, "unsupported Transfer-Encoding");
+        if (r.version_minor == 0) return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (content_lengths > 1) return s.fail(400, "repeated Content-Length");
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > s.limits.max_body_bytes) {
+        return s.fail(413, "body larger than the maximum body size");
+    }
+    if (iequals(r.header("expect"), "100-continue") && r.version_minor >= 1 &&
+        ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))) {
+        s.expect_continue = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+int on_body(http_parser* p, const char* at, std::size_t length) {
+    State& s = state_of(p);
+    if (s.request->body.size() + length > s.limits.max_body_bytes) {
+        return s.fail(413, "body larger than the maximum body size");
+    }
+    s.request->body.append(at, length);
+    return 0;
+}
+
+int on_message_complete(http_parser* p) {
+    State& s = state_of(p);
+    s.message_done = true;
+    http_parser_pause(p, 1);  // one request at a time; the rest waits in the buffer
+    return 0;
+}
+
+const http_parser_settings settings = [] {
+    http_parser_settings st;
+    http_parser_settings_init(&st);
+    st.on_url = on_url;
+    st.on_header_field = on_header_field;
+    st.on_header_value = on_header_value;
+    st.on_headers_complete = on_headers_complete;
+    st.on_body = on_body;
+    st.on_message_complete = on_message_complete;
+    return st;
+}();
+
+}  // namespace
+
+Parser::Parser(const Limits& limits) : state_(std::make_unique<State>()) {
+    state_->limits = limits;
+}
+
+Parser::~Parser() = default;
+
+void Parser::start(Request& request) {
+    State& s = *state_;
+    http_parser_init(&s.parser, HTTP_REQUEST);
+    s.parser.data = &s;
+    s.request = &request;
+    request.clear();
+    s.field.clear();
+    s.value.clear();
+    s.in_value = false;
+    s.header_bytes = 0;
+    s.headers_done = false;
+    s.message_done = false;
+    s.expect_continue = false;
+    s.error_status = 0;
+    s.error_reason = nullptr;
+}
+
+Parser::Result Parser::feed(const char* data, std::size_t length) {
+    State& s = *state_;
+    if (s.error_status != 0) return {Status::error, 0};
+    if (s.message_done) return {Status::complete, 0};
+    std::size_t consumed = http_parser_execute(&s.parser, &settings, data, length);
+    const auto err = HTTP_PARSER_ERRNO(&s.parser);
+    if (err == HPE_PAUSED) {
+        if (s.message_done) return {Status::complete, consumed};
+        if (s.expect_continue) return {Status::expect_continue, consumed};
+    }
+    if (s.error_status != 0) return {Status::error, consumed};
+    if (err != HPE_OK && err != HPE_PAUSED) {
+        switch (err) {
+            case HPE_HEADER_OVERFLOW: s.fail(431, "header section too large"); break;
+            case HPE_INVALID_TRANSFER_ENCODING: s.fail(501, "unsupported Transfer-Encoding"); break;
+            case HPE_UNEXPECTED_CONTENT_LENGTH: s.fail(400, "conflicting Content-Length"); break;
+            case HPE_INVALID_METHOD: s.fail(501, "unknown request method"); break;
+            default: s.fail(400, http_errno_description(err)); break;
+        }
+        return {Status::error, consumed};
+    }
+    return {Status::need_more, consumed};
+}
+
+void Parser::continue_after_expect() {
+    state_->expect_continue = false;
+    http_parser_pause(&state_->parser, 0);
+}
+
+Parser::Result Parser::finish() {
+    State& s = *state_;
+    if (s.message_done) return {Status::complete, 0};
+    http_parser_execute(&s.parser, &settings, nullptr, 0);
+    if (s.message_done) return {Status::complete, 0};
+    if (s.error_status == 0) s.fail(400, "connection closed in the middle of a request");
+    return {Status::error, 0};
+}
+
+int Parser::error_status() const { return state_->error_status; }
+const char* Parser::error_reason() const { return state_->error_reason ? state_->error_reason : ""; }
+bool Parser::headers_complete() const { return state_->headers_done; }
+
+}  // namespace askr::http::h1

@@ -1,0 +1,59 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace askr::http {
+
+/// Where a connection came from and arrived at, as the CGI variables need it.
+struct Endpoints {
+    std::string remote_addr;
+    std::uint16_t remote_port = 0;
+    std::string local_addr;
+    std::uint16_t local_port = 0;
+    bool tls = false;
+};
+
+/// A complete request, the same for every protocol: the HTTP/1 and HTTP/2 layers produce
+/// it, the PHP, static-file and admin handlers consume it. Header names are stored
+/// lower-case (HTTP/2 requires it, HTTP/1 names are case-insensitive). The object is
+/// reused across the requests of a connection so that its buffers are allocated once.
+class Request {
+public:
+    /// Drops the previous request's content, keeping buffer capacity.
+    void clear();
+
+    /// Appends a header; `name` must already be lower-case.
+    void add_header(std::string_view name, std::string_view value);
+    /// Number of headers, in arrival order.
+    std::size_t header_count() const { return headers_.size(); }
+    /// Name (lower-case) of header `i`.
+    std::string_view header_name(std::size_t i) const;
+    /// Value of header `i`.
+    std::string_view header_value(std::size_t i) const;
+    /// First value of the header named `lower_name`, or "" when absent.
+    std::string_view header(std::string_view lower_name) const;
+
+    std::string method;        ///< "GET", "POST", ...
+    std::string target;        ///< request-target as sent: path and query, still encoded
+    std::string_view path() const;   ///< target up to '?'
+    std::string_view query() const;  ///< target after '?', "" when none
+    int version_major = 1;
+    int version_minor = 1;
+    std::string_view protocol() const;  ///< "HTTP/1.1", "HTTP/1.0", "HTTP/2.0"
+    bool keep_alive = true;             ///< the connection may carry another request
+
+    std::string body;      ///< request body (bounded by the server's max body size)
+    Endpoints endpoints;   ///< addresses of the connection
+    double start_time = 0; ///< arrival time, seconds since the epoch
+
+private:
+    struct HeaderRef {
+        std::uint32_t name_offset, name_length, value_offset, value_length;
+    };
+    std::string header_storage_;
+    std::vector<HeaderRef> headers_;
+};
+
+}  // namespace askr::http

@@ -1,0 +1,79 @@
+// PHP functions Askr adds: the request-header accessors apps expect from php-fpm and
+// Apache, and finishing a response early.
+#include <string>
+
+#include "php/sapi_internal.hpp"
+
+extern "C" {
+#include "php.h"
+#include "SAPI.h"
+}
+
+namespace askr::php::detail {
+namespace {
+
+// getallheaders(): header names in Title-Case ("User-Agent"), as php-fpm rebuilds them
+// from HTTP_* variables; repeated headers joined like their $_SERVER value.
+PHP_FUNCTION(askr_getallheaders) {
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    ActiveRequest* a = active();
+    if (!a) return;
+    const http::Request& request = *a->script->request;
+    std::string name;
+    std::string value;
+    for (std::size_t i = 0; i < request.header_count(); ++i) {
+        auto lower = request.header_name(i);
+        bool seen_before = false;
+        for (std::size_t j = 0; j < i && !seen_before; ++j) seen_before = request.header_name(j) == lower;
+        if (seen_before) continue;
+        name.assign(lower);
+        bool word_start = true;
+        for (char& c : name) {
+            if (word_start && c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+            word_start = c == '-';
+        }
+        value.assign(request.header_value(i));
+        const char* separator = lower == "cookie" ? "; " : ", ";
+        for (std::size_t j = i + 1; j < request.header_count(); ++j) {
+            if (request.header_name(j) == lower) value.append(separator).append(request.header_value(j));
+        }
+        add_assoc_stringl_ex(return_value, name.data(), name.size(), value.data(), value.size());
+    }
+}
+
+// askr_finish_request() / fastcgi_finish_request(): send the response now, keep running.
+PHP_FUNCTION(askr_finish_request) {
+    ZEND_PARSE_PARAMETERS_NONE();
+    RETURN_BOOL(finish_request());
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_finish, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
+const zend_function_entry functions[] = {
+    ZEND_RAW_FENTRY("getallheaders", zif_askr_getallheaders, arginfo_headers, 0)
+    ZEND_RAW_FENTRY("apache_request_headers", zif_askr_getallheaders, arginfo_headers, 0)
+    ZEND_RAW_FENTRY("askr_finish_request", zif_askr_finish_request, arginfo_finish, 0)
+    ZEND_RAW_FENTRY("fastcgi_finish_request", zif_askr_finish_request, arginfo_finish, 0)
+    ZEND_FE_END};
+
+zend_module_entry module = {
+    STANDARD_MODULE_HEADER,
+    "askr",
+    functions,
+    nullptr,  // MINIT
+    nullptr,  // MSHUTDOWN
+    nullptr,  // RINIT
+    nullptr,  // RSHUTDOWN
+    nullptr,  // MINFO
+    ASKR_VERSION,
+    STANDARD_MODULE_PROPERTIES};
+
+}  // namespace
+
+zend_module_entry* functions_module() { return &module; }
+
+}  // namespace askr::php::detail

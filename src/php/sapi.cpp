@@ -1,0 +1,330 @@
+// Askr's SAPI: how PHP talks to the server. One sapi_module_struct (below, commented field
+// by field), started once per process; one short request bridge (run_script).
+// Reference points: php-src sapi/embed/php_embed.c and sapi/fpm, NGINX Unit nxt_php_sapi.c.
+#include <poll.h>
+#include <syslog.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "php/sapi_internal.hpp"
+
+extern "C" {
+#include "SAPI.h"
+#include "php.h"
+#include "php_main.h"
+#include "php_variables.h"
+#include "zend_signal.h"
+#include "ext/standard/head.h"
+}
+
+namespace askr::php {
+namespace {
+
+using detail::ActiveRequest;
+
+ActiveRequest request_state;           // reused: buffers keep their capacity
+ActiveRequest* current = nullptr;      // set while a script runs
+std::string ini_entries;               // must outlive PHP (PHP keeps the pointer)
+std::string server_software;
+
+// Output is handed to the server in pieces of this size, or sooner on flush().
+constexpr std::size_t push_threshold = 64 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Hands what the script produced to the server. False when the client is gone.
+bool push_output(bool last) {
+    ActiveRequest& a = *current;
+    if (a.finished) {
+        a.output.clear();
+        return true;
+    }
+    ResponseHead* head = nullptr;
+    if (!a.head_pushed) {
+        head = &a.head;
+        a.head_pushed = true;
+    }
+    const bool delivered = a.script->writer->push(head, a.output, last);
+    a.output.clear();
+    if (last) a.finished = true;
+    return delivered;
+}
+
+// The script has ended: the rest of the response, and the request is released.
+void end_request(ActiveRequest& a) {
+    ResponseHead* head = nullptr;
+    if (!a.head_pushed) {
+        if (!a.head_captured && a.head.status == 200) a.head.status = 500;  // PHP never sent headers
+        head = &a.head;
+        a.head_pushed = true;
+    }
+    if (a.finished) a.output.clear();
+    a.script->writer->end(head, a.output);
+    a.output.clear();
+    a.finished = true;
+    current = nullptr;
+}
+
+// --- the sapi_module_struct callbacks -------------------------------------------------
+
+int on_startup(sapi_module_struct* module) {
+    return php_module_startup(module, detail::functions_module());
+}
+
+int on_deactivate() { return SUCCESS; }
+
+// Unbuffered write: PHP's output layer calls this with what a script echoes.
+size_t on_ub_write(const char* data, size_t length) {
+    if (!current) {  // outside a request (startup messages): nowhere else to go
+        spdlog::warn("PHP: {}", std::string_view(data, length));
+        return length;
+    }
+    if (current->finished) return length;
+    current->output.append(data, length);
+    if (current->output.size() >= push_threshold && !push_output(false)) {
+        php_handle_aborted_connection();  // as php-fpm: may end the script (ignore_user_abort)
+    }
+    return length;
+}
+
+// flush(): what the script produced so far goes to the client now.
+void on_flush(void* /*server_context*/) {
+    if (!current || current->finished) return;
+    if (!SG(headers_sent)) sapi_send_headers();
+    if (!push_output(false) || current->script->writer->client_gone()) {
+        php_handle_aborted_connection();
+    }
+}
+
+// The script's headers are final: keep them for the server, which frames the response.
+int on_send_headers(sapi_headers_struct* headers) {
+    if (!current) return SAPI_HEADER_SENT_SUCCESSFULLY;
+    ResponseHead& head = current->head;
+    current->head_captured = true;
+    head.status = headers->http_response_code ? headers->http_response_code : 200;
+    head.fields.clear();
+    head.content_length.clear();
+    zend_llist_position position;
+    for (auto* h = static_cast<sapi_header_struct*>(zend_llist_get_first_ex(&headers->headers, &position));
+         h != nullptr; h = static_cast<sapi_header_struct*>(zend_llist_get_next_ex(&headers->headers, &position))) {
+        std::string_view line(h->header, h->header_len);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        auto name = trim(line.substr(0, colon));
+        auto value = trim(line.substr(colon + 1));
+        // Framing and connection headers belong to the server (RFC 9110 section 7.6.1).
+        if (iequals(name, "content-length")) {
+            head.content_length.assign(value);
+        } else if (iequals(name, "status")) {  // CGI's Status header, as php-fpm honours it
+            int code = 0;
+            for (char c : value.substr(0, 3)) code = c >= '0' && c <= '9' ? code * 10 + (c - '0') : -1000;
+            if (code >= 100 && code <= 999) head.status = code;
+        } else if (!iequals(name, "transfer-encoding") && !iequals(name, "connection") &&
+                   !iequals(name, "keep-alive")) {
+            head.fields.append(name).append(": ").append(value).append("\r\n");
+        }
+    }
+    return SAPI_HEADER_SENT_SUCCESSFULLY;
+}
+
+size_t on_read_post(char* buffer, size_t count) {
+    if (!current) return 0;
+    const std::string& body = current->script->request->body;
+    const std::size_t n = std::min(count, body.size() - current->body_offset);
+    std::memcpy(buffer, body.data() + current->body_offset, n);
+    current->body_offset += n;
+    return n;
+}
+
+char* on_read_cookies() {
+    if (!current) return nullptr;
+    join_cookies(*current->script->request, current->cookies);
+    return current->cookies.empty() ? nullptr : current->cookies.data();
+}
+
+void on_register_server_variables(zval* track_vars) {
+    if (!current) return;
+    char name[256];
+    for_each_cgi_variable(*current->script->request, current->script->target, server_software,
+                          [&](std::string_view key, std::string_view value) {
+                              if (key.size() >= sizeof name) return;
+                              std::memcpy(name, key.data(), key.size());
+                              name[key.size()] = '\0';
+                              php_register_variable_safe(name, value.data(), value.size(), track_vars);
+                          });
+}
+
+void on_log_message(const char* message, int syslog_type) {
+    if (syslog_type <= LOG_ERR) {
+        spdlog::error("PHP: {}", message);
+    } else if (syslog_type == LOG_WARNING) {
+        spdlog::warn("PHP: {}", message);
+    } else {
+        spdlog::info("PHP: {}", message);
+    }
+}
+
+zend_result on_get_request_time(double* request_time) {
+    if (!current) return FAILURE;
+    *request_time = current->script->request->start_time;
+    return SUCCESS;
+}
+
+// opcache enables itself only for SAPI names on its allow-list, checked once at startup
+// (PHP 8.2 ext/opcache/ZendAccelerator.c, accel_find_sapi). Askr starts PHP under the
+// php-fpm name and renames the module to "askr" right after (DESIGN.md section 3).
+constexpr const char* startup_name = "fpm-fcgi";
+
+sapi_module_struct make_module() {
+    sapi_module_struct m{};
+    m.name = const_cast<char*>(startup_name);
+    m.pretty_name = const_cast<char*>("Askr");
+    m.startup = on_startup;                         // php_module_startup + Askr's functions
+    m.shutdown = php_module_shutdown_wrapper;
+    m.activate = nullptr;                           // nothing per request beyond PHP's own
+    m.deactivate = on_deactivate;
+    m.ub_write = on_ub_write;                       // script output → the response
+    m.flush = on_flush;                             // flush() → sent to the client now
+    m.get_stat = nullptr;
+    m.getenv = nullptr;                             // the process environment
+    m.sapi_error = php_error;
+    m.header_handler = nullptr;                     // PHP keeps the header list itself
+    m.send_headers = on_send_headers;               // the head, framed later by the server
+    m.send_header = nullptr;
+    m.read_post = on_read_post;                     // request body (already read by the I/O thread)
+    m.read_cookies = on_read_cookies;               // all Cookie headers joined
+    m.register_server_variables = on_register_server_variables;  // the CGI/1.1 contract
+    m.log_message = on_log_message;                 // PHP errors → Askr's log
+    m.get_request_time = on_get_request_time;       // REQUEST_TIME(_FLOAT) = arrival time
+    m.terminate_process = nullptr;
+    m.php_ini_path_override = nullptr;              // the embed SAPI's php.ini and conf.d
+    m.default_post_reader = nullptr;
+    m.treat_data = nullptr;
+    m.executable_location = nullptr;
+    m.php_ini_ignore = 0;
+    m.php_ini_ignore_cwd = 1;                       // never read a php.ini from the cwd
+    m.input_filter = nullptr;
+    m.ini_defaults = nullptr;
+    m.phpinfo_as_text = 0;
+    m.ini_entries = nullptr;
+    m.additional_functions = nullptr;
+    m.input_filter_init = nullptr;
+    return m;
+}
+
+sapi_module_struct askr_module = make_module();
+
+}  // namespace
+
+namespace detail {
+
+ActiveRequest* active() { return current; }
+
+bool finish_request() {
+    if (!current || current->finished) return false;
+    php_output_end_all();
+    php_header();
+    push_output(true);
+    return true;
+}
+
+}  // namespace detail
+
+void startup(const EngineOptions& options) {
+    server_software = options.server_software;
+    ini_entries.clear();
+    for (const auto& [key, value] : options.ini) ini_entries.append(key).append("=").append(value).append("\n");
+
+#ifdef ZEND_SIGNALS
+    zend_signal_startup();
+#endif
+    sapi_startup(&askr_module);
+    askr_module.ini_entries = ini_entries.data();  // after sapi_startup, which clears it
+    if (askr_module.startup(&askr_module) == FAILURE) {
+        throw std::runtime_error("PHP failed to start (php_module_startup); see the PHP messages above");
+    }
+    sapi_module.name = const_cast<char*>("askr");   // what php_sapi_name() answers
+    detail::bind_execution_timer_to_this_thread();
+}
+
+void shutdown() {
+    php_module_shutdown();
+    sapi_shutdown();
+}
+
+std::string_view php_version() { return PHP_VERSION; }
+
+void run_script(ScriptRequest& script) {
+    ActiveRequest& a = request_state;
+    a.script = &script;
+    a.head = ResponseHead{};
+    a.head_pushed = false;
+    a.head_captured = false;
+    a.finished = false;
+    a.output.clear();
+    a.body_offset = 0;
+    const http::Request& request = *script.request;
+    a.filename.assign(script.target.filename);
+    a.script_name.assign(script.target.script_name);
+    a.query.assign(request.query());
+    a.content_type.assign(request.header("content-type"));
+    a.authorization.assign(request.header("authorization"));
+    current = &a;
+
+    SG(server_context) = &a;  // must be non-null, or PHP reads no body and sends no headers
+    SG(request_info).request_method = request.method.c_str();
+    SG(request_info).query_string = a.query.data();
+    SG(request_info).request_uri = a.script_name.data();
+    SG(request_info).path_translated = a.filename.data();
+    SG(request_info).content_type = a.content_type.empty() ? nullptr : a.content_type.c_str();
+    SG(request_info).content_length = static_cast<zend_long>(request.body.size());
+    SG(request_info).proto_num = request.version_major * 1000 + request.version_minor;
+    SG(request_info).auth_user = nullptr;
+    SG(request_info).auth_password = nullptr;
+    SG(request_info).auth_digest = nullptr;
+    SG(sapi_headers).http_response_code = 200;
+    if (!a.authorization.empty()) php_handle_auth_data(a.authorization.c_str());
+
+    if (php_request_startup() == FAILURE) {
+        spdlog::error("PHP request startup failed for {}", a.filename);
+        a.head.status = 500;
+        a.output.assign("Internal Server Error\n");
+        a.head.fields.assign("Content-Type: text/plain\r\n");
+        end_request(a);
+        return;
+    }
+
+    zend_file_handle file;
+    zend_stream_init_filename(&file, a.filename.c_str());
+    php_execute_script(&file);
+    zend_destroy_file_handle(&file);
+
+    // A fatal error or uncaught exception is a 500, also when display_errors put the
+    // message in the body (PHP itself sets 500 only when display_errors is off).
+    constexpr int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE |
+                          E_RECOVERABLE_ERROR;
+    if ((PG(last_error_type) & fatal) && !SG(headers_sent) && SG(sapi_headers).http_response_code == 200) {
+        SG(sapi_headers).http_response_code = 500;
+    }
+
+    php_request_shutdown(nullptr);
+    end_request(a);
+}
+
+}  // namespace askr::php

@@ -1,0 +1,30 @@
+#pragma once
+#include <boost/asio/io_context.hpp>
+
+#include "config/serve_options.hpp"
+#include "http/h1/parser.hpp"
+#include "http/router.hpp"
+#include "worker/exchange.hpp"
+
+namespace askr::http::h1 {
+class Connection;
+}
+
+namespace askr::worker {
+
+/// What every connection of a worker shares: settings, the PHP queue, and the registry of
+/// open connections (for timeouts and draining). Lives on the I/O thread.
+struct Context {
+    const config::ServeOptions& options;
+    boost::asio::io_context& io;
+    PhpQueue& php;
+    Completions& completions;
+    http::RouterConfig router;
+    http::h1::Limits limits;
+    bool draining = false;                        ///< stop taking requests, close idle connections
+    http::h1::Connection* connections = nullptr;  ///< intrusive list of open connections
+    std::size_t connection_count = 0;
+    void (*on_last_connection_closed)(Context&) = nullptr;  ///< called when draining ends
+};
+
+}  // namespace askr::worker

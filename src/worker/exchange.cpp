@@ -1,0 +1,191 @@
+#include "worker/exchange.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace askr::worker {
+
+namespace asio = boost::asio;
+
+Exchange::Exchange(asio::io_context& io, Completions& completions, int socket_fd)
+    : completions_(completions), wake_timer_(io), socket_fd_(socket_fd) {
+    script.request = &request;
+    script.writer = this;
+}
+
+Exchange::~Exchange() { completions_.forget(*this); }
+
+bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
+    std::unique_lock lock(mutex_);
+    if (head) {
+        head_ = std::move(*head);
+        head_ready_ = true;
+    }
+    if (client_gone_.load(std::memory_order_relaxed)) {
+        body.clear();
+    } else if (output_.empty()) {
+        output_.swap(body);
+    } else {
+        output_.append(body);
+        body.clear();
+    }
+    if (last) complete_ = true;
+    lock.unlock();
+    completions_.notify(*this);
+    // Bounded buffering: a slow client holds PHP only once this much is unwritten.
+    lock.lock();
+    while (!client_gone_.load(std::memory_order_relaxed) && output_.size() + in_flight_ > max_buffered) {
+        php_waiting_ = true;
+        space_.wait(lock);
+        php_waiting_ = false;
+    }
+    return !client_gone_.load(std::memory_order_relaxed);
+}
+
+void Exchange::end(php::ResponseHead* head, std::string& body) {
+    {
+        std::lock_guard lock(mutex_);
+        if (head) {
+            head_ = std::move(*head);
+            head_ready_ = true;
+        }
+        if (!complete_ && !client_gone_.load(std::memory_order_relaxed)) {
+            if (output_.empty()) {
+                output_.swap(body);
+            } else {
+                output_.append(body);
+            }
+        }
+        body.clear();
+        complete_ = true;
+        released_ = true;
+    }
+    completions_.notify(*this);
+}
+
+bool Exchange::client_gone() {
+    if (client_gone_.load(std::memory_order_relaxed)) return true;
+    // A peer that hung up shows as POLLRDHUP/POLLHUP; asked only on flush(), as php-fpm
+    // learns about an abort only when it writes.
+    pollfd pfd{socket_fd_, POLLRDHUP, 0};
+    if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        client_gone_.store(true, std::memory_order_relaxed);
+    }
+    return client_gone_.load(std::memory_order_relaxed);
+}
+
+void Exchange::begin() {
+    std::lock_guard lock(mutex_);
+    head_ready_ = head_taken_ = complete_ = released_ = false;
+    output_.clear();
+    in_flight_ = 0;
+    client_gone_.store(false, std::memory_order_relaxed);
+}
+
+Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
+    std::lock_guard lock(mutex_);
+    Progress progress;
+    if (head_ready_ && !head_taken_) {
+        head = std::move(head_);
+        head_taken_ = true;
+        progress.head = true;
+    }
+    if (head_taken_) {
+        body.swap(output_);
+        in_flight_ += body.size();
+        progress.complete = complete_;
+    }
+    progress.released = released_;
+    return progress;
+}
+
+void Exchange::written(std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    in_flight_ -= std::min(bytes, in_flight_);
+    if (php_waiting_) space_.notify_one();
+}
+
+void Exchange::mark_client_gone() {
+    std::lock_guard lock(mutex_);
+    client_gone_.store(true, std::memory_order_relaxed);
+    output_.clear();
+    in_flight_ = 0;
+    if (php_waiting_) space_.notify_one();
+}
+
+asio::awaitable<void> Exchange::wait() {
+    wake_timer_.expires_at(asio::steady_timer::time_point::max());
+    co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void Exchange::wake() { wake_timer_.cancel(); }
+
+void Completions::notify(Exchange& exchange) {
+    std::unique_lock lock(mutex_);
+    if (!exchange.queued_) {
+        exchange.queued_ = true;
+        ready_.push_back(&exchange);
+    }
+    if (posted_) return;
+    posted_ = true;
+    lock.unlock();
+    asio::post(io_, [this] { drain(); });
+}
+
+void Completions::forget(Exchange& exchange) {
+    std::lock_guard lock(mutex_);
+    if (!exchange.queued_) return;
+    exchange.queued_ = false;
+    ready_.erase(std::remove(ready_.begin(), ready_.end(), &exchange), ready_.end());
+}
+
+void Completions::drain() {
+    {
+        std::lock_guard lock(mutex_);
+        draining_.swap(ready_);
+        posted_ = false;
+        for (Exchange* e : draining_) e->queued_ = false;
+    }
+    // Waking may run other handlers only after this returns (cancel posts completions),
+    // so no exchange in draining_ can be destroyed while this loop runs.
+    for (Exchange* e : draining_) e->wake();
+    draining_.clear();
+}
+
+void PhpQueue::submit(Exchange& exchange) {
+    depth_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mutex_);
+    items_.push_back(&exchange);
+    const bool wake = sleeping_;
+    lock.unlock();
+    if (wake) ready_.notify_one();
+}
+
+Exchange* PhpQueue::take() {
+    std::unique_lock lock(mutex_);
+    while (head_ == items_.size() && !stopped_) {
+        sleeping_ = true;
+        ready_.wait(lock);
+        sleeping_ = false;
+    }
+    if (head_ == items_.size()) return nullptr;
+    Exchange* e = items_[head_++];
+    if (head_ == items_.size()) {
+        items_.clear();
+        head_ = 0;
+    }
+    return e;
+}
+
+void PhpQueue::stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    ready_.notify_all();
+}
+
+}  // namespace askr::worker
