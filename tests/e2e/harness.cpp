@@ -1,0 +1,308 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace askr::test {
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+struct CurlGlobal {
+    CurlGlobal() { curl_global_init(CURL_GLOBAL_ALL); }
+    ~CurlGlobal() { curl_global_cleanup(); }
+};
+CurlGlobal curl_global;
+
+size_t collect_body(char* data, size_t size, size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+size_t collect_header(char* data, size_t size, size_t count, void* user) {
+    auto* response = static_cast<Response*>(user);
+    std::string line(data, size * count);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.rfind("HTTP/", 0) == 0) {
+        response->header_list.clear();  // a new response (after 100 Continue or a redirect)
+        return size * count;
+    }
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        response->header_list.emplace_back(name, value);
+    }
+    return size * count;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+    char pattern[] = "/tmp/askr-e2e-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+    fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& relative, const std::string& content) const {
+    fs::path full = fs::path(path_) / relative;
+    fs::create_directories(full.parent_path());
+    std::ofstream(full, std::ios::binary) << content;
+    return full.string();
+}
+
+std::string TempDir::mkdir(const std::string& relative) const {
+    fs::path full = fs::path(path_) / relative;
+    fs::create_directories(full);
+    return full.string();
+}
+
+std::string TempDir::copy_fixture(const std::string& name, const std::string& relative) const {
+    return write(relative, read_file(fixture_path(name)));
+}
+
+std::string fixture_path(const std::string& name) { return std::string(ASKR_SOURCE_DIR) + "/tests/e2e/fixtures/" + name; }
+
+Server::Server(const std::string& root, std::vector<std::string> extra_args) {
+    char pattern[] = "/tmp/askr-e2e-log-XXXXXX";
+    int log_fd = ::mkstemp(pattern);
+    log_path_ = pattern;
+    std::vector<std::string> args = {ASKR_BINARY, "serve", "--root", root, "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        ::dup2(log_fd, 1);
+        ::dup2(log_fd, 2);
+        ::setpgid(0, 0);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(log_fd);
+    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+        std::smatch m;
+        std::string text = read_file(log_path_);
+        if (std::regex_search(text, m, listening)) {
+            port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            break;
+        }
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            stopped_ = true;
+            ADD_FAILURE() << "askr exited at start:\n" << text;
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (port_ == 0) {
+        ADD_FAILURE() << "askr did not report listening within 10 s:\n" << read_file(log_path_);
+        return;
+    }
+    baseline_fds_ = open_fds();
+}
+
+Server::~Server() {
+    if (!stopped_) {
+        // No descriptor may outlive the connections that held it (allow a moment for the
+        // server to see the clients' FIN).
+        int fds = open_fds();
+        for (int i = 0; i < 100 && fds > baseline_fds_; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            fds = open_fds();
+        }
+        EXPECT_LE(fds, baseline_fds_) << "the server holds more file descriptors than after start";
+        int status = stop();
+        EXPECT_EQ(status, 0) << "askr did not exit cleanly on SIGTERM:\n" << log();
+    }
+    std::string text = log();
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find("[error]") == std::string::npos && line.find("[critical]") == std::string::npos) continue;
+        bool allowed = false;
+        for (const auto& a : allowed_errors_) allowed = allowed || line.find(a) != std::string::npos;
+        EXPECT_TRUE(allowed) << "unexpected error in the server log: " << line;
+    }
+    ::unlink(log_path_.c_str());
+}
+
+std::string Server::url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+std::string Server::log() const { return read_file(log_path_); }
+
+bool Server::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    do {
+        if (log().find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < until);
+    return false;
+}
+
+int Server::open_fds() const {
+    int count = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        ++count;
+    }
+    return count;
+}
+
+int Server::stop(int signal, std::chrono::milliseconds timeout) {
+    if (stopped_) return -1;
+    stopped_ = true;
+    ::kill(pid_, signal);
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > until) {
+            ADD_FAILURE() << "askr did not stop within the timeout; killing it";
+            ::kill(-pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // No process of the server's group may be left behind.
+    if (::kill(-pid_, 0) == 0) {
+        ADD_FAILURE() << "processes of the server's group are still running";
+        ::kill(-pid_, SIGKILL);
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+std::string Response::header(const std::string& lower_name) const {
+    std::string value;
+    for (const auto& [n, v] : header_list) {
+        if (n == lower_name) value = v;
+    }
+    return value;
+}
+
+bool Response::has_header(const std::string& lower_name) const {
+    for (const auto& [n, v] : header_list) {
+        if (n == lower_name) return true;
+    }
+    return false;
+}
+
+Response request(const std::string& url, const RequestOptions& options) {
+    Response response;
+    CURL* curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (options.http10) curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_0);
+    curl_slist* headers = nullptr;
+    for (const auto& h : options.headers) headers = curl_slist_append(headers, h.c_str());
+    if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_mime* mime = nullptr;
+    if (!options.multipart.empty()) {
+        mime = curl_mime_init(curl);
+        for (const auto& [name, value] : options.multipart) {
+            curl_mimepart* part = curl_mime_addpart(mime);
+            curl_mime_name(part, name.c_str());
+            if (!value.empty() && value[0] == '@') {
+                curl_mime_filedata(part, value.c_str() + 1);
+            } else {
+                curl_mime_data(part, value.c_str(), value.size());
+            }
+        }
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    } else if (!options.body.empty() || options.method == "POST" || options.method == "PUT") {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(options.body.size()));
+        curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, options.body.c_str());
+    }
+    if (options.method == "HEAD") {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else if (options.method != "GET" && !(options.method == "POST" && (mime || !options.body.empty()))) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, options.method.c_str());
+    }
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) response.error = curl_easy_strerror(rc);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    long version = 0;
+    curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version);
+    response.version = version == CURL_HTTP_VERSION_1_0 ? "1.0" : version == CURL_HTTP_VERSION_2_0 ? "2" : "1.1";
+    if (mime) curl_mime_free(mime);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return response;
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout, bool half_close) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return {};
+    }
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+    }
+    if (half_close) ::shutdown(fd, SHUT_WR);
+    std::string received;
+    char buffer[65536];
+    for (;;) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) break;
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        received.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return received;
+}
+
+int raw_status(const std::string& response) {
+    if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return 0;
+    return std::atoi(response.c_str() + 9);
+}
+
+}  // namespace askr::test

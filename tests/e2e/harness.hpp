@@ -1,0 +1,114 @@
+#pragma once
+// End-to-end test harness: starts the real build/askr on port 0 with a generated document
+// root, talks to it with libcurl or raw sockets, and after each test checks what a user
+// would: the server stopped cleanly on SIGTERM, left no stray process, leaked no file
+// descriptor, and logged no error it was not expected to.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace askr::test {
+
+/// A temporary directory, removed with its content at the end of the test.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    /// Absolute path of the directory.
+    const std::string& path() const { return path_; }
+    /// Writes `content` to `relative` (parent directories created); returns the full path.
+    std::string write(const std::string& relative, const std::string& content) const;
+    /// Creates a directory (and parents).
+    std::string mkdir(const std::string& relative) const;
+    /// Copies a fixture from tests/e2e/fixtures/NAME into the directory as `relative`.
+    std::string copy_fixture(const std::string& name, const std::string& relative) const;
+
+private:
+    std::string path_;
+};
+
+/// A running `askr serve`.
+class Server {
+public:
+    /// Starts `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` and waits until it
+    /// says it listens (fails the test after 10 s).
+    explicit Server(const std::string& root, std::vector<std::string> extra_args = {});
+    /// Stops it (SIGTERM) and checks the clean-exit rules unless stop() already ran.
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    /// "http://127.0.0.1:PORT" + path.
+    std::string url(const std::string& path = "/") const;
+    /// Everything the server printed so far.
+    std::string log() const;
+    /// Waits until the log contains `text` (false after `timeout`).
+    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+    /// Lets the log contain "[error]" lines that include `text` without failing the test.
+    void allow_error(const std::string& text) { allowed_errors_.push_back(text); }
+    /// Number of open file descriptors of the server process.
+    int open_fds() const;
+    /// Sends `signal` and waits for exit; returns the exit status (or 128+signal).
+    int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+private:
+    std::string log_path_;
+    pid_t pid_ = -1;
+    std::uint16_t port_ = 0;
+    int baseline_fds_ = 0;
+    bool stopped_ = false;
+    std::vector<std::string> allowed_errors_;
+};
+
+/// A response as a client sees it.
+struct Response {
+    long status = 0;                                          ///< 0 when the request failed
+    std::string error;                                        ///< curl's error text, if any
+    std::string version;                                      ///< "1.1", "1.0", "2"
+    std::vector<std::pair<std::string, std::string>> header_list;  ///< as received, names lower-cased
+    std::string body;
+    /// Last value of a header (name lower-case), "" when absent.
+    std::string header(const std::string& lower_name) const;
+    /// Whether a header is present.
+    bool has_header(const std::string& lower_name) const;
+};
+
+/// Options of one HTTP request.
+struct RequestOptions {
+    std::string method = "GET";
+    std::string body;
+    std::vector<std::string> headers;  ///< "Name: value"
+    bool http10 = false;
+    long timeout_ms = 10000;
+    /// Multipart form: (field name, value) pairs; a value starting with '@' uploads that
+    /// file path (curl's convention), e.g. {"upload", "@/tmp/x.txt"}.
+    std::vector<std::pair<std::string, std::string>> multipart;
+};
+
+/// Sends one request with libcurl (a fresh connection each time).
+Response request(const std::string& url, const RequestOptions& options = {});
+/// GET shorthand.
+inline Response get(const std::string& url) { return request(url); }
+
+/// Sends raw bytes on a new TCP connection to 127.0.0.1:port and returns everything
+/// read until the server closes or `timeout` passes without data. With
+/// `half_close`, shuts down the sending side after writing.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(3), bool half_close = false);
+
+/// Status code of the first response in raw HTTP bytes, 0 if there is none.
+int raw_status(const std::string& response);
+
+/// Path of a fixture file under tests/e2e/fixtures.
+std::string fixture_path(const std::string& name);
+
+}  // namespace askr::test
