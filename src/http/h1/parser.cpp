@@ -22,10 +22,11 @@ struct Parser::State {
     int error_status = 0;
     const char* error_reason = nullptr;
 
+    // -1, not 1: from on_headers_complete, http_parser reads 1 as "no body" (http_parser.h).
     int fail(int status, const char* reason) {
         error_status = status;
         error_reason = reason;
-        return 1;
+        return -1;
     }
 };
 
@@ -96,7 +97,7 @@ int on_url(http_parser* p, const char* at, std::size_t length) {
 
 int on_header_field(http_parser* p, const char* at, std::size_t length) {
     State& s = state_of(p);
-    if (s.in_value && store_header(s) != 0) return 1;
+    if (s.in_value && store_header(s) != 0) return -1;
     s.header_bytes += length;
     if (s.header_bytes > s.limits.max_header_bytes) return s.fail(431, "header fields too large");
     for (std::size_t i = 0; i < length; ++i) {
@@ -118,7 +119,7 @@ int on_header_value(http_parser* p, const char* at, std::size_t length) {
 
 int on_headers_complete(http_parser* p) {
     State& s = state_of(p);
-    if (store_header(s) != 0) return 1;
+    if (store_header(s) != 0) return -1;
     Request& r = *s.request;
     r.method = http_method_str(static_cast<http_method>(p->method));
     r.version_major = p->http_major;
