@@ -9,7 +9,7 @@
 #include "core/listen_socket.hpp"
 #include "core/log.hpp"
 #include "php/engine.hpp"
-#include "worker/worker.hpp"
+#include "master/master.hpp"
 
 int main(int argc, char** argv) {
     using namespace askr;
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
         }
-        return worker::run_worker(options, sockets);
+        return master::run_master(options, sockets);
     } catch (const config::ConfigError& e) {
         std::fprintf(stderr, "askr: %s\n", e.what());
         return 2;

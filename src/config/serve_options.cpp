@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "core/size.hpp"
@@ -96,6 +98,12 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     seconds("--body-timeout", options.body_timeout, "Longest pause, in seconds, while a request body arrives (default 60)");
     seconds("--write-timeout", options.write_timeout, "Longest stall, in seconds, writing to a client (default 60)");
     seconds("--shutdown-timeout", options.shutdown_timeout, "Seconds a graceful stop waits for in-flight requests (default 30)");
+    command.add_option("--workers,-w", options.workers, "Worker processes (default: number of CPU cores)")
+        ->check(CLI::Range(1u, 1024u));
+    command.add_option("--max-requests", options.max_requests,
+                       "Recycle a worker after this many requests (staggered; default 0 = never)");
+    command.add_option("--user", options.user, "Run PHP (zygote and workers) as this user when started as root");
+    command.add_option("--group", options.group, "Group for --user (default: the user's primary group)");
     command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -107,6 +115,13 @@ void finalize(ServeOptions& options) {
     if (!std::filesystem::is_directory(root, ec)) throw ConfigError("--root " + options.root + ": not a directory");
     options.root = root.string();
     if (options.listen.empty()) options.listen.push_back({"127.0.0.1", 8080});
+    if (options.workers == 0) {
+        long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+        options.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;
+    }
+    if (!options.group.empty() && options.user.empty()) {
+        throw ConfigError("--group " + options.group + ": needs --user as well");
+    }
     if (options.index.empty() || options.index.find('/') != std::string::npos || options.index.front() == '.') {
         throw ConfigError("--index " + options.index + ": expected a file name such as index.php or doku.php");
     }

@@ -45,6 +45,10 @@ struct ServeOptions {
     std::chrono::seconds write_timeout{60};          ///< longest stall writing to a client
     std::chrono::seconds shutdown_timeout{30};       ///< graceful stop: drain at most this long
     std::string log_level = "info";
+    unsigned workers = 0;                            ///< worker processes (0 = number of cores)
+    std::uint64_t max_requests = 0;                  ///< recycle a worker after this many (0 = never)
+    std::string user;                                ///< drop the zygote and workers to this user
+    std::string group;                               ///< ... and group (default: the user's)
 };
 
 /// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.

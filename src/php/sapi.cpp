@@ -260,6 +260,14 @@ void startup(const EngineOptions& options) {
         throw std::runtime_error("PHP failed to start (php_module_startup); see the PHP messages above");
     }
     sapi_module.name = const_cast<char*>("askr");   // what php_sapi_name() answers
+#ifdef ZEND_SIGNALS
+    // With `reset` on, every request start re-installs PHP's deferring handler for
+    // SIGTERM, SIGINT, SIGHUP, ... and makes it call the handlers seen at startup (the
+    // zygote's SIG_DFL), so a worker's own stop handler would be replaced by "die". Askr
+    // owns the process's signals; PHP keeps handling the ones it arms itself (SIGPROF for
+    // max_execution_time, pcntl_signal) through zend_signal().
+    SIGG(reset) = false;
+#endif
     detail::bind_execution_timer_to_this_thread();
 }
 

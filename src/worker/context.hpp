@@ -12,6 +12,18 @@ class Connection;
 
 namespace askr::worker {
 
+/// What connections tell the worker about their requests (accept policy, recycling).
+class WorkerEvents {
+public:
+    virtual ~WorkerEvents() = default;
+    /// A request was handed to the PHP thread.
+    virtual void php_submitted() = 0;
+    /// The PHP thread is done with a request.
+    virtual void php_finished() = 0;
+    /// A request has been read and is about to be answered.
+    virtual void request_started() = 0;
+};
+
 /// What every connection of a worker shares: settings, the PHP queue, and the registry of
 /// open connections (for timeouts and draining). Lives on the I/O thread.
 struct Context {
@@ -25,6 +37,7 @@ struct Context {
     http::h1::Connection* connections = nullptr;  ///< intrusive list of open connections
     std::size_t connection_count = 0;
     void (*on_last_connection_closed)(Context&) = nullptr;  ///< called when draining ends
+    WorkerEvents* events = nullptr;
 };
 
 }  // namespace askr::worker

@@ -2,8 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/signalfd.h>
+#include <sys/prctl.h>
 
+#include <random>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,8 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -30,59 +30,94 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Signals the process handles; blocked in every thread and read from a signalfd on the
-// I/O thread, so that no handler ever runs inside PHP (ZEND_SIGNALS, DESIGN.md section 3).
-sigset_t control_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
-    return set;
-}
-
 void log_exception(std::exception_ptr e) {
     if (!e) return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        spdlog::error("connection ended by an internal error: {}", ex.what());
+        spdlog::error("internal error: {}", ex.what());
     }
 }
 
-class IoSide {
+// Staggered recycling: each worker retires after max_requests plus up to 10% more, so
+// that workers started together do not all recycle together.
+std::uint64_t staggered_limit(std::uint64_t max_requests) {
+    if (max_requests == 0) return 0;
+    std::random_device seed;
+    std::uniform_int_distribution<std::uint64_t> grace(0, max_requests / 10);
+    return max_requests + grace(seed);
+}
+
+// The I/O thread's side of a worker: accepting (with the load-following accept policy),
+// signals, timeouts, draining.
+class IoSide final : public WorkerEvents {
 public:
-    IoSide(const config::ServeOptions& options, asio::io_context& io, PhpQueue& php, Completions& completions)
+    IoSide(const config::ServeOptions& options, const WorkerIdentity& identity, asio::io_context& io,
+           PhpQueue& php, Completions& completions)
         : context_{options, io, php, completions, {}, {}},
-          signals_(io),
+          identity_(identity),
+          request_limit_(staggered_limit(identity.max_requests)),
+          signals_(io, SIGTERM, SIGINT, SIGQUIT),
           sweeper_(io),
-          shutdown_timer_(io) {
+          shutdown_timer_(io),
+          accept_resume_(io) {
         context_.router.root = options.root;
         context_.router.index = options.index;
         context_.router.symlinks = options.symlinks;
         context_.limits.max_body_bytes = options.max_body_size;
+        context_.events = this;
         context_.on_last_connection_closed = [](Context& c) { asio::post(c.io, [&c] { finish(c); }); };
     }
 
     void start(std::vector<core::ListenSocket>& sockets) {
         for (auto& s : sockets) {
             const bool v6 = s.host.find(':') != std::string::npos;
-            acceptors_.emplace_back(context_.io, v6 ? tcp::v6() : tcp::v4(), s.fd.release());
+            acceptors_.emplace_back(context_.io, v6 ? tcp::v6() : tcp::v4(), ::dup(s.fd.get()));
         }
         for (auto& acceptor : acceptors_) asio::co_spawn(context_.io, accept_loop(acceptor), log_exception);
-        sigset_t set = control_signals();
-        int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (fd < 0) throw std::runtime_error("signalfd() failed");
-        signals_.assign(fd);
-        asio::co_spawn(context_.io, signal_loop(), log_exception);
+        signals_.async_wait([this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
         asio::co_spawn(context_.io, sweep_loop(), log_exception);
+    }
+
+    void php_submitted() override {
+        // Accept policy (DESIGN.md section 2): with PHP busy and a request already queued,
+        // stop taking connections so that idle workers get them.
+        if (!accept_paused_ && context_.php.depth() >= 2) {
+            accept_paused_ = true;
+            boost::system::error_code ignored;
+            for (auto& a : acceptors_) a.cancel(ignored);
+        }
+    }
+
+    void php_finished() override {
+        if (accept_paused_ && context_.php.depth() <= 1) {
+            accept_paused_ = false;
+            accept_resume_.cancel();
+        }
+    }
+
+    void request_started() override {
+        ++requests_;
+        if (identity_.slot) identity_.slot->requests.store(requests_, std::memory_order_relaxed);
+        if (request_limit_ != 0 && requests_ >= request_limit_ && !context_.draining) {
+            spdlog::info("worker {}: {} requests served (--max-requests); recycling", ::getpid(), requests_);
+            begin_drain();
+        }
     }
 
 private:
     asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
-        for (;;) {
+        while (!context_.draining) {
+            if (accept_paused_) {
+                accept_resume_.expires_at(asio::steady_timer::time_point::max());
+                co_await accept_resume_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
             auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
-            if (context_.draining) co_return;
+            // A connection accepted as the drain began is still served (with
+            // Connection: close): dropping it would fail a request the client already sent.
+            if (ec == asio::error::operation_aborted) continue;  // paused, or closing
             if (ec) {
-                if (ec == asio::error::operation_aborted) co_return;
                 // Out of descriptors (EMFILE/ENFILE): back off instead of spinning.
                 spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
                 asio::steady_timer pause(context_.io, std::chrono::milliseconds(100));
@@ -94,21 +129,16 @@ private:
         }
     }
 
-    asio::awaitable<void> signal_loop() {
-        signalfd_siginfo info;
-        for (;;) {
-            auto [ec, n] = co_await asio::async_read(signals_, asio::buffer(&info, sizeof info), as_tuple(use_awaitable));
-            if (ec) co_return;
-            switch (info.ssi_signo) {
-                case SIGTERM:
-                case SIGINT: begin_drain(strsignal(static_cast<int>(info.ssi_signo))); break;
-                case SIGQUIT:
-                    spdlog::info("SIGQUIT: stopping now");
-                    std::_Exit(0);
-                case SIGHUP: spdlog::info("SIGHUP: reload needs the master process; ignored"); break;
-                default: break;
-            }
+    // asio's handler runs on the PHP thread (the only thread that takes signals) and only
+    // writes to a pipe; this completion runs on the I/O thread.
+    void on_signal(boost::system::error_code ec, int signal) {
+        if (ec) return;
+        if (signal == SIGQUIT) {
+            spdlog::info("worker {}: SIGQUIT, stopping now", ::getpid());
+            std::_Exit(0);
         }
+        begin_drain();
+        signals_.async_wait([this](boost::system::error_code e, int s) { on_signal(e, s); });
     }
 
     // Once a second: close connections whose client has taken too long (timeouts).
@@ -121,19 +151,18 @@ private:
             for (auto* c = context_.connections; c; c = c->next) {
                 if (c->deadline() < now) c->abort();
             }
+            if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
         }
     }
 
-    void begin_drain(const char* why) {
+    void begin_drain() {
         if (context_.draining) return;
         context_.draining = true;
-        spdlog::info("{}: graceful stop, draining {} connection(s) (at most {}s)", why,
-                     context_.connection_count, context_.options.shutdown_timeout.count());
+        if (identity_.slot) identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
         boost::system::error_code ignored;
         for (auto& acceptor : acceptors_) acceptor.close(ignored);
-        for (auto* c = context_.connections; c; c = c->next) {
-            if (c->idle()) c->abort();
-        }
+        accept_resume_.cancel();
+        for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
         if (context_.connection_count == 0) {
             asio::post(context_.io, [this] { finish(context_); });
             return;
@@ -141,61 +170,63 @@ private:
         shutdown_timer_.expires_after(context_.options.shutdown_timeout);
         shutdown_timer_.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
-            spdlog::warn("shutdown timeout: {} connection(s) still busy; exiting", context_.connection_count);
+            spdlog::warn("worker {}: shutdown timeout, {} connection(s) still busy; exiting", ::getpid(),
+                         context_.connection_count);
             std::_Exit(0);
         });
     }
 
     static void finish(Context& context) {
-        spdlog::info("drained; stopping");
         context.php.stop();
         context.io.stop();
     }
 
     Context context_;
+    WorkerIdentity identity_;
+    std::uint64_t request_limit_;
+    std::uint64_t requests_ = 0;
     std::vector<tcp::acceptor> acceptors_;
-    asio::posix::stream_descriptor signals_;
+    asio::signal_set signals_;
     asio::steady_timer sweeper_;
     asio::steady_timer shutdown_timer_;
+    asio::steady_timer accept_resume_;
+    bool accept_paused_ = false;
 };
 
 }  // namespace
 
-int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets) {
-    sigset_t control = control_signals();
-    pthread_sigmask(SIG_BLOCK, &control, nullptr);
-
-    php::EngineOptions engine;
-    engine.ini = options.php_ini;
-    engine.server_software = "Askr/" ASKR_VERSION;
-    php::startup(engine);
-
-    asio::io_context io;
+int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
+               const WorkerIdentity& identity) {
+    ::prctl(PR_SET_NAME, "askr: worker");
+    asio::io_context io;  // created after fork() (DESIGN.md section 7)
     PhpQueue php_queue;
     Completions completions(io);
-    IoSide io_side(options, io, php_queue, completions);
+    IoSide io_side(options, identity, io, php_queue, completions);
     io_side.start(sockets);
 
-    // The I/O thread blocks every signal: PHP's timers (SIGPROF) and anything else reach
-    // the PHP thread only.
+    // The I/O thread blocks every signal: PHP's timers (SIGPROF) and the stop signals
+    // reach the PHP thread only (ZEND_SIGNALS, DESIGN.md section 3).
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     std::thread io_thread([&io] { io.run(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
-    for (const auto& s : sockets) {
-        const bool v6 = s.host.find(':') != std::string::npos;
-        spdlog::info("listening on http://{}{}{}:{}", v6 ? "[" : "", s.host, v6 ? "]" : "", s.port);
-    }
-    spdlog::info("serving {} with PHP {} (index {})", options.root, php::php_version(), options.index);
-
+    shm::WorkerSlot* slot = identity.slot;
+    if (slot) slot->state.store(shm::WorkerState::idle, std::memory_order_release);
+    // idle <-> busy by compare-exchange: a `draining` set by the I/O thread stays.
+    auto set_state = [slot](shm::WorkerState from, shm::WorkerState to) {
+        if (slot) slot->state.compare_exchange_strong(from, to, std::memory_order_relaxed);
+    };
     while (Exchange* exchange = php_queue.take()) {
+        if (slot) slot->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
+        set_state(shm::WorkerState::idle, shm::WorkerState::busy);
         php::run_script(exchange->script);
         php_queue.finished();
+        if (slot) slot->request_started_ms.store(0, std::memory_order_relaxed);
+        set_state(shm::WorkerState::busy, shm::WorkerState::idle);
     }
     io_thread.join();
-    php::shutdown();
     return 0;
 }
 

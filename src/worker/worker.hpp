@@ -3,13 +3,22 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/scoreboard.hpp"
 
 namespace askr::worker {
 
-/// Runs one worker process until it is told to stop: PHP on the calling thread (which
-/// becomes the PHP thread), the event loop on a second thread (DESIGN.md section 2).
-/// SIGTERM/SIGINT drain gracefully (bounded by shutdown_timeout), SIGQUIT stops at once.
-/// Returns the process exit status.
-int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets);
+/// Who a worker is: its slot in the worker table, its generation, when it retires.
+struct WorkerIdentity {
+    shm::WorkerSlot* slot = nullptr;
+    std::uint32_t generation = 0;
+    std::uint64_t max_requests = 0;  ///< 0 = never recycle
+};
+
+/// Runs one worker process until it is told to stop: PHP (already started by the zygote)
+/// on the calling thread, which becomes the PHP thread, the event loop on a second
+/// thread (DESIGN.md section 2). SIGTERM/SIGINT and --max-requests drain gracefully
+/// (bounded by shutdown_timeout), SIGQUIT stops at once. Returns the exit status.
+int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
+               const WorkerIdentity& identity);
 
 }  // namespace askr::worker

@@ -75,6 +75,10 @@ Connection::~Connection() {
     }
 }
 
+void Connection::expire_if_idle() {
+    if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
+}
+
 void Connection::abort() {
     aborted_ = true;
     boost::system::error_code ignored;
@@ -96,7 +100,10 @@ asio::awaitable<void> Connection::serve(std::unique_ptr<Connection> self) {
     endpoints.local_port = local.port();
 
     while (co_await self->read_request()) {
-        if (!co_await self->respond() || self->context_.draining) break;
+        self->context_.events->request_started();  // may start a drain (--max-requests)
+        // Only what the response announced decides: a drain that began while it was
+        // written is honoured on the next request (answered with Connection: close).
+        if (!co_await self->respond()) break;
     }
 }
 
@@ -105,7 +112,9 @@ asio::awaitable<void> Connection::serve(std::unique_ptr<Connection> self) {
 asio::awaitable<bool> Connection::read_request() {
     parser_.start(exchange_.request);
     idle_ = in_begin_ == in_end_;
-    set_deadline(idle_ ? context_.options.keepalive_timeout : context_.options.header_timeout);
+    set_deadline(!idle_ ? context_.options.header_timeout
+                 : context_.draining ? std::chrono::seconds(1)  // see expire_if_idle()
+                                     : context_.options.keepalive_timeout);
     bool headers_seen = false;
     for (;;) {
         if (in_begin_ < in_end_) {
@@ -142,7 +151,6 @@ asio::awaitable<bool> Connection::read_request() {
             in_end_ -= in_begin_;
             in_begin_ = 0;
         }
-        if (idle_ && context_.draining) co_return false;
         auto [ec, n] = co_await socket_.async_read_some(
             asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_), as_tuple(use_awaitable));
         if (ec || n == 0) {
@@ -185,6 +193,9 @@ asio::awaitable<bool> Connection::respond() {
 }
 
 void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
+    // A drain may have begun while PHP ran: this response must then announce the close,
+    // or the client sends its next request into a connection about to be closed.
+    if (context_.draining) keep_alive_ = false;
     out_.append("HTTP/1.1 ");
     append_number(out_, static_cast<std::uint64_t>(status));
     out_ += ' ';
@@ -251,6 +262,7 @@ asio::awaitable<bool> Connection::serve_php() {
     exchange.begin();
     deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
     context_.php.submit(exchange);
+    context_.events->php_submitted();
 
     const bool head_only = exchange.request.method == "HEAD";
     bool no_body = head_only;
@@ -307,7 +319,10 @@ asio::awaitable<bool> Connection::serve_php() {
             finished = progress.complete;
         }
         exchange.written(taken);
-        if (progress.released) break;
+        if (progress.released) {
+            context_.events->php_finished();
+            break;
+        }
         deadline_ = Clock::time_point::max();
         co_await exchange.wait();
     }

@@ -33,6 +33,9 @@ public:
     Clock::time_point deadline() const { return deadline_; }
     /// True between requests (no byte of a next request read yet): safe to close.
     bool idle() const { return idle_; }
+    /// When idle, closes within a second (draining): a request that arrives before that
+    /// is still answered, with Connection: close, so keep-alive clients move on cleanly.
+    void expire_if_idle();
     /// Closes the connection now (timeout, shutdown): pending operations are cancelled.
     void abort();
 

@@ -1,0 +1,446 @@
+#include "master/master.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "core/unique_fd.hpp"
+#include "master/process_roles.hpp"
+#include "master/zygote.hpp"
+#include "shm/scoreboard.hpp"
+
+namespace askr::master {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::string describe_exit(int status) {
+    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        const int s = WTERMSIG(status);
+        return std::string("killed by signal ") + std::to_string(s) + " (SIG" + sigabbrev_np(s) + ")";
+    }
+    return "status " + std::to_string(status);
+}
+
+// A process role's restart delay: grows while it keeps dying young (crash loop).
+class Backoff {
+public:
+    explicit Backoff(const ProcessRole& role) : role_(role) {}
+    /// Records an exit after `uptime`; returns the delay before the next start.
+    milliseconds on_exit(Clock::duration uptime, bool crashed) {
+        if (!crashed || uptime >= role_.min_uptime) {
+            streak_ = 0;
+            return milliseconds(0);
+        }
+        ++streak_;
+        auto delay = role_.first_backoff * (1 << std::min(streak_ - 1, 16));
+        return std::min<milliseconds>(delay, role_.max_backoff);
+    }
+    int streak() const { return streak_; }
+
+private:
+    const ProcessRole& role_;
+    int streak_ = 0;
+};
+
+struct Generation {
+    std::uint32_t number = 0;
+    pid_t zygote = -1;
+    core::UniqueFd control;  // master's end of the socket pair
+    bool ready = false;
+    Clock::time_point started;
+};
+
+struct Worker {
+    pid_t pid = -1;
+    std::uint32_t generation = 0;
+    std::size_t slot = 0;
+    Clock::time_point started;
+    bool retiring = false;  // told to stop (reload, shutdown): its exit is expected
+};
+
+class Master {
+public:
+    Master(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets)
+        : options_(options), sockets_(sockets), scoreboard_(2 * options.workers),
+          worker_backoff_(worker_role), zygote_backoff_(zygote_role) {}
+
+    int run();
+
+private:
+    void start_generation();
+    void handle_signal(int signal);
+    void reap_children();
+    void on_worker_exit(const Worker& worker, int status);
+    void read_zygote(Generation& generation);
+    void maintain();
+    void spawn_worker(Generation& generation);
+    void retire(Worker& worker, int signal);
+    void finish_reload_if_done();
+    Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
+    std::optional<std::size_t> free_slot() const;
+    std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
+
+    const config::ServeOptions& options_;
+    std::vector<core::ListenSocket>& sockets_;
+    shm::Scoreboard scoreboard_;
+    core::UniqueFd signals_;
+    std::vector<std::unique_ptr<Generation>> generations_;  // oldest first; back() is current
+    std::map<pid_t, Worker> workers_;
+    std::map<pid_t, int> early_exits_;     // workers that died before the zygote named them
+    std::vector<bool> slot_taken_;
+    std::uint32_t next_generation_ = 1;
+    Backoff worker_backoff_;
+    Backoff zygote_backoff_;
+    Clock::time_point next_worker_start_{};
+    Clock::time_point next_zygote_start_{};
+    std::size_t spawns_in_flight_ = 0;
+    bool reloading_ = false;
+    bool reload_pending_ = false;
+    bool stopping_ = false;
+    Clock::time_point stop_deadline_{};
+};
+
+int Master::run() {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
+    ::prctl(PR_SET_NAME, "askr: master");
+    slot_taken_.assign(scoreboard_.size(), false);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, s);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals_) throw std::runtime_error("signalfd() failed");
+    if (::geteuid() == 0 && options_.user.empty()) {
+        spdlog::warn("running as root without --user: PHP scripts run as root; "
+                     "pass --user www-data (or another unprivileged user)");
+    }
+
+    for (const auto& s : sockets_) {
+        const bool v6 = s.host.find(':') != std::string::npos;
+        spdlog::info("listening on http://{}{}{}:{}", v6 ? "[" : "", s.host, v6 ? "]" : "", s.port);
+    }
+    spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root, options_.workers,
+                 options_.index);
+    start_generation();
+
+    std::vector<pollfd> fds;
+    for (;;) {
+        fds.clear();
+        fds.push_back({signals_.get(), POLLIN, 0});
+        for (auto& g : generations_) {
+            if (g->control) fds.push_back({g->control.get(), POLLIN, 0});
+        }
+        int n = ::poll(fds.data(), fds.size(), 50);
+        if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+        if (fds[0].revents & POLLIN) {
+            signalfd_siginfo info;
+            while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+                handle_signal(static_cast<int>(info.ssi_signo));
+            }
+        }
+        for (std::size_t i = 1; i < fds.size(); ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            for (auto& g : generations_) {
+                if (g->control.get() == fds[i].fd) read_zygote(*g);
+            }
+        }
+        reap_children();
+        if (stopping_) {
+            if (workers_.empty() && generations_.empty()) {
+                spdlog::info("stopped");
+                return 0;
+            }
+            if (Clock::now() > stop_deadline_) {
+                spdlog::error("{} worker(s) still running after the shutdown timeout; killing them", workers_.size());
+                for (auto& [pid, w] : workers_) ::kill(pid, SIGKILL);
+                for (auto& g : generations_) ::kill(g->zygote, SIGKILL);
+                stop_deadline_ = Clock::now() + std::chrono::seconds(5);
+            }
+            continue;
+        }
+        maintain();
+    }
+}
+
+void Master::start_generation() {
+    auto generation = std::make_unique<Generation>();
+    generation->number = next_generation_++;
+    generation->started = Clock::now();
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        throw std::runtime_error("socketpair() failed");
+    }
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork() failed: ") + std::strerror(errno));
+    if (pid == 0) {
+        ::close(pair[0]);
+        signals_.reset();
+        // Older generations' control sockets must not live on in this zygote (or its
+        // workers): their zygotes wait for EOF on them to exit.
+        for (auto& g : generations_) g->control.reset();
+        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid()};
+        run_zygote(setup);
+    }
+    ::close(pair[1]);
+    generation->zygote = pid;
+    generation->control.reset(pair[0]);
+    spdlog::info("generation {}: zygote {} starting PHP", generation->number, pid);
+    generations_.push_back(std::move(generation));
+}
+
+void Master::handle_signal(int signal) {
+    switch (signal) {
+        case SIGTERM:
+        case SIGINT:
+        case SIGQUIT: {
+            const bool fast = signal == SIGQUIT;
+            if (stopping_ && !fast) return;
+            spdlog::info("{}: {} stop of {} worker(s)", sigabbrev_np(signal), fast ? "fast" : "graceful",
+                         workers_.size());
+            stopping_ = true;
+            stop_deadline_ = Clock::now() + options_.shutdown_timeout + std::chrono::seconds(5);
+            for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
+            for (auto& g : generations_) g->control.reset();  // zygotes exit on EOF
+            break;
+        }
+        case SIGHUP:
+            if (reloading_) {
+                reload_pending_ = true;  // coalesced: one more reload after this one
+                spdlog::info("SIGHUP: a reload is running; another will follow it");
+                return;
+            }
+            spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
+            reloading_ = true;
+            start_generation();
+            break;
+        default: break;
+    }
+}
+
+void Master::reap_children() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        auto w = workers_.find(pid);
+        if (w != workers_.end()) {
+            Worker worker = w->second;
+            workers_.erase(w);
+            slot_taken_[worker.slot] = false;
+            on_worker_exit(worker, status);
+            continue;
+        }
+        auto g = std::find_if(generations_.begin(), generations_.end(),
+                              [pid](const auto& gen) { return gen->zygote == pid; });
+        if (g != generations_.end()) {
+            const bool was_current = g->get() == current();
+            const bool was_ready = (*g)->ready;
+            const auto uptime = Clock::now() - (*g)->started;
+            if (!stopping_ && (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || was_current)) {
+                spdlog::error("generation {}: zygote {} {}", (*g)->number, pid, describe_exit(status));
+            }
+            generations_.erase(g);
+            if (stopping_) continue;
+            if (was_current && !was_ready && reloading_ && !generations_.empty()) {
+                spdlog::error("reload failed: the new generation did not start; the previous one keeps serving");
+                reloading_ = false;
+            } else if (was_current) {
+                // The serving generation lost its zygote: start a new one (backoff on loops).
+                auto delay = zygote_backoff_.on_exit(uptime, true);
+                next_zygote_start_ = Clock::now() + delay;
+                if (zygote_backoff_.streak() > 1) {
+                    spdlog::error("zygote keeps failing ({} times in a row); next try in {} ms",
+                                  zygote_backoff_.streak(), delay.count());
+                }
+            }
+            continue;
+        }
+        early_exits_[pid] = status;  // a worker the zygote has not named yet
+    }
+}
+
+void Master::on_worker_exit(const Worker& worker, int status) {
+    const auto uptime = Clock::now() - worker.started;
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (worker.retiring || stopping_) {
+        spdlog::info("worker {} (generation {}) stopped: {}", worker.pid, worker.generation, describe_exit(status));
+        finish_reload_if_done();
+        return;
+    }
+    if (clean) {
+        spdlog::info("worker {} (generation {}) recycled after {} requests", worker.pid, worker.generation,
+                     scoreboard_.slot(worker.slot).requests.load(std::memory_order_relaxed));
+    } else {
+        spdlog::error("worker {} (generation {}) {}; restarting", worker.pid, worker.generation,
+                      describe_exit(status));
+    }
+    auto delay = worker_backoff_.on_exit(uptime, !clean);
+    if (delay.count() > 0) {
+        next_worker_start_ = Clock::now() + delay;
+        spdlog::error("worker crash loop: {} crashes in a row right after start; next start in {} ms",
+                      worker_backoff_.streak(), delay.count());
+    }
+    finish_reload_if_done();
+}
+
+void Master::read_zygote(Generation& generation) {
+    ZygoteMessage message{};
+    ssize_t n = ::recv(generation.control.get(), &message, sizeof message, MSG_DONTWAIT);
+    if (n == 0) {  // the zygote is gone; waitpid reports how
+        generation.control.reset();
+        return;
+    }
+    if (n != static_cast<ssize_t>(sizeof message)) return;
+    switch (message.type) {
+        case ZygoteMessage::ready:
+            generation.ready = true;
+            spdlog::info("generation {}: PHP started in {} ms", generation.number,
+                         std::chrono::duration_cast<milliseconds>(Clock::now() - generation.started).count());
+            break;
+        case ZygoteMessage::failed:
+            spdlog::error("generation {}: PHP failed to start: {}", generation.number, message.text);
+            break;
+        case ZygoteMessage::spawned: {
+            if (spawns_in_flight_ > 0) --spawns_in_flight_;
+            if (message.pid <= 0) {
+                slot_taken_[message.slot] = false;
+                spdlog::error("generation {}: fork of a worker failed", generation.number);
+                break;
+            }
+            Worker w{message.pid, generation.number, message.slot, Clock::now(), false};
+            auto early = early_exits_.find(message.pid);
+            if (early != early_exits_.end()) {
+                int status = early->second;
+                early_exits_.erase(early);
+                slot_taken_[w.slot] = false;
+                on_worker_exit(w, status);
+                break;
+            }
+            workers_[w.pid] = w;
+            if (stopping_) retire(workers_[w.pid], SIGTERM);
+            break;
+        }
+        default: break;
+    }
+}
+
+std::optional<std::size_t> Master::free_slot() const {
+    for (std::size_t i = 0; i < slot_taken_.size(); ++i) {
+        if (!slot_taken_[i]) return i;
+    }
+    return std::nullopt;
+}
+
+std::size_t Master::count_workers(std::uint32_t generation, bool ready_only) const {
+    std::size_t n = 0;
+    for (const auto& [pid, w] : workers_) {
+        if (w.generation != generation || w.retiring) continue;
+        if (ready_only) {
+            auto state = scoreboard_.slot(w.slot).state.load(std::memory_order_acquire);
+            if (state != shm::WorkerState::idle && state != shm::WorkerState::busy) continue;
+            if (scoreboard_.slot(w.slot).pid.load(std::memory_order_relaxed) != pid) continue;
+        }
+        ++n;
+    }
+    return n;
+}
+
+void Master::spawn_worker(Generation& generation) {
+    auto slot = free_slot();
+    if (!slot) return;
+    ZygoteMessage command{};
+    command.type = ZygoteMessage::spawn;
+    command.slot = static_cast<std::uint32_t>(*slot);
+    if (::send(generation.control.get(), &command, sizeof command, MSG_NOSIGNAL) != sizeof command) return;
+    slot_taken_[*slot] = true;
+    ++spawns_in_flight_;
+}
+
+void Master::retire(Worker& worker, int signal) {
+    worker.retiring = true;
+    ::kill(worker.pid, signal);
+}
+
+// Keeps the wanted number of workers of the current generation, and rolls a reload
+// forward: one new worker at a time; an old one retires only once a new one is ready.
+void Master::maintain() {
+    Generation* gen = current();
+    if (!gen) {
+        if (Clock::now() >= next_zygote_start_) {
+            reloading_ = !workers_.empty();  // the old workers retire as new ones get ready
+            start_generation();
+        }
+        return;
+    }
+    if (!gen->ready || !gen->control) return;
+    const auto now = Clock::now();
+    const std::size_t live = count_workers(gen->number, false);
+    if (spawns_in_flight_ == 0 && live < options_.workers && now >= next_worker_start_) {
+        // During a reload, start the next new worker only when the previous one is ready.
+        if (!reloading_ || count_workers(gen->number, true) == live) spawn_worker(*gen);
+    }
+    if (reloading_) {
+        std::size_t ready_new = count_workers(gen->number, true);
+        std::size_t old_alive = 0;
+        for (auto& [pid, w] : workers_) {
+            if (w.generation != gen->number && !w.retiring) ++old_alive;
+        }
+        // Retire old workers one for one as new ones become ready.
+        while (old_alive > 0 && ready_new + old_alive > options_.workers) {
+            for (auto& [pid, w] : workers_) {
+                if (w.generation != gen->number && !w.retiring) {
+                    retire(w, SIGTERM);
+                    break;
+                }
+            }
+            --old_alive;
+        }
+        finish_reload_if_done();
+    }
+}
+
+void Master::finish_reload_if_done() {
+    if (!reloading_ || stopping_) return;
+    Generation* gen = current();
+    if (!gen || !gen->ready) return;
+    for (const auto& [pid, w] : workers_) {
+        if (w.generation != gen->number) return;  // old workers still draining
+    }
+    if (count_workers(gen->number, true) < options_.workers) return;
+    // Every old generation's zygote can go now.
+    for (auto& g : generations_) {
+        if (g.get() != gen) g->control.reset();
+    }
+    reloading_ = false;
+    spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number, options_.workers);
+    if (reload_pending_) {
+        reload_pending_ = false;
+        handle_signal(SIGHUP);
+    }
+}
+
+}  // namespace
+
+int run_master(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets) {
+    Master master(options, sockets);
+    return master.run();
+}
+
+}  // namespace askr::master

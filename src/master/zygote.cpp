@@ -1,0 +1,124 @@
+#include "master/zygote.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "php/engine.hpp"
+#include "worker/worker.hpp"
+
+namespace askr::master {
+
+namespace {
+
+void send_message(int fd, const ZygoteMessage& message) {
+    while (::send(fd, &message, sizeof message, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
+
+// setgid/initgroups/setuid to --user/--group, as php-fpm and nginx workers do: after the
+// master bound the sockets and mapped shared memory, before any PHP runs.
+void drop_privileges(const config::ServeOptions& options) {
+    if (options.user.empty() || ::geteuid() != 0) return;
+    const passwd* user = ::getpwnam(options.user.c_str());
+    if (!user) throw std::runtime_error("--user " + options.user + ": no such user");
+    gid_t gid = user->pw_gid;
+    if (!options.group.empty()) {
+        const group* g = ::getgrnam(options.group.c_str());
+        if (!g) throw std::runtime_error("--group " + options.group + ": no such group");
+        gid = g->gr_gid;
+    }
+    if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 || ::setuid(user->pw_uid) != 0) {
+        throw std::runtime_error("cannot switch to user " + options.user + ": " + std::strerror(errno));
+    }
+}
+
+// In the worker (the zygote's grandchild): become the master's child, then serve.
+[[noreturn]] void become_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
+    ::close(setup.control_fd);
+    // Wait to be adopted by the master (the intermediate child exits at once), then ask
+    // for SIGTERM when the master dies: no orphan workers. The death signal is tied to
+    // the parent at the time of the call, so it must come after the adoption.
+    for (int i = 0; i < 1000 && ::getppid() != setup.master_pid; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != setup.master_pid) ::_exit(3);  // the master is already gone
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    shm::WorkerSlot& slot = setup.scoreboard->slot(slot_index);
+    slot.requests.store(0, std::memory_order_relaxed);
+    slot.request_started_ms.store(0, std::memory_order_relaxed);
+    slot.generation.store(setup.generation, std::memory_order_relaxed);
+    slot.started_ms.store(shm::now_ms(), std::memory_order_relaxed);
+    slot.pid.store(::getpid(), std::memory_order_relaxed);
+    slot.state.store(shm::WorkerState::starting, std::memory_order_release);
+
+    worker::WorkerIdentity identity{&slot, setup.generation, setup.options->max_requests};
+    int status = 1;
+    try {
+        status = worker::run_worker(*setup.options, *setup.sockets, identity);
+    } catch (const std::exception& e) {
+        spdlog::error("worker {}: {}", ::getpid(), e.what());
+    }
+    slot.state.store(shm::WorkerState::empty, std::memory_order_release);
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+
+}  // namespace
+
+void run_zygote(const ZygoteSetup& setup) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::prctl(PR_SET_NAME, "askr: zygote");
+    ZygoteMessage reply{};
+    try {
+        drop_privileges(*setup.options);
+        php::EngineOptions engine;
+        engine.ini = setup.options->php_ini;
+        engine.server_software = "Askr/" ASKR_VERSION;
+        php::startup(engine);
+    } catch (const std::exception& e) {
+        reply.type = ZygoteMessage::failed;
+        std::snprintf(reply.text, sizeof reply.text, "%s", e.what());
+        send_message(setup.control_fd, reply);
+        ::_exit(1);
+    }
+    reply.type = ZygoteMessage::ready;
+    send_message(setup.control_fd, reply);
+
+    for (;;) {
+        ZygoteMessage command{};
+        ssize_t n = ::recv(setup.control_fd, &command, sizeof command, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof command)) ::_exit(0);  // master closed: generation over
+        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size()) continue;
+        std::fflush(nullptr);  // nothing buffered may be written twice
+        pid_t intermediate = ::fork();
+        if (intermediate == 0) {
+            pid_t worker = ::fork();
+            if (worker == 0) become_worker(setup, command.slot);
+            ZygoteMessage spawned{};
+            spawned.type = ZygoteMessage::spawned;
+            spawned.slot = command.slot;
+            spawned.pid = worker;
+            send_message(setup.control_fd, spawned);
+            ::_exit(worker > 0 ? 0 : 1);
+        }
+        if (intermediate > 0) ::waitpid(intermediate, nullptr, 0);
+    }
+}
+
+}  // namespace askr::master

@@ -1,0 +1,42 @@
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "config/serve_options.hpp"
+#include "core/listen_socket.hpp"
+#include "shm/scoreboard.hpp"
+
+namespace askr::master {
+
+/// A message between the master and a zygote (SOCK_SEQPACKET: one message per packet).
+struct ZygoteMessage {
+    enum Type : std::uint32_t {
+        ready = 1,    ///< zygote → master: PHP started, workers can be forked
+        failed = 2,   ///< zygote → master: PHP did not start; `text` says why
+        spawn = 3,    ///< master → zygote: fork a worker for scoreboard slot `slot`
+        spawned = 4,  ///< zygote → master: worker `pid` forked for `slot`
+    };
+    Type type;
+    std::uint32_t slot = 0;
+    pid_t pid = 0;
+    char text[240] = {};
+};
+
+/// What a zygote needs; everything was created by the master before the fork.
+struct ZygoteSetup {
+    const config::ServeOptions* options;
+    std::vector<core::ListenSocket>* sockets;
+    shm::Scoreboard* scoreboard;
+    std::uint32_t generation;
+    int control_fd;    ///< the zygote's end of the socket pair
+    pid_t master_pid;
+};
+
+/// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once, then
+/// forks workers when the master asks. Never returns. Workers are forked twice so that
+/// the master (a child subreaper) becomes their parent and reaps them itself.
+[[noreturn]] void run_zygote(const ZygoteSetup& setup);
+
+}  // namespace askr::master

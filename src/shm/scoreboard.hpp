@@ -1,0 +1,66 @@
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace askr::shm {
+
+/// What a worker is doing, as the master and `askr status` see it.
+enum class WorkerState : std::uint32_t { empty = 0, starting, idle, busy, draining };
+
+/// Name of a state ("idle").
+const char* state_name(WorkerState state);
+
+/// One worker's slot: written by that worker only (relaxed atomics, no locks), read by
+/// the master. Padded to a cache line so that workers never share one.
+struct alignas(64) WorkerSlot {
+    std::atomic<pid_t> pid{0};
+    std::atomic<std::uint32_t> generation{0};
+    std::atomic<WorkerState> state{WorkerState::empty};
+    std::atomic<std::uint64_t> requests{0};           ///< requests completed
+    std::atomic<std::int64_t> request_started_ms{0};  ///< wall clock of the running request, 0 when idle
+    std::atomic<std::uint64_t> rss_bytes{0};          ///< resident memory, refreshed between requests
+    std::atomic<std::int64_t> started_ms{0};          ///< when the worker started
+};
+
+/// The worker table in anonymous shared memory, created by the master before any fork
+/// (DESIGN.md section 5): a header with magic, layout version and size, then the slots.
+class Scoreboard {
+public:
+    static constexpr std::uint32_t magic = 0x41534b52;  // "ASKR"
+    static constexpr std::uint32_t layout_version = 1;
+
+    /// Maps a table with room for `slots` workers; throws std::runtime_error on failure.
+    explicit Scoreboard(std::size_t slots);
+    ~Scoreboard();
+    Scoreboard(const Scoreboard&) = delete;
+    Scoreboard& operator=(const Scoreboard&) = delete;
+
+    /// Number of slots.
+    std::size_t size() const { return slots_; }
+    /// Slot `i` (0 <= i < size()).
+    WorkerSlot& slot(std::size_t i) const;
+    /// True when the header still says what it was created with (no stray write hit it).
+    bool valid() const;
+
+private:
+    struct Header {
+        std::uint32_t magic;
+        std::uint32_t version;
+        std::uint64_t bytes;
+        std::uint64_t slots;
+    };
+    void* memory_ = nullptr;
+    std::size_t bytes_ = 0;
+    std::size_t slots_ = 0;
+};
+
+/// Milliseconds since the epoch (wall clock), for the scoreboard's times.
+std::int64_t now_ms();
+
+/// Resident set size of this process in bytes (from /proc/self/statm).
+std::uint64_t current_rss_bytes();
+
+}  // namespace askr::shm
