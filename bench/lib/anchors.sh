@@ -1,0 +1,524 @@
+#!/usr/bin/env bash
+# Anchor servers for Askr's benchmarks and comparison tests, set up on loopback from
+# Debian's packages, each in its own work directory (config, pid files, logs, sockets).
+# Never touches /etc/nginx, /etc/apache2 or the system php-fpm service: it only reads
+# /etc/nginx/mime.types, /etc/nginx/fastcgi.conf, /etc/mime.types and the packaged
+# php.ini files.
+#
+# As a command:
+#   anchors.sh start-nginx-fpm DOCROOT PORT INDEX WORKDIR WORKERS
+#       nginx (WORKERS worker processes; static files with sendfile, tcp_nopush,
+#       open_file_cache) in front of php-fpm (pm = static, WORKERS children, opcache on),
+#       over a unix socket. try_files $uri $uri/ /INDEX?$query_string.
+#   anchors.sh start-apache DOCROOT PORT INDEX WORKDIR PROCS
+#       Apache 2 prefork + mod_php, PROCS processes started up front (size it to the
+#       number of client connections: prefork serves one connection per process).
+#   anchors.sh start-askr BINARY DOCROOT PORT INDEX WORKDIR WORKERS
+#       build/askr serve; --workers is passed only when the binary supports it.
+#       ASKR_RUN_AS=USER runs it as USER (setpriv), ASKR_ARGS adds arguments.
+#   anchors.sh stop WORKDIR            stop everything started in WORKDIR, wait for exit
+#   anchors.sh status WORKDIR          list what runs there (name, pid, processes)
+#   anchors.sh rss WORKDIR [NAME]      "RSS_KB PSS_KB NPROCS" summed over the server's
+#                                      processes (PSS shares shared pages out fairly)
+#   anchors.sh free-port               print a free TCP port on 127.0.0.1
+#   anchors.sh askr-workers BINARY     print "yes" if `serve --workers` exists, else "no"
+#   anchors.sh dokuwiki-fix-perms      give /var/lib/dokuwiki/data back to www-data
+#
+# Start commands print nothing on success (exit 0 once the port answers HTTP) and print
+# the error log on failure (exit non-zero, nothing left running). WORKDIR is created if
+# missing and made 0755; its path, the DOCROOT and INDEX must be reachable by www-data
+# (nginx and php-fpm workers run as www-data: a 0700 parent directory gives 502s).
+#
+# The file can also be sourced: it then only defines the anchors_* functions.
+#
+# Each daemon runs in its own session under a small bash that reaps it. On this machine
+# pid 1 does not reap orphans: run as a command, this script exits after the start, so
+# that bash is re-parented to pid 1 and stays a zombie ("bash", state Z, no memory, no
+# socket) after `stop`; nginx, php-fpm and apache2 themselves never linger. Sourced from
+# a long-lived bash (as bench/run does), the shell reaps it. stop/status ignore zombies.
+
+ANCHORS_WWW_USER=${ANCHORS_WWW_USER:-www-data}
+ANCHORS_START_TIMEOUT=${ANCHORS_START_TIMEOUT:-10}   # seconds
+ANCHORS_STOP_TIMEOUT=${ANCHORS_STOP_TIMEOUT:-5}     # seconds before SIGKILL
+ANCHORS_PHP_VERSION=${ANCHORS_PHP_VERSION:-8.2}
+
+anchors__err() { echo "anchors: $*" >&2; }
+
+# True when the process exists and is not a zombie.
+anchors__alive() {
+  local st
+  st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# Live (non-zombie) processes started from pid $1: its descendants (php-fpm's master
+# calls setsid() itself) and every process of its session. One pid a line, $1 included
+# while it lives.
+anchors__session_pids() {
+  local root=$1
+  # /proc/PID/stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces.
+  cat /proc/[0-9]*/stat 2>/dev/null | sed 's/^\([0-9]*\) (.*) /\1 /' | awk -v root="$root" '
+    { pid[NR] = $1; st[$1] = $2; pp[$1] = $3; sid[$1] = $5 }
+    END {
+      keep[root] = 1
+      do {
+        changed = 0
+        for (i = 1; i <= NR; i++) {
+          p = pid[i]
+          if (!(p in keep) && ((pp[p] in keep) || sid[p] == root)) { keep[p] = 1; changed = 1 }
+        }
+      } while (changed)
+      for (p in keep) if ((p in st) && st[p] != "Z" && st[p] != "X") print p
+    }'
+}
+
+anchors__as_www() {
+  setpriv --reuid="$ANCHORS_WWW_USER" --regid="$ANCHORS_WWW_USER" --init-groups "$@"
+}
+
+anchors__prepare_workdir() {
+  local w=$1
+  mkdir -p "$w/pids" "$w/tmp" "$w/sessions" || return 1
+  chmod 755 "$w" "$w/pids" "$w/tmp" || return 1
+  chown "$ANCHORS_WWW_USER:$ANCHORS_WWW_USER" "$w/sessions" "$w/tmp" 2>/dev/null
+  chmod 700 "$w/sessions"
+  if ! anchors__as_www test -x "$w"; then
+    anchors__err "work directory $w is not reachable by $ANCHORS_WWW_USER (a parent directory is not world-searchable; use e.g. mktemp -d /tmp/askr-XXXX and chmod 755 it)"
+    return 1
+  fi
+}
+
+anchors__check_docroot() {
+  local docroot=$1 index=$2
+  if [ ! -d "$docroot" ]; then
+    anchors__err "document root $docroot does not exist"; return 1
+  fi
+  if ! anchors__as_www test -x "$docroot"; then
+    anchors__err "document root $docroot is not reachable by $ANCHORS_WWW_USER (check the permissions of every parent directory)"
+    return 1
+  fi
+  if [ -e "$docroot/$index" ] && ! anchors__as_www test -r "$docroot/$index"; then
+    anchors__err "$docroot/$index is not readable by $ANCHORS_WWW_USER"; return 1
+  fi
+}
+
+# anchors__launch WORKDIR NAME LOG CMD... : start CMD in a new session (so that Ctrl-C in
+# the terminal does not reach it and stop can find all its processes), under a small bash
+# that waits for it and passes SIGTERM on. That bash is the recorded pid: it reaps the
+# daemon, so a daemon never stays a zombie even when pid 1 does not reap orphans.
+anchors__launch() {
+  local w=$1 name=$2 log=$3; shift 3
+  local reaper='cd "$1" || exit 1; shift; c=; trap "[ -n \"\$c\" ] && kill -TERM \$c 2>/dev/null" TERM
+"$@" & c=$!
+while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || exit $s; done'
+  local jc=0
+  # With job control on (interactive shell), a background job leads its own process
+  # group, so setsid would fork and $! would not be the session leader.
+  [[ $- == *m* ]] && { jc=1; set +m; }
+  setsid bash -c "$reaper" "anchors-$name" "$w" "$@" </dev/null >>"$log" 2>&1 &
+  ANCHORS_LAST_PID=$!
+  [ $jc -eq 1 ] && set -m
+  echo "$ANCHORS_LAST_PID" >"$w/pids/$name.pid"
+}
+
+# Waits until http://127.0.0.1:PORT/ answers with any HTTP status while PID lives.
+anchors__wait_http() {
+  local port=$1 pid=$2 deadline code
+  deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
+  while :; do
+    code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)
+    [ -n "$code" ] && [ "$code" != 000 ] && return 0
+    anchors__alive "$pid" || return 1
+    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
+    sleep 0.05
+  done
+}
+
+anchors__port_free() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+anchors_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+anchors__fail() {
+  # anchors__fail WORKDIR MESSAGE LOG... : print logs, stop what was started, return 1
+  local w=$1 msg=$2; shift 2
+  anchors__err "$msg"
+  local f
+  for f in "$@"; do
+    [ -s "$f" ] || continue
+    echo "---- $f (last 30 lines)" >&2
+    tail -n 30 "$f" >&2
+  done
+  anchors_stop "$w" >/dev/null 2>&1
+  return 1
+}
+
+anchors_start_nginx_fpm() {
+  if [ $# -ne 5 ]; then
+    anchors__err "usage: start-nginx-fpm DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
+  fi
+  local docroot index port w workers
+  docroot=$(realpath "$1") || return 1
+  port=$2 index=$3 w=$4 workers=$5
+  anchors__prepare_workdir "$w" || return 1
+  w=$(realpath "$w")
+  anchors__check_docroot "$docroot" "$index" || return 1
+  anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
+  local fpm=php-fpm$ANCHORS_PHP_VERSION
+  command -v nginx >/dev/null || { anchors__err "nginx is not installed (scripts/install-deps.sh)"; return 1; }
+  command -v "$fpm" >/dev/null || { anchors__err "$fpm is not installed (scripts/install-deps.sh)"; return 1; }
+  if ! grep -qs '^zend_extension=opcache' /etc/php/$ANCHORS_PHP_VERSION/fpm/conf.d/*opcache*.ini; then
+    anchors__err "warning: opcache is not enabled in /etc/php/$ANCHORS_PHP_VERSION/fpm/conf.d (install php$ANCHORS_PHP_VERSION-opcache)"
+  fi
+  local sock=$w/php-fpm.sock
+  rm -f "$sock"
+  : >"$w/php-fpm.log"
+  cat >"$w/php-fpm.conf" <<EOF
+; generated by bench/lib/anchors.sh
+[global]
+pid = $w/php-fpm.pid
+error_log = $w/php-fpm.log
+log_level = notice
+daemonize = no
+
+[bench]
+user = $ANCHORS_WWW_USER
+group = $ANCHORS_WWW_USER
+listen = $sock
+listen.owner = $ANCHORS_WWW_USER
+listen.group = $ANCHORS_WWW_USER
+listen.mode = 0660
+listen.backlog = 4096
+pm = static
+pm.max_children = $workers
+pm.max_requests = 0
+catch_workers_output = yes
+decorate_workers_output = no
+clear_env = yes
+php_admin_value[opcache.enable] = 1
+php_admin_value[session.save_path] = $w/sessions
+php_admin_value[error_log] = $w/php-errors.log
+php_admin_flag[log_errors] = on
+EOF
+  anchors__launch "$w" php-fpm "$w/php-fpm.out" "$fpm" -y "$w/php-fpm.conf" -F
+  local fpm_pid=$ANCHORS_LAST_PID deadline
+  deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
+  until [ -S "$sock" ]; do
+    anchors__alive "$fpm_pid" || { anchors__fail "$w" "php-fpm failed to start" "$w/php-fpm.log" "$w/php-fpm.out"; return 1; }
+    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && { anchors__fail "$w" "php-fpm did not create $sock" "$w/php-fpm.log" "$w/php-fpm.out"; return 1; }
+    sleep 0.02
+  done
+
+  mkdir -p "$w/nginx/logs"
+  cat >"$w/nginx.conf" <<EOF
+# generated by bench/lib/anchors.sh
+daemon off;
+master_process on;
+user $ANCHORS_WWW_USER $ANCHORS_WWW_USER;
+worker_processes $workers;
+worker_rlimit_nofile 65536;
+pid $w/nginx.pid;
+error_log $w/nginx-error.log warn;
+events {
+    worker_connections 8192;
+}
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
+    open_file_cache_min_uses 1;
+    open_file_cache_errors on;
+    client_body_temp_path $w/tmp/client_body;
+    proxy_temp_path $w/tmp/proxy;
+    fastcgi_temp_path $w/tmp/fastcgi;
+    uwsgi_temp_path $w/tmp/uwsgi;
+    scgi_temp_path $w/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        server_name localhost;
+        root $docroot;
+        index $index index.html;
+        location / {
+            try_files \$uri \$uri/ /$index?\$query_string;
+        }
+        location ~ \.php\$ {
+            try_files \$fastcgi_script_name =404;
+            include /etc/nginx/fastcgi.conf;
+            fastcgi_param HTTP_HOST \$host:\$server_port;
+            fastcgi_pass unix:$sock;
+        }
+    }
+}
+EOF
+  : >"$w/nginx-error.log"
+  anchors__launch "$w" nginx "$w/nginx.out" nginx -c "$w/nginx.conf" -p "$w/nginx/"
+  if ! anchors__wait_http "$port" "$ANCHORS_LAST_PID"; then
+    anchors__fail "$w" "nginx failed to start on 127.0.0.1:$port" "$w/nginx-error.log" "$w/nginx.out" "$w/php-fpm.log"
+    return 1
+  fi
+}
+
+anchors_start_apache() {
+  if [ $# -ne 5 ]; then
+    anchors__err "usage: start-apache DOCROOT PORT INDEX WORKDIR PROCS"; return 2
+  fi
+  local docroot index port w procs
+  docroot=$(realpath "$1") || return 1
+  port=$2 index=$3 w=$4 procs=$5
+  anchors__prepare_workdir "$w" || return 1
+  w=$(realpath "$w")
+  anchors__check_docroot "$docroot" "$index" || return 1
+  anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
+  command -v apache2 >/dev/null || { anchors__err "apache2 is not installed (scripts/install-deps.sh)"; return 1; }
+  local mods=/usr/lib/apache2/modules
+  [ -e "$mods/libphp$ANCHORS_PHP_VERSION.so" ] || { anchors__err "mod_php is missing ($mods/libphp$ANCHORS_PHP_VERSION.so: install libapache2-mod-php$ANCHORS_PHP_VERSION)"; return 1; }
+  mkdir -p "$w/apache-run"
+  cat >"$w/apache2.conf" <<EOF
+# generated by bench/lib/anchors.sh
+ServerRoot "$w"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+ListenBacklog 4096
+PidFile $w/apache.pid
+DefaultRuntimeDir $w/apache-run
+ErrorLog $w/apache-error.log
+LogLevel warn
+User $ANCHORS_WWW_USER
+Group $ANCHORS_WWW_USER
+ServerTokens Prod
+
+LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule mime_module $mods/mod_mime.so
+LoadModule dir_module $mods/mod_dir.so
+LoadModule php_module $mods/libphp$ANCHORS_PHP_VERSION.so
+
+# prefork: one connection per process, all started up front
+StartServers $procs
+MinSpareServers $procs
+MaxSpareServers $procs
+ServerLimit $procs
+MaxRequestWorkers $procs
+MaxConnectionsPerChild 0
+
+Timeout 60
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 65
+EnableSendfile On
+EnableMMAP On
+HostnameLookups Off
+
+TypesConfig /etc/mime.types
+DocumentRoot "$docroot"
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory "$docroot">
+    AllowOverride None
+    Require all granted
+    DirectoryIndex $index index.html
+    FallbackResource /$index
+</Directory>
+<FilesMatch "\.php$">
+    SetHandler application/x-httpd-php
+</FilesMatch>
+php_admin_value opcache.enable 1
+php_admin_value session.save_path "$w/sessions"
+php_admin_value error_log "$w/php-errors.log"
+php_admin_flag log_errors on
+EOF
+  : >"$w/apache-error.log"
+  anchors__launch "$w" apache "$w/apache.out" apache2 -f "$w/apache2.conf" -DFOREGROUND
+  if ! anchors__wait_http "$port" "$ANCHORS_LAST_PID"; then
+    anchors__fail "$w" "apache2 failed to start on 127.0.0.1:$port" "$w/apache-error.log" "$w/apache.out"
+    return 1
+  fi
+  # Wait (briefly) until the prefork children exist, so that the first measured
+  # requests do not pay for forking.
+  local deadline n
+  deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
+  while :; do
+    n=$(anchors__session_pids "$ANCHORS_LAST_PID" | wc -l)
+    [ "$n" -gt "$procs" ] && break
+    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && break
+    sleep 0.05
+  done
+}
+
+anchors_askr_workers() {
+  if "$1" serve --help 2>&1 | grep -q -- --workers; then echo yes; else echo no; fi
+}
+
+anchors_start_askr() {
+  if [ $# -ne 6 ]; then
+    anchors__err "usage: start-askr BINARY DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
+  fi
+  local bin docroot port index w workers
+  bin=$(realpath -e "$1" 2>/dev/null) || { anchors__err "askr binary $1 not found"; return 1; }
+  docroot=$(realpath "$2") || return 1
+  port=$3 index=$4 w=$5 workers=$6
+  [ -x "$bin" ] || { anchors__err "askr binary $bin is not executable"; return 1; }
+  anchors__prepare_workdir "$w" || return 1
+  w=$(realpath "$w")
+  anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
+  local args=(serve --root "$docroot" --listen "127.0.0.1:$port") help
+  [ -n "$index" ] && args+=(--index "$index")
+  help=$("$bin" serve --help 2>&1)
+  if grep -q -- --workers <<<"$help"; then
+    args+=(--workers "$workers")
+  fi
+  # Session files go to the run's directory, as with the anchors (DokuWiki writes one
+  # per request). With --php-ini when Askr has it, else through PHP_INI_SCAN_DIR, which
+  # the embed SAPI reads (a leading ':' keeps Debian's conf.d).
+  local inidir=""
+  if grep -q -- --php-ini <<<"$help"; then
+    args+=(--php-ini "session.save_path=$w/sessions")
+  else
+    inidir=$w/askr-conf.d
+    mkdir -p "$inidir"
+    printf 'session.save_path = "%s"\n' "$w/sessions" >"$inidir/99-bench.ini"
+  fi
+  # shellcheck disable=SC2206
+  [ -n "${ASKR_ARGS:-}" ] && args+=($ASKR_ARGS)
+  local runas=()
+  if [ -n "${ASKR_RUN_AS:-}" ] && [ "$(id -un)" != "$ASKR_RUN_AS" ]; then
+    runas=(setpriv --reuid="$ASKR_RUN_AS" --regid="$ASKR_RUN_AS" --init-groups)
+  fi
+  : >"$w/askr.log"
+  chmod 666 "$w/askr.log"
+  local envs=()
+  [ -n "$inidir" ] && envs=(env PHP_INI_SCAN_DIR=":$inidir")
+  anchors__launch "$w" askr "$w/askr.log" "${envs[@]}" "${runas[@]}" "$bin" "${args[@]}"
+  local pid=$ANCHORS_LAST_PID deadline
+  deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
+  # Ready when it prints "listening on http://127.0.0.1:PORT" or, should that line sit in
+  # a stdout buffer, when the port answers.
+  until grep -q "listening on http://127.0.0.1:$port" "$w/askr.log" 2>/dev/null \
+      || [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)" != 000 ]; do
+    anchors__alive "$pid" || { anchors__fail "$w" "askr failed to start" "$w/askr.log"; return 1; }
+    [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && { anchors__fail "$w" "askr did not print 'listening on http://127.0.0.1:$port' within ${ANCHORS_START_TIMEOUT}s" "$w/askr.log"; return 1; }
+    sleep 0.02
+  done
+  anchors__wait_http "$port" "$pid" || { anchors__fail "$w" "askr does not answer HTTP on 127.0.0.1:$port" "$w/askr.log"; return 1; }
+}
+
+anchors_stop() {
+  local w=${1:?usage: stop WORKDIR} f pid name pids deadline all=()
+  [ -d "$w/pids" ] || return 0
+  for f in "$w"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    [ -n "$pid" ] || continue
+    all+=("$pid")
+  done
+  # SIGTERM to every session leader (nginx, php-fpm master, apache parent, askr): each
+  # stops its own workers. Whatever is left after ANCHORS_STOP_TIMEOUT gets SIGKILL.
+  for pid in "${all[@]}"; do
+    anchors__alive "$pid" && kill -TERM "$pid" 2>/dev/null
+  done
+  deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_STOP_TIMEOUT * 1000 ))
+  while :; do
+    pids=()
+    for pid in "${all[@]}"; do
+      # shellcheck disable=SC2207
+      pids+=($(anchors__session_pids "$pid"))
+    done
+    [ ${#pids[@]} -eq 0 ] && break
+    if [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ]; then
+      kill -KILL "${pids[@]}" 2>/dev/null
+      sleep 0.1
+      deadline=$(( $(date +%s%N) / 1000000 + 2000 ))
+      continue
+    fi
+    sleep 0.05
+  done
+  for pid in "${all[@]}"; do
+    wait "$pid" 2>/dev/null   # reap, when we are the parent
+  done
+  rm -f "$w"/pids/*.pid
+  return 0
+}
+
+anchors_status() {
+  local w=${1:?usage: status WORKDIR} f pid n
+  for f in "$w"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    n=$(anchors__session_pids "$pid" | wc -l)
+    printf '%s pid %s: %s live processes\n' "$(basename "$f" .pid)" "$pid" "$n"
+  done
+}
+
+# rss WORKDIR [NAME]: "RSS_KB PSS_KB NPROCS" over every process of the sessions started
+# in WORKDIR (or only NAME's: askr, nginx, php-fpm, apache).
+anchors_rss() {
+  local w=${1:?usage: rss WORKDIR [NAME]} name=${2:-} f pid p rss=0 pss=0 n=0 v
+  for f in "$w"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    [ -n "$name" ] && [ "$(basename "$f" .pid)" != "$name" ] && continue
+    pid=$(cat "$f")
+    for p in $(anchors__session_pids "$pid"); do
+      [ "$p" = "$pid" ] && continue   # the reaping bash, not part of the server
+      v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+      [ -n "$v" ] || continue
+      rss=$((rss + v)); n=$((n + 1))
+      v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+      [ -n "$v" ] && pss=$((pss + v))
+    done
+  done
+  echo "$rss $pss $n"
+}
+
+# DokuWiki keeps its data in /var/lib/dokuwiki/data, owned by www-data. A server running
+# PHP as root (Askr started by root, for instance) creates root-owned cache directories
+# there, which www-data then cannot write into. This hands everything back to www-data.
+anchors_dokuwiki_fix_perms() {
+  local d=/var/lib/dokuwiki/data n
+  [ -d "$d" ] || return 0
+  n=$(find "$d" ! -user "$ANCHORS_WWW_USER" 2>/dev/null | wc -l)
+  if [ "$n" -gt 0 ]; then
+    chown -R "$ANCHORS_WWW_USER" "$d" || return 1
+    echo "anchors: gave $n files under $d back to $ANCHORS_WWW_USER" >&2
+  fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -uo pipefail
+  cmd=${1:-}
+  [ $# -gt 0 ] && shift
+  case $cmd in
+    start-nginx-fpm) anchors_start_nginx_fpm "$@" ;;
+    start-apache) anchors_start_apache "$@" ;;
+    start-askr) anchors_start_askr "$@" ;;
+    stop) anchors_stop "$@" ;;
+    status) anchors_status "$@" ;;
+    rss) anchors_rss "$@" ;;
+    free-port) anchors_free_port ;;
+    askr-workers) anchors_askr_workers "$@" ;;
+    dokuwiki-fix-perms) anchors_dokuwiki_fix_perms ;;
+    *)
+      sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
+      exit 2 ;;
+  esac
+fi
