@@ -163,7 +163,12 @@ int Master::run() {
         }
         reap_children();
         if (stopping_) {
-            if (workers_.empty() && generations_.empty()) {
+            if (spawns_in_flight_ == 0) {
+                for (auto& g : generations_) g->control.reset();
+            }
+            // As the subreaper, the master waits until it has no child at all: no zygote,
+            // no intermediate, no worker is left behind.
+            if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
                 spdlog::info("stopped");
                 return 0;
             }
@@ -218,7 +223,8 @@ void Master::handle_signal(int signal) {
             stopping_ = true;
             stop_deadline_ = Clock::now() + options_.shutdown_timeout + std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
-            for (auto& g : generations_) g->control.reset();  // zygotes exit on EOF
+            // The zygotes exit on EOF, once every worker they are forking has been named
+            // (a worker in flight is retired when its "spawned" message arrives).
             break;
         }
         case SIGHUP:
@@ -257,6 +263,7 @@ void Master::reap_children() {
                 spdlog::error("generation {}: zygote {} {}", (*g)->number, pid, describe_exit(status));
             }
             generations_.erase(g);
+            spawns_in_flight_ = 0;  // what that zygote was forking will not be named now
             if (stopping_) continue;
             if (was_current && !was_ready && reloading_ && !generations_.empty()) {
                 spdlog::error("reload failed: the new generation did not start; the previous one keeps serving");

@@ -281,14 +281,19 @@ asio::awaitable<bool> Connection::serve_php() {
                 std::uint64_t length = php_body_.size();
                 if (status_has_no_body(php_head_.status)) {
                     framing = Framing::none;
+                } else if (head_only) {
+                    // PHP discards a HEAD response's body (headers_only): announce a length
+                    // only when the script declared one (RFC 9110 section 8.6).
+                    framing = Framing::none;
+                    if (!php_head_.content_length.empty()) {
+                        const auto& declared = php_head_.content_length;
+                        if (std::from_chars(declared.data(), declared.data() + declared.size(), length).ec ==
+                            std::errc{}) {
+                            framing = Framing::length;
+                        }
+                    }
                 } else if (progress.complete) {
                     framing = Framing::length;  // the whole response is known: one write
-                    if (head_only && length == 0 && !php_head_.content_length.empty()) {
-                        const auto& declared = php_head_.content_length;
-                        std::from_chars(declared.data(), declared.data() + declared.size(), length);
-                    }
-                } else if (head_only) {
-                    framing = Framing::none;
                 } else if (exchange.request.version_minor == 0) {
                     framing = Framing::until_close;  // HTTP/1.0 has no chunked coding
                     keep_alive_ = false;

@@ -2,6 +2,8 @@
 
 #include <http_parser.h>
 
+#include "http/h1/chunked_framing.hpp"
+
 #include <cctype>
 
 #include <string>
@@ -19,6 +21,12 @@ struct Parser::State {
     bool headers_done = false;
     bool message_done = false;
     bool expect_continue = false;
+    bool checking_chunks = false;  // body is chunked: ChunkedFraming sees the bytes first
+    bool chunk_pause = false;      // paused after the headers to start checking
+    bool skip_lf = false;          // http_parser re-reads the head's last LF after a pause
+    ChunkedFraming framing;
+    bool seen_bytes = false;
+    char first_byte = 0;
     int error_status = 0;
     const char* error_reason = nullptr;
 
@@ -177,6 +185,15 @@ int on_headers_complete(http_parser* p) {
         s.expect_continue = true;
         http_parser_pause(p, 1);
     }
+    if (p->flags & F_CHUNKED) {
+        s.checking_chunks = true;
+        s.skip_lf = true;
+        s.framing.reset();
+        if (!s.expect_continue) {
+            s.chunk_pause = true;
+            http_parser_pause(p, 1);
+        }
+    }
     return 0;
 }
 
@@ -229,6 +246,11 @@ void Parser::start(Request& request) {
     s.headers_done = false;
     s.message_done = false;
     s.expect_continue = false;
+    s.checking_chunks = false;
+    s.chunk_pause = false;
+    s.skip_lf = false;
+    s.seen_bytes = false;
+    s.first_byte = 0;
     s.error_status = 0;
     s.error_reason = nullptr;
 }
@@ -237,24 +259,58 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
     State& s = *state_;
     if (s.error_status != 0) return {Status::error, 0};
     if (s.message_done) return {Status::complete, 0};
-    std::size_t consumed = http_parser_execute(&s.parser, &settings, data, length);
-    const auto err = HTTP_PARSER_ERRNO(&s.parser);
-    if (err == HPE_PAUSED) {
-        if (s.message_done) return {Status::complete, consumed};
-        if (s.expect_continue) return {Status::expect_continue, consumed};
+    if (!s.seen_bytes && length > 0) {
+        s.seen_bytes = true;
+        s.first_byte = data[0];
     }
-    if (s.error_status != 0) return {Status::error, consumed};
-    if (err != HPE_OK && err != HPE_PAUSED) {
-        switch (err) {
-            case HPE_HEADER_OVERFLOW: s.fail(431, "header section too large"); break;
-            case HPE_INVALID_TRANSFER_ENCODING: s.fail(501, "unsupported Transfer-Encoding"); break;
-            case HPE_UNEXPECTED_CONTENT_LENGTH: s.fail(400, "conflicting Content-Length"); break;
-            case HPE_INVALID_METHOD: s.fail(501, "unknown request method"); break;
-            default: s.fail(400, http_errno_description(err)); break;
+    std::size_t total = 0;
+    for (;;) {
+        const char* chunk = data + total;
+        const std::size_t available = length - total;
+        std::size_t limit = available;
+        if (s.checking_chunks && available > 0) {
+            const std::size_t skip = s.skip_lf ? 1 : 0;
+            s.skip_lf = false;
+            std::size_t used = 0;
+            if (s.framing.feed(chunk + skip, available - skip, used) == ChunkedFraming::Result::invalid) {
+                s.fail(400, "invalid chunked framing (RFC 9112 section 7.1)");
+                return {Status::error, total};
+            }
+            limit = skip + used;  // the parser stops where the framing says the body ends
         }
-        return {Status::error, consumed};
+        const std::size_t consumed = http_parser_execute(&s.parser, &settings, chunk, limit);
+        total += consumed;
+        const auto err = HTTP_PARSER_ERRNO(&s.parser);
+        if (err == HPE_PAUSED) {
+            if (s.message_done) return {Status::complete, total};
+            if (s.expect_continue) return {Status::expect_continue, total};
+            if (s.chunk_pause) {
+                s.chunk_pause = false;
+                http_parser_pause(&s.parser, 0);
+                continue;
+            }
+        }
+        if (s.error_status != 0) return {Status::error, total};
+        if (err != HPE_OK && err != HPE_PAUSED) {
+            switch (err) {
+                case HPE_HEADER_OVERFLOW: s.fail(431, "header section too large"); break;
+                case HPE_INVALID_TRANSFER_ENCODING: s.fail(501, "unsupported Transfer-Encoding"); break;
+                case HPE_UNEXPECTED_CONTENT_LENGTH: s.fail(400, "conflicting Content-Length"); break;
+                case HPE_INVALID_METHOD:
+                    // RFC 9110 section 9.1: 501 for a method this server does not know; bytes
+                    // that are not a request line at all (binary, TLS on the plain port) get 400.
+                    if (s.first_byte >= 'A' && s.first_byte <= 'Z') {
+                        s.fail(501, "unknown request method");
+                    } else {
+                        s.fail(400, "not an HTTP request");
+                    }
+                    break;
+                default: s.fail(400, http_errno_description(err)); break;
+            }
+            return {Status::error, total};
+        }
+        if (total >= length || consumed == 0) return {Status::need_more, total};
     }
-    return {Status::need_more, consumed};
 }
 
 void Parser::continue_after_expect() {

@@ -108,7 +108,7 @@ TEST_P(BadRequests, AnswerWithTheRightStatus) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadRequests,
     ::testing::Values(
-        BadCase{"garbage", "HELLO\r\n\r\n", 501},
+        BadCase{"unknown_upper_case_method", "HELLO\r\n\r\n", 501},
         BadCase{"no_host_11", "GET / HTTP/1.1\r\n\r\n", 400},
         BadCase{"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         BadCase{"bad_host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
@@ -122,7 +122,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"too_many_headers", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\n\r\n", 431},
         BadCase{"control_char", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01") + "b\r\n\r\n", 400},
         BadCase{"bad_header_name", "GET / HTTP/1.1\r\nHost: a\r\nX Y: 1\r\n\r\n", 400},
-        BadCase{"bad_chunk_size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400}),
+        BadCase{"bad_chunk_size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        BadCase{"no_crlf_after_chunk_data",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400},
+        BadCase{"bare_cr_after_chunk_size",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n", 400},
+        BadCase{"chunk_size_overflow",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", 400},
+        BadCase{"lowercase_garbage", "this is not http\r\n\r\n", 400},
+        BadCase{"tls_on_plain_port", std::string("\x16\x03\x01\x02\x00\x01", 6), 400},
+        BadCase{"unknown_method", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(H1Parser, Http10ClosesUnlessKeepAliveAsked) {
