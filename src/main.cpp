@@ -9,6 +9,7 @@
 #include "core/listen_socket.hpp"
 #include "core/log.hpp"
 #include "php/engine.hpp"
+#include "master/control_socket.hpp"
 #include "master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -26,12 +27,20 @@ int main(int argc, char** argv) {
         "serves its index, and anything else goes to the front controller (--index) with the\n"
         "original REQUEST_URI. Dotfiles and PHP sources are never served.\n"
         "Example: askr serve --root public --listen 127.0.0.1:8080");
+    std::string status_socket;
+    unsigned status_port = 8080;
+    auto* status = app.add_subcommand("status", "Print the worker table of a running server");
+    status->add_option("--socket", status_socket, "The server's control socket (see serve --control-socket)");
+    status->add_option("--port", status_port, "Find the socket of the server whose first --listen port is this (default 8080)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
 
+    if (status->parsed()) {
+        return master::print_status(status_socket.empty() ? master::default_control_path(status_port) : status_socket);
+    }
     ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error code, not a signal
     core::init_logging(spdlog::level::from_str(options.log_level));
     try {

@@ -104,6 +104,8 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
                        "Recycle a worker after this many requests (staggered; default 0 = never)");
     command.add_option("--user", options.user, "Run PHP (zygote and workers) as this user when started as root");
     command.add_option("--group", options.group, "Group for --user (default: the user's primary group)");
+    command.add_option("--control-socket", options.control_socket,
+                       "Unix socket `askr status` asks (default $XDG_RUNTIME_DIR or /tmp, askr-PORT.sock)");
     command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }

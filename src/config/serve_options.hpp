@@ -49,6 +49,7 @@ struct ServeOptions {
     std::uint64_t max_requests = 0;                  ///< recycle a worker after this many (0 = never)
     std::string user;                                ///< drop the zygote and workers to this user
     std::string group;                               ///< ... and group (default: the user's)
+    std::string control_socket;                      ///< `askr status` socket ("" = default path)
 };
 
 /// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.

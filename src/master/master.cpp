@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/unique_fd.hpp"
+#include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
 #include "shm/scoreboard.hpp"
@@ -93,6 +94,8 @@ private:
     void spawn_worker(Generation& generation);
     void retire(Worker& worker, int signal);
     void finish_reload_if_done();
+    void answer_control();
+    std::string status_text() const;
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
@@ -101,6 +104,9 @@ private:
     std::vector<core::ListenSocket>& sockets_;
     shm::Scoreboard scoreboard_;
     core::UniqueFd signals_;
+    core::UniqueFd control_;
+    std::string control_path_;
+    Clock::time_point started_ = Clock::now();
     std::vector<std::unique_ptr<Generation>> generations_;  // oldest first; back() is current
     std::map<pid_t, Worker> workers_;
     std::map<pid_t, int> early_exits_;     // workers that died before the zygote named them
@@ -138,12 +144,17 @@ int Master::run() {
     }
     spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root, options_.workers,
                  options_.index);
+    control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port)
+                                                    : options_.control_socket;
+    control_ = open_control_socket(control_path_);
+    spdlog::info("control socket {} (askr status --socket {})", control_path_, control_path_);
     start_generation();
 
     std::vector<pollfd> fds;
     for (;;) {
         fds.clear();
         fds.push_back({signals_.get(), POLLIN, 0});
+        fds.push_back({control_.get(), POLLIN, 0});
         for (auto& g : generations_) {
             if (g->control) fds.push_back({g->control.get(), POLLIN, 0});
         }
@@ -155,7 +166,8 @@ int Master::run() {
                 handle_signal(static_cast<int>(info.ssi_signo));
             }
         }
-        for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (fds[1].revents & POLLIN) answer_control();
+        for (std::size_t i = 2; i < fds.size(); ++i) {
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             for (auto& g : generations_) {
                 if (g->control.get() == fds[i].fd) read_zygote(*g);
@@ -169,6 +181,7 @@ int Master::run() {
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
             if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
+                ::unlink(control_path_.c_str());
                 spdlog::info("stopped");
                 return 0;
             }
@@ -198,6 +211,7 @@ void Master::start_generation() {
     if (pid == 0) {
         ::close(pair[0]);
         signals_.reset();
+        control_.reset();
         // Older generations' control sockets must not live on in this zygote (or its
         // workers): their zygotes wait for EOF on them to exit.
         for (auto& g : generations_) g->control.reset();
@@ -441,6 +455,42 @@ void Master::finish_reload_if_done() {
         reload_pending_ = false;
         handle_signal(SIGHUP);
     }
+}
+
+// One short exchange per connection: "status\n" in, the worker table out.
+void Master::answer_control() {
+    core::UniqueFd client(::accept4(control_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) return;
+    pollfd pfd{client.get(), POLLIN, 0};
+    char request[64] = {};
+    if (::poll(&pfd, 1, 200) <= 0 || ::read(client.get(), request, sizeof request - 1) <= 0) return;
+    std::string reply = std::string_view(request).starts_with("status") ? status_text() : "unknown command\n";
+    ::send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+}
+
+std::string Master::status_text() const {
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    char line[256];
+    std::snprintf(line, sizeof line, "askr %s, master %d, up %lds, generation %u, %u worker(s)%s\n", ASKR_VERSION,
+                  ::getpid(), static_cast<long>(uptime), generations_.empty() ? 0u : generations_.back()->number,
+                  options_.workers, reloading_ ? ", reloading" : stopping_ ? ", stopping" : "");
+    std::string out = line;
+    out += "SLOT  PID      GEN  STATE     REQUESTS   RSS(MB)  CURRENT(ms)\n";
+    const auto now = shm::now_ms();
+    for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
+        const auto& slot = scoreboard_.slot(i);
+        const auto state = slot.state.load(std::memory_order_relaxed);
+        if (state == shm::WorkerState::empty) continue;
+        const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
+        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-8.1f %s\n", i,
+                      slot.pid.load(std::memory_order_relaxed), slot.generation.load(std::memory_order_relaxed),
+                      shm::state_name(state),
+                      static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
+                      static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
+                      started ? std::to_string(now - started).c_str() : "-");
+        out += line;
+    }
+    return out;
 }
 
 }  // namespace
