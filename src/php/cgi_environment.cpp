@@ -59,10 +59,12 @@ void for_each_cgi_variable(const http::Request& request, const ScriptTarget& tar
     sink("SCRIPT_NAME", target.script_name);
     sink("PATH_INFO", target.path_info);
 
+    // DOCUMENT_URI is the script's URI, as nginx's $document_uri after Debian's
+    // snippets/fastcgi-php.conf (try_files $fastcgi_script_name) gives it.
+    sink("DOCUMENT_URI", target.script_name);
     std::string scratch;
     scratch.reserve(target.script_name.size() + target.path_info.size());
     scratch.append(target.script_name).append(target.path_info);
-    sink("DOCUMENT_URI", scratch);
     sink("PHP_SELF", scratch);
     if (!target.path_info.empty()) {
         scratch.assign(target.document_root).append(target.path_info);

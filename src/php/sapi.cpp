@@ -16,6 +16,7 @@ extern "C" {
 #include "php.h"
 #include "php_main.h"
 #include "php_variables.h"
+#include "zend_constants.h"
 #include "zend_signal.h"
 #include "ext/standard/head.h"
 }
@@ -260,6 +261,11 @@ void startup(const EngineOptions& options) {
         throw std::runtime_error("PHP failed to start (php_module_startup); see the PHP messages above");
     }
     sapi_module.name = const_cast<char*>("askr");   // what php_sapi_name() answers
+    // PHP_SAPI was registered during startup under the startup name: apps test it as
+    // often as php_sapi_name(), so it must say "askr" too.
+    if (auto* constant = static_cast<zend_constant*>(zend_hash_str_find_ptr(EG(zend_constants), "PHP_SAPI", 8))) {
+        ZVAL_INTERNED_STR(&constant->value, zend_string_init_interned("askr", 4, 1));
+    }
 #ifdef ZEND_SIGNALS
     // With `reset` on, every request start re-installs PHP's deferring handler for
     // SIGTERM, SIGINT, SIGHUP, ... and makes it call the handlers seen at startup (the
@@ -318,6 +324,9 @@ void run_script(ScriptRequest& script) {
         return;
     }
 
+    // PHP resets the last error's message per request but not its type (only
+    // error_clear_last() does): without this, one fatal error made every later request 500.
+    PG(last_error_type) = 0;
     zend_file_handle file;
     zend_stream_init_filename(&file, a.filename.c_str());
     php_execute_script(&file);
