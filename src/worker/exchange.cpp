@@ -158,7 +158,6 @@ void Completions::drain() {
 }
 
 void PhpQueue::submit(Exchange& exchange) {
-    depth_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lock(mutex_);
     items_.push_back(&exchange);
     const bool wake = sleeping_;

@@ -109,10 +109,6 @@ public:
     Exchange* take();
     /// Lets take() return nullptr once the queue is empty.
     void stop();
-    /// Requests submitted and not yet finished by PHP (running one included).
-    std::size_t depth() const { return depth_.load(std::memory_order_relaxed); }
-    /// PHP thread: the request taken last is finished.
-    void finished() { depth_.fetch_sub(1, std::memory_order_relaxed); }
 
 private:
     std::mutex mutex_;
@@ -121,7 +117,6 @@ private:
     std::size_t head_ = 0;
     bool sleeping_ = false;
     bool stopped_ = false;
-    std::atomic<std::size_t> depth_{0};
 };
 
 }  // namespace askr::worker

@@ -79,10 +79,13 @@ public:
         asio::co_spawn(context_.io, sweep_loop(), log_exception);
     }
 
+    // Accept policy (issue 3, DESIGN.md section 2): while this worker's PHP thread is busy,
+    // it takes no new connection, so that a fast request never waits behind a slow one
+    // when another worker is idle. Counted here, on the I/O thread, so that submit and
+    // release are seen in order. With one worker there is nobody to leave connections to.
     void php_submitted() override {
-        // Accept policy (DESIGN.md section 2): with PHP busy and a request already queued,
-        // stop taking connections so that idle workers get them.
-        if (!accept_paused_ && context_.php.depth() >= 2) {
+        ++php_outstanding_;
+        if (!accept_paused_ && context_.options.workers > 1) {
             accept_paused_ = true;
             boost::system::error_code ignored;
             for (auto& a : acceptors_) a.cancel(ignored);
@@ -90,7 +93,8 @@ public:
     }
 
     void php_finished() override {
-        if (accept_paused_ && context_.php.depth() <= 1) {
+        --php_outstanding_;
+        if (accept_paused_ && php_outstanding_ == 0) {
             accept_paused_ = false;
             accept_resume_.cancel();
         }
@@ -191,6 +195,7 @@ private:
     asio::steady_timer shutdown_timer_;
     asio::steady_timer accept_resume_;
     bool accept_paused_ = false;
+    std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
 };
 
 }  // namespace
@@ -222,7 +227,6 @@ int run_worker(const config::ServeOptions& options, std::vector<core::ListenSock
         if (slot) slot->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
         set_state(shm::WorkerState::idle, shm::WorkerState::busy);
         php::run_script(exchange->script);
-        php_queue.finished();
         if (slot) slot->request_started_ms.store(0, std::memory_order_relaxed);
         set_state(shm::WorkerState::busy, shm::WorkerState::idle);
     }
