@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -124,6 +125,40 @@ TEST(PhpStreaming, LargeOutputIsNotBufferedWhole) {
     EXPECT_LT(growth, 8 * 1024) << "RSS grew by " << growth << " KiB:" << detail;
     std::printf("[ info     ] RSS growth while streaming 20 MB: %ld KiB (%s)\n", growth,
                 detail.c_str());
+}
+
+// A client that does not read: the script is held back once a bounded amount is
+// waiting (socket buffers plus Askr's own), instead of the server collecting all 20 MB.
+TEST(PhpStreaming, SlowClientHoldsScriptBack) {
+    TempDir root;
+    root.write("big.php", R"(<?php
+        for ($i = 0; $i < 320; $i++) { echo str_repeat(chr(65 + $i % 26), 65536); }
+        file_put_contents(__DIR__ . '/done.txt', 'done');)");
+    Server server(root.path(), one_worker());
+    ASSERT_EQ(get(server.url("/big.php")).body.size(), 320u * 65536);  // warm-up
+    std::filesystem::remove(root.path() + "/done.txt");
+    std::map<pid_t, long> baseline;
+    for (pid_t pid : process_group_members(server.pid()))
+        baseline[pid] = proc_status_kib(pid, "VmRSS");
+
+    RawClient client(server.port());
+    client.send("GET /big.php HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the client reads nothing
+    long growth = 0;
+    for (const auto& [pid, before] : baseline)
+        growth += std::max(0L, proc_status_kib(pid, "VmRSS") - before);
+    EXPECT_FALSE(std::filesystem::exists(root.path() + "/done.txt"))
+        << "the script ran to its end although the client read nothing: its output went somewhere";
+    EXPECT_LT(growth, 8 * 1024) << "RSS grew by " << growth << " KiB while the client did not read";
+
+    client.read_all(std::chrono::seconds(5));
+    const std::string head = raw_head(client.received());
+    ASSERT_EQ(raw_status(client.received()), 200);
+    auto body = dechunk(std::string_view(client.received()).substr(head.size() + 2));
+    ASSERT_TRUE(body.has_value()) << "incomplete chunked body, " << client.received().size()
+                                  << " bytes received";
+    EXPECT_EQ(body->size(), 320u * 65536);
+    EXPECT_TRUE(wait_for_file(root.path() + "/done.txt", std::chrono::seconds(3)).has_value());
 }
 
 }  // namespace
