@@ -117,6 +117,8 @@ while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || exit $s; done'
   [[ $- == *m* ]] && { jc=1; set +m; }
   setsid bash -c "$reaper" "anchors-$name" "$w" "$@" </dev/null >>"$log" 2>&1 &
   ANCHORS_LAST_PID=$!
+  # No "Killed"/"Done" job notices from the shell that sourced this file (it still reaps).
+  disown "$ANCHORS_LAST_PID" 2>/dev/null
   [ $jc -eq 1 ] && set -m
   echo "$ANCHORS_LAST_PID" >"$w/pids/$name.pid"
 }
