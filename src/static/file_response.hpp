@@ -1,9 +1,12 @@
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/unique_fd.hpp"
 #include "http/request.hpp"
+#include "static/file_cache.hpp"
 
 namespace askr::static_files {
 
@@ -11,16 +14,20 @@ namespace askr::static_files {
 struct FileResponse {
     int status = 200;
     std::string fields;          ///< "Name: value\r\n" lines (type, validators, ranges)
-    core::UniqueFd fd;           ///< the open file when a body is sent
+    std::shared_ptr<const CachedFile> file;  ///< keeps inline content alive while it is sent
+    std::string_view inline_body;  ///< the body from memory (small files), else empty
+    core::UniqueFd fd;           ///< the open file for sendfile (large files)
     std::uint64_t offset = 0;    ///< first byte of the body in the file
     std::uint64_t length = 0;    ///< Content-Length (also for HEAD)
     bool send_body = false;      ///< false for HEAD, 304, 412, 416, 405
 };
 
-/// Prepares the response for `path` (an existing file the router chose): opens it,
+/// Prepares the response for `path` (an existing file the router chose), through `cache`:
 /// evaluates conditional requests (304/412) and a single Range (206/416), sets
 /// Content-Type from /etc/mime.types, ETag, Last-Modified and Cache-Control. Only GET and
 /// HEAD are allowed (405 otherwise). A file that vanished or cannot be read gives 404/403.
-void prepare_file_response(const http::Request& request, const std::string& path, FileResponse& out);
+/// Small files come from memory; larger ones are opened for sendfile.
+void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
+                           FileResponse& out);
 
 }  // namespace askr::static_files

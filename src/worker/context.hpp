@@ -3,7 +3,9 @@
 
 #include "config/serve_options.hpp"
 #include "http/h1/parser.hpp"
+#include "http/route_cache.hpp"
 #include "http/router.hpp"
+#include "static/file_cache.hpp"
 #include "worker/exchange.hpp"
 
 namespace askr::http::h1 {
@@ -27,12 +29,17 @@ public:
 /// What every connection of a worker shares: settings, the PHP queue, and the registry of
 /// open connections (for timeouts and draining). Lives on the I/O thread.
 struct Context {
+    Context(const config::ServeOptions& o, boost::asio::io_context& i, PhpQueue& p, Completions& c)
+        : options(o), io(i), php(p), completions(c) {}
+
     const config::ServeOptions& options;
     boost::asio::io_context& io;
     PhpQueue& php;
     Completions& completions;
     http::RouterConfig router;
     http::h1::Limits limits;
+    http::RouteCache routes{router};              ///< routing decisions of the last second
+    static_files::FileCache files{};              ///< static files of the last second
     bool draining = false;                        ///< stop taking requests, close idle connections
     http::h1::Connection* connections = nullptr;  ///< intrusive list of open connections
     std::size_t connection_count = 0;

@@ -1,6 +1,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ public:
     Exchange& operator=(const Exchange&) = delete;
 
     http::Request request;     ///< filled by the I/O thread before submit
-    http::Route route;         ///< how it was routed (owns the script path strings)
+    std::shared_ptr<const http::Route> route;  ///< how it was routed (owns the script path strings)
     php::ScriptRequest script; ///< what the PHP thread runs
 
     // --- PHP thread -------------------------------------------------------------------

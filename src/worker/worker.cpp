@@ -54,7 +54,7 @@ class IoSide final : public WorkerEvents {
 public:
     IoSide(const config::ServeOptions& options, const WorkerIdentity& identity, asio::io_context& io,
            PhpQueue& php, Completions& completions)
-        : context_{options, io, php, completions, {}, {}},
+        : context_(options, io, php, completions),
           identity_(identity),
           request_limit_(staggered_limit(identity.max_requests)),
           signals_(io, SIGTERM, SIGINT, SIGQUIT),

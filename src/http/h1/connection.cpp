@@ -23,9 +23,6 @@ using asio::use_awaitable;
 namespace {
 
 constexpr std::size_t read_buffer_size = 16 * 1024;
-// Files up to this size are read into the response buffer and sent with the head in one
-// write (DESIGN.md section 7: one write per response); larger ones go out with sendfile.
-constexpr std::uint64_t inline_file_limit = 32 * 1024;
 
 double unix_time_now() {
     timespec ts;
@@ -176,8 +173,8 @@ asio::awaitable<bool> Connection::read_request() {
 asio::awaitable<bool> Connection::respond() {
     Request& request = exchange_.request;
     keep_alive_ = request.keep_alive && !context_.draining;
-    exchange_.route = resolve(context_.router, request.path(), request.query());
-    const Route& route = exchange_.route;
+    exchange_.route = context_.routes.resolve(request.path(), request.query());
+    const Route& route = *exchange_.route;
     switch (route.kind) {
         case Route::Kind::php: co_return co_await serve_php();
         case Route::Kind::static_file: co_return co_await serve_static();
@@ -257,7 +254,7 @@ asio::awaitable<void> Connection::close_after_error() {
 
 asio::awaitable<bool> Connection::serve_php() {
     worker::Exchange& exchange = exchange_;
-    const Route& route = exchange.route;
+    const Route& route = *exchange.route;
     exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
     exchange.begin();
     deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
@@ -335,23 +332,18 @@ asio::awaitable<bool> Connection::serve_php() {
 }
 
 asio::awaitable<bool> Connection::serve_static() {
-    static_files::prepare_file_response(exchange_.request, exchange_.route.file, file_);
-    if (!file_.fd && (file_.status == 404 || file_.status == 403 || file_.status == 405)) {
+    static_files::prepare_file_response(exchange_.request, context_.files, exchange_.route->file, file_);
+    if (file_.status == 404 || file_.status == 403 || file_.status == 405) {
         co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
     }
     out_.clear();
     const Framing framing = status_has_no_body(file_.status) ? Framing::none : Framing::length;
     append_head(file_.status, file_.fields, framing, file_.length);
     if (!file_.send_body) co_return co_await write(out_) && keep_alive_;
-
-    if (file_.length <= inline_file_limit) {
-        const std::size_t head_length = out_.size();
-        out_.resize(head_length + file_.length);
-        ssize_t n = ::pread(file_.fd.get(), out_.data() + head_length, file_.length,
-                            static_cast<off_t>(file_.offset));
-        file_.fd.reset();
-        if (n != static_cast<ssize_t>(file_.length)) co_return false;  // file changed under us
-        co_return co_await write(out_) && keep_alive_;
+    if (file_.fd.get() < 0) {  // small file from memory: head and body in one write
+        const bool ok = co_await write(out_, file_.inline_body);
+        file_.file.reset();
+        co_return ok && keep_alive_;
     }
 
     // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
