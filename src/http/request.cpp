@@ -1,5 +1,11 @@
 #include "http/request.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
 namespace askr::http {
 
 void Request::clear() {
@@ -8,6 +14,8 @@ void Request::clear() {
     method.clear();
     target.clear();
     body.clear();
+    body_file_.reset();
+    body_length_ = 0;
     version_major = 1;
     version_minor = 1;
     keep_alive = true;
@@ -23,6 +31,53 @@ void Request::add_header(std::string_view name, std::string_view value) {
     ref.value_length = static_cast<std::uint32_t>(value.size());
     header_storage_.append(value);
     headers_.push_back(ref);
+}
+
+namespace {
+
+// An anonymous file in the temporary directory: nothing to clean up, even after a crash.
+core::UniqueFd open_spool_file() {
+    const char* dir = std::getenv("TMPDIR");
+    return core::UniqueFd(::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+}
+
+bool write_all(int fd, const char* data, std::size_t length) {
+    while (length > 0) {
+        ssize_t n = ::write(fd, data, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data += n;
+        length -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+bool Request::append_body(const char* data, std::size_t length, std::size_t memory_limit) {
+    body_length_ += length;
+    if (!body_file_ && body.size() + length <= memory_limit) {
+        body.append(data, length);
+        return true;
+    }
+    if (!body_file_) {
+        body_file_ = open_spool_file();
+        if (!body_file_ || !write_all(body_file_.get(), body.data(), body.size())) return false;
+        body.clear();
+        body.shrink_to_fit();  // this connection's next requests start small again
+    }
+    return write_all(body_file_.get(), data, length);
+}
+
+std::size_t Request::read_body(std::uint64_t offset, char* out, std::size_t length) const {
+    if (offset >= body_length_) return 0;
+    length = static_cast<std::size_t>(std::min<std::uint64_t>(length, body_length_ - offset));
+    if (!body_file_) {
+        std::memcpy(out, body.data() + offset, length);
+        return length;
+    }
+    ssize_t n = ::pread(body_file_.get(), out, length, static_cast<off_t>(offset));
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 std::string_view Request::header_name(std::size_t i) const {

@@ -4,6 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/unique_fd.hpp"
+
 namespace askr::http {
 
 /// Where a connection came from and arrived at, as the CGI variables need it.
@@ -44,7 +46,18 @@ public:
     std::string_view protocol() const;  ///< "HTTP/1.1", "HTTP/1.0", "HTTP/2.0"
     bool keep_alive = true;             ///< the connection may carry another request
 
-    std::string body;      ///< request body (bounded by the server's max body size)
+    /// Appends body bytes: kept in memory up to `memory_limit`, then the whole body moves
+    /// to an unlinked temporary file (DESIGN.md section 2), so that a large upload costs disk,
+    /// not memory. False when the temporary file cannot be written.
+    bool append_body(const char* data, std::size_t length, std::size_t memory_limit = 1 << 20);
+    /// Copies up to `length` body bytes from `offset` into `out`; returns how many.
+    std::size_t read_body(std::uint64_t offset, char* out, std::size_t length) const;
+    /// Total body length.
+    std::uint64_t body_length() const { return body_length_; }
+    /// True when the body lives in a temporary file.
+    bool body_spooled() const { return static_cast<bool>(body_file_); }
+
+    std::string body;      ///< the body while it is small (empty once spooled to a file)
     Endpoints endpoints;   ///< addresses of the connection
     double start_time = 0; ///< arrival time, seconds since the epoch
 
@@ -54,6 +67,8 @@ private:
     };
     std::string header_storage_;
     std::vector<HeaderRef> headers_;
+    core::UniqueFd body_file_;
+    std::uint64_t body_length_ = 0;
 };
 
 }  // namespace askr::http

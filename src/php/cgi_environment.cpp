@@ -72,9 +72,9 @@ void for_each_cgi_variable(const http::Request& request, const ScriptTarget& tar
     }
 
     sink("CONTENT_TYPE", request.header("content-type"));
-    if (!request.body.empty() || !request.header("content-length").empty() ||
+    if (request.body_length() > 0 || !request.header("content-length").empty() ||
         !request.header("transfer-encoding").empty()) {
-        sink("CONTENT_LENGTH", to_chars(request.body.size(), number));
+        sink("CONTENT_LENGTH", to_chars(request.body_length(), number));
     } else {
         sink("CONTENT_LENGTH", "");
     }

@@ -146,9 +146,7 @@ int on_send_headers(sapi_headers_struct* headers) {
 
 size_t on_read_post(char* buffer, size_t count) {
     if (!current) return 0;
-    const std::string& body = current->script->request->body;
-    const std::size_t n = std::min(count, body.size() - current->body_offset);
-    std::memcpy(buffer, body.data() + current->body_offset, n);
+    const std::size_t n = current->script->request->read_body(current->body_offset, buffer, count);
     current->body_offset += n;
     return n;
 }
@@ -307,7 +305,7 @@ void run_script(ScriptRequest& script) {
     SG(request_info).request_uri = a.script_name.data();
     SG(request_info).path_translated = a.filename.data();
     SG(request_info).content_type = a.content_type.empty() ? nullptr : a.content_type.c_str();
-    SG(request_info).content_length = static_cast<zend_long>(request.body.size());
+    SG(request_info).content_length = static_cast<zend_long>(request.body_length());
     SG(request_info).proto_num = request.version_major * 1000 + request.version_minor;
     SG(request_info).auth_user = nullptr;
     SG(request_info).auth_password = nullptr;

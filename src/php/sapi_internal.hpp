@@ -16,7 +16,7 @@ struct ActiveRequest {
     bool head_pushed = false;
     bool finished = false;  ///< the response is complete; further output is discarded
     std::string output;     ///< produced by the script, not yet handed to the server
-    std::size_t body_offset = 0;
+    std::uint64_t body_offset = 0;
     // NUL-terminated copies PHP keeps char* pointers to during the request.
     std::string filename, script_name, query, content_type, cookies, authorization;
 };

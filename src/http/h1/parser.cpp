@@ -199,10 +199,10 @@ int on_headers_complete(http_parser* p) {
 
 int on_body(http_parser* p, const char* at, std::size_t length) {
     State& s = state_of(p);
-    if (s.request->body.size() + length > s.limits.max_body_bytes) {
+    if (s.request->body_length() + length > s.limits.max_body_bytes) {
         return s.fail(413, "body larger than the maximum body size");
     }
-    s.request->body.append(at, length);
+    if (!s.request->append_body(at, length)) return s.fail(500, "cannot spool the request body to disk");
     return 0;
 }
 

@@ -32,7 +32,7 @@ http::Request sample() {
     r.add_header("x_forwarded_for", "6.6.6.6");
     r.add_header("proxy", "http://evil:8080");
     r.add_header("authorization", "Basic dXNlcjpwYXNz");
-    r.body = "a=1";
+    r.append_body("a=1", 3);
     r.endpoints = {"10.0.0.1", 54321, "127.0.0.1", 8080, false};
     return r;
 }
