@@ -1,16 +1,11 @@
 #include "http/percent.hpp"
 
+#include "core/text.hpp"
+
 namespace askr::http {
 
 namespace {
 
-/// Value of one hex digit, or -1.
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /// RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@".
 bool is_path_char(unsigned char c) {
@@ -31,8 +26,8 @@ bool percent_decode(std::string_view in, std::string& out) {
             continue;
         }
         if (in.size() - i < 3) return false;  // truncated: "%" or "%4" at the end
-        const int high = hex_value(in[i + 1]);
-        const int low = hex_value(in[i + 2]);
+        const int high = core::hex_digit_value(in[i + 1]);
+        const int low = core::hex_digit_value(in[i + 2]);
         if (high < 0 || low < 0) return false;
         out.push_back(static_cast<char>(high * 16 + low));
         i += 2;

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/text.hpp"
 #include "php/sapi_internal.hpp"
 
 extern "C" {
@@ -34,20 +35,7 @@ std::string server_software;
 // Output is handed to the server in pieces of this size, or sooner on flush().
 constexpr std::size_t push_threshold = 64 * 1024;
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    }
-    return true;
-}
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // Hands what the script produced to the server. False when the client is gone.
 bool push_output(bool last) {
@@ -127,17 +115,17 @@ int on_send_headers(sapi_headers_struct* headers) {
         std::string_view line(h->header, h->header_len);
         auto colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        auto name = trim(line.substr(0, colon));
-        auto value = trim(line.substr(colon + 1));
+        auto name = core::trim_ows(line.substr(0, colon));
+        auto value = core::trim_ows(line.substr(colon + 1));
         // Framing and connection headers belong to the server (RFC 9110 section 7.6.1).
-        if (iequals(name, "content-length")) {
+        if (core::iequals(name, "content-length")) {
             head.content_length.assign(value);
-        } else if (iequals(name, "status")) {  // CGI's Status header, as php-fpm honours it
+        } else if (core::iequals(name, "status")) {  // CGI's Status header, as php-fpm honours it
             int code = 0;
             for (char c : value.substr(0, 3)) code = c >= '0' && c <= '9' ? code * 10 + (c - '0') : -1000;
             if (code >= 100 && code <= 999) head.status = code;
-        } else if (!iequals(name, "transfer-encoding") && !iequals(name, "connection") &&
-                   !iequals(name, "keep-alive")) {
+        } else if (!core::iequals(name, "transfer-encoding") && !core::iequals(name, "connection") &&
+                   !core::iequals(name, "keep-alive")) {
             head.fields.append(name).append(": ").append(value).append("\r\n");
         }
     }

@@ -1,14 +1,10 @@
 #include "http/h1/chunked_framing.hpp"
 
+#include "core/text.hpp"
+
 namespace askr::http::h1 {
 
 namespace {
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 bool is_control(char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; }
 }  // namespace
 
@@ -19,7 +15,7 @@ ChunkedFraming::Result ChunkedFraming::feed(const char* data, std::size_t length
         switch (state_) {
             case State::size_start:
             case State::size: {
-                const int v = hex_value(c);
+                const int v = core::hex_digit_value(c);
                 if (v >= 0) {
                     if (remaining_ > (UINT64_MAX >> 4)) return Result::invalid;  // overflow
                     remaining_ = remaining_ * 16 + static_cast<unsigned>(v);

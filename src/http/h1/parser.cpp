@@ -2,6 +2,7 @@
 
 #include <http_parser.h>
 
+#include "core/text.hpp"
 #include "http/h1/chunked_framing.hpp"
 
 #include <cctype>
@@ -54,19 +55,7 @@ bool is_tchar(unsigned char c) {  // RFC 9110 section 5.6.2
     }
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-    }
-    return true;
-}
 
 // A Host value: reg-name, IPv4 or [IPv6], optional port (RFC 3986 section 3.2.2). Apps build
 // URLs from it, so nothing else is let through.
@@ -87,7 +76,7 @@ int store_header(State& s) {
     for (unsigned char c : s.value) {
         if ((c < 0x20 && c != '\t') || c == 0x7f) return s.fail(400, "control character in a header value");
     }
-    s.request->add_header(s.field, trim(s.value));
+    s.request->add_header(s.field, core::trim_ows(s.value));
     s.field.clear();
     s.value.clear();
     s.in_value = false;
@@ -173,14 +162,14 @@ int on_headers_complete(http_parser* p) {
     // attempt; a transfer coding other than chunked cannot be decoded here.
     if (!transfer_encoding.empty()) {
         if (content_lengths > 0) return s.fail(400, "Content-Length together with Transfer-Encoding");
-        if (!iequals(transfer_encoding, "chunked")) return s.fail(501, "unsupported Transfer-Encoding");
+        if (!core::iequals(transfer_encoding, "chunked")) return s.fail(501, "unsupported Transfer-Encoding");
         if (r.version_minor == 0) return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     }
     if (content_lengths > 1) return s.fail(400, "repeated Content-Length");
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > s.limits.max_body_bytes) {
         return s.fail(413, "body larger than the maximum body size");
     }
-    if (iequals(r.header("expect"), "100-continue") && r.version_minor >= 1 &&
+    if (core::iequals(r.header("expect"), "100-continue") && r.version_minor >= 1 &&
         ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))) {
         s.expect_continue = true;
         http_parser_pause(p, 1);
