@@ -1,5 +1,7 @@
 #include "static/conditional.hpp"
 
+#include "core/text.hpp"
+
 #include <cinttypes>
 #include <cstdio>
 
@@ -16,22 +18,8 @@ bool is_ows(char c) {
 }
 
 /// RFC 9110 §5.6.3: OWS = *( SP / HTAB ).
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-    return text;
-}
+constexpr auto trim = core::trim_ows;
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 /// One entity-tag (RFC 9110 §8.8.3): opaque-tag with its quotes, and the weakness flag.
 struct EntityTag {
@@ -215,7 +203,7 @@ RangeResult evaluate_range(std::string_view range, std::string_view if_range, st
     range = trim(range);
     const std::size_t equals = range.find('=');
     if (equals == std::string_view::npos) return full;
-    if (!equals_ignore_case(trim(range.substr(0, equals)), "bytes")) return full;
+    if (!core::iequals(trim(range.substr(0, equals)), "bytes")) return full;
 
     // range-set = 1#range-spec, with empty list elements allowed (§5.6.1).
     std::string_view set = range.substr(equals + 1);

@@ -1,5 +1,7 @@
 #include "static/http_date.hpp"
 
+#include "core/text.hpp"
+
 #include <cstdint>
 
 namespace askr::static_files {
@@ -171,10 +173,6 @@ bool parse_asctime(std::string_view text, Fields& f) {
     return true;
 }
 
-bool is_ows(char c) {
-    return c == ' ' || c == '\t';
-}
-
 }  // namespace
 
 void format_http_date(std::time_t t, char out[http_date_length]) {
@@ -222,8 +220,7 @@ void format_http_date(std::time_t t, char out[http_date_length]) {
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view text) {
-    while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-    while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
+    text = core::trim_ows(text);
 
     Fields f;
     if (!parse_imf_fixdate(text, f) && !parse_rfc850(text, f) && !parse_asctime(text, f)) {
