@@ -80,6 +80,7 @@ bool Exchange::client_gone() {
 }
 
 void Exchange::begin() {
+    wake_pending_ = false;
     std::lock_guard lock(mutex_);
     head_ready_ = head_taken_ = complete_ = released_ = false;
     output_.clear();
@@ -118,12 +119,21 @@ void Exchange::mark_client_gone() {
     if (php_waiting_) space_.notify_one();
 }
 
+// A wake-up that arrives while the connection is not waiting (it is writing) must not be
+// lost: wake() records it, and wait() returns at once if one is pending. Both run on the
+// I/O thread only.
 asio::awaitable<void> Exchange::wait() {
-    wake_timer_.expires_at(asio::steady_timer::time_point::max());
-    co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!wake_pending_) {
+        wake_timer_.expires_at(asio::steady_timer::time_point::max());
+        co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    wake_pending_ = false;
 }
 
-void Exchange::wake() { wake_timer_.cancel(); }
+void Exchange::wake() {
+    wake_pending_ = true;
+    wake_timer_.cancel();
+}
 
 void Completions::notify(Exchange& exchange) {
     std::unique_lock lock(mutex_);

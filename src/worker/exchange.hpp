@@ -67,7 +67,8 @@ private:
     Completions& completions_;
     boost::asio::steady_timer wake_timer_;
     int socket_fd_;
-    bool queued_ = false;  // guarded by Completions' mutex
+    bool queued_ = false;        // guarded by Completions' mutex
+    bool wake_pending_ = false;  // I/O thread only: news arrived while not waiting
 
     std::mutex mutex_;
     std::condition_variable space_;
