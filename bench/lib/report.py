@@ -5,12 +5,13 @@
   report.py table RESULTS.jsonl              the markdown table
   report.py check RESULTS.jsonl              exit 1 when a run failed or had only errors
   report.py servers RESULTS.jsonl            the server setup lines (from the probes)
-  report.py notes RESULTS.jsonl              a warning naming rows measured under interference
+  report.py notes RESULTS.jsonl              warnings: rows measured under interference,
+                                             servers that logged during the run
 
 RESULTS.jsonl holds one JSON object a line:
   {"type": "run", "scenario", "conns", "server", "label", "status": "ok"|message,
    "rps", "p50_ms", "p99_ms", "errors", "requests", "bytes_per_s", "rss_kb", "pss_kb",
-   "nprocs", "round", "other_cpu_pct"}
+   "nprocs", "round", "other_cpu_pct", "log_lines"}
   {"type": "todo", "scenario", "what"}
   {"type": "probe", "server", "label", "info": {...}}
 """
@@ -202,6 +203,15 @@ def cmd_notes(args):
         print("Interference: other processes took CPU time during these rows (share of the "
               "machine's CPU time; their ratios are unreliable, rerun on an idle machine): "
               + "; ".join(busy) + ".")
+    chatty = ["%s c=%s %s: %s lines" % (r["scenario"], r["conns"], r["server"],
+                                        format(r["log_lines"], ","))
+              for r in recs if r.get("type") == "run" and r.get("log_lines", 0) > 200]
+    if chatty:
+        if busy:
+            print()
+        print("Logging: these servers wrote to their logs during the run (a warning per "
+              "request costs throughput; see the logs in bench/results/tmp): "
+              + "; ".join(chatty) + ".")
 
 
 def cmd_check(args):
