@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
         }
+        for (const auto& address : options.listen_http) {  // after --listen: sockets.front() names the server
+            sockets.push_back(core::open_listen_socket(address.host, address.port));
+            sockets.back().redirect_to_https = true;
+        }
         return master::run_master(options, sockets);
     } catch (const config::ConfigError& e) {
         std::fprintf(stderr, "askr: %s\n", e.what());

@@ -46,6 +46,30 @@ ListenAddress parse_listen_address(const std::string& text) {
     return address;
 }
 
+namespace {
+
+// TLS options that only make sense together (issue 5).
+void finalize_tls(ServeOptions& options) {
+    if (options.tls_cert.empty() != options.tls_key.empty()) {
+        throw ConfigError(options.tls_cert.empty() ? "--tls-key needs --tls-cert (the certificate it belongs to)"
+                                                   : "--tls-cert needs --tls-key (its private key)");
+    }
+    if (options.tls_self_signed && !options.tls_cert.empty()) {
+        throw ConfigError("--tls-self-signed and --tls-cert exclude each other: choose one");
+    }
+    if (!options.tls_self_signed_dir.empty() && !options.tls_self_signed) {
+        throw ConfigError("--tls-self-signed-dir needs --tls-self-signed");
+    }
+    if (!options.listen_http.empty() && !options.tls()) {
+        throw ConfigError("--listen-http redirects to HTTPS: it needs --tls-cert and --tls-key, or --tls-self-signed");
+    }
+    for (auto* path : {&options.tls_cert, &options.tls_key, &options.tls_self_signed_dir}) {
+        if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();  // SIGHUP re-reads them
+    }
+}
+
+}  // namespace
+
 void add_serve_options(CLI::App& command, ServeOptions& options) {
     command.add_option("--root,-r", options.root, "Document root: the app's public folder")->required();
     command.add_option_function<std::vector<std::string>>(
@@ -64,6 +88,26 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
             options.max_body_size = *size;
         },
         "Largest request body accepted, e.g. 10M (default 8M); larger bodies get 413");
+    // TLS (issue 5; docs/tls.md).
+    command.add_option("--tls-cert", options.tls_cert,
+                       "PEM certificate chain (leaf first): every --listen address then speaks HTTPS");
+    command.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert (unencrypted)");
+    command.add_flag("--tls-self-signed", options.tls_self_signed,
+                     "Serve HTTPS with a self-signed certificate made at start (for local use)");
+    command.add_option("--tls-self-signed-dir", options.tls_self_signed_dir,
+                       "Where --tls-self-signed keeps its files (default $XDG_RUNTIME_DIR/askr or /tmp/askr-tls-UID)");
+    command
+        .add_option_function<long>(
+            "--tls-handshake-timeout",
+            [&options](long v) { options.tls_handshake_timeout = std::chrono::seconds(v); },
+            "Seconds a client may take to complete the TLS handshake (default 10)")
+        ->check(CLI::Range(1L, 3600L));
+    command.add_option_function<std::vector<std::string>>(
+        "--listen-http",
+        [&options](const std::vector<std::string>& values) {
+            for (const auto& v : values) options.listen_http.push_back(parse_listen_address(v));
+        },
+        "Plain-HTTP address that redirects to HTTPS (308), serving /.well-known/acme-challenge/ from the root");
     command.add_option_function<std::string>(
         "--symlinks",
         [&options](const std::string& value) {
@@ -106,6 +150,12 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     command.add_option("--group", options.group, "Group for --user (default: the user's primary group)");
     command.add_option("--control-socket", options.control_socket,
                        "Unix socket `askr status` asks (default $XDG_RUNTIME_DIR or /tmp, askr-PORT.sock)");
+    command.add_option("--worker", options.worker_script,
+                       "Worker mode: this script boots the app once per worker and loops on "
+                       "askr_handle_request($handler)");
+    command.add_flag("--frankenphp-compat", options.frankenphp_compat,
+                     "Also provide frankenphp_handle_request(), frankenphp_finish_request() and "
+                     "$_SERVER['FRANKENPHP_WORKER'] (run FrankenPHP worker scripts unmodified)");
     command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -117,9 +167,18 @@ void finalize(ServeOptions& options) {
     if (!std::filesystem::is_directory(root, ec)) throw ConfigError("--root " + options.root + ": not a directory");
     options.root = root.string();
     if (options.listen.empty()) options.listen.push_back({"127.0.0.1", 8080});
+    finalize_tls(options);
     if (options.workers == 0) {
         long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
         options.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;
+    }
+    if (!options.worker_script.empty()) {
+        auto script = std::filesystem::canonical(options.worker_script, ec);
+        if (ec || !std::filesystem::is_regular_file(script, ec)) {
+            throw ConfigError("--worker " + options.worker_script + ": no such file (" +
+                              (ec ? ec.message() : std::string("not a regular file")) + ")");
+        }
+        options.worker_script = script.string();
     }
     if (!options.group.empty() && options.user.empty()) {
         throw ConfigError("--group " + options.group + ": needs --user as well");

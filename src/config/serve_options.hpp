@@ -37,6 +37,15 @@ struct ServeOptions {
     std::vector<ListenAddress> listen;               ///< default 127.0.0.1:8080
     std::string index = "index.php";                 ///< directory index and front controller
     std::uint64_t max_body_size = 8ull << 20;        ///< request bodies above this get 413
+    // TLS (issue 5): with a certificate, every --listen address speaks TLS.
+    std::string tls_cert;                            ///< PEM certificate chain, leaf first (--tls-cert)
+    std::string tls_key;                             ///< PEM private key (--tls-key)
+    bool tls_self_signed = false;                    ///< generate a self-signed certificate at start
+    std::string tls_self_signed_dir;                 ///< where it is kept ("" = default_self_signed_dir())
+    std::chrono::seconds tls_handshake_timeout{10};  ///< connect to the end of the TLS handshake
+    std::vector<ListenAddress> listen_http;          ///< plain-HTTP listeners redirecting to HTTPS
+    /// True when the --listen addresses speak TLS.
+    bool tls() const { return !tls_cert.empty() || tls_self_signed; }
     http::SymlinkPolicy symlinks = http::SymlinkPolicy::follow;
     std::vector<std::pair<std::string, std::string>> php_ini;  ///< -d key=value overrides
     std::chrono::seconds header_timeout{15};         ///< first byte to end of headers
@@ -50,6 +59,8 @@ struct ServeOptions {
     std::string user;                                ///< drop the zygote and workers to this user
     std::string group;                               ///< ... and group (default: the user's)
     std::string control_socket;                      ///< `askr status` socket ("" = default path)
+    std::string worker_script;                       ///< worker mode: the script that boots the app
+    bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
 };
 
 /// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.

@@ -11,6 +11,7 @@ struct ListenSocket {
     UniqueFd fd;
     std::string host;
     std::uint16_t port = 0;
+    bool redirect_to_https = false;  ///< --listen-http: answers with a redirect to HTTPS
 };
 
 /// Binds and listens on host:port (port 0 picks a free port). Throws std::runtime_error

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/unique_fd.hpp"
+#include "http/tls/tls_context.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
@@ -50,7 +52,8 @@ public:
             return milliseconds(0);
         }
         ++streak_;
-        auto delay = role_.first_backoff * (1 << std::min(streak_ - 1, 16));
+        if (streak_ == 1) return milliseconds(0);  // one early death is not a loop yet
+        auto delay = role_.first_backoff * (1 << std::min(streak_ - 2, 16));
         return std::min<milliseconds>(delay, role_.max_backoff);
     }
     int streak() const { return streak_; }
@@ -87,6 +90,7 @@ public:
 private:
     void start_generation();
     void handle_signal(int signal);
+    void reload_tls();
     void reap_children();
     void on_worker_exit(const Worker& worker, int status);
     void read_zygote(Generation& generation);
@@ -102,6 +106,7 @@ private:
 
     const config::ServeOptions& options_;
     std::vector<core::ListenSocket>& sockets_;
+    std::unique_ptr<http::tls::TlsContext> tls_;  // what new generations inherit (null: plain HTTP)
     shm::Scoreboard scoreboard_;
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -111,6 +116,7 @@ private:
     std::map<pid_t, Worker> workers_;
     std::map<pid_t, int> early_exits_;     // workers that died before the zygote named them
     std::vector<bool> slot_taken_;
+    std::vector<core::UniqueFd> stop_fds_;  // per slot: "drain and exit" without a signal
     std::uint32_t next_generation_ = 1;
     Backoff worker_backoff_;
     Backoff zygote_backoff_;
@@ -119,6 +125,7 @@ private:
     std::size_t spawns_in_flight_ = 0;
     bool reloading_ = false;
     bool reload_pending_ = false;
+    bool announced_ = false;
     bool stopping_ = false;
     Clock::time_point stop_deadline_{};
 };
@@ -126,7 +133,16 @@ private:
 int Master::run() {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
     ::prctl(PR_SET_NAME, "askr: master");
+    // Before any fork: a bad certificate stops the start here (exit status 2).
+    if (options_.tls()) tls_ = http::tls::load_server_context(options_);
     slot_taken_.assign(scoreboard_.size(), false);
+    // A graceful stop is asked through an eventfd, not SIGTERM: a signal reaches the PHP
+    // thread and cuts short whatever system call the script is in (sleep, a database
+    // read), which a reload must never do to in-flight requests.
+    for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
+        stop_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        if (!stop_fds_.back()) throw std::runtime_error("eventfd() failed");
+    }
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, s);
@@ -138,10 +154,6 @@ int Master::run() {
                      "pass --user www-data (or another unprivileged user)");
     }
 
-    for (const auto& s : sockets_) {
-        const bool v6 = s.host.find(':') != std::string::npos;
-        spdlog::info("listening on http://{}{}{}:{}", v6 ? "[" : "", s.host, v6 ? "]" : "", s.port);
-    }
     spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root, options_.workers,
                  options_.index);
     control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port)
@@ -215,7 +227,8 @@ void Master::start_generation() {
         // Older generations' control sockets must not live on in this zygote (or its
         // workers): their zygotes wait for EOF on them to exit.
         for (auto& g : generations_) g->control.reset();
-        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid()};
+        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_};
+        setup.tls = tls_.get();
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -249,9 +262,22 @@ void Master::handle_signal(int signal) {
             }
             spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
             reloading_ = true;
+            reload_tls();
             start_generation();
             break;
         default: break;
+    }
+}
+
+// Certificates are re-read on every reload (issue 5): the new generation inherits the new
+// context, old workers keep theirs until they retire, so no connection is dropped. Files
+// that do not load leave the previous certificate serving.
+void Master::reload_tls() {
+    if (!tls_) return;
+    try {
+        tls_ = http::tls::load_server_context(options_);
+    } catch (const std::exception& e) {
+        spdlog::error("reload: {}; keeping the previous certificate", e.what());
     }
 }
 
@@ -264,6 +290,9 @@ void Master::reap_children() {
             Worker worker = w->second;
             workers_.erase(w);
             slot_taken_[worker.slot] = false;
+            std::uint64_t stale;  // a stop request the dead worker never read
+            while (::read(stop_fds_[worker.slot].get(), &stale, sizeof stale) > 0) {
+            }
             on_worker_exit(worker, status);
             continue;
         }
@@ -355,6 +384,7 @@ void Master::read_zygote(Generation& generation) {
                 break;
             }
             workers_[w.pid] = w;
+            spdlog::info("worker {} (generation {}) started", w.pid, w.generation);
             if (stopping_) retire(workers_[w.pid], SIGTERM);
             break;
         }
@@ -396,6 +426,10 @@ void Master::spawn_worker(Generation& generation) {
 
 void Master::retire(Worker& worker, int signal) {
     worker.retiring = true;
+    if (signal == SIGTERM) {
+        const std::uint64_t one = 1;
+        if (::write(stop_fds_[worker.slot].get(), &one, sizeof one) == sizeof one) return;
+    }
     ::kill(worker.pid, signal);
 }
 
@@ -411,6 +445,16 @@ void Master::maintain() {
         return;
     }
     if (!gen->ready || !gen->control) return;
+    if (!announced_ && count_workers(gen->number, true) >= options_.workers) {
+        // "listening on" means ready: every worker of the first generation takes requests.
+        announced_ = true;
+        for (const auto& s : sockets_) {
+            const bool v6 = s.host.find(':') != std::string::npos;
+            const bool https = tls_ && !s.redirect_to_https;
+            spdlog::info("listening on {}://{}{}{}:{}{}", https ? "https" : "http", v6 ? "[" : "", s.host, v6 ? "]" : "",
+                         s.port, s.redirect_to_https ? " (redirects to https)" : "");
+        }
+    }
     const auto now = Clock::now();
     const std::size_t live = count_workers(gen->number, false);
     if (spawns_in_flight_ == 0 && live < options_.workers && now >= next_worker_start_) {

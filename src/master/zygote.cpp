@@ -66,7 +66,9 @@ void drop_privileges(const config::ServeOptions& options) {
     slot.pid.store(::getpid(), std::memory_order_relaxed);
     slot.state.store(shm::WorkerState::starting, std::memory_order_release);
 
-    worker::WorkerIdentity identity{&slot, setup.generation, setup.options->max_requests};
+    worker::WorkerIdentity identity{&slot, setup.scoreboard, setup.generation, setup.options->max_requests};
+    identity.stop_fd = (*setup.stop_fds)[slot_index].get();
+    identity.tls = setup.tls;
     int status = 1;
     try {
         status = worker::run_worker(*setup.options, *setup.sockets, identity);
@@ -89,6 +91,7 @@ void run_zygote(const ZygoteSetup& setup) {
         php::EngineOptions engine;
         engine.ini = setup.options->php_ini;
         engine.server_software = "Askr/" ASKR_VERSION;
+        engine.frankenphp_compat = setup.options->frankenphp_compat;
         php::startup(engine);
     } catch (const std::exception& e) {
         reply.type = ZygoteMessage::failed;

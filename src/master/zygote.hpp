@@ -8,6 +8,10 @@
 #include "core/listen_socket.hpp"
 #include "shm/scoreboard.hpp"
 
+namespace askr::http::tls {
+class TlsContext;
+}
+
 namespace askr::master {
 
 /// A message between the master and a zygote (SOCK_SEQPACKET: one message per packet).
@@ -32,6 +36,8 @@ struct ZygoteSetup {
     std::uint32_t generation;
     int control_fd;    ///< the zygote's end of the socket pair
     pid_t master_pid;
+    const std::vector<core::UniqueFd>* stop_fds;  ///< per slot: the master's "drain and exit"
+    const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once, then

@@ -14,6 +14,7 @@ namespace askr::php {
 struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
     std::string server_software = "Askr";                   ///< SERVER_SOFTWARE
+    bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
 };
 
 /// The response head PHP produced: status and header lines, framing headers removed.
@@ -55,6 +56,27 @@ void shutdown();
 
 /// Runs one script through PHP's classic request cycle. Always completes the response.
 void run_script(ScriptRequest& script);
+
+/// Hands requests to a worker script (implemented by the worker process).
+class RequestSource {
+public:
+    virtual ~RequestSource() = default;
+    /// Blocks until the next request; nullptr when the worker must stop.
+    virtual ScriptRequest* next() = 0;
+};
+
+/// A worker script and how to run it (worker mode: the app boots once per process).
+struct WorkerScript {
+    std::string filename;             ///< absolute path of the script
+    std::string document_root;
+    bool frankenphp_compat = false;   ///< also frankenphp_handle_request() and FRANKENPHP_WORKER
+};
+
+/// Runs the worker script on this (the PHP) thread: it boots the app and loops on
+/// askr_handle_request(). When the script ends (exit, fatal error, uncaught exception)
+/// while requests are still wanted, it is started again, with a growing delay when it
+/// fails before serving anything. Returns once `source` has no more requests.
+void run_worker_script(const WorkerScript& worker, RequestSource& source);
 
 /// Version of the PHP library Askr runs ("8.2.36").
 std::string_view php_version();

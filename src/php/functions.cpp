@@ -48,6 +48,9 @@ PHP_FUNCTION(askr_finish_request) {
     RETURN_BOOL(finish_request());
 }
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_handle_request, 0, 1, _IS_BOOL, 0)
+ZEND_ARG_TYPE_INFO(0, handler, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_finish, 0, 0, _IS_BOOL, 0)
@@ -58,13 +61,27 @@ const zend_function_entry functions[] = {
     ZEND_RAW_FENTRY("apache_request_headers", zif_askr_getallheaders, arginfo_headers, 0)
     ZEND_RAW_FENTRY("askr_finish_request", zif_askr_finish_request, arginfo_finish, 0)
     ZEND_RAW_FENTRY("fastcgi_finish_request", zif_askr_finish_request, arginfo_finish, 0)
+    ZEND_RAW_FENTRY("askr_handle_request", handle_request_function, arginfo_handle_request, 0)
     ZEND_FE_END};
+
+// Only with --frankenphp-compat: worker scripts written for FrankenPHP run unmodified.
+const zend_function_entry frankenphp_functions[] = {
+    ZEND_RAW_FENTRY("frankenphp_handle_request", handle_request_function, arginfo_handle_request, 0)
+    ZEND_RAW_FENTRY("frankenphp_finish_request", zif_askr_finish_request, arginfo_finish, 0)
+    ZEND_FE_END};
+
+PHP_MINIT_FUNCTION(askr) {
+    (void)type;
+    if (frankenphp_compat) zend_register_functions(nullptr, frankenphp_functions, nullptr, MODULE_PERSISTENT);
+    (void)module_number;
+    return SUCCESS;
+}
 
 zend_module_entry module = {
     STANDARD_MODULE_HEADER,
     "askr",
     functions,
-    nullptr,  // MINIT
+    PHP_MINIT(askr),
     nullptr,  // MSHUTDOWN
     nullptr,  // RINIT
     nullptr,  // RSHUTDOWN

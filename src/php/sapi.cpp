@@ -155,6 +155,10 @@ void on_register_server_variables(zval* track_vars) {
                               name[key.size()] = '\0';
                               php_register_variable_safe(name, value.data(), value.size(), track_vars);
                           });
+    if (detail::worker_mode) {
+        php_register_variable_safe(const_cast<char*>("ASKR_WORKER"), "1", 1, track_vars);
+        if (detail::frankenphp_compat) php_register_variable_safe(const_cast<char*>("FRANKENPHP_WORKER"), "1", 1, track_vars);
+    }
 }
 
 void on_log_message(const char* message, int syslog_type) {
@@ -235,6 +239,7 @@ bool finish_request() {
 
 void startup(const EngineOptions& options) {
     server_software = options.server_software;
+    detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     ini_entries.clear();
     for (const auto& [key, value] : options.ini) ini_entries.append(key).append("=").append(value).append("\n");
 
@@ -270,8 +275,12 @@ void shutdown() {
 
 std::string_view php_version() { return PHP_VERSION; }
 
-void run_script(ScriptRequest& script) {
-    ActiveRequest& a = request_state;
+namespace detail {
+
+ActiveRequest& http_request_state() { return request_state; }
+void set_current(ActiveRequest* a) { current = a; }
+
+void begin_request_info(ActiveRequest& a, ScriptRequest& script) {
     a.script = &script;
     a.head = ResponseHead{};
     a.head_pushed = false;
@@ -295,11 +304,31 @@ void run_script(ScriptRequest& script) {
     SG(request_info).content_type = a.content_type.empty() ? nullptr : a.content_type.c_str();
     SG(request_info).content_length = static_cast<zend_long>(request.body_length());
     SG(request_info).proto_num = request.version_major * 1000 + request.version_minor;
+    // sapi_deactivate() frees these without clearing them.
     SG(request_info).auth_user = nullptr;
     SG(request_info).auth_password = nullptr;
     SG(request_info).auth_digest = nullptr;
     SG(sapi_headers).http_response_code = 200;
     if (!a.authorization.empty()) php_handle_auth_data(a.authorization.c_str());
+}
+
+void mark_fatal_as_500() {
+    // A fatal error or uncaught exception is a 500, also when display_errors put the
+    // message in the body (PHP itself sets 500 only when display_errors is off).
+    constexpr int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE |
+                          E_RECOVERABLE_ERROR;
+    if ((PG(last_error_type) & fatal) && !SG(headers_sent) && SG(sapi_headers).http_response_code == 200) {
+        SG(sapi_headers).http_response_code = 500;
+    }
+}
+
+void finish_response(ActiveRequest& a) { end_request(a); }
+
+}  // namespace detail
+
+void run_script(ScriptRequest& script) {
+    ActiveRequest& a = request_state;
+    detail::begin_request_info(a, script);
 
     if (php_request_startup() == FAILURE) {
         spdlog::error("PHP request startup failed for {}", a.filename);
@@ -318,14 +347,7 @@ void run_script(ScriptRequest& script) {
     php_execute_script(&file);
     zend_destroy_file_handle(&file);
 
-    // A fatal error or uncaught exception is a 500, also when display_errors put the
-    // message in the body (PHP itself sets 500 only when display_errors is off).
-    constexpr int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE |
-                          E_RECOVERABLE_ERROR;
-    if ((PG(last_error_type) & fatal) && !SG(headers_sent) && SG(sapi_headers).http_response_code == 200) {
-        SG(sapi_headers).http_response_code = 500;
-    }
-
+    detail::mark_fatal_as_500();
     php_request_shutdown(nullptr);
     end_request(a);
 }

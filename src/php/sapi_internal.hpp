@@ -4,6 +4,10 @@
 
 #include "php/engine.hpp"
 
+extern "C" {
+#include "php.h"
+}
+
 struct _zend_module_entry;
 
 namespace askr::php::detail {
@@ -23,11 +27,29 @@ struct ActiveRequest {
 
 /// The running request, or nullptr between requests.
 ActiveRequest* active();
+/// The state object HTTP requests use (reused).
+ActiveRequest& http_request_state();
+/// Makes `a` the request PHP's callbacks (output, headers, body) work for.
+void set_current(ActiveRequest* a);
+/// Makes `script` the current request: resets `a`, fills SG(request_info) and the
+/// server context, handles Basic auth. Call before sapi_activate().
+void begin_request_info(ActiveRequest& a, ScriptRequest& script);
+/// Turns a response whose script died of a fatal error into a 500 (headers not sent).
+void mark_fatal_as_500();
+/// Hands the rest of the response to the server and releases the request.
+void finish_response(ActiveRequest& a);
 
 /// Completes the response now (fastcgi_finish_request semantics): flushes output
 /// buffers, sends headers and body; the script goes on, its further output is discarded.
 /// False when the response was already complete.
 bool finish_request();
+
+/// True in a worker process running a worker script (sets ASKR_WORKER in $_SERVER).
+extern bool worker_mode;
+/// --frankenphp-compat: FRANKENPHP_WORKER in $_SERVER, frankenphp_* functions.
+extern bool frankenphp_compat;
+/// askr_handle_request() (worker_script.cpp).
+void handle_request_function(INTERNAL_FUNCTION_PARAMETERS);
 
 /// The module that adds Askr's PHP functions (getallheaders, askr_finish_request, ...).
 ::_zend_module_entry* functions_module();

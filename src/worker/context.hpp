@@ -8,6 +8,8 @@
 #include "static/file_cache.hpp"
 #include "worker/exchange.hpp"
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace askr::http::h1 {
 class Connection;
 }
@@ -45,6 +47,8 @@ struct Context {
     std::size_t connection_count = 0;
     void (*on_last_connection_closed)(Context&) = nullptr;  ///< called when draining ends
     WorkerEvents* events = nullptr;
+    ssl_ctx_st* tls = nullptr;                    ///< TLS of the --listen sockets (from the master)
+    std::uint16_t https_port = 0;                 ///< where --listen-http redirects to
 };
 
 }  // namespace askr::worker

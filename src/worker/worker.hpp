@@ -5,13 +5,20 @@
 #include "core/listen_socket.hpp"
 #include "shm/scoreboard.hpp"
 
+namespace askr::http::tls {
+class TlsContext;
+}
+
 namespace askr::worker {
 
 /// Who a worker is: its slot in the worker table, its generation, when it retires.
 struct WorkerIdentity {
     shm::WorkerSlot* slot = nullptr;
+    const shm::Scoreboard* scoreboard = nullptr;  ///< to see whether another worker is idle
     std::uint32_t generation = 0;
     std::uint64_t max_requests = 0;  ///< 0 = never recycle
+    const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets speak TLS with this (null: plain)
+    int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)

@@ -4,14 +4,21 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <array>
 #include <charconv>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/https_redirect.hpp"
 #include "http/status.hpp"
 
 namespace askr::http::h1 {
@@ -19,10 +26,13 @@ namespace askr::http::h1 {
 namespace asio = boost::asio;
 using asio::as_tuple;
 using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
 
 namespace {
 
 constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr std::size_t tls_file_chunk = 64 * 1024;  // static files over TLS: pread this much per write
 
 double unix_time_now() {
     timespec ts;
@@ -47,13 +57,77 @@ std::string_view simple_body(int status, std::string& scratch) {
     return scratch;
 }
 
+void log_exception(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("internal error: {}", ex.what());
+    }
+}
+
+// A browser pointed at http:// on the TLS port (OpenSSL recognises the request line in
+// place of a ClientHello): tell the user in clear text, as nginx does, instead of a
+// connection that just closes.
+constexpr std::string_view plain_http_on_tls_port =
+    "HTTP/1.1 400 Bad Request\r\nServer: Askr\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n"
+    "Connection: close\r\n\r\nThis port speaks HTTPS: use https:// in the address.\n";
+
+// One HTTP/1.1 connection over `Stream`: tcp::socket (plain) or asio::ssl::stream (TLS).
+// Everything specific to TLS is behind `if constexpr (tls)`: the plain instantiation
+// compiles to what it was before TLS existed (sendfile, no extra branch).
+template <class Stream>
+class StreamConnection final : public Connection {
+public:
+    static constexpr bool tls = std::is_same_v<Stream, TlsStream>;
+
+    template <class... StreamArgs>
+    StreamConnection(worker::Context& context, int socket_fd, Listener listener, StreamArgs&&... stream_args)
+        : Connection(context, socket_fd, listener), stream_(std::forward<StreamArgs>(stream_args)...) {}
+
+    /// Serves the connection until it closes; owns it.
+    static asio::awaitable<void> serve(std::unique_ptr<StreamConnection> self);
+
+    void abort() override {
+        aborted_ = true;
+        boost::system::error_code ignored;
+        socket().shutdown(asio::socket_base::shutdown_both, ignored);
+        socket().cancel(ignored);
+    }
+
+private:
+    tcp::socket& socket() {
+        if constexpr (tls) {
+            return stream_.next_layer();
+        } else {
+            return stream_;
+        }
+    }
+
+    asio::awaitable<bool> handshake();
+    asio::awaitable<bool> read_request();
+    asio::awaitable<bool> respond();
+    asio::awaitable<bool> redirect_to_https();
+    asio::awaitable<bool> serve_php();
+    asio::awaitable<bool> serve_static();
+    asio::awaitable<bool> send_file_body();
+    asio::awaitable<bool> send_simple(int status, std::string_view fields, bool keep_alive);
+    /// Writes the pieces in one gather write; false when the client is gone or too slow.
+    asio::awaitable<bool> write(std::string_view a, std::string_view b = {}, std::string_view c = {},
+                                std::string_view d = {});
+    asio::awaitable<void> close_after_error();
+
+    Stream stream_;
+    std::unique_ptr<char[]> file_chunk_;  // TLS only: the piece of a static file being written
+};
+
 }  // namespace
 
-Connection::Connection(worker::Context& context, asio::ip::tcp::socket socket)
+Connection::Connection(worker::Context& context, int socket_fd, Listener listener)
     : context_(context),
-      socket_(std::move(socket)),
+      listener_(listener),
       parser_(context.limits),
-      exchange_(context.io, context.completions, socket_.native_handle()),
+      exchange_(context.io, context.completions, socket_fd),
       in_(new char[read_buffer_size]) {
     next = context_.connections;
     if (next) next->prev = this;
@@ -76,25 +150,67 @@ void Connection::expire_if_idle() {
     if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
 }
 
-void Connection::abort() {
-    aborted_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-    socket_.cancel(ignored);
+void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
+    // A drain may have begun while PHP ran: this response must then announce the close,
+    // or the client sends its next request into a connection about to be closed.
+    if (context_.draining) keep_alive_ = false;
+    out_.append("HTTP/1.1 ");
+    append_number(out_, static_cast<std::uint64_t>(status));
+    out_ += ' ';
+    out_.append(reason_phrase(status)).append("\r\nServer: Askr\r\nDate: ").append(http_date_now());
+    out_.append("\r\n").append(fields);
+    switch (framing) {
+        case Framing::length:
+            out_.append("Content-Length: ");
+            append_number(out_, length);
+            out_.append("\r\n");
+            break;
+        case Framing::chunked: out_.append("Transfer-Encoding: chunked\r\n"); break;
+        case Framing::until_close:
+        case Framing::none: break;
+    }
+    if (!keep_alive_) {
+        out_.append("Connection: close\r\n");
+    } else if (exchange_.request.version_minor == 0) {
+        out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
+    }
+    out_.append("\r\n");
 }
 
-asio::awaitable<void> Connection::serve(std::unique_ptr<Connection> self) {
+void start_connection(worker::Context& context, tcp::socket socket, Listener listener) {
+    const int fd = socket.native_handle();
+    if (listener == Listener::https) {
+        SSL* ssl = context.tls ? SSL_new(context.tls) : nullptr;
+        if (!ssl) {
+            spdlog::error("TLS: cannot start a session (SSL_new: {})", ERR_reason_error_string(ERR_get_error()));
+            return;  // the socket closes
+        }
+        // The stream owns `ssl` from here (asio's engine frees it).
+        auto connection = std::make_unique<StreamConnection<TlsStream>>(context, fd, listener, std::move(socket), ssl);
+        asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)), log_exception);
+        return;
+    }
+    auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
+    asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), log_exception);
+}
+
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConnection> self) {
     boost::system::error_code ec;
-    self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    self->socket_.native_non_blocking(true, ec);
+    self->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    self->socket().native_non_blocking(true, ec);
     auto& endpoints = self->exchange_.request.endpoints;
-    auto remote = self->socket_.remote_endpoint(ec);
-    auto local = self->socket_.local_endpoint(ec);
+    auto remote = self->socket().remote_endpoint(ec);
+    auto local = self->socket().local_endpoint(ec);
     if (ec) co_return;  // the peer is already gone
     endpoints.remote_addr = remote.address().to_string();
     endpoints.remote_port = remote.port();
     endpoints.local_addr = local.address().to_string();
     endpoints.local_port = local.port();
+    if constexpr (tls) {
+        endpoints.tls = true;  // HTTPS=on, REQUEST_SCHEME=https
+        if (!co_await self->handshake()) co_return;
+    }
 
     while (co_await self->read_request()) {
         self->context_.events->request_started();  // may start a drain (--max-requests)
@@ -102,11 +218,52 @@ asio::awaitable<void> Connection::serve(std::unique_ptr<Connection> self) {
         // written is honoured on the next request (answered with Connection: close).
         if (!co_await self->respond()) break;
     }
+    if constexpr (tls) {
+        // Say close_notify (RFC 8446 section 6.1), so that a response delimited by the close
+        // cannot be mistaken for a truncated one. Bounded: the peer may never answer.
+        if (!self->aborted_) {
+            self->idle_ = true;
+            self->deadline_ = Clock::now() + std::chrono::seconds(2);
+            co_await self->stream_.async_shutdown(as_tuple(use_awaitable));
+        }
+    }
+}
+
+// The TLS handshake, bounded by --tls-handshake-timeout through the connection's deadline
+// (the worker's once-a-second sweep closes it): a client that connects and sends nothing,
+// or stalls half-way, holds a connection for that long at most.
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::handshake() {
+    if constexpr (tls) {
+        set_deadline(context_.options.tls_handshake_timeout);
+        auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+        if (!ec) {
+            // ALPN (tls_context.cpp) offers only http/1.1 so far; HTTP/2 will branch here on
+            // SSL_get0_alpn_selected() == "h2".
+            co_return true;
+        }
+        if (aborted_) {
+            spdlog::debug("{}: TLS handshake timed out", exchange_.request.endpoints.remote_addr);
+        } else {
+            spdlog::debug("{}: TLS handshake failed: {}", exchange_.request.endpoints.remote_addr, ec.message());
+            if (ec.category() == asio::error::get_ssl_category() &&
+                ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+                set_deadline(context_.options.write_timeout);
+                auto [write_ec, n] = co_await asio::async_write(socket(), asio::buffer(plain_http_on_tls_port),
+                                                                as_tuple(use_awaitable));
+                if (!write_ec) co_await close_after_error();
+            }
+        }
+        co_return false;
+    } else {
+        co_return true;
+    }
 }
 
 // Reads until one whole request is in exchange_.request. False: close the connection
 // (peer closed, timeout, or an error that has been answered).
-asio::awaitable<bool> Connection::read_request() {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::read_request() {
     parser_.start(exchange_.request);
     idle_ = in_begin_ == in_end_;
     set_deadline(!idle_ ? context_.options.header_timeout
@@ -148,7 +305,7 @@ asio::awaitable<bool> Connection::read_request() {
             in_end_ -= in_begin_;
             in_begin_ = 0;
         }
-        auto [ec, n] = co_await socket_.async_read_some(
+        auto [ec, n] = co_await stream_.async_read_some(
             asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_), as_tuple(use_awaitable));
         if (ec || n == 0) {
             if (!idle_ && !aborted_ && ec == asio::error::eof) {
@@ -170,9 +327,11 @@ asio::awaitable<bool> Connection::read_request() {
     }
 }
 
-asio::awaitable<bool> Connection::respond() {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::respond() {
     Request& request = exchange_.request;
     keep_alive_ = request.keep_alive && !context_.draining;
+    if (listener_ == Listener::https_redirect) co_return co_await redirect_to_https();
     exchange_.route = context_.routes.resolve(request.path(), request.query());
     const Route& route = *exchange_.route;
     switch (route.kind) {
@@ -189,42 +348,42 @@ asio::awaitable<bool> Connection::respond() {
     co_return co_await send_simple(404, {}, keep_alive_);
 }
 
-void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
-    // A drain may have begun while PHP ran: this response must then announce the close,
-    // or the client sends its next request into a connection about to be closed.
-    if (context_.draining) keep_alive_ = false;
-    out_.append("HTTP/1.1 ");
-    append_number(out_, static_cast<std::uint64_t>(status));
-    out_ += ' ';
-    out_.append(reason_phrase(status)).append("\r\nServer: Askr\r\nDate: ").append(http_date_now());
-    out_.append("\r\n").append(fields);
-    switch (framing) {
-        case Framing::length:
-            out_.append("Content-Length: ");
-            append_number(out_, length);
-            out_.append("\r\n");
-            break;
-        case Framing::chunked: out_.append("Transfer-Encoding: chunked\r\n"); break;
-        case Framing::until_close:
-        case Framing::none: break;
+// --listen-http: every request is sent to HTTPS with 308 (RFC 9110 section 15.4.9: the
+// method and body are kept), except ACME HTTP-01 challenges, which certbot's webroot mode
+// puts under ROOT/.well-known/acme-challenge/ and the CA fetches over plain HTTP. Only
+// static files below that folder are served here, nothing else from the root.
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::redirect_to_https() {
+    const Request& request = exchange_.request;
+    if (is_acme_challenge(request.path())) {
+        exchange_.route = context_.routes.resolve(request.path(), request.query());
+        const Route& route = *exchange_.route;
+        const std::string challenges = context_.router.root + "/.well-known/acme-challenge/";
+        if (route.kind == Route::Kind::static_file && route.file.starts_with(challenges)) {
+            co_return co_await serve_static();
+        }
+        co_return co_await send_simple(404, {}, keep_alive_);
     }
-    if (!keep_alive_) {
-        out_.append("Connection: close\r\n");
-    } else if (exchange_.request.version_minor == 0) {
-        out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
-    }
-    out_.append("\r\n");
+    const auto& local = request.endpoints.local_addr;
+    const std::string fallback = local.find(':') != std::string::npos ? "[" + local + "]" : local;
+    const auto location = https_redirect_location(request.header("host"), request.target, context_.https_port, fallback);
+    if (!location) co_return co_await send_simple(400, {}, false);
+    co_return co_await send_simple(308, "Location: " + *location + "\r\n", keep_alive_);
 }
 
-asio::awaitable<bool> Connection::write(std::string_view a, std::string_view b, std::string_view c,
-                                        std::string_view d) {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::write(std::string_view a, std::string_view b, std::string_view c,
+                                                      std::string_view d) {
+    // Over TLS, asio copies small gather writes into one buffer first (8 KiB), so a head
+    // and a small body still leave in one record and one send().
     std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c), asio::buffer(d)};
     set_deadline(context_.options.write_timeout);
-    auto [ec, n] = co_await asio::async_write(socket_, buffers, as_tuple(use_awaitable));
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, as_tuple(use_awaitable));
     co_return !ec;
 }
 
-asio::awaitable<bool> Connection::send_simple(int status, std::string_view fields, bool keep_alive) {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::send_simple(int status, std::string_view fields, bool keep_alive) {
     keep_alive_ = keep_alive && !context_.draining;
     std::string body_storage;
     std::string_view body = simple_body(status, body_storage);
@@ -239,20 +398,23 @@ asio::awaitable<bool> Connection::send_simple(int status, std::string_view field
 
 // After an error the client may still be sending (a body we refused): closing at once
 // would make the kernel send RST and destroy the error response in flight (RFC 9112
-// section 9.6). Stop sending, read and discard for a short while, then close.
-asio::awaitable<void> Connection::close_after_error() {
+// section 9.6). Stop sending, read and discard for a short while, then close. Over TLS
+// the discarded bytes are records nobody needs to decrypt: the TCP socket is read.
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::close_after_error() {
     boost::system::error_code ec;
-    socket_.shutdown(asio::socket_base::shutdown_send, ec);
+    socket().shutdown(asio::socket_base::shutdown_send, ec);
     deadline_ = Clock::now() + std::chrono::seconds(2);
     for (std::size_t drained = 0; drained < (1 << 20);) {
-        auto [read_ec, n] = co_await socket_.async_read_some(asio::buffer(in_.get(), read_buffer_size),
-                                                             as_tuple(use_awaitable));
+        auto [read_ec, n] = co_await socket().async_read_some(asio::buffer(in_.get(), read_buffer_size),
+                                                              as_tuple(use_awaitable));
         if (read_ec || n == 0) break;
         drained += n;
     }
 }
 
-asio::awaitable<bool> Connection::serve_php() {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
     worker::Exchange& exchange = exchange_;
     const Route& route = *exchange.route;
     exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
@@ -331,7 +493,8 @@ asio::awaitable<bool> Connection::serve_php() {
     co_return keep_alive_ && !failed;
 }
 
-asio::awaitable<bool> Connection::serve_static() {
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::serve_static() {
     static_files::prepare_file_response(exchange_.request, context_.files, exchange_.route->file, file_);
     if (file_.status == 404 || file_.status == 403 || file_.status == 405) {
         co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
@@ -345,30 +508,55 @@ asio::awaitable<bool> Connection::serve_static() {
         file_.file.reset();
         co_return ok && keep_alive_;
     }
+    const bool ok = co_await send_file_body();
+    file_.fd.reset();
+    co_return ok && keep_alive_;
+}
 
-    // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
-    set_deadline(context_.options.write_timeout);
-    auto [ec, n] = co_await socket_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
-    if (ec || n != out_.size()) co_return false;
+// The head in out_, then file_.length bytes of file_.fd from file_.offset.
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
     off_t offset = static_cast<off_t>(file_.offset);
     std::uint64_t remaining = file_.length;
-    while (remaining > 0) {
-        ssize_t sent = ::sendfile(socket_.native_handle(), file_.fd.get(), &offset,
-                                  static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
-        if (sent > 0) {
-            remaining -= static_cast<std::uint64_t>(sent);
-            set_deadline(context_.options.write_timeout);
-            continue;
+    if constexpr (tls) {
+        // sendfile() cannot write through OpenSSL: read the file a chunk at a time and write
+        // it through the stream (the head goes with the first chunk), with the same write
+        // timeout per chunk.
+        if (!file_chunk_) file_chunk_.reset(new char[tls_file_chunk]);
+        std::string_view head = out_;
+        while (remaining > 0) {
+            const ssize_t n = ::pread(file_.fd.get(), file_chunk_.get(),
+                                      static_cast<std::size_t>(std::min<std::uint64_t>(remaining, tls_file_chunk)), offset);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) co_return false;  // error, or the file shrank: the length promised cannot be kept
+            if (!co_await write(head, {file_chunk_.get(), static_cast<std::size_t>(n)})) co_return false;
+            head = {};
+            offset += n;
+            remaining -= static_cast<std::uint64_t>(n);
         }
-        if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
-            auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
-            if (wait_ec) co_return false;
-            continue;
+        co_return true;
+    } else {
+        // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
+        set_deadline(context_.options.write_timeout);
+        auto [ec, n] = co_await stream_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
+        if (ec || n != out_.size()) co_return false;
+        while (remaining > 0) {
+            ssize_t sent = ::sendfile(stream_.native_handle(), file_.fd.get(), &offset,
+                                      static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
+            if (sent > 0) {
+                remaining -= static_cast<std::uint64_t>(sent);
+                set_deadline(context_.options.write_timeout);
+                continue;
+            }
+            if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
+                auto [wait_ec] = co_await stream_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
+                if (wait_ec) co_return false;
+                continue;
+            }
+            co_return false;  // error, or the file shrank: the length promised cannot be kept
         }
-        co_return false;  // error, or the file shrank: the length promised cannot be kept
+        co_return true;
     }
-    file_.fd.reset();
-    co_return keep_alive_;
 }
 
 }  // namespace askr::http::h1

@@ -3,7 +3,6 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "http/h1/parser.hpp"
@@ -14,20 +13,28 @@
 
 namespace askr::http::h1 {
 
+/// What a listening socket's connections speak.
+enum class Listener {
+    http,            ///< HTTP/1.1 in the clear
+    https,           ///< TLS first (within --tls-handshake-timeout), then HTTP/1.1
+    https_redirect,  ///< clear HTTP that redirects to HTTPS, except ACME challenges (--listen-http)
+};
+
+/// Serves an accepted connection on the I/O thread until it closes (a coroutine owns it).
+void start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, Listener listener);
+
 /// One HTTP/1.1 connection: reads requests (keep-alive, pipelining), routes each one to a
 /// static file or to PHP, and frames the responses (Content-Length or chunked). Lives on
-/// the I/O thread; the coroutine serve() owns it.
+/// the I/O thread. This part holds the state and what does not touch the stream; the I/O
+/// is done by one subclass per stream type, plain TCP or TLS (connection.cpp), so that
+/// OpenSSL stays out of this header and the plain path pays nothing for TLS.
 class Connection {
 public:
     using Clock = std::chrono::steady_clock;
 
-    Connection(worker::Context& context, boost::asio::ip::tcp::socket socket);
-    ~Connection();
+    virtual ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
-
-    /// Serves the connection until it closes; owns it.
-    static boost::asio::awaitable<void> serve(std::unique_ptr<Connection> connection);
 
     /// Time after which the client has taken too long (max while PHP works).
     Clock::time_point deadline() const { return deadline_; }
@@ -37,28 +44,20 @@ public:
     /// is still answered, with Connection: close, so keep-alive clients move on cleanly.
     void expire_if_idle();
     /// Closes the connection now (timeout, shutdown): pending operations are cancelled.
-    void abort();
+    virtual void abort() = 0;
 
     Connection* prev = nullptr;  ///< registry links (worker::Context::connections)
     Connection* next = nullptr;
 
-private:
+protected:
     enum class Framing { none, length, chunked, until_close };
 
-    boost::asio::awaitable<bool> read_request();
-    boost::asio::awaitable<bool> respond();
-    boost::asio::awaitable<bool> serve_php();
-    boost::asio::awaitable<bool> serve_static();
-    boost::asio::awaitable<bool> send_simple(int status, std::string_view fields, bool keep_alive);
-    /// Writes the pieces in one gather write; false when the client is gone or too slow.
-    boost::asio::awaitable<bool> write(std::string_view a, std::string_view b = {},
-                                       std::string_view c = {}, std::string_view d = {});
-    boost::asio::awaitable<void> close_after_error();
+    Connection(worker::Context& context, int socket_fd, Listener listener);
     void append_head(int status, std::string_view fields, Framing framing, std::uint64_t length);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
 
     worker::Context& context_;
-    boost::asio::ip::tcp::socket socket_;
+    const Listener listener_;
     Parser parser_;
     worker::Exchange exchange_;
     static_files::FileResponse file_;

@@ -1,0 +1,256 @@
+// Worker mode: the app's script boots once and serves many requests through
+// askr_handle_request(callable): bool. Between two requests, everything a request can
+// leave behind is reset; the steps and what each prevents were measured on this PHP
+// (DESIGN.md section 3, FrankenPHP's frankenphp_worker_request_startup is the model).
+//
+// Every request switches the SAPI state from the "idle" context of the worker script to
+// the HTTP request and back, each sapi_activate() paired with one sapi_deactivate(), so
+// that the script's own php_request_shutdown() at the end stays balanced.
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "php/sapi_internal.hpp"
+
+extern "C" {
+#include "SAPI.h"
+#include "php.h"
+#include "php_main.h"
+#include "php_output.h"
+#include "php_variables.h"
+#include "zend_exceptions.h"
+}
+
+namespace askr::php {
+
+namespace detail {
+bool worker_mode = false;
+bool frankenphp_compat = false;
+}  // namespace detail
+
+namespace {
+
+using detail::ActiveRequest;
+
+RequestSource* source = nullptr;
+ActiveRequest idle_state;       // the worker script itself, between requests
+ScriptRequest idle_script;
+http::Request idle_request;
+zend_long request_time_limit = 0;
+std::uint64_t handled = 0;      // requests handled by the current run of the script
+bool stop_seen = false;         // the source said there are no more requests
+
+// Output of the worker script outside a request goes to the log.
+class LogWriter final : public ResponseWriter {
+public:
+    bool push(ResponseHead*, std::string& body, bool) override {
+        log(body);
+        return true;
+    }
+    void end(ResponseHead*, std::string& body) override { log(body); }
+    bool client_gone() override { return false; }
+
+private:
+    static void log(std::string& body) {
+        while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+        if (!body.empty()) spdlog::info("worker script: {}", body);
+        body.clear();
+    }
+} log_writer;
+
+// The extensions whose per-request state lives in their RINIT/RSHUTDOWN.
+constexpr const char* reloaded_modules[] = {"filter", "session"};
+
+void call_module_hooks(bool startup) {
+    for (const char* name : reloaded_modules) {
+        auto* module = static_cast<zend_module_entry*>(zend_hash_str_find_ptr(&module_registry, name, std::strlen(name)));
+        if (!module) continue;
+        auto hook = startup ? module->request_startup_func : module->request_shutdown_func;
+        if (hook) hook(module->type, module->module_number);
+    }
+}
+
+// The context the worker script runs in between requests (echo goes to the log).
+void open_idle_context() {
+    idle_request.clear();
+    idle_request.method = "GET";
+    idle_request.target = "/";
+    idle_script.request = &idle_request;
+    idle_script.writer = &log_writer;
+    detail::begin_request_info(idle_state, idle_script);
+    php_output_activate();
+    sapi_activate();
+    call_module_hooks(true);
+}
+
+// Each RINIT/RSHUTDOWN and sapi_activate/sapi_deactivate stays paired: the idle context
+// is closed before a request starts and opened again after it.
+void close_idle_context() {
+    zend_try { call_module_hooks(false); } zend_end_try();
+    zend_try {
+        php_output_end_all();
+        php_output_deactivate();
+    } zend_end_try();
+    zend_try { sapi_deactivate(); } zend_end_try();
+}
+
+// Request startup inside a running script (instead of php_request_startup()).
+void start_http_request(ScriptRequest& script) {
+    ActiveRequest& a = detail::http_request_state();
+    detail::begin_request_info(a, script);
+    php_output_activate();
+    PG(header_is_being_sent) = 0;
+    PG(connection_status) = PHP_CONNECTION_NORMAL;
+    sapi_activate();
+    SG(sapi_headers).http_response_code = 200;
+    if (PG(output_buffering)) {
+        php_output_start_user(nullptr, PG(output_buffering) > 1 ? PG(output_buffering) : 0, PHP_OUTPUT_HANDLER_STDFLAGS);
+    } else if (PG(implicit_flush)) {
+        php_output_set_implicit_flush(1);
+    }
+    // Superglobals: free the previous request's (else ~6.5 KB leak per request), rebuild
+    // them, and build the just-in-time ones now: compiled code reads them directly.
+    for (auto& global : PG(http_globals)) {
+        zval_ptr_dtor_nogc(&global);
+        ZVAL_UNDEF(&global);
+    }
+    php_hash_environment();
+    zend_is_auto_global_str(ZEND_STRL("_SERVER"));
+    zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
+    call_module_hooks(true);
+    PG(last_error_type) = 0;
+    zend_set_timeout(request_time_limit, 0);  // max_execution_time counts per request
+}
+
+// Request shutdown inside a running script: the response is sent, the state reset.
+void finish_http_request() {
+    ActiveRequest& a = detail::http_request_state();
+    detail::mark_fatal_as_500();
+    zend_try { php_output_end_all(); } zend_end_try();
+    zend_try { call_module_hooks(false); } zend_end_try();  // session written and closed
+    zend_try { php_output_deactivate(); } zend_end_try();   // headers sent
+    if (SG(request_info).request_body) {
+        php_stream_close(SG(request_info).request_body);
+        SG(request_info).request_body = nullptr;
+    }
+    zend_unset_timeout();
+    zend_try { sapi_deactivate(); } zend_end_try();          // uploaded temp files removed
+    zend_set_memory_limit(PG(memory_limit));
+    zend_hash_str_del(&EG(symbol_table), ZEND_STRL("_SESSION"));
+    detail::finish_response(a);
+    ++handled;
+}
+
+}  // namespace
+
+namespace detail {
+
+// askr_handle_request(callable $handler): bool (and frankenphp_handle_request).
+void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
+    zend_fcall_info fci;
+    zend_fcall_info_cache fcc;
+    ZEND_PARSE_PARAMETERS_START(1, 1)
+    Z_PARAM_FUNC(fci, fcc)
+    ZEND_PARSE_PARAMETERS_END();
+    if (!source || detail::active() != &idle_state) {
+        zend_throw_error(nullptr, "askr_handle_request() can only be called by a worker script (--worker), "
+                                  "outside of a request");
+        RETURN_THROWS();
+    }
+    close_idle_context();
+    zend_unset_timeout();  // waiting is not execution
+    ScriptRequest* script = source->next();
+    if (!script) {
+        stop_seen = true;
+        open_idle_context();
+        RETURN_FALSE;
+    }
+    start_http_request(*script);
+
+    zval result;
+    ZVAL_UNDEF(&result);
+    fci.retval = &result;
+    if (zend_call_function(&fci, &fcc) == SUCCESS) zval_ptr_dtor(&result);
+    // exit() unwinds as a special exception: the response is what the script sent. Any
+    // other exception is an error of the request (500); it then ends the worker script,
+    // which is started again.
+    const bool thrown = EG(exception) != nullptr;
+    if (thrown && !zend_is_unwind_exit(EG(exception)) && !SG(headers_sent) &&
+        SG(sapi_headers).http_response_code == 200) {
+        SG(sapi_headers).http_response_code = 500;
+    }
+    if (thrown) zend_exception_save();  // output handlers must not run with it pending
+    finish_http_request();
+    open_idle_context();
+    if (thrown) zend_exception_restore();
+    RETURN_TRUE;
+}
+
+}  // namespace detail
+
+namespace {
+
+// One run of the worker script, from php_request_startup() to php_request_shutdown().
+void run_once(const WorkerScript& worker) {
+    idle_request.clear();
+    idle_request.method = "GET";
+    idle_request.target = "/";
+    idle_script.request = &idle_request;
+    idle_script.writer = &log_writer;
+    idle_script.target = {worker.filename, "", "", worker.document_root};
+    detail::begin_request_info(idle_state, idle_script);
+    if (php_request_startup() == FAILURE) {
+        spdlog::error("worker script {}: PHP request startup failed", worker.filename);
+        detail::set_current(nullptr);
+        return;
+    }
+    request_time_limit = INI_INT("max_execution_time");
+    PG(last_error_type) = 0;
+    zend_file_handle file;
+    zend_stream_init_filename(&file, worker.filename.c_str());
+    php_execute_script(&file);
+    zend_destroy_file_handle(&file);
+
+    ActiveRequest* in_flight = detail::active();
+    const bool request_died = in_flight && in_flight != &idle_state;
+    if (request_died) detail::mark_fatal_as_500();  // fatal error inside the handler
+    php_request_shutdown(nullptr);                  // flushes what the request produced
+    if (request_died) {
+        detail::finish_response(*in_flight);
+        ++handled;
+    }
+    detail::set_current(nullptr);
+}
+
+}  // namespace
+
+void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
+    source = &requests;
+    stop_seen = false;
+    detail::worker_mode = true;
+    detail::frankenphp_compat = worker.frankenphp_compat;
+    idle_script.target = {worker.filename, "", "", worker.document_root};
+    auto delay = std::chrono::milliseconds(0);
+    for (;;) {
+        handled = 0;
+        const auto started = std::chrono::steady_clock::now();
+        run_once(worker);
+        if (stop_seen) break;
+        // The script ended while requests are still wanted: start it again. If it did
+        // not get to serve anything, wait longer each time (it is failing at boot).
+        const bool failed_at_boot = handled == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(5);
+        delay = failed_at_boot ? std::min(std::max(delay * 2, std::chrono::milliseconds(100)), std::chrono::milliseconds(10000))
+                               : std::chrono::milliseconds(0);
+        if (failed_at_boot) {
+            spdlog::error("worker script {} ended before serving a request; restarting in {} ms", worker.filename,
+                          delay.count());
+        } else {
+            spdlog::info("worker script {} ended after {} request(s); restarting", worker.filename, handled);
+        }
+        std::this_thread::sleep_for(delay);
+    }
+    source = nullptr;
+}
+
+}  // namespace askr::php
