@@ -1,0 +1,580 @@
+// TLS (issue 5): HTTPS with a certificate or a self-signed one, the TLS policy (versions,
+// ALPN, resumption), start-up errors, the handshake timeout, the plain-HTTP redirect
+// listener with ACME challenges, and certificate reload on SIGHUP.
+//
+// The harness's Server waits for "listening on http://", so these tests start askr with a
+// small helper of their own (TlsServer) that keeps the same after-test rules: a clean exit
+// on SIGTERM, no stray process, no leaked descriptor, no unexpected error in the log.
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace askr::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// Runs a shell command, returns what it printed (stdout and stderr).
+std::string shell(const std::string& command) {
+    std::string output;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    if (!pipe) return output;
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    ::pclose(pipe);
+    return output;
+}
+
+// A certificate and key made with the openssl command line (as a user would).
+struct CertPair {
+    std::string cert, key;
+};
+CertPair make_cert(const TempDir& dir, const std::string& name, const std::string& common_name = "localhost",
+                   int days = 30) {
+    CertPair pair{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
+    std::string out = shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                            pair.key + " -out " + pair.cert + " -days " + std::to_string(days) + " -subj /CN=" +
+                            common_name + " -addext subjectAltName=DNS:localhost,IP:127.0.0.1");
+    EXPECT_TRUE(fs::exists(pair.cert)) << out;
+    return pair;
+}
+
+// `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` speaking HTTPS.
+class TlsServer {
+public:
+    TlsServer(const std::string& root, std::vector<std::string> extra_args,
+              std::vector<std::pair<std::string, std::string>> env = {}) {
+        char pattern[] = "/tmp/askr-e2e-log-XXXXXX";
+        int log_fd = ::mkstemp(pattern);
+        log_path_ = pattern;
+        std::vector<std::string> args = {ASKR_BINARY, "serve", "--root", root, "--listen", "127.0.0.1:0"};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        const bool redirect = std::find(args.begin(), args.end(), "--listen-http") != args.end();
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(log_fd, 1);
+            ::dup2(log_fd, 2);
+            ::setpgid(0, 0);
+            for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        ::close(log_fd);
+        const std::regex https(R"(listening on https://127\.0\.0\.1:(\d+))");
+        const std::regex http(R"(listening on http://127\.0\.0\.1:(\d+) \(redirects to https\))");
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < until) {
+            std::smatch m;
+            const std::string text = log();
+            if (std::regex_search(text, m, https)) port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            if (redirect && std::regex_search(text, m, http)) http_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+            if (port_ != 0 && (!redirect || http_port_ != 0)) break;
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                stopped_ = true;
+                ADD_FAILURE() << "askr exited at start:\n" << text;
+                return;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        if (port_ == 0) ADD_FAILURE() << "askr did not report listening on https within 10 s:\n" << log();
+        baseline_fds_ = open_fds();
+    }
+
+    ~TlsServer() {
+        if (!stopped_) {
+            int fds = open_fds();
+            for (int i = 0; i < 150 && fds > baseline_fds_; ++i) {
+                std::this_thread::sleep_for(20ms);
+                fds = open_fds();
+            }
+            EXPECT_LE(fds, baseline_fds_) << "the server holds more file descriptors than after start";
+            EXPECT_EQ(stop(), 0) << "askr did not exit cleanly on SIGTERM:\n" << log();
+        }
+        std::istringstream lines(log());
+        for (std::string line; std::getline(lines, line);) {
+            if (line.find("[error]") == std::string::npos && line.find("[critical]") == std::string::npos) continue;
+            bool allowed = false;
+            for (const auto& a : allowed_errors_) allowed = allowed || line.find(a) != std::string::npos;
+            EXPECT_TRUE(allowed) << "unexpected error in the server log: " << line;
+        }
+        ::unlink(log_path_.c_str());
+    }
+
+    std::uint16_t port() const { return port_; }
+    std::uint16_t http_port() const { return http_port_; }
+    pid_t pid() const { return pid_; }
+    std::string url(const std::string& path = "/") const {
+        return "https://127.0.0.1:" + std::to_string(port_) + path;
+    }
+    std::string log() const { return read_all(log_path_); }
+    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = 10s) const {
+        const auto until = std::chrono::steady_clock::now() + timeout;
+        do {
+            if (log().find(text) != std::string::npos) return true;
+            std::this_thread::sleep_for(20ms);
+        } while (std::chrono::steady_clock::now() < until);
+        return false;
+    }
+    void allow_error(const std::string& text) { allowed_errors_.push_back(text); }
+
+    int stop() {
+        stopped_ = true;
+        ::kill(pid_, SIGTERM);
+        const auto until = std::chrono::steady_clock::now() + 15s;
+        int status = 0;
+        while (::waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > until) {
+                ADD_FAILURE() << "askr did not stop within 15 s; killing it";
+                ::kill(-pid_, SIGKILL);
+                ::waitpid(pid_, &status, 0);
+                return -1;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        if (::kill(-pid_, 0) == 0) {
+            ADD_FAILURE() << "processes of the server's group are still running";
+            ::kill(-pid_, SIGKILL);
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+
+private:
+    int open_fds() const {
+        int count = 0;
+        std::error_code ec;
+        for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+             !ec && it != fs::directory_iterator(); it.increment(ec)) {
+            ++count;
+        }
+        return count;
+    }
+
+    std::string log_path_;
+    pid_t pid_ = -1;
+    std::uint16_t port_ = 0;
+    std::uint16_t http_port_ = 0;
+    int baseline_fds_ = 0;
+    bool stopped_ = false;
+    std::vector<std::string> allowed_errors_;
+};
+
+// Runs askr expecting it to fail at start: its exit status and output.
+std::pair<int, std::string> run_failing(const std::string& root, const std::vector<std::string>& extra_args) {
+    std::string command = std::string(ASKR_BINARY) + " serve --root " + root + " --listen 127.0.0.1:0";
+    for (const auto& a : extra_args) command += " '" + a + "'";
+    std::string output;
+    FILE* pipe = ::popen(("timeout 10 " + command + " 2>&1").c_str(), "r");
+    char buffer[4096];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+struct Https {
+    std::string ca_file{};  // trust this certificate (verify on); empty: no verification
+    long ssl_version = CURL_SSLVERSION_DEFAULT;
+    std::string resolve{};  // "localhost:PORT:127.0.0.1"
+    std::vector<std::string> headers{};
+    bool http10 = false;
+    std::string range{};
+};
+
+struct HttpsResponse {
+    long status = 0;
+    std::string error;
+    std::string body;
+    std::string location;
+    std::string debug;  // curl's verbose text (TLS and ALPN lines)
+};
+
+size_t append_to_string(char* data, size_t size, size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+int collect_debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+    if (type == CURLINFO_TEXT) static_cast<std::string*>(user)->append(data, size);
+    return 0;
+}
+
+HttpsResponse https_get(const std::string& url, const Https& options = {}) {
+    HttpsResponse response;
+    CURL* curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to_string);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, collect_debug);
+    curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &response.debug);
+    if (options.ca_file.empty()) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_SSLVERSION, options.ssl_version);
+    curl_slist* resolve = nullptr;
+    if (!options.resolve.empty()) {
+        resolve = curl_slist_append(resolve, options.resolve.c_str());
+        curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
+    }
+    curl_slist* headers = nullptr;
+    for (const auto& h : options.headers) headers = curl_slist_append(headers, h.c_str());
+    if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (options.http10) curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_0);
+    if (!options.range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, options.range.c_str());
+    const CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) response.error = curl_easy_strerror(rc);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    char* location = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location);
+    if (location) response.location = location;
+    curl_slist_free_all(headers);
+    curl_slist_free_all(resolve);
+    curl_easy_cleanup(curl);
+    return response;
+}
+
+// openssl s_client against the server; its whole output.
+std::string s_client(std::uint16_t port, const std::string& args) {
+    return shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " " + args);
+}
+
+// A raw TCP connection: sends `bytes`, then waits until the server closes it. Returns the
+// seconds it took (or -1 when it stayed open longer than `limit`).
+double seconds_until_closed(std::uint16_t port, const std::string& bytes, std::chrono::seconds limit) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -2;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    if (!bytes.empty()) ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    double result = -1;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() - start < limit) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) <= 0) continue;
+        if (::recv(fd, buffer, sizeof buffer, 0) <= 0) {
+            result = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            break;
+        }
+    }
+    ::close(fd);
+    return result;
+}
+
+std::string random_bytes(std::size_t n) {
+    std::mt19937_64 generator(42);
+    std::string data(n, '\0');
+    for (auto& c : data) c = static_cast<char>(generator());
+    return data;
+}
+
+constexpr const char* server_vars_php =
+    "<?php echo ($_SERVER['HTTPS'] ?? 'unset'), ' ', $_SERVER['REQUEST_SCHEME'], ' ', $_SERVER['SERVER_PORT'];";
+
+class Tls : public ::testing::Test {
+protected:
+    Tls() : pair(make_cert(certs, "server")) {
+        root.write("index.php", server_vars_php);
+        root.write("small.txt", "hello over tls\n");
+        big = random_bytes(5 << 20);
+        root.write("big.bin", big);
+    }
+    TempDir root;
+    TempDir certs;
+    CertPair pair;
+    std::string big;
+};
+
+TEST_F(Tls, PhpSeesHttpsSchemeAndTheTlsPort) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    auto r = https_get(server.url("/index.php"), {.ca_file = pair.cert});
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, "on https " + std::to_string(server.port()));
+    // Verified by name as well: the certificate is for localhost.
+    auto by_name = https_get("https://localhost:" + std::to_string(server.port()) + "/small.txt",
+                             {.ca_file = pair.cert, .resolve = "localhost:" + std::to_string(server.port()) + ":127.0.0.1"});
+    EXPECT_EQ(by_name.status, 200) << by_name.error;
+}
+
+TEST_F(Tls, StaticFilesSmallAndLargeOverTls) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    auto small = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
+    EXPECT_EQ(small.status, 200) << small.error;
+    EXPECT_EQ(small.body, "hello over tls\n");
+    auto large = https_get(server.url("/big.bin"), {.ca_file = pair.cert});
+    EXPECT_EQ(large.status, 200) << large.error;
+    EXPECT_EQ(large.body.size(), big.size());
+    EXPECT_TRUE(large.body == big) << "the 5 MiB file arrived altered";
+    auto range = https_get(server.url("/big.bin"), {.ca_file = pair.cert, .range = "1000000-1199999"});
+    EXPECT_EQ(range.status, 206) << range.error;
+    EXPECT_TRUE(range.body == big.substr(1000000, 200000));
+}
+
+TEST_F(Tls, PhpStreamedAndCloseDelimitedResponses) {
+    root.write("stream.php", "<?php for ($i = 0; $i < 64; $i++) { echo str_repeat(chr(65 + $i % 26), 32768); flush(); }");
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    auto chunked = https_get(server.url("/stream.php"), {.ca_file = pair.cert});
+    EXPECT_EQ(chunked.status, 200) << chunked.error;
+    EXPECT_EQ(chunked.body.size(), 64u * 32768);
+    // HTTP/1.0: the body ends with the connection, so close_notify must mark the end.
+    auto until_close = https_get(server.url("/stream.php"), {.ca_file = pair.cert, .http10 = true});
+    EXPECT_EQ(until_close.status, 200) << until_close.error;
+    EXPECT_EQ(until_close.error, "");
+    EXPECT_EQ(until_close.body.size(), 64u * 32768);
+}
+
+TEST_F(Tls, OnlyTls12And13AreSpoken) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    auto old = https_get(server.url("/small.txt"),
+                         {.ca_file = pair.cert, .ssl_version = long{CURL_SSLVERSION_TLSv1_1} | long{CURL_SSLVERSION_MAX_TLSv1_1}});
+    EXPECT_EQ(old.status, 0);
+    EXPECT_NE(old.error, "");
+    // The client library may refuse TLS 1.1 itself (Debian's default): ask for it with the
+    // security level lowered, so that the refusal seen is the server's.
+    std::string out = s_client(server.port(), "-tls1_1 -cipher DEFAULT@SECLEVEL=0");
+    EXPECT_NE(out.find("alert protocol version"), std::string::npos) << out;
+    for (long version : {long{CURL_SSLVERSION_TLSv1_2} | long{CURL_SSLVERSION_MAX_TLSv1_2},
+                         long{CURL_SSLVERSION_TLSv1_3} | long{CURL_SSLVERSION_MAX_TLSv1_3}}) {
+        auto ok = https_get(server.url("/small.txt"), {.ca_file = pair.cert, .ssl_version = version});
+        EXPECT_EQ(ok.status, 200) << ok.error;
+    }
+    // TLS 1.2 with a suite outside the list (no forward secrecy) is refused.
+    out = s_client(server.port(), "-tls1_2 -cipher AES128-GCM-SHA256");
+    EXPECT_NE(out.find("alert handshake failure"), std::string::npos) << out;
+}
+
+TEST_F(Tls, AlpnNegotiatesHttp11AndSessionsResume) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_NE(r.debug.find("ALPN: server accepted http/1.1"), std::string::npos) << r.debug;
+    EXPECT_NE(s_client(server.port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
+    // Session tickets: the second connection resumes (on whichever worker takes it).
+    const std::string session = certs.path() + "/session.pem";
+    s_client(server.port(), "-sess_out " + session);
+    for (int i = 0; i < 3; ++i) {
+        std::string out = s_client(server.port(), "-sess_in " + session);
+        EXPECT_NE(out.find("Reused, TLSv1.3"), std::string::npos) << out;
+    }
+}
+
+TEST_F(Tls, PlainHttpOnTheTlsPortIsAnsweredAndHarmless) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
+    std::string answer = raw_exchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(raw_status(answer), 400) << answer;
+    EXPECT_NE(answer.find("This port speaks HTTPS"), std::string::npos);
+    raw_exchange(server.port(), std::string(300, '\x16') + "garbage", 1s);  // not TLS, not HTTP: closed
+    auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
+    EXPECT_EQ(r.status, 200) << r.error;
+}
+
+TEST_F(Tls, HandshakeTimeoutClosesSilentAndStalledClients) {
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-handshake-timeout", "2"});
+    // Connects and sends nothing.
+    std::thread silent([&] {
+        const double closed = seconds_until_closed(server.port(), "", 8s);
+        EXPECT_GT(closed, 1.0);
+        EXPECT_LE(closed, 4.0) << "not closed within the handshake timeout + 2 s";
+    });
+    // Starts a ClientHello (record header and the first bytes) and stalls.
+    const std::string partial_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    const double closed = seconds_until_closed(server.port(), partial_hello, 8s);
+    EXPECT_GT(closed, 1.0);
+    EXPECT_LE(closed, 4.0) << "not closed within the handshake timeout + 2 s";
+    silent.join();
+    // A normal client is served meanwhile and after.
+    auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
+    EXPECT_EQ(r.status, 200) << r.error;
+}
+
+TEST_F(Tls, BadCertificateOrKeyStopsTheStartWithStatus2) {
+    const auto other = make_cert(certs, "other");
+    const std::string missing = certs.path() + "/missing.crt";
+    auto [status, out] = run_failing(root.path(), {"--tls-cert", missing, "--tls-key", pair.key});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--tls-cert " + missing + ": cannot read: No such file or directory"), std::string::npos) << out;
+    EXPECT_EQ(out.find("worker"), std::string::npos) << "a worker started:\n" << out;
+
+    const std::string junk = root.write("junk.crt", "-----BEGIN CERTIFICATE-----\nnot base64\n");
+    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", junk, "--tls-key", pair.key});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--tls-cert " + junk + ": not a usable PEM certificate chain"), std::string::npos) << out;
+
+    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", other.key});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--tls-key " + other.key + ": does not match the certificate in " + pair.cert),
+              std::string::npos)
+        << out;
+
+    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--tls-cert needs --tls-key"), std::string::npos) << out;
+
+    std::tie(status, out) = run_failing(root.path(), {"--listen-http", "127.0.0.1:0"});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--listen-http redirects to HTTPS"), std::string::npos) << out;
+}
+
+TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
+    const std::string dir = certs.path() + "/self";
+    const std::string crt = dir + "/self-signed.crt";
+    const std::string key = dir + "/self-signed.key";
+    std::string first;
+    {
+        TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
+        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt));
+        struct stat st {};
+        ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, 0700u);
+        ASSERT_EQ(::stat(key.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, 0600u);
+        first = read_all(crt);
+        // Verified against the generated certificate, by address and by name.
+        auto r = https_get(server.url("/index.php"), {.ca_file = crt});
+        EXPECT_EQ(r.status, 200) << r.error;
+        EXPECT_EQ(r.body, "on https " + std::to_string(server.port()));
+        const std::string port = std::to_string(server.port());
+        auto by_name = https_get("https://localhost:" + port + "/small.txt",
+                                 {.ca_file = crt, .resolve = "localhost:" + port + ":127.0.0.1"});
+        EXPECT_EQ(by_name.status, 200) << by_name.error;
+    }
+    {
+        TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
+        EXPECT_TRUE(server.wait_for_log("using the self-signed certificate " + crt));
+        EXPECT_EQ(read_all(crt), first) << "a still valid certificate was replaced";
+    }
+    // One that expires within 7 days is made again.
+    const auto expiring = make_cert(certs, "expiring", "localhost", 3);
+    fs::copy_file(expiring.cert, crt, fs::copy_options::overwrite_existing);
+    fs::copy_file(expiring.key, key, fs::copy_options::overwrite_existing);
+    {
+        TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
+        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt));
+        EXPECT_NE(read_all(crt), read_all(expiring.cert));
+        auto r = https_get(server.url("/small.txt"), {.ca_file = crt});
+        EXPECT_EQ(r.status, 200) << r.error;
+    }
+}
+
+TEST_F(Tls, SelfSignedDefaultsToXdgRuntimeDir) {
+    TempDir runtime;
+    ::chmod(runtime.path().c_str(), 0700);
+    TlsServer server(root.path(), {"--tls-self-signed"}, {{"XDG_RUNTIME_DIR", runtime.path()}});
+    const std::string crt = runtime.path() + "/askr/self-signed.crt";
+    EXPECT_TRUE(server.wait_for_log(crt));
+    auto r = https_get(server.url("/small.txt"), {.ca_file = crt});
+    EXPECT_EQ(r.status, 200) << r.error;
+}
+
+TEST_F(Tls, HttpListenerRedirectsAndServesAcmeChallenges) {
+    root.write(".well-known/acme-challenge/token-123", "token-123.thumbprint");
+    root.write("secret.txt", "not over plain http");
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--listen-http", "127.0.0.1:0"});
+    ASSERT_NE(server.http_port(), 0);
+    const std::string http = "http://127.0.0.1:" + std::to_string(server.http_port());
+    const std::string tls_port = std::to_string(server.port());
+
+    auto r = request(http + "/some/page?x=1&y=%2F");
+    EXPECT_EQ(r.status, 308);
+    EXPECT_EQ(r.header("location"), "https://127.0.0.1:" + tls_port + "/some/page?x=1&y=%2F");
+    RequestOptions with_host;
+    with_host.headers = {"Host: www.example.test:80"};
+    r = request(http + "/index.php", with_host);
+    EXPECT_EQ(r.header("location"), "https://www.example.test:" + tls_port + "/index.php");
+    RequestOptions post;
+    post.method = "POST";
+    post.body = "a=1";
+    r = request(http + "/form", post);
+    EXPECT_EQ(r.status, 308);  // the method and body are to be kept
+    RequestOptions bad_host;
+    bad_host.headers = {"Host: evil.test/path"};
+    r = request(http + "/x", bad_host);
+    EXPECT_EQ(r.status, 400);
+
+    r = request(http + "/.well-known/acme-challenge/token-123");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "token-123.thumbprint");
+    EXPECT_EQ(request(http + "/.well-known/acme-challenge/missing").status, 404);
+    // Nothing but the challenge folder is served in the clear, not even by climbing out.
+    std::string raw = raw_exchange(server.http_port(),
+                                   "GET /.well-known/acme-challenge/../../secret.txt HTTP/1.1\r\nHost: x\r\n"
+                                   "Connection: close\r\n\r\n");
+    EXPECT_EQ(raw_status(raw), 404) << raw;  // it resolves outside the challenge folder
+    EXPECT_EQ(raw.find("not over plain http"), std::string::npos) << raw;
+    raw = raw_exchange(server.http_port(),
+                       "GET /.well-known/acme-challenge/%2e%2e/%2e%2e/index.php HTTP/1.1\r\nHost: x\r\n"
+                       "Connection: close\r\n\r\n");
+    EXPECT_NE(raw_status(raw), 200) << raw;
+    EXPECT_EQ(raw.find("on https"), std::string::npos) << raw;
+
+    // Following the redirect ends on the HTTPS page.
+    auto followed = https_get(server.url("/index.php"), {.ca_file = pair.cert});
+    EXPECT_EQ(followed.body, "on https " + tls_port);
+}
+
+TEST_F(Tls, SighupReloadsTheCertificateAndKeepsTheOldOneWhenTheNewIsBroken) {
+    const std::string crt = certs.path() + "/live.crt";
+    const std::string key = certs.path() + "/live.key";
+    fs::copy_file(pair.cert, crt);
+    fs::copy_file(pair.key, key);
+    TlsServer server(root.path(), {"--tls-cert", crt, "--tls-key", key});
+    server.allow_error("keeping the previous certificate");
+    EXPECT_NE(s_client(server.port(), "").find("CN = localhost"), std::string::npos);
+
+    const auto renewed = make_cert(certs, "renewed", "renewed.test");
+    fs::copy_file(renewed.cert, crt, fs::copy_options::overwrite_existing);
+    fs::copy_file(renewed.key, key, fs::copy_options::overwrite_existing);
+    ::kill(server.pid(), SIGHUP);
+    ASSERT_TRUE(server.wait_for_log("reload finished")) << server.log();
+    EXPECT_NE(s_client(server.port(), "").find("CN = renewed.test"), std::string::npos);
+
+    // A broken file on the next reload: logged, and the renewed certificate keeps serving.
+    std::ofstream(crt) << "garbage";
+    ::kill(server.pid(), SIGHUP);
+    ASSERT_TRUE(server.wait_for_log("keeping the previous certificate")) << server.log();
+    EXPECT_TRUE(server.wait_for_log("reload finished: generation 3")) << server.log();
+    EXPECT_NE(s_client(server.port(), "").find("CN = renewed.test"), std::string::npos);
+    auto r = https_get(server.url("/small.txt"));
+    EXPECT_EQ(r.status, 200) << r.error;
+}
+
+}  // namespace
+}  // namespace askr::test
