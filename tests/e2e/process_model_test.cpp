@@ -545,7 +545,7 @@ TEST(ProcessModel, OpcacheIsSharedByTheWorkers) {
                                     [&] { return get(server.url(std::string("/") + name)); });
             auto second = get(server.url(std::string("/") + name));
             for (const auto& r : {first.get(), second}) {
-                ASSERT_EQ(r.status, 200) << name << ": " << r.error;
+                ASSERT_EQ(r.status, 200) << name << ": " << r.error << "\n" << server.log();
                 if (std::string(name) == "stats.php") {
                     const std::string pid = r.body.substr(0, r.body.find('|'));
                     stats_by_pid[pid] = r.body.substr(r.body.find('|') + 1);
@@ -565,7 +565,7 @@ TEST(ProcessModel, OpcacheIsSharedByTheWorkers) {
         auto first = std::async(std::launch::async, [&] { return get(server.url("/stats.php")); });
         auto second = get(server.url("/stats.php"));
         for (const auto& r : {first.get(), second}) {
-            ASSERT_EQ(r.status, 200);
+            ASSERT_EQ(r.status, 200) << r.error << "\n" << server.log();
             stats_by_pid[r.body.substr(0, r.body.find('|'))] = r.body.substr(r.body.find('|') + 1);
         }
     }
