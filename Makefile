@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build serve test unit e2e bench clean format
+.PHONY: all deps build askr serve test unit e2e bench clean format
 
 all: build
 
@@ -17,7 +17,11 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-serve: build
+# Only the server binary (the tests are not needed to serve).
+askr: deps $(BUILD_DIR)/CMakeCache.txt
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target askr
+
+serve: askr
 	@echo "Askr serves examples/hello on http://$(LISTEN)/  (Ctrl-C stops it)"
 	@$(BUILD_DIR)/askr serve --root examples/hello/public --listen $(LISTEN)
 
