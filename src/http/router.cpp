@@ -177,6 +177,13 @@ Route file_route(const RouterConfig& config, std::string_view root, std::string 
 /// The last try_files candidate: "/" + index at the root, with no PATH_INFO.
 Route front_controller(const RouterConfig& config, std::string_view root) {
     std::string script_name = "/" + config.index;
+    if (!config.worker_script.empty()) {  // worker mode: the booted app answers
+        Route route;
+        route.kind = Route::Kind::php;
+        route.file = config.worker_script;
+        route.script_name = std::move(script_name);
+        return route;
+    }
     const FileType type = file_type(std::string(root) + script_name);
     if (type == FileType::denied) return make(Route::Kind::forbidden);
     if (type != FileType::regular) return make(Route::Kind::not_found);

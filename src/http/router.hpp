@@ -15,6 +15,9 @@ struct RouterConfig {
     std::string root;                 ///< absolute realpath of the document root, no trailing slash
     std::string index = "index.php";  ///< directory index AND front controller name
     SymlinkPolicy symlinks = SymlinkPolicy::follow;  ///< see SymlinkPolicy
+    /// Worker mode: requests that no file answers go to this script (absolute path), the
+    /// app's front controller, whether or not an index file exists.
+    std::string worker_script;
 };
 
 /// The router's decision for one request path.

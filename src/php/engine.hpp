@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +64,10 @@ public:
     virtual ~RequestSource() = default;
     /// Blocks until the next request; nullptr when the worker must stop.
     virtual ScriptRequest* next() = 0;
+    /// Waits at most `timeout` for the next request; nullptr on time-out or stop.
+    virtual ScriptRequest* next_for(std::chrono::milliseconds timeout) = 0;
+    /// True once the worker must stop.
+    virtual bool stopping() = 0;
 };
 
 /// A worker script and how to run it (worker mode: the app boots once per process).

@@ -223,6 +223,15 @@ void run_once(const WorkerScript& worker) {
     detail::set_current(nullptr);
 }
 
+// A request that arrives while the worker script cannot start.
+void answer_unavailable(ScriptRequest& script) {
+    ResponseHead head;
+    head.status = 503;
+    head.fields = "Content-Type: text/plain\r\nRetry-After: 1\r\n";
+    std::string body = "503 Service Unavailable: the worker script is failing to start (see the server log)\n";
+    script.writer->end(&head, body);
+}
+
 }  // namespace
 
 void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
@@ -236,19 +245,28 @@ void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
         handled = 0;
         const auto started = std::chrono::steady_clock::now();
         run_once(worker);
-        if (stop_seen) break;
+        if (stop_seen || requests.stopping()) break;
         // The script ended while requests are still wanted: start it again. If it did
         // not get to serve anything, wait longer each time (it is failing at boot).
         const bool failed_at_boot = handled == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(5);
         delay = failed_at_boot ? std::min(std::max(delay * 2, std::chrono::milliseconds(100)), std::chrono::milliseconds(10000))
                                : std::chrono::milliseconds(0);
+        if (requests.stopping()) break;
         if (failed_at_boot) {
             spdlog::error("worker script {} ended before serving a request; restarting in {} ms", worker.filename,
                           delay.count());
         } else {
             spdlog::info("worker script {} ended after {} request(s); restarting", worker.filename, handled);
         }
-        std::this_thread::sleep_for(delay);
+        // While the script cannot start, clients get a 503 at once instead of waiting,
+        // and a stop request ends the wait.
+        const auto until = std::chrono::steady_clock::now() + delay;
+        while (!requests.stopping()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            if (ScriptRequest* waiting = requests.next_for(left)) answer_unavailable(*waiting);
+        }
+        if (requests.stopping()) break;
     }
     source = nullptr;
 }

@@ -175,11 +175,18 @@ void PhpQueue::submit(Exchange& exchange) {
     if (wake) ready_.notify_one();
 }
 
-Exchange* PhpQueue::take() {
+Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
+    const bool forever = timeout == std::chrono::milliseconds::max();
+    const auto until = forever ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
     while (head_ == items_.size() && !stopped_) {
         sleeping_ = true;
-        ready_.wait(lock);
+        if (forever) {
+            ready_.wait(lock);
+        } else if (ready_.wait_until(lock, until) == std::cv_status::timeout) {
+            sleeping_ = false;
+            return nullptr;
+        }
         sleeping_ = false;
     }
     if (head_ == items_.size()) return nullptr;
@@ -189,6 +196,11 @@ Exchange* PhpQueue::take() {
         head_ = 0;
     }
     return e;
+}
+
+bool PhpQueue::stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
 }
 
 void PhpQueue::stop() {

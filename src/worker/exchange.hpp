@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -107,8 +108,11 @@ class PhpQueue {
 public:
     /// I/O thread: hands a request to PHP.
     void submit(Exchange& exchange);
-    /// PHP thread: the next request; blocks; nullptr once stopped and empty.
-    Exchange* take();
+    /// PHP thread: the next request; blocks up to `timeout`; nullptr once stopped and
+    /// empty, or when the time is up.
+    Exchange* take(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+    /// True once stop() was called.
+    bool stopped();
     /// Lets take() return nullptr once the queue is empty.
     void stop();
 

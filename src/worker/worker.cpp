@@ -68,6 +68,7 @@ public:
         context_.router.root = options.root;
         context_.router.index = options.index;
         context_.router.symlinks = options.symlinks;
+        context_.router.worker_script = options.worker_script;
         context_.limits.max_body_bytes = options.max_body_size;
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;
@@ -242,15 +243,19 @@ private:
 class RequestFeed final : public php::RequestSource {
 public:
     RequestFeed(PhpQueue& queue, shm::WorkerSlot* slot) : queue_(queue), slot_(slot) {}
-    php::ScriptRequest* next() override {
+    php::ScriptRequest* next() override { return next_for(std::chrono::milliseconds::max()); }
+
+    php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
         set_state(shm::WorkerState::busy, shm::WorkerState::idle);
         if (slot_) slot_->request_started_ms.store(0, std::memory_order_relaxed);
-        Exchange* exchange = queue_.take();
+        Exchange* exchange = queue_.take(timeout);
         if (!exchange) return nullptr;
         if (slot_) slot_->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
         set_state(shm::WorkerState::idle, shm::WorkerState::busy);
         return &exchange->script;
     }
+
+    bool stopping() override { return queue_.stopped(); }
 
 private:
     void set_state(shm::WorkerState from, shm::WorkerState to) {
