@@ -52,6 +52,10 @@ struct ScriptRequest {
 /// std::runtime_error with PHP's reason when PHP cannot start.
 void startup(const EngineOptions& options);
 
+/// Makes the calling thread the PHP thread of this process: max_execution_time is then
+/// counted on its own CPU clock. Call in each forked worker (timers do not survive fork).
+void bind_php_thread();
+
 /// Shuts PHP down (module shutdown). Call once, on the thread that called startup().
 void shutdown();
 

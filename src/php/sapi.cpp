@@ -268,6 +268,8 @@ void startup(const EngineOptions& options) {
     detail::bind_execution_timer_to_this_thread();
 }
 
+void bind_php_thread() { detail::bind_execution_timer_to_this_thread(); }
+
 void shutdown() {
     php_module_shutdown();
     sapi_shutdown();

@@ -270,6 +270,7 @@ private:
 int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
                const WorkerIdentity& identity) {
     ::prctl(PR_SET_NAME, "askr: worker");
+    php::bind_php_thread();  // the zygote's timer did not survive the fork
     // SIGQUIT is the fast stop: exit in the handler itself (async-signal-safe), before the
     // interrupted script can finish anything.
     struct sigaction quit{};

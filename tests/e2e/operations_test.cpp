@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <future>
 #include <thread>
 
@@ -87,6 +89,29 @@ TEST(Operations, StatusPrintsTheWorkerTable) {
     // After the stop nobody answers, and the command says so with a non-zero status.
     int status = std::system((std::string(ASKR_BINARY) + " status --socket " + socket + " >/dev/null 2>&1").c_str());
     EXPECT_NE(WEXITSTATUS(status), 0);
+}
+
+// max_execution_time must count the PHP thread's own CPU time, not the I/O thread's: each
+// worker has a POSIX timer delivering SIGPROF to its PHP (main) thread. Timers do not
+// survive fork(), so a timer created only in the zygote would leave the workers on PHP's
+// process-wide ITIMER_PROF.
+TEST(Operations, ExecutionTimerIsOnTheWorkersPhpThread) {
+    TempDir root;
+    root.write("index.php", "<?php echo getmypid();");
+    Server server(root.path(), {"--workers", "2", "-d", "max_execution_time=5"});
+    for (int i = 0; i < 10; ++i) {
+        auto r = get(server.url("/"));
+        ASSERT_EQ(r.status, 200);
+        const std::string pid = r.body;
+        std::ifstream timers("/proc/" + pid + "/timers");
+        std::stringstream text;
+        text << timers.rdbuf();
+        EXPECT_NE(text.str().find("signal: 27/"), std::string::npos) << "no SIGPROF timer in worker " << pid << ":\n"
+                                                                  << text.str();
+        EXPECT_NE(text.str().find("notify: signal/tid." + pid), std::string::npos)
+            << "the timer must target the PHP thread (the worker's main thread):\n"
+            << text.str();
+    }
 }
 
 }  // namespace
