@@ -112,9 +112,9 @@ while (askr_handle_request($handler)) {
 file_put_contents("$dir/ended.txt", "ended after $count\n", FILE_APPEND);
 )PHP";
 
-// Writes the worker script. index.php is a trap, not a fallback: if a request ran it
-// instead of the worker, the test sees 599. (It must exist for now, see
-// WorkerMode.EveryDynamicPathReachesTheWorkerWithoutIndexPhp.)
+// Writes the worker script, and an index.php as a trap: in worker mode the worker script
+// is the front controller, so if a request ran index.php classically the test sees 599.
+// (Without any index.php: WorkerMode.EveryDynamicPathReachesTheWorkerWithoutIndexPhp.)
 std::string write_worker(const TempDir& root, const std::string& script = kWorkerScript) {
     root.write(
         "index.php",
