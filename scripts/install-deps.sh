@@ -13,7 +13,7 @@ packages=(
   libboost1.81-dev libhttp-parser-dev libnghttp2-dev libssl-dev libtomlplusplus-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev media-types zlib1g-dev
   # tests
-  libgtest-dev libcurl4-openssl-dev curl nghttp2-client
+  libgtest-dev libcurl4-openssl-dev curl nghttp2-client openssl
   # anchors for comparison tests and benchmarks, and a real app
   nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
 )
