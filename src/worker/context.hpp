@@ -26,8 +26,6 @@ public:
     virtual void php_finished() = 0;
     /// A request has been read and is about to be answered.
     virtual void request_started() = 0;
-    /// The number of open connections changed (one opened or closed).
-    virtual void connections_changed() = 0;
 };
 
 /// What every connection of a worker shares: settings, the PHP queue, and the registry of

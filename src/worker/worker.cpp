@@ -94,74 +94,39 @@ public:
             asio::co_spawn(context_.io, stop_request_loop(), log_exception);
         }
         asio::co_spawn(context_.io, sweep_loop(), log_exception);
-        if (identity_.slot) identity_.slot->accepting.store(true, std::memory_order_seq_cst);
     }
 
-    // Accept policy (issue 3, DESIGN.md section 2). All workers accept on the same socket;
-    // a worker stops taking new connections while another worker that is accepting
-    //  - is idle, holds no more connections, and this one's PHP thread is busy: a fast
-    //    request must not wait behind a slow one; or
-    //  - holds at least two connections fewer: keep-alive connections stay where they were
-    //    accepted, and an uneven split (measured 26/6 on DokuWiki) makes the crowded
-    //    worker's clients wait four times longer (the p99).
-    // For the first rule a worker clears its `accepting` flag before looking at the others'
-    // (sequentially consistent), so two workers cannot both pause because of each other. Outstanding PHP requests are counted here, on
-    // the I/O thread, so that submit and release are seen in order.
+    // Accept policy (issue 3, DESIGN.md section 2): while this worker's PHP thread is busy
+    // and another worker is idle, it takes no new connection, so that a fast request never
+    // waits behind a slow one. When no other worker is idle it keeps accepting: pausing
+    // then would only starve new connections in the backlog (its keep-alive clients keep
+    // it busy). Outstanding requests are counted here, on the I/O thread, so that submit
+    // and release are seen in order.
     void php_submitted() override {
         ++php_outstanding_;
-        update_accepting();
+        if (!accept_paused_ && another_worker_idle()) pause_accepting();
     }
 
     void php_finished() override {
         --php_outstanding_;
-        update_accepting();
-    }
-
-    void connections_changed() override {
-        if (identity_.slot) {
-            identity_.slot->connections.store(static_cast<std::uint32_t>(context_.connection_count),
-                                              std::memory_order_relaxed);
-        }
-        update_accepting();
-    }
-
-    // Pauses or resumes accepting as the policy above says.
-    void update_accepting() {
-        if (context_.draining || !identity_.slot) return;
-        if (!accept_paused_) {
-            identity_.slot->accepting.store(false, std::memory_order_seq_cst);
-            if (!better_worker_accepting()) {
-                identity_.slot->accepting.store(true, std::memory_order_seq_cst);
-                return;
-            }
-            accept_paused_ = true;
-            spdlog::debug("worker {}: pause accepting ({} connections)", ::getpid(), context_.connection_count);
-            boost::system::error_code ignored;
-            for (auto& a : acceptors_) a.cancel(ignored);
-        } else if (!better_worker_accepting()) {
-            spdlog::debug("worker {}: resume accepting ({} connections)", ::getpid(), context_.connection_count);
+        if (accept_paused_ && (php_outstanding_ == 0 || !another_worker_idle())) {
             accept_paused_ = false;
-            identity_.slot->accepting.store(true, std::memory_order_seq_cst);
             accept_resume_.cancel();
         }
     }
 
-    // Is another worker accepting that should take the next connection instead?
-    bool better_worker_accepting() const {
+    void pause_accepting() {
+        accept_paused_ = true;
+        boost::system::error_code ignored;
+        for (auto& a : acceptors_) a.cancel(ignored);
+    }
+
+    bool another_worker_idle() const {
         const shm::Scoreboard* board = identity_.scoreboard;
-        const auto mine = static_cast<std::uint32_t>(context_.connection_count);
+        if (!board || !identity_.slot) return false;
         for (std::size_t i = 0; i < board->size(); ++i) {
             const shm::WorkerSlot& other = board->slot(i);
-            if (&other == identity_.slot) continue;
-            const auto state = other.state.load(std::memory_order_relaxed);
-            if (state != shm::WorkerState::idle && state != shm::WorkerState::busy) continue;
-            const auto theirs = other.connections.load(std::memory_order_relaxed);
-            // Compared with every live worker, paused or not: the one with the fewest
-            // connections never pauses for this reason, so somebody always accepts (a burst
-            // of connects otherwise all went to the one worker not paused at that moment).
-            if (theirs + 1 < mine) return true;
-            if (php_outstanding_ > 0 && state == shm::WorkerState::idle && theirs <= mine &&
-                other.accepting.load(std::memory_order_seq_cst)) {
+            if (&other != identity_.slot && other.state.load(std::memory_order_relaxed) == shm::WorkerState::idle) {
                 return true;
             }
         }
@@ -228,7 +193,7 @@ private:
                 if (c->deadline() < now) c->abort();
             }
             // The accept policy, re-checked: another worker may have become idle since.
-            update_accepting();  // the others' state changed since
+            if (!accept_paused_ && php_outstanding_ > 0 && another_worker_idle()) pause_accepting();
             if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
         }
     }
@@ -240,7 +205,6 @@ private:
         boost::system::error_code ignored;
         for (auto& acceptor : acceptors_) acceptor.close(ignored);
         accept_resume_.cancel();
-        if (identity_.slot) identity_.slot->accepting.store(false, std::memory_order_seq_cst);
         for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
         if (context_.connection_count == 0) {
             asio::post(context_.io, [this] { finish(context_); });

@@ -133,7 +133,6 @@ Connection::Connection(worker::Context& context, int socket_fd, Listener listene
     if (next) next->prev = this;
     context_.connections = this;
     ++context_.connection_count;
-    if (context_.events) context_.events->connections_changed();
     set_deadline(context_.options.header_timeout);
 }
 
@@ -142,7 +141,6 @@ Connection::~Connection() {
     if (next) next->prev = prev;
     if (context_.connections == this) context_.connections = next;
     --context_.connection_count;
-    if (context_.events) context_.events->connections_changed();
     if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
         context_.on_last_connection_closed(context_);
     }
