@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
+    } catch (const config::ConfigError& e) {  // thrown by option callbacks (--listen)
+        std::fprintf(stderr, "askr: %s\n", e.what());
+        return 2;
     }
 
     if (status->parsed()) {

@@ -114,5 +114,28 @@ TEST(Operations, ExecutionTimerIsOnTheWorkersPhpThread) {
     }
 }
 
+// Bad command lines end with a message naming the option and exit status 2, never a crash.
+TEST(Operations, InvalidOptionsAreClearErrors) {
+    TempDir root;
+    const std::string askr = std::string(ASKR_BINARY);
+    struct Case {
+        std::string args, expected;
+    } cases[] = {
+        {"serve --root " + root.path() + " --listen 127.0.0.1:99999", "--listen 127.0.0.1:99999: the port must be"},
+        {"serve --root " + root.path() + " --listen nonsense", "--listen nonsense: expected HOST:PORT"},
+        {"serve --root /nonexistent-askr-root", "--root /nonexistent-askr-root"},
+        {"serve --root " + root.path() + " --max-body-size 12X", "--max-body-size"},
+        {"serve --root " + root.path() + " --worker /nonexistent/worker.php", "--worker /nonexistent/worker.php"},
+    };
+    for (const auto& c : cases) {
+        const std::string output = run_command(askr + " " + c.args + " 2>&1; echo \"exit=$?\"");
+        EXPECT_NE(output.find(c.expected), std::string::npos) << c.args << "\n" << output;
+        EXPECT_EQ(output.find("terminate"), std::string::npos) << c.args << "\n" << output;
+        const bool status_ok = output.find("exit=2") != std::string::npos || output.find("exit=105") != std::string::npos ||
+                               output.find("exit=106") != std::string::npos;
+        EXPECT_TRUE(status_ok) << c.args << "\n" << output;
+    }
+}
+
 }  // namespace
 }  // namespace askr::test
