@@ -14,4 +14,13 @@ void init_logging(spdlog::level::level_enum level) {
     spdlog::set_default_logger(std::move(logger));
 }
 
+void log_coroutine_exception(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("internal error: {}", ex.what());
+    }
+}
+
 }  // namespace askr::core

@@ -519,6 +519,10 @@ std::string Master::status_text() const {
                   ::getpid(), static_cast<long>(uptime), generations_.empty() ? 0u : generations_.back()->number,
                   options_.workers, reloading_ ? ", reloading" : stopping_ ? ", stopping" : "");
     std::string out = line;
+    if (!scoreboard_.valid()) {
+        out += "the worker table's header is damaged (a stray write into shared memory); restart the server\n";
+        return out;
+    }
     out += "SLOT  PID      GEN  STATE     REQUESTS   RSS(MB)  CURRENT(ms)\n";
     const auto now = shm::now_ms();
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {

@@ -3,16 +3,9 @@
 
 namespace askr::master {
 
-/// What the master does when a process of a role exits.
-enum class RestartPolicy {
-    always,  ///< replace it (with backoff when it keeps crashing)
-    never,   ///< let it go (its generation is retiring)
-};
-
 /// One kind of process the master supervises, described as data (STYLE.md 4).
 struct ProcessRole {
     const char* name;                         ///< "zygote", "worker"
-    RestartPolicy restart;                    ///< on an unexpected exit
     std::chrono::milliseconds min_uptime;     ///< an exit sooner than this counts as a crash loop
     std::chrono::milliseconds first_backoff;  ///< delay before the first restart of a crash loop
     std::chrono::milliseconds max_backoff;    ///< the delay doubles up to this
@@ -20,11 +13,11 @@ struct ProcessRole {
 
 /// The zygote: PHP's module startup once per generation; forks workers on request. A
 /// zygote that dies takes its generation's ability to fork: the master starts a new one.
-inline constexpr ProcessRole zygote_role{"zygote", RestartPolicy::always, std::chrono::seconds(2),
+inline constexpr ProcessRole zygote_role{"zygote", std::chrono::seconds(2),
                                          std::chrono::milliseconds(500), std::chrono::seconds(30)};
 
 /// A worker: serves HTTP with one PHP thread; replaced whenever it exits.
-inline constexpr ProcessRole worker_role{"worker", RestartPolicy::always, std::chrono::seconds(2),
+inline constexpr ProcessRole worker_role{"worker", std::chrono::seconds(2),
                                          std::chrono::milliseconds(100), std::chrono::seconds(30)};
 
 }  // namespace askr::master

@@ -55,20 +55,6 @@ bool push_output(bool last) {
     return delivered;
 }
 
-// The script has ended: the rest of the response, and the request is released.
-void end_request(ActiveRequest& a) {
-    ResponseHead* head = nullptr;
-    if (!a.head_pushed) {
-        if (!a.head_captured && a.head.status == 200) a.head.status = 500;  // PHP never sent headers
-        head = &a.head;
-        a.head_pushed = true;
-    }
-    if (a.finished) a.output.clear();
-    a.script->writer->end(head, a.output);
-    a.output.clear();
-    a.finished = true;
-    current = nullptr;
-}
 
 // --- the sapi_module_struct callbacks -------------------------------------------------
 
@@ -225,6 +211,21 @@ sapi_module_struct askr_module = make_module();
 
 namespace detail {
 
+// The script has ended: the rest of the response, and the request is released.
+void end_request(ActiveRequest& a) {
+    ResponseHead* head = nullptr;
+    if (!a.head_pushed) {
+        if (!a.head_captured && a.head.status == 200) a.head.status = 500;  // PHP never sent headers
+        head = &a.head;
+        a.head_pushed = true;
+    }
+    if (a.finished) a.output.clear();
+    a.script->writer->end(head, a.output);
+    a.output.clear();
+    a.finished = true;
+    current = nullptr;
+}
+
 ActiveRequest* active() { return current; }
 
 bool finish_request() {
@@ -324,8 +325,6 @@ void mark_fatal_as_500() {
     }
 }
 
-void finish_response(ActiveRequest& a) { end_request(a); }
-
 }  // namespace detail
 
 void run_script(ScriptRequest& script) {
@@ -337,7 +336,7 @@ void run_script(ScriptRequest& script) {
         a.head.status = 500;
         a.output.assign("Internal Server Error\n");
         a.head.fields.assign("Content-Type: text/plain\r\n");
-        end_request(a);
+        detail::end_request(a);
         return;
     }
 
@@ -351,7 +350,7 @@ void run_script(ScriptRequest& script) {
 
     detail::mark_fatal_as_500();
     php_request_shutdown(nullptr);
-    end_request(a);
+    detail::end_request(a);
 }
 
 }  // namespace askr::php

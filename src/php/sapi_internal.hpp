@@ -36,8 +36,9 @@ void set_current(ActiveRequest* a);
 void begin_request_info(ActiveRequest& a, ScriptRequest& script);
 /// Turns a response whose script died of a fatal error into a 500 (headers not sent).
 void mark_fatal_as_500();
-/// Hands the rest of the response to the server and releases the request.
-void finish_response(ActiveRequest& a);
+/// The script has ended: hands the rest of the response to the server and releases the
+/// request.
+void end_request(ActiveRequest& a);
 
 /// Completes the response now (fastcgi_finish_request semantics): flushes output
 /// buffers, sends headers and body; the script goes on, its further output is discarded.

@@ -71,14 +71,20 @@ void call_module_hooks(bool startup) {
     }
 }
 
-// The context the worker script runs in between requests (echo goes to the log).
-void open_idle_context() {
+// Makes the worker script's own (request-less) context the current one; its output goes
+// to the log. idle_script.target is set once, by run_worker_script().
+void begin_idle_request_info() {
     idle_request.clear();
     idle_request.method = "GET";
     idle_request.target = "/";
     idle_script.request = &idle_request;
     idle_script.writer = &log_writer;
     detail::begin_request_info(idle_state, idle_script);
+}
+
+// The context the worker script runs in between requests.
+void open_idle_context() {
+    begin_idle_request_info();
     php_output_activate();
     sapi_activate();
     call_module_hooks(true);
@@ -138,7 +144,7 @@ void finish_http_request() {
     zend_try { sapi_deactivate(); } zend_end_try();          // uploaded temp files removed
     zend_set_memory_limit(PG(memory_limit));
     zend_hash_str_del(&EG(symbol_table), ZEND_STRL("_SESSION"));
-    detail::finish_response(a);
+    detail::end_request(a);
     ++handled;
 }
 
@@ -193,13 +199,7 @@ namespace {
 
 // One run of the worker script, from php_request_startup() to php_request_shutdown().
 void run_once(const WorkerScript& worker) {
-    idle_request.clear();
-    idle_request.method = "GET";
-    idle_request.target = "/";
-    idle_script.request = &idle_request;
-    idle_script.writer = &log_writer;
-    idle_script.target = {worker.filename, "", "", worker.document_root};
-    detail::begin_request_info(idle_state, idle_script);
+    begin_idle_request_info();
     if (php_request_startup() == FAILURE) {
         spdlog::error("worker script {}: PHP request startup failed", worker.filename);
         detail::set_current(nullptr);
@@ -217,7 +217,7 @@ void run_once(const WorkerScript& worker) {
     if (request_died) detail::mark_fatal_as_500();  // fatal error inside the handler
     php_request_shutdown(nullptr);                  // flushes what the request produced
     if (request_died) {
-        detail::finish_response(*in_flight);
+        detail::end_request(*in_flight);
         ++handled;
     }
     detail::set_current(nullptr);

@@ -19,6 +19,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
+
 #include "http/h1/connection.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
@@ -32,15 +34,6 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-void log_exception(std::exception_ptr e) {
-    if (!e) return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        spdlog::error("internal error: {}", ex.what());
-    }
-}
 
 // Staggered recycling: each worker retires after max_requests plus up to 10% more, so
 // that workers started together do not all recycle together.
@@ -86,14 +79,14 @@ public:
             if (kinds.back() == http::h1::Listener::https && context_.https_port == 0) context_.https_port = s.port;
         }
         for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-            asio::co_spawn(context_.io, accept_loop(acceptors_[i], kinds[i]), log_exception);
+            asio::co_spawn(context_.io, accept_loop(acceptors_[i], kinds[i]), core::log_coroutine_exception);
         }
         signals_.async_wait([this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
         if (identity_.stop_fd >= 0) {
             stop_requests_.assign(::dup(identity_.stop_fd));
-            asio::co_spawn(context_.io, stop_request_loop(), log_exception);
+            asio::co_spawn(context_.io, stop_request_loop(), core::log_coroutine_exception);
         }
-        asio::co_spawn(context_.io, sweep_loop(), log_exception);
+        asio::co_spawn(context_.io, sweep_loop(), core::log_coroutine_exception);
     }
 
     // Accept policy (issue 3, DESIGN.md section 2): while this worker's PHP thread is busy

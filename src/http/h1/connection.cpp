@@ -18,6 +18,8 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
+
 #include "http/https_redirect.hpp"
 #include "http/status.hpp"
 
@@ -55,15 +57,6 @@ std::string_view simple_body(int status, std::string& scratch) {
     append_number(scratch, static_cast<std::uint64_t>(status));
     scratch.append(" ").append(reason_phrase(status)).append("</h1></body></html>\n");
     return scratch;
-}
-
-void log_exception(std::exception_ptr e) {
-    if (!e) return;
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        spdlog::error("internal error: {}", ex.what());
-    }
 }
 
 // A browser pointed at http:// on the TLS port (OpenSSL recognises the request line in
@@ -187,11 +180,11 @@ void start_connection(worker::Context& context, tcp::socket socket, Listener lis
         }
         // The stream owns `ssl` from here (asio's engine frees it).
         auto connection = std::make_unique<StreamConnection<TlsStream>>(context, fd, listener, std::move(socket), ssl);
-        asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)), log_exception);
+        asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)), core::log_coroutine_exception);
         return;
     }
     auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
-    asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), log_exception);
+    asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
 }
 
 template <class Stream>

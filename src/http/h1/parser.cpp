@@ -11,12 +11,10 @@
 
 namespace askr::http::h1 {
 
-struct Parser::State {
-    http_parser parser;
-    Limits limits;
-    Request* request = nullptr;
-    std::string field;   // current header name (lower-case), may arrive in pieces
-    std::string value;   // current header value
+namespace {
+
+// What one request's parse builds up; reset as a whole when the next request starts.
+struct Message {
     bool in_value = false;
     std::size_t header_bytes = 0;
     bool headers_done = false;
@@ -30,6 +28,16 @@ struct Parser::State {
     char first_byte = 0;
     int error_status = 0;
     const char* error_reason = nullptr;
+};
+
+}  // namespace
+
+struct Parser::State : Message {
+    http_parser parser;
+    Limits limits;
+    Request* request = nullptr;
+    std::string field;   // current header name (lower-case), may arrive in pieces
+    std::string value;   // current header value (both keep their capacity across requests)
 
     // -1, not 1: from on_headers_complete, http_parser reads 1 as "no body" (http_parser.h).
     int fail(int status, const char* reason) {
@@ -230,18 +238,7 @@ void Parser::start(Request& request) {
     request.clear();
     s.field.clear();
     s.value.clear();
-    s.in_value = false;
-    s.header_bytes = 0;
-    s.headers_done = false;
-    s.message_done = false;
-    s.expect_continue = false;
-    s.checking_chunks = false;
-    s.chunk_pause = false;
-    s.skip_lf = false;
-    s.seen_bytes = false;
-    s.first_byte = 0;
-    s.error_status = 0;
-    s.error_reason = nullptr;
+    static_cast<Message&>(s) = Message{};
 }
 
 Parser::Result Parser::feed(const char* data, std::size_t length) {
