@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -94,17 +95,20 @@ std::string TempDir::copy_fixture(const std::string& name, const std::string& re
 
 std::string fixture_path(const std::string& name) { return std::string(ASKR_SOURCE_DIR) + "/tests/e2e/fixtures/" + name; }
 
-Server::Server(const std::string& root, std::vector<std::string> extra_args) {
+Server::Server(const std::string& root, std::vector<std::string> extra_args,
+               std::vector<std::pair<std::string, std::string>> env) {
     char pattern[] = "/tmp/askr-e2e-log-XXXXXX";
     int log_fd = ::mkstemp(pattern);
     log_path_ = pattern;
     std::vector<std::string> args = {ASKR_BINARY, "serve", "--root", root, "--listen", "127.0.0.1:0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    const bool redirect_listener = std::find(args.begin(), args.end(), "--listen-http") != args.end();
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(log_fd, 1);
         ::dup2(log_fd, 2);
         ::setpgid(0, 0);
+        for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -112,15 +116,22 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args) {
         ::_exit(127);
     }
     ::close(log_fd);
-    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+    // "listening on https://127.0.0.1:P" (or http://), and with --listen-http also
+    // "listening on http://127.0.0.1:Q (redirects to https)".
+    const std::regex listening(R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?)");
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
-        std::smatch m;
         std::string text = read_file(log_path_);
-        if (std::regex_search(text, m, listening)) {
-            port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-            break;
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), listening); it != std::sregex_iterator(); ++it) {
+            const auto port = static_cast<std::uint16_t>(std::stoi((*it)[2]));
+            if ((*it)[3].matched) {
+                http_port_ = port;
+            } else if (port_ == 0) {
+                port_ = port;
+                scheme_ = (*it)[1];
+            }
         }
+        if (port_ != 0 && (!redirect_listener || http_port_ != 0)) break;
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             stopped_ = true;
@@ -130,7 +141,7 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (port_ == 0) {
-        ADD_FAILURE() << "askr did not report listening within 10 s:\n" << read_file(log_path_);
+        ADD_FAILURE() << "askr did not report listening (and its redirect listener, if any) within 10 s:\n" << read_file(log_path_);
         return;
     }
     baseline_fds_ = open_fds();
@@ -141,7 +152,7 @@ Server::~Server() {
         // No descriptor may outlive the connections that held it (allow a moment for the
         // server to see the clients' FIN).
         int fds = open_fds();
-        for (int i = 0; i < 100 && fds > baseline_fds_; ++i) {
+        for (int i = 0; i < 150 && fds > baseline_fds_; ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             fds = open_fds();
         }
@@ -160,7 +171,9 @@ Server::~Server() {
     ::unlink(log_path_.c_str());
 }
 
-std::string Server::url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+std::string Server::url(const std::string& path) const {
+    return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
+}
 
 std::string Server::log() const { return read_file(log_path_); }
 

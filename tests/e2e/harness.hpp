@@ -37,17 +37,21 @@ private:
 /// A running `askr serve`.
 class Server {
 public:
-    /// Starts `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` and waits until it
-    /// says it listens (fails the test after 10 s).
-    explicit Server(const std::string& root, std::vector<std::string> extra_args = {});
+    /// Starts `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` (with `env` added to
+    /// its environment) and waits until it says it listens, over HTTP or HTTPS, and with
+    /// --listen-http also on its redirect listener (fails the test after 10 s).
+    explicit Server(const std::string& root, std::vector<std::string> extra_args = {},
+                    std::vector<std::pair<std::string, std::string>> env = {});
     /// Stops it (SIGTERM) and checks the clean-exit rules unless stop() already ran.
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
     std::uint16_t port() const { return port_; }
+    /// Port of the --listen-http redirect listener (0 without one).
+    std::uint16_t http_port() const { return http_port_; }
     pid_t pid() const { return pid_; }
-    /// "http://127.0.0.1:PORT" + path.
+    /// "http://127.0.0.1:PORT" + path ("https://" when the server speaks TLS).
     std::string url(const std::string& path = "/") const;
     /// Everything the server printed so far.
     std::string log() const;
@@ -64,6 +68,8 @@ private:
     std::string log_path_;
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
+    std::uint16_t http_port_ = 0;
+    std::string scheme_ = "http";
     int baseline_fds_ = 0;
     bool stopped_ = false;
     std::vector<std::string> allowed_errors_;

@@ -2,9 +2,8 @@
 // ALPN, resumption), start-up errors, the handshake timeout, the plain-HTTP redirect
 // listener with ACME challenges, and certificate reload on SIGHUP.
 //
-// The harness's Server waits for "listening on http://", so these tests start askr with a
-// small helper of their own (TlsServer) that keeps the same after-test rules: a clean exit
-// on SIGTERM, no stray process, no leaked descriptor, no unexpected error in the log.
+// Servers are the harness's (TlsServer is its name here): a clean exit on SIGTERM, no stray
+// process, no leaked descriptor, no unexpected error in the log after each test.
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
@@ -64,127 +63,8 @@ CertPair make_cert(const TempDir& dir, const std::string& name, const std::strin
 }
 
 // `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` speaking HTTPS.
-class TlsServer {
-public:
-    TlsServer(const std::string& root, std::vector<std::string> extra_args,
-              std::vector<std::pair<std::string, std::string>> env = {}) {
-        char pattern[] = "/tmp/askr-e2e-log-XXXXXX";
-        int log_fd = ::mkstemp(pattern);
-        log_path_ = pattern;
-        std::vector<std::string> args = {ASKR_BINARY, "serve", "--root", root, "--listen", "127.0.0.1:0"};
-        args.insert(args.end(), extra_args.begin(), extra_args.end());
-        const bool redirect = std::find(args.begin(), args.end(), "--listen-http") != args.end();
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(log_fd, 1);
-            ::dup2(log_fd, 2);
-            ::setpgid(0, 0);
-            for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        ::close(log_fd);
-        const std::regex https(R"(listening on https://127\.0\.0\.1:(\d+))");
-        const std::regex http(R"(listening on http://127\.0\.0\.1:(\d+) \(redirects to https\))");
-        const auto until = std::chrono::steady_clock::now() + 10s;
-        while (std::chrono::steady_clock::now() < until) {
-            std::smatch m;
-            const std::string text = log();
-            if (std::regex_search(text, m, https)) port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-            if (redirect && std::regex_search(text, m, http)) http_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-            if (port_ != 0 && (!redirect || http_port_ != 0)) break;
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                stopped_ = true;
-                ADD_FAILURE() << "askr exited at start:\n" << text;
-                return;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        if (port_ == 0) ADD_FAILURE() << "askr did not report listening on https within 10 s:\n" << log();
-        baseline_fds_ = open_fds();
-    }
-
-    ~TlsServer() {
-        if (!stopped_) {
-            int fds = open_fds();
-            for (int i = 0; i < 150 && fds > baseline_fds_; ++i) {
-                std::this_thread::sleep_for(20ms);
-                fds = open_fds();
-            }
-            EXPECT_LE(fds, baseline_fds_) << "the server holds more file descriptors than after start";
-            EXPECT_EQ(stop(), 0) << "askr did not exit cleanly on SIGTERM:\n" << log();
-        }
-        std::istringstream lines(log());
-        for (std::string line; std::getline(lines, line);) {
-            if (line.find("[error]") == std::string::npos && line.find("[critical]") == std::string::npos) continue;
-            bool allowed = false;
-            for (const auto& a : allowed_errors_) allowed = allowed || line.find(a) != std::string::npos;
-            EXPECT_TRUE(allowed) << "unexpected error in the server log: " << line;
-        }
-        ::unlink(log_path_.c_str());
-    }
-
-    std::uint16_t port() const { return port_; }
-    std::uint16_t http_port() const { return http_port_; }
-    pid_t pid() const { return pid_; }
-    std::string url(const std::string& path = "/") const {
-        return "https://127.0.0.1:" + std::to_string(port_) + path;
-    }
-    std::string log() const { return read_all(log_path_); }
-    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = 10s) const {
-        const auto until = std::chrono::steady_clock::now() + timeout;
-        do {
-            if (log().find(text) != std::string::npos) return true;
-            std::this_thread::sleep_for(20ms);
-        } while (std::chrono::steady_clock::now() < until);
-        return false;
-    }
-    void allow_error(const std::string& text) { allowed_errors_.push_back(text); }
-
-    int stop() {
-        stopped_ = true;
-        ::kill(pid_, SIGTERM);
-        const auto until = std::chrono::steady_clock::now() + 15s;
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > until) {
-                ADD_FAILURE() << "askr did not stop within 15 s; killing it";
-                ::kill(-pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                return -1;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        if (::kill(-pid_, 0) == 0) {
-            ADD_FAILURE() << "processes of the server's group are still running";
-            ::kill(-pid_, SIGKILL);
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-
-private:
-    int open_fds() const {
-        int count = 0;
-        std::error_code ec;
-        for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
-             !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            ++count;
-        }
-        return count;
-    }
-
-    std::string log_path_;
-    pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
-    std::uint16_t http_port_ = 0;
-    int baseline_fds_ = 0;
-    bool stopped_ = false;
-    std::vector<std::string> allowed_errors_;
-};
+// The harness's Server speaks HTTPS too (it reads the scheme from the "listening on" line).
+using TlsServer = Server;
 
 // Runs askr expecting it to fail at start: its exit status and output.
 std::pair<int, std::string> run_failing(const std::string& root, const std::vector<std::string>& extra_args) {
@@ -468,7 +348,7 @@ TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
     std::string first;
     {
         TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
-        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt));
+        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt, 10s));
         struct stat st {};
         ASSERT_EQ(::stat(dir.c_str(), &st), 0);
         EXPECT_EQ(st.st_mode & 0777, 0700u);
@@ -486,7 +366,7 @@ TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
     }
     {
         TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
-        EXPECT_TRUE(server.wait_for_log("using the self-signed certificate " + crt));
+        EXPECT_TRUE(server.wait_for_log("using the self-signed certificate " + crt, 10s));
         EXPECT_EQ(read_all(crt), first) << "a still valid certificate was replaced";
     }
     // One that expires within 7 days is made again.
@@ -495,7 +375,7 @@ TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
     fs::copy_file(expiring.key, key, fs::copy_options::overwrite_existing);
     {
         TlsServer server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", dir});
-        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt));
+        EXPECT_TRUE(server.wait_for_log("generated the self-signed certificate " + crt, 10s));
         EXPECT_NE(read_all(crt), read_all(expiring.cert));
         auto r = https_get(server.url("/small.txt"), {.ca_file = crt});
         EXPECT_EQ(r.status, 200) << r.error;
@@ -507,7 +387,7 @@ TEST_F(Tls, SelfSignedDefaultsToXdgRuntimeDir) {
     ::chmod(runtime.path().c_str(), 0700);
     TlsServer server(root.path(), {"--tls-self-signed"}, {{"XDG_RUNTIME_DIR", runtime.path()}});
     const std::string crt = runtime.path() + "/askr/self-signed.crt";
-    EXPECT_TRUE(server.wait_for_log(crt));
+    EXPECT_TRUE(server.wait_for_log(crt, 10s));
     auto r = https_get(server.url("/small.txt"), {.ca_file = crt});
     EXPECT_EQ(r.status, 200) << r.error;
 }
@@ -571,14 +451,14 @@ TEST_F(Tls, SighupReloadsTheCertificateAndKeepsTheOldOneWhenTheNewIsBroken) {
     fs::copy_file(renewed.cert, crt, fs::copy_options::overwrite_existing);
     fs::copy_file(renewed.key, key, fs::copy_options::overwrite_existing);
     ::kill(server.pid(), SIGHUP);
-    ASSERT_TRUE(server.wait_for_log("reload finished")) << server.log();
+    ASSERT_TRUE(server.wait_for_log("reload finished", 10s)) << server.log();
     EXPECT_NE(s_client(server.port(), "").find("CN = renewed.test"), std::string::npos);
 
     // A broken file on the next reload: logged, and the renewed certificate keeps serving.
     std::ofstream(crt) << "garbage";
     ::kill(server.pid(), SIGHUP);
-    ASSERT_TRUE(server.wait_for_log("keeping the previous certificate")) << server.log();
-    EXPECT_TRUE(server.wait_for_log("reload finished: generation 3")) << server.log();
+    ASSERT_TRUE(server.wait_for_log("keeping the previous certificate", 10s)) << server.log();
+    EXPECT_TRUE(server.wait_for_log("reload finished: generation 3", 10s)) << server.log();
     EXPECT_NE(s_client(server.port(), "").find("CN = renewed.test"), std::string::npos);
     auto r = https_get(server.url("/small.txt"));
     EXPECT_EQ(r.status, 200) << r.error;
