@@ -24,6 +24,7 @@
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
 #include "shm/scoreboard.hpp"
+#include "worker/accept_policy.hpp"
 
 namespace askr::master {
 
@@ -100,6 +101,7 @@ private:
     void finish_reload_if_done();
     void answer_control();
     std::string status_text() const;
+    void pass_on_kick(std::size_t dead_slot);
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
@@ -117,6 +119,7 @@ private:
     std::map<pid_t, int> early_exits_;     // workers that died before the zygote named them
     std::vector<bool> slot_taken_;
     std::vector<core::UniqueFd> stop_fds_;  // per slot: "drain and exit" without a signal
+    std::vector<core::UniqueFd> kick_fds_;  // per slot: "take a pending connection" (worker/accept_thread.hpp)
     std::uint32_t next_generation_ = 1;
     Backoff worker_backoff_;
     Backoff zygote_backoff_;
@@ -141,7 +144,8 @@ int Master::run() {
     // read), which a reload must never do to in-flight requests.
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
         stop_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-        if (!stop_fds_.back()) throw std::runtime_error("eventfd() failed");
+        kick_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        if (!stop_fds_.back() || !kick_fds_.back()) throw std::runtime_error("eventfd() failed");
     }
     sigset_t set;
     sigemptyset(&set);
@@ -227,7 +231,8 @@ void Master::start_generation() {
         // Older generations' control sockets must not live on in this zygote (or its
         // workers): their zygotes wait for EOF on them to exit.
         for (auto& g : generations_) g->control.reset();
-        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_};
+        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_,
+                          &kick_fds_};
         setup.tls = tls_.get();
         run_zygote(setup);
     }
@@ -293,6 +298,13 @@ void Master::reap_children() {
             std::uint64_t stale;  // a stop request the dead worker never read
             while (::read(stop_fds_[worker.slot].get(), &stale, sizeof stale) > 0) {
             }
+            // A worker killed outright left its slot saying idle or busy: the accept
+            // policy must not count on it (nor pass connections to it).
+            shm::WorkerSlot& slot = scoreboard_.slot(worker.slot);
+            slot.state.store(shm::WorkerState::empty, std::memory_order_release);
+            slot.connections.store(0, std::memory_order_relaxed);
+            slot.php_outstanding.store(0, std::memory_order_relaxed);
+            if (::read(kick_fds_[worker.slot].get(), &stale, sizeof stale) > 0) pass_on_kick(worker.slot);
             on_worker_exit(worker, status);
             continue;
         }
@@ -512,6 +524,14 @@ void Master::answer_control() {
     ::send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
 }
 
+// A worker that died with a kick unread would strand the connection it was passed.
+void Master::pass_on_kick(std::size_t dead_slot) {
+    const int peer = worker::least_loaded_peer(scoreboard_, scoreboard_.slot(dead_slot));
+    if (peer < 0) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(kick_fds_[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
+}
+
 std::string Master::status_text() const {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
     char line[256];
@@ -523,17 +543,22 @@ std::string Master::status_text() const {
         out += "the worker table's header is damaged (a stray write into shared memory); restart the server\n";
         return out;
     }
-    out += "SLOT  PID      GEN  STATE     REQUESTS   RSS(MB)  CURRENT(ms)\n";
+    // WAKEUPS: times a new connection woke the worker; EMPTY: of those, how many found
+    // nothing to accept (a thundering herd would make EMPTY grow with every connection).
+    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  RSS(MB)  CURRENT(ms)\n";
     const auto now = shm::now_ms();
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
         const auto& slot = scoreboard_.slot(i);
         const auto state = slot.state.load(std::memory_order_relaxed);
         if (state == shm::WorkerState::empty) continue;
         const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
-        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-8.1f %s\n", i,
+        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-8.1f %s\n", i,
                       slot.pid.load(std::memory_order_relaxed), slot.generation.load(std::memory_order_relaxed),
                       shm::state_name(state),
                       static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
+                      slot.connections.load(std::memory_order_relaxed),
+                      static_cast<unsigned long long>(slot.accept_wakeups.load(std::memory_order_relaxed)),
+                      static_cast<unsigned long long>(slot.accept_empty.load(std::memory_order_relaxed)),
                       static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
                       started ? std::to_string(now - started).c_str() : "-");
         out += line;

@@ -60,6 +60,10 @@ void drop_privileges(const config::ServeOptions& options) {
 
     shm::WorkerSlot& slot = setup.scoreboard->slot(slot_index);
     slot.requests.store(0, std::memory_order_relaxed);
+    slot.connections.store(0, std::memory_order_relaxed);
+    slot.php_outstanding.store(0, std::memory_order_relaxed);
+    slot.accept_wakeups.store(0, std::memory_order_relaxed);
+    slot.accept_empty.store(0, std::memory_order_relaxed);
     slot.request_started_ms.store(0, std::memory_order_relaxed);
     slot.generation.store(setup.generation, std::memory_order_relaxed);
     slot.started_ms.store(shm::now_ms(), std::memory_order_relaxed);
@@ -68,6 +72,8 @@ void drop_privileges(const config::ServeOptions& options) {
 
     worker::WorkerIdentity identity{&slot, setup.scoreboard, setup.generation, setup.options->max_requests};
     identity.stop_fd = (*setup.stop_fds)[slot_index].get();
+    identity.kick_fd = (*setup.kick_fds)[slot_index].get();
+    identity.kick_fds = setup.kick_fds;
     identity.tls = setup.tls;
     int status = 1;
     try {

@@ -37,6 +37,7 @@ struct ZygoteSetup {
     int control_fd;    ///< the zygote's end of the socket pair
     pid_t master_pid;
     const std::vector<core::UniqueFd>* stop_fds;  ///< per slot: the master's "drain and exit"
+    const std::vector<core::UniqueFd>* kick_fds;  ///< per slot: a peer's "take a pending connection"
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
 };
 

@@ -23,6 +23,11 @@ struct alignas(64) WorkerSlot {
     std::atomic<std::int64_t> request_started_ms{0};  ///< wall clock of the running request, 0 when idle
     std::atomic<std::uint64_t> rss_bytes{0};          ///< resident memory, refreshed between requests
     std::atomic<std::int64_t> started_ms{0};          ///< when the worker started
+    // The accept policy's inputs (worker/accept_policy.hpp) and what it did:
+    std::atomic<std::uint32_t> connections{0};      ///< open client connections
+    std::atomic<std::uint32_t> php_outstanding{0};  ///< requests handed to PHP and not yet done
+    std::atomic<std::uint64_t> accept_wakeups{0};   ///< times a new connection woke this worker
+    std::atomic<std::uint64_t> accept_empty{0};     ///< ... and there was nothing to accept (a herd)
 };
 
 /// The worker table in anonymous shared memory, created by the master before any fork
@@ -30,7 +35,7 @@ struct alignas(64) WorkerSlot {
 class Scoreboard {
 public:
     static constexpr std::uint32_t magic = 0x41534b52;  // "ASKR"
-    static constexpr std::uint32_t layout_version = 1;
+    static constexpr std::uint32_t layout_version = 2;
 
     /// Maps a table with room for `slots` workers; throws std::runtime_error on failure.
     explicit Scoreboard(std::size_t slots);

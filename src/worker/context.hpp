@@ -26,6 +26,8 @@ public:
     virtual void php_finished() = 0;
     /// A request has been read and is about to be answered.
     virtual void request_started() = 0;
+    /// A client connection has closed.
+    virtual void connection_closed() = 0;
 };
 
 /// What every connection of a worker shares: settings, the PHP queue, and the registry of

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "http/h1/connection.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
+#include "worker/accept_thread.hpp"
 #include "worker/context.hpp"
 
 namespace askr::worker {
@@ -56,8 +58,7 @@ public:
           signals_(io, SIGTERM, SIGINT),
           stop_requests_(io),
           sweeper_(io),
-          shutdown_timer_(io),
-          accept_resume_(io) {
+          shutdown_timer_(io) {
         context_.router.root = options.root;
         context_.router.index = options.index;
         context_.router.symlinks = options.symlinks;
@@ -69,18 +70,21 @@ public:
     }
 
     void start(std::vector<core::ListenSocket>& sockets) {
-        std::vector<http::h1::Listener> kinds;
+        std::vector<int> listen_fds;
         for (auto& s : sockets) {
-            const bool v6 = s.host.find(':') != std::string::npos;
-            acceptors_.emplace_back(context_.io, v6 ? tcp::v6() : tcp::v4(), ::dup(s.fd.get()));
-            kinds.push_back(s.redirect_to_https ? http::h1::Listener::https_redirect
-                            : context_.tls      ? http::h1::Listener::https
-                                                : http::h1::Listener::http);
-            if (kinds.back() == http::h1::Listener::https && context_.https_port == 0) context_.https_port = s.port;
+            listen_fds.push_back(s.fd.get());
+            listeners_.push_back({s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(),
+                                  s.redirect_to_https ? http::h1::Listener::https_redirect
+                                  : context_.tls      ? http::h1::Listener::https
+                                                      : http::h1::Listener::http});
+            if (listeners_.back().kind == http::h1::Listener::https && context_.https_port == 0) {
+                context_.https_port = s.port;
+            }
         }
-        for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-            asio::co_spawn(context_.io, accept_loop(acceptors_[i], kinds[i]), core::log_coroutine_exception);
-        }
+        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds, identity_.kick_fd};
+        accept_thread_.emplace(listen_fds, peers, [this](int fd, std::size_t listener) {
+            asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
+        });
         signals_.async_wait([this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
         if (identity_.stop_fd >= 0) {
             stop_requests_.assign(::dup(identity_.stop_fd));
@@ -89,41 +93,21 @@ public:
         asio::co_spawn(context_.io, sweep_loop(), core::log_coroutine_exception);
     }
 
-    // Accept policy (issue 3, DESIGN.md section 2): while this worker's PHP thread is busy
-    // and another worker is idle, it takes no new connection, so that a fast request never
-    // waits behind a slow one. When no other worker is idle it keeps accepting: pausing
-    // then would only starve new connections in the backlog (its keep-alive clients keep
-    // it busy). Outstanding requests are counted here, on the I/O thread, so that submit
-    // and release are seen in order.
+    // What the accept policy (accept_policy.hpp) reads about this worker. Outstanding
+    // requests are counted here, on the I/O thread, so that submit and release are seen
+    // in order.
     void php_submitted() override {
         ++php_outstanding_;
-        if (!accept_paused_ && another_worker_idle()) pause_accepting();
+        if (identity_.slot) identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
     }
 
     void php_finished() override {
         --php_outstanding_;
-        if (accept_paused_ && (php_outstanding_ == 0 || !another_worker_idle())) {
-            accept_paused_ = false;
-            accept_resume_.cancel();
-        }
+        if (identity_.slot) identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
     }
 
-    void pause_accepting() {
-        accept_paused_ = true;
-        boost::system::error_code ignored;
-        for (auto& a : acceptors_) a.cancel(ignored);
-    }
-
-    bool another_worker_idle() const {
-        const shm::Scoreboard* board = identity_.scoreboard;
-        if (!board || !identity_.slot) return false;
-        for (std::size_t i = 0; i < board->size(); ++i) {
-            const shm::WorkerSlot& other = board->slot(i);
-            if (&other != identity_.slot && other.state.load(std::memory_order_relaxed) == shm::WorkerState::idle) {
-                return true;
-            }
-        }
-        return false;
+    void connection_closed() override {
+        if (identity_.slot) identity_.slot->connections.fetch_sub(1, std::memory_order_relaxed);
     }
 
     void request_started() override {
@@ -136,26 +120,21 @@ public:
     }
 
 private:
-    asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, http::h1::Listener listener) {
-        while (!context_.draining) {
-            if (accept_paused_) {
-                accept_resume_.expires_at(asio::steady_timer::time_point::max());
-                co_await accept_resume_.async_wait(as_tuple(use_awaitable));
-                continue;
-            }
-            auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
-            // A connection accepted as the drain began is still served (with
-            // Connection: close): dropping it would fail a request the client already sent.
-            if (ec == asio::error::operation_aborted) continue;  // paused, or closing
-            if (ec) {
-                // Out of descriptors (EMFILE/ENFILE): back off instead of spinning.
-                spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
-                asio::steady_timer pause(context_.io, std::chrono::milliseconds(100));
-                co_await pause.async_wait(as_tuple(use_awaitable));
-                continue;
-            }
-            http::h1::start_connection(context_, std::move(socket), listener);
+    // On the I/O thread: a connection the accept thread took. One accepted as the drain
+    // began is still served (with Connection: close): dropping it would fail a request
+    // the client already sent.
+    void on_accepted(int fd, std::size_t listener) {
+        boost::system::error_code ec;
+        tcp::socket socket(context_.io);
+        socket.assign(listeners_[listener].protocol, fd, ec);
+        if (ec) {
+            ::close(fd);
+            connection_closed();
+            return;
         }
+        const std::size_t before = context_.connection_count;
+        http::h1::start_connection(context_, std::move(socket), listeners_[listener].kind);
+        if (context_.connection_count == before) connection_closed();  // refused (TLS could not start)
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).
@@ -185,8 +164,6 @@ private:
             for (auto* c = context_.connections; c; c = c->next) {
                 if (c->deadline() < now) c->abort();
             }
-            // The accept policy, re-checked: another worker may have become idle since.
-            if (!accept_paused_ && php_outstanding_ > 0 && another_worker_idle()) pause_accepting();
             if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
         }
     }
@@ -195,9 +172,7 @@ private:
         if (context_.draining) return;
         context_.draining = true;
         if (identity_.slot) identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
-        boost::system::error_code ignored;
-        for (auto& acceptor : acceptors_) acceptor.close(ignored);
-        accept_resume_.cancel();
+        if (accept_thread_) accept_thread_->stop();
         for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
         if (context_.connection_count == 0) {
             asio::post(context_.io, [this] { finish(context_); });
@@ -221,13 +196,16 @@ private:
     WorkerIdentity identity_;
     std::uint64_t request_limit_;
     std::uint64_t requests_ = 0;
-    std::vector<tcp::acceptor> acceptors_;
+    struct ListenerKind {
+        tcp protocol;
+        http::h1::Listener kind;
+    };
+    std::vector<ListenerKind> listeners_;  // by listening socket, as the accept thread numbers them
+    std::optional<AcceptThread> accept_thread_;
     asio::signal_set signals_;
     asio::posix::stream_descriptor stop_requests_;
     asio::steady_timer sweeper_;
     asio::steady_timer shutdown_timer_;
-    asio::steady_timer accept_resume_;
-    bool accept_paused_ = false;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
 };
 

@@ -19,6 +19,8 @@ struct WorkerIdentity {
     std::uint64_t max_requests = 0;  ///< 0 = never recycle
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets speak TLS with this (null: plain)
     int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
+    int kick_fd = -1;                ///< eventfd: a peer passes a pending connection on (accept_thread.hpp)
+    const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< every slot's kick_fd
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)

@@ -1,7 +1,11 @@
-// Operating the server: load-following accept, privilege drop, `askr status` (issue 3).
+// Operating the server: load-following accept without a thundering herd, privilege drop, `askr status` (issue 3).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -31,7 +35,8 @@ std::string run_command(const std::string& command) {
 TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
     TempDir root;
     root.write("index.php", R"(<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo getmypid();)");
-    Server server(root.path(), {"--workers", "2"});
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket});
     auto slow = std::async(std::launch::async, [&] { return request(server.url("/?ms=2500")); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the slow request is running
     double worst_ms = 0;
@@ -43,9 +48,92 @@ TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
         worst_ms = std::max(worst_ms, ms);
     }
     // Behind the slow request a fast one would take more than 2 s.
-    EXPECT_LT(worst_ms, 1000.0) << "a fast request waited behind the slow one";
+    EXPECT_LT(worst_ms, 1000.0) << "a fast request waited behind the slow one\n" << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1") << server.log();
     auto slow_response = slow.get();
     EXPECT_EQ(slow_response.status, 200);
+}
+
+struct WorkerRow {
+    unsigned requests = 0, connections = 0, wakeups = 0, empty = 0;
+};
+
+// The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY ...).
+std::vector<WorkerRow> worker_rows(const std::string& socket) {
+    std::istringstream table(run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1"));
+    std::vector<WorkerRow> rows;
+    for (std::string line; std::getline(table, line);) {
+        if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+        std::istringstream fields(line);
+        std::string slot, pid, generation, state;
+        WorkerRow row;
+        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty;
+        if (fields) rows.push_back(row);
+    }
+    return rows;
+}
+
+int connect_to(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// No thundering herd: with every worker waiting, a new connection wakes one of them.
+// Without EPOLLEXCLUSIVE each connection would wake all four, three of them for nothing.
+TEST(Operations, ANewConnectionWakesOneWorkerNotAll) {
+    TempDir root;
+    root.write("index.php", "<?php echo 'x';");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "4", "--control-socket", socket});
+    constexpr int connections = 200;
+    for (int i = 0; i < connections; ++i) {
+        ASSERT_EQ(get(server.url("/")).status, 200);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // every worker back waiting
+    }
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 4u);
+    unsigned wakeups = 0, empty = 0;
+    for (const auto& row : rows) {
+        wakeups += row.wakeups;
+        empty += row.empty;
+    }
+    EXPECT_GE(wakeups, static_cast<unsigned>(connections)) << "every connection wakes a worker";
+    EXPECT_LE(empty, static_cast<unsigned>(connections / 20)) << "wake-ups that found nothing to accept";
+}
+
+// Keep-alive connections stay with the worker that accepted them, so they must be spread
+// when they are opened: 32 clients connecting at once end up 16/16, give or take one or
+// two, not 26/6 (which left one worker's clients queued while the other idled).
+TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
+    TempDir root;
+    root.write("index.php", "<?php echo 'x';");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket});
+    std::vector<int> clients;
+    for (int i = 0; i < 32; ++i) {
+        const int fd = connect_to(server.port());
+        ASSERT_GE(fd, 0);
+        clients.push_back(fd);
+    }
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int fd : clients) ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    for (int fd : clients) {
+        char buffer[512];
+        ASSERT_GT(::recv(fd, buffer, sizeof buffer, 0), 0);  // answered, and still open
+    }
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].connections + rows[1].connections, 32u);
+    EXPECT_LE(std::max(rows[0].connections, rows[1].connections), 19u)
+        << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    for (int fd : clients) ::close(fd);
 }
 
 TEST(Operations, UserDropsPrivilegesOfPhp) {

@@ -134,6 +134,7 @@ Connection::~Connection() {
     if (next) next->prev = prev;
     if (context_.connections == this) context_.connections = next;
     --context_.connection_count;
+    if (context_.events) context_.events->connection_closed();
     if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
         context_.on_last_connection_closed(context_);
     }
@@ -426,6 +427,9 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
         php_body_.clear();
         const auto progress = exchange.take(php_head_, php_body_);
         const std::size_t taken = php_body_.size();
+        // The PHP thread is free before the client has its answer: say so now, or a client
+        // that reconnects at once finds this worker still counted busy (accept policy).
+        if (progress.released) context_.events->php_finished();
         if (!failed && !finished && (progress.head || taken > 0 || progress.complete)) {
             out_.clear();
             if (progress.head) {
@@ -476,10 +480,7 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
             finished = progress.complete;
         }
         exchange.written(taken);
-        if (progress.released) {
-            context_.events->php_finished();
-            break;
-        }
+        if (progress.released) break;
         deadline_ = Clock::time_point::max();
         co_await exchange.wait();
     }

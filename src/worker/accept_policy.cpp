@@ -1,0 +1,51 @@
+#include "worker/accept_policy.hpp"
+
+#include <limits>
+
+namespace askr::worker {
+
+namespace {
+
+// A script running this long is a slow one (a report, an upload, a hung API call):
+// whoever connects to its worker waits for it, so the worker ranks after every other.
+// A worker that is busy only for a moment (a few-millisecond page) counts one connection
+// more: that busy state flickers, and weighing it heavily would pile long-lived
+// keep-alive connections onto whichever worker happened to be idle at that instant.
+constexpr std::int64_t slow_request_ms = 10;
+constexpr std::uint64_t slow_weight = std::uint64_t{1} << 32;
+
+bool serving(const shm::WorkerSlot& slot) {
+    const auto state = slot.state.load(std::memory_order_relaxed);
+    return state == shm::WorkerState::idle || state == shm::WorkerState::busy;
+}
+
+}  // namespace
+
+std::uint64_t accept_load(const shm::WorkerSlot& slot) {
+    std::uint64_t load = slot.connections.load(std::memory_order_relaxed);
+    if (slot.php_outstanding.load(std::memory_order_relaxed) > 0) ++load;
+    const std::int64_t started = slot.request_started_ms.load(std::memory_order_relaxed);
+    if (started != 0 && shm::now_ms() - started >= slow_request_ms) load += slow_weight;
+    return load;
+}
+
+int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
+    int best = -1;
+    std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+    for (std::size_t i = 0; i < board.size(); ++i) {
+        const shm::WorkerSlot& other = board.slot(i);
+        if (&other == &self || !serving(other)) continue;
+        if (const auto load = accept_load(other); load < least) {
+            least = load;
+            best = static_cast<int>(i);
+        }
+    }
+    return best;
+}
+
+bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
+    const int peer = least_loaded_peer(board, self);
+    return peer < 0 || accept_load(self) <= accept_load(board.slot(static_cast<std::size_t>(peer))) + 1;
+}
+
+}  // namespace askr::worker
