@@ -17,6 +17,10 @@ packages=(
   # anchors for comparison tests and benchmarks, and a real app
   nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
 )
+# `--bench`: what only bench/run needs on top (MediaWiki is 230 MB: not for every build).
+if [ "${1:-}" = --bench ]; then
+  packages+=(mediawiki)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,5 +46,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   policy_created=1
 fi
 trap '[ $policy_created -eq 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get update -qq -o DPkg::Lock::Timeout=300
+apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null

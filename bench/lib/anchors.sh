@@ -23,6 +23,7 @@
 #   anchors.sh free-port               print a free TCP port on 127.0.0.1
 #   anchors.sh askr-workers BINARY     print "yes" if `serve --workers` exists, else "no"
 #   anchors.sh dokuwiki-fix-perms      give /var/lib/dokuwiki/data back to www-data
+#   anchors.sh mediawiki-setup         install a MediaWiki on SQLite if none is configured
 #
 # Start commands print nothing on success (exit 0 once the port answers HTTP) and print
 # the error log on failure (exit non-zero, nothing left running). WORKDIR is created if
@@ -513,6 +514,30 @@ anchors_dokuwiki_fix_perms() {
   fi
 }
 
+# MediaWiki from Debian's package reads /etc/mediawiki/LocalSettings.php, which the
+# package leaves to the administrator. If it is missing, this installs a wiki the way the
+# MediaWiki manual says (maintenance/install.php) on SQLite under
+# /var/lib/mediawiki/data (owned by www-data), with $wgServer taken from each request so
+# that any loopback port works. An existing LocalSettings.php is never touched.
+anchors_mediawiki_setup() {
+  local conf=/etc/mediawiki/LocalSettings.php data=/var/lib/mediawiki/data tmp
+  [ -d /usr/share/mediawiki ] || { anchors__err "MediaWiki is not installed (apt-get install mediawiki)"; return 1; }
+  [ -e "$conf" ] && return 0
+  [ "$(id -u)" -eq 0 ] || { anchors__err "$conf is missing and only root can create it"; return 1; }
+  mkdir -p "$data" && chown "$ANCHORS_WWW_USER" "$data" || return 1
+  tmp=$(mktemp -d) && chown "$ANCHORS_WWW_USER" "$tmp" || return 1
+  if ! (cd /usr/share/mediawiki && anchors__as_www php maintenance/install.php --dbtype sqlite \
+        --dbpath "$data" --dbname askrbench --server http://127.0.0.1 --scriptpath "" --confpath "$tmp" \
+        --lang en --pass "askr-bench-$(od -An -tx4 -N8 /dev/urandom | tr -d ' ')" "Askr Bench Wiki" admin) \
+        >"$tmp/install.log" 2>&1 || [ ! -s "$tmp/LocalSettings.php" ]; then
+    anchors__err "MediaWiki's install.php failed:"; cat "$tmp/install.log" >&2; rm -rf "$tmp"; return 1
+  fi
+  sed 's|^\$wgServer = .*|$wgServer = WebRequest::detectServer();|' "$tmp/LocalSettings.php" >"$conf"
+  chmod 644 "$conf"
+  rm -rf "$tmp"
+  echo "anchors: installed a MediaWiki on SQLite ($conf, $data)" >&2
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -uo pipefail
   cmd=${1:-}
@@ -527,6 +552,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     free-port) anchors_free_port ;;
     askr-workers) anchors_askr_workers "$@" ;;
     dokuwiki-fix-perms) anchors_dokuwiki_fix_perms ;;
+    mediawiki-setup) anchors_mediawiki_setup ;;
     *)
       sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//' >&2
       exit 2 ;;
