@@ -146,6 +146,10 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
         ->check(CLI::Range(1u, 1024u));
     command.add_option("--max-requests", options.max_requests,
                        "Recycle a worker after this many requests (staggered; default 0 = never)");
+    command.add_option("--max-connections", options.max_connections,
+                       "Open client connections per worker (default 1024); when every worker is full, new "
+                       "connections get 503 and are closed")
+        ->check(CLI::Range(1u, 1000000u));
     command.add_option("--user", options.user, "Run PHP (zygote and workers) as this user when started as root");
     command.add_option("--group", options.group, "Group for --user (default: the user's primary group)");
     command.add_option("--control-socket", options.control_socket,

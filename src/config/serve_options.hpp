@@ -56,6 +56,7 @@ struct ServeOptions {
     std::string log_level = "info";
     unsigned workers = 0;                            ///< worker processes (0 = number of cores)
     std::uint64_t max_requests = 0;                  ///< recycle a worker after this many (0 = never)
+    std::uint32_t max_connections = 1024;            ///< open client connections per worker; past it, shed
     std::string user;                                ///< drop the zygote and workers to this user
     std::string group;                               ///< ... and group (default: the user's)
     std::string control_socket;                      ///< `askr status` socket ("" = default path)

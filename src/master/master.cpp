@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -133,7 +134,25 @@ private:
     Clock::time_point stop_deadline_{};
 };
 
+// Each connection costs a descriptor: take the hard limit (as nginx's
+// worker_rlimit_nofile does) and say when --max-connections cannot fit under it.
+void raise_open_file_limit(std::uint32_t max_connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    constexpr rlim_t reserve = 64;  // listening sockets, logs, PHP's own files
+    if (limit.rlim_cur != RLIM_INFINITY && max_connections + reserve > limit.rlim_cur) {
+        spdlog::warn("--max-connections {} needs about {} open files per worker, but the limit is {}: raise it "
+                     "(ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-connections",
+                     max_connections, max_connections + reserve, static_cast<unsigned long long>(limit.rlim_cur));
+    }
+}
+
 int Master::run() {
+    raise_open_file_limit(options_.max_connections);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
     ::prctl(PR_SET_NAME, "askr: master");
     // Before any fork: a bad certificate stops the start here (exit status 2).
@@ -545,20 +564,22 @@ std::string Master::status_text() const {
     }
     // WAKEUPS: times a new connection woke the worker; EMPTY: of those, how many found
     // nothing to accept (a thundering herd would make EMPTY grow with every connection).
-    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  RSS(MB)  CURRENT(ms)\n";
+    // SHED: connections refused because every worker was at --max-connections.
+    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  SHED   RSS(MB)  CURRENT(ms)\n";
     const auto now = shm::now_ms();
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
         const auto& slot = scoreboard_.slot(i);
         const auto state = slot.state.load(std::memory_order_relaxed);
         if (state == shm::WorkerState::empty) continue;
         const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
-        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-8.1f %s\n", i,
+        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-6llu %-8.1f %s\n", i,
                       slot.pid.load(std::memory_order_relaxed), slot.generation.load(std::memory_order_relaxed),
                       shm::state_name(state),
                       static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
                       slot.connections.load(std::memory_order_relaxed),
                       static_cast<unsigned long long>(slot.accept_wakeups.load(std::memory_order_relaxed)),
                       static_cast<unsigned long long>(slot.accept_empty.load(std::memory_order_relaxed)),
+                      static_cast<unsigned long long>(slot.connections_shed.load(std::memory_order_relaxed)),
                       static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
                       started ? std::to_string(now - started).c_str() : "-");
         out += line;

@@ -64,6 +64,7 @@ void drop_privileges(const config::ServeOptions& options) {
     slot.php_outstanding.store(0, std::memory_order_relaxed);
     slot.accept_wakeups.store(0, std::memory_order_relaxed);
     slot.accept_empty.store(0, std::memory_order_relaxed);
+    slot.connections_shed.store(0, std::memory_order_relaxed);
     slot.request_started_ms.store(0, std::memory_order_relaxed);
     slot.generation.store(setup.generation, std::memory_order_relaxed);
     slot.started_ms.store(shm::now_ms(), std::memory_order_relaxed);

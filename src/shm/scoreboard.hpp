@@ -28,6 +28,7 @@ struct alignas(64) WorkerSlot {
     std::atomic<std::uint32_t> php_outstanding{0};  ///< requests handed to PHP and not yet done
     std::atomic<std::uint64_t> accept_wakeups{0};   ///< times a new connection woke this worker
     std::atomic<std::uint64_t> accept_empty{0};     ///< ... and there was nothing to accept (a herd)
+    std::atomic<std::uint64_t> connections_shed{0};  ///< refused at --max-connections (503, closed)
 };
 
 /// The worker table in anonymous shared memory, created by the master before any fork

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -40,8 +41,10 @@ void drain_eventfd(int fd) {
 
 }  // namespace
 
-AcceptThread::AcceptThread(const std::vector<int>& listen_fds, const AcceptPeers& peers, Handoff handoff)
-    : listen_fds_(listen_fds),
+AcceptThread::AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32_t max_connections,
+                           const AcceptPeers& peers, Handoff handoff)
+    : sockets_(sockets),
+      max_connections_(max_connections),
       peers_(peers),
       handoff_(std::move(handoff)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
@@ -50,7 +53,7 @@ AcceptThread::AcceptThread(const std::vector<int>& listen_fds, const AcceptPeers
     // Edge-triggered: a connection this worker leaves for a peer must not wake it again
     // and again. The price is the edge-triggered rule: after a wake-up, accept until
     // EAGAIN or hand the rest on (accept_from).
-    for (std::size_t i = 0; i < listen_fds_.size(); ++i) add(epoll_.get(), listen_fds_[i], EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, i);
+    for (std::size_t i = 0; i < sockets_.size(); ++i) add(epoll_.get(), sockets_[i].fd, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, i);
     add(epoll_.get(), stop_fd_.get(), EPOLLIN, stop_tag);
     if (peers_.own_kick_fd >= 0) add(epoll_.get(), peers_.own_kick_fd, EPOLLIN, kick_tag);
     // Every signal stays blocked on this thread: they are for the PHP thread (DESIGN.md
@@ -89,7 +92,7 @@ void AcceptThread::run() {
             if (tag == kick_tag) {
                 drain_eventfd(peers_.own_kick_fd);
                 kicked = true;
-            } else if (tag < listen_fds_.size()) {
+            } else if (tag < sockets_.size()) {
                 if (peers_.self) peers_.self->accept_wakeups.fetch_add(1, std::memory_order_relaxed);
                 accept_from(tag, false);
             }
@@ -97,7 +100,7 @@ void AcceptThread::run() {
         // A peer that may not take a pending connection passed it here: take one from
         // each listening socket, whatever the policy says now (so a kick is never bounced).
         if (kicked) {
-            for (std::size_t i = 0; i < listen_fds_.size(); ++i) accept_from(i, true);
+            for (std::size_t i = 0; i < sockets_.size(); ++i) accept_from(i, true);
         }
     }
     // A kick that arrived as this worker stopped would strand its connection.
@@ -106,7 +109,7 @@ void AcceptThread::run() {
 }
 
 void AcceptThread::accept_from(std::size_t listener, bool take_one) {
-    const int listen_fd = listen_fds_[listener];
+    const int listen_fd = sockets_[listener].fd;
     bool accepted_any = false;
     for (;;) {
         const bool allowed = take_one || !peers_.board || !peers_.self || may_accept(*peers_.board, *peers_.self);
@@ -114,6 +117,10 @@ void AcceptThread::accept_from(std::size_t listener, bool take_one) {
             kick_peer();  // it accepts what is left, edge-triggered or not
             return;
         }
+        // At --max-connections: a peer with room takes the connection; when there is
+        // none, every worker is full and the connection is shed.
+        const bool full = peers_.self && peers_.self->connections.load(std::memory_order_relaxed) >= max_connections_;
+        if (full && kick_peer(max_connections_)) return;
         const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -133,17 +140,53 @@ void AcceptThread::accept_from(std::size_t listener, bool take_one) {
         }
         accepted_any = true;
         take_one = false;
+        if (full) {
+            shed(fd, listener);
+            continue;
+        }
         if (peers_.self) peers_.self->connections.fetch_add(1, std::memory_order_relaxed);
         handoff_(fd, listener);
     }
 }
 
-void AcceptThread::kick_peer() {
-    if (!peers_.board || !peers_.self || !peers_.kick_fds) return;
+bool AcceptThread::kick_peer(std::uint32_t below_connections) {
+    if (!peers_.board || !peers_.self || !peers_.kick_fds) return false;
     const int peer = least_loaded_peer(*peers_.board, *peers_.self);
-    if (peer < 0 || static_cast<std::size_t>(peer) >= peers_.kick_fds->size()) return;
+    if (peer < 0 || static_cast<std::size_t>(peer) >= peers_.kick_fds->size()) return false;
+    const auto index = static_cast<std::size_t>(peer);
+    if (peers_.board->slot(index).connections.load(std::memory_order_relaxed) >= below_connections) return false;
     const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write((*peers_.kick_fds)[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
+    return ::write((*peers_.kick_fds)[index].get(), &one, sizeof one) == sizeof one;
+}
+
+// Every worker is at --max-connections: the connection is refused cleanly rather than
+// left in the backlog, where the client would wait with no answer. A plain-HTTP client
+// is told 503 (RFC 9110 section 15.6.4) with Retry-After; a TLS client just sees the
+// close (a handshake costs more CPU than the refusal is worth). Counted in the worker
+// table; logged at most once a second.
+void AcceptThread::shed(int fd, std::size_t listener) {
+    if (sockets_[listener].plaintext) {
+        static constexpr std::string_view busy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n"
+            "Retry-After: 1\r\nConnection: close\r\n\r\nThe server is at its connection limit.\r\n";
+        [[maybe_unused]] auto sent = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);
+        // Closing with unread request bytes would send a reset, which can destroy the 503
+        // before the client reads it: read what already arrived first.
+        char discard[4096];
+        while (::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0) {
+        }
+    }
+    ::close(fd);
+    if (peers_.self) peers_.self->connections_shed.fetch_add(1, std::memory_order_relaxed);
+    ++shed_unlogged_;
+    const std::int64_t now = shm::now_ms();
+    if (now - shed_logged_ms_ >= 1000) {
+        spdlog::warn("worker {}: {} connection(s) shed: every worker is at --max-connections ({})", ::getpid(),
+                     shed_unlogged_, max_connections_);
+        shed_unlogged_ = 0;
+        shed_logged_ms_ = now;
+    }
 }
 
 }  // namespace askr::worker

@@ -19,6 +19,12 @@ struct AcceptPeers {
     int own_kick_fd = -1;
 };
 
+/// A listening socket as the accept thread sees it.
+struct AcceptSocket {
+    int fd;          ///< not owned
+    bool plaintext;  ///< HTTP without TLS: a shed connection can be told 503
+};
+
 /// Accepts a worker's new connections on a thread of its own, blocked in epoll_wait on
 /// an epoll instance where the listening sockets are registered with EPOLLEXCLUSIVE: a
 /// new connection wakes one waiting worker, not all of them (no thundering herd; Asio's
@@ -32,8 +38,11 @@ public:
     /// listening socket it came from. Runs on the accept thread.
     using Handoff = std::function<void(int fd, std::size_t listener)>;
 
-    /// Registers `listen_fds` (not owned) and starts the thread; throws on failure.
-    AcceptThread(const std::vector<int>& listen_fds, const AcceptPeers& peers, Handoff handoff);
+    /// Registers `sockets` and starts the thread; throws on failure. Past
+    /// `max_connections` open connections the worker passes new ones to a peer with room,
+    /// or, when every worker is full, sheds them (accept_from).
+    AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32_t max_connections, const AcceptPeers& peers,
+                 Handoff handoff);
     /// Stops the thread (see stop()).
     ~AcceptThread();
     AcceptThread(const AcceptThread&) = delete;
@@ -46,9 +55,13 @@ public:
 private:
     void run();
     void accept_from(std::size_t listener, bool take_one);
-    void kick_peer();
+    bool kick_peer(std::uint32_t below_connections = UINT32_MAX);
+    void shed(int fd, std::size_t listener);
 
-    std::vector<int> listen_fds_;
+    std::vector<AcceptSocket> sockets_;
+    std::uint32_t max_connections_;
+    std::uint64_t shed_unlogged_ = 0;  // shed since the last log line
+    std::int64_t shed_logged_ms_ = 0;
     AcceptPeers peers_;
     Handoff handoff_;
     core::UniqueFd epoll_;

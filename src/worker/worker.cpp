@@ -70,9 +70,9 @@ public:
     }
 
     void start(std::vector<core::ListenSocket>& sockets) {
-        std::vector<int> listen_fds;
+        std::vector<AcceptSocket> accept_sockets;
         for (auto& s : sockets) {
-            listen_fds.push_back(s.fd.get());
+            accept_sockets.push_back({s.fd.get(), s.redirect_to_https || !context_.tls});
             listeners_.push_back({s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(),
                                   s.redirect_to_https ? http::h1::Listener::https_redirect
                                   : context_.tls      ? http::h1::Listener::https
@@ -82,7 +82,7 @@ public:
             }
         }
         AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds, identity_.kick_fd};
-        accept_thread_.emplace(listen_fds, peers, [this](int fd, std::size_t listener) {
+        accept_thread_.emplace(accept_sockets, context_.options.max_connections, peers, [this](int fd, std::size_t listener) {
             asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
         });
         signals_.async_wait([this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });

@@ -54,10 +54,10 @@ TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
 }
 
 struct WorkerRow {
-    unsigned requests = 0, connections = 0, wakeups = 0, empty = 0;
+    unsigned requests = 0, connections = 0, wakeups = 0, empty = 0, shed = 0;
 };
 
-// The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY ...).
+// The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY SHED ...).
 std::vector<WorkerRow> worker_rows(const std::string& socket) {
     std::istringstream table(run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1"));
     std::vector<WorkerRow> rows;
@@ -66,7 +66,7 @@ std::vector<WorkerRow> worker_rows(const std::string& socket) {
         std::istringstream fields(line);
         std::string slot, pid, generation, state;
         WorkerRow row;
-        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty;
+        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed;
         if (fields) rows.push_back(row);
     }
     return rows;
@@ -134,6 +134,43 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     EXPECT_LE(std::max(rows[0].connections, rows[1].connections), 19u)
         << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
     for (int fd : clients) ::close(fd);
+}
+
+// Past --max-connections on every worker, a new connection is refused at once with a
+// 503 (not left waiting in the backlog), the worker logs it and counts it; once a
+// connection closes, new ones are served again.
+TEST(Operations, ConnectionsPastTheLimitAreShedWith503) {
+    TempDir root;
+    root.write("index.php", "<?php echo 'x';");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "1", "--max-connections", "4", "--control-socket", socket});
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::vector<int> held;
+    for (int i = 0; i < 4; ++i) {  // four keep-alive clients, each answered and still open
+        const int fd = connect_to(server.port());
+        ASSERT_GE(fd, 0);
+        ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
+        char buffer[512];
+        ASSERT_GT(::recv(fd, buffer, sizeof buffer, 0), 0);
+        held.push_back(fd);
+    }
+    const std::string refused = raw_exchange(server.port(), request, std::chrono::seconds(5));
+    EXPECT_EQ(refused.rfind("HTTP/1.1 503 ", 0), 0u) << refused;
+    EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+    EXPECT_TRUE(server.wait_for_log("connection(s) shed: every worker is at --max-connections (4)"));
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].connections, 4u);
+    EXPECT_EQ(rows[0].shed, 1u);
+    ::close(held.back());
+    held.pop_back();
+    Response after;
+    for (int i = 0; i < 50 && after.status != 200; ++i) {  // the worker sees the close first
+        after = get(server.url("/"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(after.status, 200);
+    for (int fd : held) ::close(fd);
 }
 
 TEST(Operations, UserDropsPrivilegesOfPhp) {
