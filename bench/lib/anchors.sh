@@ -483,6 +483,23 @@ anchors_status() {
 
 # rss WORKDIR [NAME]: "RSS_KB PSS_KB NPROCS" over every process of the sessions started
 # in WORKDIR (or only NAME's: askr, nginx, php-fpm, apache).
+# "NAME=RSS_KB,NAME=RSS_KB,..." for each process of the server (names from
+# /proc/PID/comm, spaces as '_'): master, workers, php-fpm children, apart.
+anchors_proc_rss() {
+  local w=${1:?usage: proc-rss WORKDIR} f pid p v out=""
+  for f in "$w"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    for p in $(anchors__session_pids "$pid"); do
+      [ "$p" = "$pid" ] && continue
+      v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+      [ -n "$v" ] || continue
+      out+="${out:+,}$(tr ' ' '_' <"/proc/$p/comm" 2>/dev/null)=$v"
+    done
+  done
+  echo "$out"
+}
+
 anchors_rss() {
   local w=${1:?usage: rss WORKDIR [NAME]} name=${2:-} f pid p rss=0 pss=0 n=0 v
   for f in "$w"/pids/*.pid; do

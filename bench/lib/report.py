@@ -214,6 +214,42 @@ def cmd_notes(args):
               + "; ".join(chatty) + ".")
 
 
+def process_memory(rec):
+    """{role: [rss_kb, ...]} from proc_rss ("askr:_worker=15000,php-fpm8.2=14000,...")."""
+    roles = {}
+    for item in filter(None, rec.get("proc_rss", "").split(",")):
+        name, _, kb = item.rpartition("=")
+        name = name.replace("_", " ")
+        if name.startswith("php-fpm") and rec.get("server") == "nginx":
+            # php-fpm's master and children share the name: the master is the smallest.
+            name = "php-fpm"
+        roles.setdefault(name, []).append(int(kb))
+    return roles
+
+
+def cmd_memory(args):
+    """Per-process RSS: Askr's master, its workers' largest, php-fpm's largest child."""
+    recs = [r for r in load(args[0]) if r.get("type") == "run" and r.get("status") == "ok"]
+    lines = []
+    for r in recs:
+        roles = process_memory(r)
+        if r["server"] == "askr" and "askr: worker" in roles:
+            master = max(roles.get("askr: master", [0]))
+            worker = max(roles["askr: worker"])
+            fpm = [process_memory(o).get("php-fpm", []) for o in recs
+                   if o["server"] == "nginx" and o["scenario"] == r["scenario"] and o["conns"] == r["conns"]]
+            fpm = [max(sorted(f)[1:] or f) for f in fpm if f]  # children: all but the master
+            text = "%s c=%s: askr master %.1f MB, largest worker %.1f MB" % (
+                r["scenario"], r["conns"], master / 1024, worker / 1024)
+            if fpm:
+                text += ", largest php-fpm child %.1f MB (worker %+.1f MB)" % (
+                    fpm[0] / 1024, (worker - fpm[0]) / 1024)
+            lines.append(text)
+    if lines:
+        print("Memory per process (RSS at the end of the run; targets: master under 20 MB, "
+              "a worker at most a php-fpm child + 5 MB): " + "; ".join(lines) + ".")
+
+
 def cmd_check(args):
     recs = load(args[0])
     bad = [r for r in recs if r.get("type") == "run" and r.get("status") != "ok"]
@@ -244,7 +280,7 @@ def main():
         sys.exit(2)
     cmd, args = sys.argv[1], sys.argv[2:]
     {"record": cmd_record, "table": cmd_table, "check": cmd_check,
-     "servers": cmd_servers, "notes": cmd_notes}[cmd](args)
+     "servers": cmd_servers, "notes": cmd_notes, "memory": cmd_memory}[cmd](args)
 
 
 if __name__ == "__main__":
