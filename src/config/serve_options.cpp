@@ -60,6 +60,13 @@ void finalize_tls(ServeOptions& options) {
     if (!options.tls_self_signed_dir.empty() && !options.tls_self_signed) {
         throw ConfigError("--tls-self-signed-dir needs --tls-self-signed");
     }
+    if (!options.tls_sni.empty() && options.tls_cert.empty()) {
+        throw ConfigError("--tls-sni adds certificates to --tls-cert: give the default one with --tls-cert and --tls-key");
+    }
+    for (auto& [cert, key] : options.tls_sni) {
+        cert = std::filesystem::absolute(cert).lexically_normal().string();
+        key = std::filesystem::absolute(key).lexically_normal().string();
+    }
     if (!options.listen_http.empty() && !options.tls()) {
         throw ConfigError("--listen-http redirects to HTTPS: it needs --tls-cert and --tls-key, or --tls-self-signed");
     }
@@ -92,6 +99,18 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     command.add_option("--tls-cert", options.tls_cert,
                        "PEM certificate chain (leaf first): every --listen address then speaks HTTPS");
     command.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert (unencrypted)");
+    command.add_option_function<std::vector<std::string>>(
+        "--tls-sni",
+        [&options](const std::vector<std::string>& values) {
+            for (const auto& v : values) {
+                const auto comma = v.find(',');
+                if (comma == std::string::npos || comma == 0 || comma + 1 == v.size()) {
+                    throw ConfigError("--tls-sni: expected CERT_FILE,KEY_FILE, got '" + v + "'");
+                }
+                options.tls_sni.emplace_back(v.substr(0, comma), v.substr(comma + 1));
+            }
+        },
+        "Another certificate CERT,KEY (PEM), served to clients asking for one of its names (SNI); repeatable");
     command.add_flag("--tls-self-signed", options.tls_self_signed,
                      "Serve HTTPS with a self-signed certificate made at start (for local use)");
     command.add_option("--tls-self-signed-dir", options.tls_self_signed_dir,

@@ -43,6 +43,7 @@ struct ServeOptions {
     bool tls_self_signed = false;                    ///< generate a self-signed certificate at start
     std::string tls_self_signed_dir;                 ///< where it is kept ("" = default_self_signed_dir())
     std::chrono::seconds tls_handshake_timeout{10};  ///< connect to the end of the TLS handshake
+    std::vector<std::pair<std::string, std::string>> tls_sni;  ///< more (cert, key) pairs, chosen by SNI name
     std::vector<ListenAddress> listen_http;          ///< plain-HTTP listeners redirecting to HTTPS
     /// True when the --listen addresses speak TLS.
     bool tls() const { return !tls_cert.empty() || tls_self_signed; }

@@ -53,11 +53,11 @@ struct CertPair {
     std::string cert, key;
 };
 CertPair make_cert(const TempDir& dir, const std::string& name, const std::string& common_name = "localhost",
-                   int days = 30) {
+                   int days = 30, const std::string& alt_names = "DNS:localhost,IP:127.0.0.1") {
     CertPair pair{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
     std::string out = shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
                             pair.key + " -out " + pair.cert + " -days " + std::to_string(days) + " -subj /CN=" +
-                            common_name + " -addext subjectAltName=DNS:localhost,IP:127.0.0.1");
+                            common_name + " -addext subjectAltName=" + alt_names);
     EXPECT_TRUE(fs::exists(pair.cert)) << out;
     return pair;
 }
@@ -436,6 +436,38 @@ TEST_F(Tls, HttpListenerRedirectsAndServesAcmeChallenges) {
     // Following the redirect ends on the HTTPS page.
     auto followed = https_get(server.url("/index.php"), {.ca_file = pair.cert});
     EXPECT_EQ(followed.body, "on https " + tls_port);
+}
+
+// Several certificates: the client's SNI name picks one (exact names, then a wildcard for
+// one label); an unknown name or none gets the first (--tls-cert).
+TEST_F(Tls, SniSelectsTheCertificateForTheName) {
+    const auto shop = make_cert(certs, "shop", "shop.test", 30, "DNS:shop.test,DNS:www.shop.test");
+    const auto wild = make_cert(certs, "wild", "wild.blog.test", 30, "DNS:*.blog.test");
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
+                                   shop.cert + "," + shop.key, "--tls-sni", wild.cert + "," + wild.key});
+    EXPECT_NE(s_client(server.port(), "-servername www.shop.test").find("CN = shop.test"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername SHOP.test").find("CN = shop.test"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername news.blog.test").find("CN = wild.blog.test"), std::string::npos);
+    // A wildcard covers one label only (RFC 6125 section 6.4.3).
+    EXPECT_NE(s_client(server.port(), "-servername a.news.blog.test").find("CN = localhost"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername unknown.test").find("CN = localhost"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-noservername").find("CN = localhost"), std::string::npos);
+    // The request itself is served whatever the certificate (curl resolves the name here).
+    const std::string out = shell("curl -s --cacert " + shop.cert + " --resolve www.shop.test:" +
+                                  std::to_string(server.port()) + ":127.0.0.1 https://www.shop.test:" +
+                                  std::to_string(server.port()) + "/small.txt");
+    EXPECT_EQ(out, "hello over tls\n");
+    EXPECT_TRUE(server.wait_for_log("TLS certificate " + shop.cert));
+}
+
+TEST_F(Tls, SniCertificateErrorsNameTheOption) {
+    auto [status, out] = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
+                                                   certs.path() + "/missing.crt," + pair.key});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("--tls-sni " + certs.path() + "/missing.crt: cannot read"), std::string::npos) << out;
+    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni", "only-one"});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("expected CERT_FILE,KEY_FILE"), std::string::npos) << out;
 }
 
 TEST_F(Tls, SighupReloadsTheCertificateAndKeepsTheOldOneWhenTheNewIsBroken) {

@@ -8,11 +8,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
@@ -142,14 +144,16 @@ void TlsContext::Free::operator()(ssl_ctx_st* context) const noexcept { SSL_CTX_
 
 TlsContext::~TlsContext() = default;
 
-TlsContext::TlsContext(const std::string& cert_file, const std::string& key_file)
-    : context_(SSL_CTX_new(TLS_server_method())), alpn_(alpn_wire(server_protocols)) {
-    SSL_CTX* ctx = context_.get();
-    if (!ctx) throw std::runtime_error("OpenSSL: cannot create a TLS context: " + openssl_reason());
+namespace {
 
+// A context with Askr's TLS policy and no certificate yet.
+SSL_CTX* new_policy_context() {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) throw std::runtime_error("OpenSSL: cannot create a TLS context: " + openssl_reason());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
     if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set1_groups_list(ctx, groups) != 1) {
+        SSL_CTX_free(ctx);
         throw std::runtime_error("OpenSSL: cannot set the cipher list: " + openssl_reason());
     }
     SSL_CTX_set_dh_auto(ctx, 1);  // RFC 7919 groups for the DHE suites, no DH parameter file
@@ -167,37 +171,129 @@ TlsContext::TlsContext(const std::string& cert_file, const std::string& key_file
     SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
     SSL_CTX_set_default_passwd_cb(ctx, no_password);
+    return ctx;
+}
 
-    check_readable("--tls-cert", cert_file);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
-        throw ConfigError("--tls-cert " + cert_file + ": not a usable PEM certificate chain (OpenSSL: " +
+// Loads a chain and its key into `ctx`; throws ConfigError in the user's words.
+void load_certificate(SSL_CTX* ctx, const CertificateFiles& files) {
+    const std::string key_option = files.option == "--tls-cert" ? "--tls-key" : files.option;
+    check_readable(files.option.c_str(), files.cert);
+    if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
+        throw ConfigError(files.option + " " + files.cert + ": not a usable PEM certificate chain (OpenSSL: " +
                           openssl_reason() + ")");
     }
-    check_readable("--tls-key", key_file);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    check_readable(key_option.c_str(), files.key);
+    if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
         const unsigned long code = ERR_peek_last_error();
         const int reason = ERR_GET_REASON(code);
         if (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH) {
             ERR_clear_error();
-            throw ConfigError("--tls-key " + key_file + ": does not match the certificate in " + cert_file);
+            throw ConfigError(key_option + " " + files.key + ": does not match the certificate in " + files.cert);
         }
         if (reason == PEM_R_BAD_PASSWORD_READ || reason == PEM_R_BAD_DECRYPT) {
             ERR_clear_error();
-            throw ConfigError("--tls-key " + key_file +
+            throw ConfigError(key_option + " " + files.key +
                               ": the key is encrypted; Askr reads unencrypted keys only "
                               "(openssl pkey -in KEY -out PLAIN-KEY; keep it mode 0600)");
         }
-        throw ConfigError("--tls-key " + key_file + ": not a usable PEM private key (OpenSSL: " + openssl_reason() + ")");
+        throw ConfigError(key_option + " " + files.key + ": not a usable PEM private key (OpenSSL: " +
+                          openssl_reason() + ")");
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
-        throw ConfigError("--tls-key " + key_file + ": does not match the certificate in " + cert_file);
+        throw ConfigError(key_option + " " + files.key + ": does not match the certificate in " + files.cert);
     }
-    description_ = describe(SSL_CTX_get0_certificate(ctx));
 }
 
-bool TlsContext::expires_within_days(int days) const {
-    const X509* certificate = SSL_CTX_get0_certificate(context_.get());
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// The DNS names a certificate is for: its subjectAltName DNS entries, or, without any,
+// its subject's common name (RFC 6125 section 6.4.4).
+std::vector<std::string> dns_names(X509* certificate) {
+    std::vector<std::string> names;
+    auto* alt = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    if (alt) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(alt); ++i) {
+            const GENERAL_NAME* entry = sk_GENERAL_NAME_value(alt, i);
+            if (entry->type != GEN_DNS) continue;
+            names.push_back(lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(entry->d.dNSName)),
+                                   static_cast<std::size_t>(ASN1_STRING_length(entry->d.dNSName))}));
+        }
+        GENERAL_NAMES_free(alt);
+    }
+    if (names.empty()) {
+        char common_name[256] = {};
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, common_name,
+                                      sizeof common_name) > 0) {
+            names.push_back(lower(common_name));
+        }
+    }
+    return names;
+}
+
+}  // namespace
+
+std::optional<std::size_t> select_certificate(std::span<const CertificateName> names, std::string_view server_name) {
+    const std::string host = lower(server_name);
+    for (const auto& entry : names) {
+        if (entry.name == host) return entry.certificate;
+    }
+    // "*.example.com" covers "www.example.com", not "example.com" nor "a.b.example.com".
+    const auto dot = host.find('.');
+    if (dot == std::string::npos || dot == 0) return std::nullopt;
+    const std::string wildcard = "*" + host.substr(dot);
+    for (const auto& entry : names) {
+        if (entry.name == wildcard) return entry.certificate;
+    }
+    return std::nullopt;
+}
+
+TlsContext::TlsContext(const std::string& cert_file, const std::string& key_file)
+    : TlsContext(std::vector<CertificateFiles>{{cert_file, key_file}}) {}
+
+TlsContext::TlsContext(const std::vector<CertificateFiles>& certificates) {
+    if (certificates.empty()) throw std::logic_error("TlsContext needs a certificate");
+    for (std::size_t i = 0; i < certificates.size(); ++i) {
+        std::unique_ptr<SSL_CTX, Free> ctx(new_policy_context());
+        load_certificate(ctx.get(), certificates[i]);
+        X509* leaf = SSL_CTX_get0_certificate(ctx.get());
+        descriptions_.push_back(describe(leaf));
+        for (auto& name : dns_names(leaf)) names_.push_back({std::move(name), i});
+        if (i == 0) {
+            context_ = std::move(ctx);
+        } else {
+            others_.push_back(std::move(ctx));
+        }
+    }
+    if (!others_.empty()) {
+        SSL_CTX_set_tlsext_servername_callback(context_.get(), on_server_name);
+        SSL_CTX_set_tlsext_servername_arg(context_.get(), this);
+    }
+}
+
+// SNI (RFC 6066 section 3), called during the ClientHello: a connection whose name
+// belongs to another certificate moves to that certificate's context. An unknown name or
+// none keeps the first certificate (no alert: like nginx's default server). No exception
+// may leave this callback (STYLE.md 8); nothing in it throws but `lower`'s allocation.
+int TlsContext::on_server_name(SSL* ssl, int*, void* arg) noexcept {
+    try {
+        const auto* self = static_cast<const TlsContext*>(arg);
+        const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        if (!name) return SSL_TLSEXT_ERR_OK;
+        const auto chosen = select_certificate(self->names_, name);
+        if (chosen && *chosen > 0) SSL_set_SSL_CTX(ssl, self->others_[*chosen - 1].get());
+    } catch (...) {
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+bool TlsContext::expires_within_days(std::size_t index, int days) const {
+    const SSL_CTX* ctx = index == 0 ? context_.get() : others_.at(index - 1).get();
+    const X509* certificate = SSL_CTX_get0_certificate(ctx);
     std::time_t limit = std::time(nullptr) + static_cast<std::time_t>(days) * 86400;
     return X509_cmp_time(X509_get0_notAfter(certificate), &limit) <= 0;
 }
@@ -218,12 +314,18 @@ std::unique_ptr<TlsContext> load_server_context(const config::ServeOptions& opti
         spdlog::info("TLS: {} self-signed certificate {} (key {}); clients must trust it, e.g. curl --cacert {}",
                      files.generated ? "generated the" : "using the", cert_file, key_file, cert_file);
     }
-    auto context = std::make_unique<TlsContext>(cert_file, key_file);
-    spdlog::info("TLS certificate {}: {}", cert_file, context->description());
-    if (context->expires_within_days(0)) {
-        spdlog::warn("TLS certificate {} has expired: clients will refuse it", cert_file);
-    } else if (context->expires_within_days(14)) {
-        spdlog::warn("TLS certificate {} expires within 14 days: renew it, then reload (SIGHUP)", cert_file);
+    std::vector<CertificateFiles> files{{cert_file, key_file}};
+    for (const auto& [cert, key] : options.tls_sni) files.push_back({cert, key, "--tls-sni"});
+    auto context = std::make_unique<TlsContext>(files);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const std::string& cert = files[i].cert;
+        spdlog::info("TLS certificate {}{}: {}", cert, i == 0 && files.size() > 1 ? " (default)" : "",
+                     context->descriptions()[i]);
+        if (context->expires_within_days(i, 0)) {
+            spdlog::warn("TLS certificate {} has expired: clients will refuse it", cert);
+        } else if (context->expires_within_days(i, 14)) {
+            spdlog::warn("TLS certificate {} expires within 14 days: renew it, then reload (SIGHUP)", cert);
+        }
     }
     return context;
 }
