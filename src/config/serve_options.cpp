@@ -161,6 +161,12 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     seconds("--body-timeout", options.body_timeout, "Longest pause, in seconds, while a request body arrives (default 60)");
     seconds("--write-timeout", options.write_timeout, "Longest stall, in seconds, writing to a client (default 60)");
     seconds("--shutdown-timeout", options.shutdown_timeout, "Seconds a graceful stop waits for in-flight requests (default 30)");
+    command
+        .add_option_function<long>(
+            "--request-timeout", [&options](long v) { options.request_timeout = std::chrono::seconds(v); },
+            "Wall-clock seconds a PHP request may run before its worker is killed and replaced, as php-fpm's "
+            "request_terminate_timeout (default 0 = no limit; max_execution_time counts CPU time only)")
+        ->check(CLI::Range(0L, 86400L));
     command.add_option("--workers,-w", options.workers, "Worker processes (default: number of CPU cores)")
         ->check(CLI::Range(1u, 1024u));
     command.add_option("--max-requests", options.max_requests,

@@ -79,6 +79,7 @@ struct Worker {
     std::size_t slot = 0;
     Clock::time_point started;
     bool retiring = false;  // told to stop (reload, shutdown): its exit is expected
+    bool timed_out = false;  // killed for --request-timeout
 };
 
 class Master {
@@ -102,6 +103,7 @@ private:
     void finish_reload_if_done();
     void answer_control();
     std::string status_text() const;
+    void kill_hung_workers();
     void pass_on_kick(std::size_t dead_slot);
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
     std::optional<std::size_t> free_slot() const;
@@ -209,6 +211,7 @@ int Master::run() {
             }
         }
         reap_children();
+        kill_hung_workers();
         if (stopping_) {
             if (spawns_in_flight_ == 0) {
                 for (auto& g : generations_) g->control.reset();
@@ -365,7 +368,10 @@ void Master::on_worker_exit(const Worker& worker, int status) {
         finish_reload_if_done();
         return;
     }
-    if (clean) {
+    if (worker.timed_out) {
+        spdlog::warn("worker {} (generation {}) killed for --request-timeout; restarting", worker.pid,
+                     worker.generation);
+    } else if (clean) {
         spdlog::info("worker {} (generation {}) recycled after {} requests", worker.pid, worker.generation,
                      scoreboard_.slot(worker.slot).requests.load(std::memory_order_relaxed));
     } else {
@@ -541,6 +547,28 @@ void Master::answer_control() {
     if (::poll(&pfd, 1, 200) <= 0 || ::read(client.get(), request, sizeof request - 1) <= 0) return;
     std::string reply = std::string_view(request).starts_with("status") ? status_text() : "unknown command\n";
     ::send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+}
+
+// --request-timeout, php-fpm's request_terminate_timeout: max_execution_time counts CPU
+// time and never fires while a script waits on a hung database or API call, so a wall
+// clock limit ends such a worker the only safe way from outside, SIGKILL (PHP cannot be
+// interrupted in the middle of a system call from another process), and a fresh one
+// takes its place. Its other connections are closed with it.
+void Master::kill_hung_workers() {
+    if (options_.request_timeout.count() == 0) return;
+    const std::int64_t limit_ms = std::chrono::duration_cast<milliseconds>(options_.request_timeout).count();
+    const std::int64_t now = shm::now_ms();
+    for (auto& [pid, worker] : workers_) {
+        if (worker.timed_out) continue;
+        const shm::WorkerSlot& slot = scoreboard_.slot(worker.slot);
+        if (slot.pid.load(std::memory_order_relaxed) != pid) continue;
+        const std::int64_t started = slot.request_started_ms.load(std::memory_order_relaxed);
+        if (started == 0 || now - started < limit_ms) continue;
+        spdlog::warn("worker {}: a request has run for {} s, past --request-timeout {} s; killing the worker", pid,
+                     (now - started) / 1000, options_.request_timeout.count());
+        worker.timed_out = true;
+        ::kill(pid, SIGKILL);
+    }
 }
 
 // A worker that died with a kick unread would strand the connection it was passed.

@@ -977,3 +977,33 @@ TEST(ProcessModel, CrashLoopBacksOffWithoutSpinning) {
 
 }  // namespace
 }  // namespace askr::test::process_model
+
+namespace askr::test {
+namespace {
+
+// --request-timeout is a wall-clock limit (max_execution_time counts CPU, and a script
+// waiting on a hung call uses none): the worker running past it is killed and replaced.
+TEST(ProcessModel, RequestTimeoutKillsAHungWorkerAndReplacesIt) {
+    TempDir root;
+    root.write("index.php", R"(<?php if (isset($_GET['hang'])) sleep(30); echo 'ok';)");
+    Server server(root.path(), {"--workers", "1", "--request-timeout", "1"});
+    const auto start = std::chrono::steady_clock::now();
+    RequestOptions options;
+    options.timeout_ms = 10000;
+    const auto hung = request(server.url("/?hang=1"), options);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_NE(hung.status, 200);
+    EXPECT_LT(seconds, 5.0) << "the hung request was not cut at the timeout";
+    EXPECT_TRUE(server.wait_for_log("past --request-timeout 1 s; killing the worker"));
+    EXPECT_TRUE(server.wait_for_log("killed for --request-timeout; restarting"));
+    Response next;
+    for (int i = 0; i < 100 && next.status != 200; ++i) {
+        next = get(server.url("/"));
+        if (next.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(next.status, 200);
+    EXPECT_EQ(next.body, "ok");
+}
+
+}  // namespace
+}  // namespace askr::test
