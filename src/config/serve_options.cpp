@@ -95,6 +95,27 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
             options.max_body_size = *size;
         },
         "Largest request body accepted, e.g. 10M (default 8M); larger bodies get 413");
+    auto size_option = [&command](const char* name, std::uint64_t low, std::uint64_t high, std::uint64_t& target,
+                                  const char* help) {
+        command.add_option_function<std::string>(
+            name,
+            [name, low, high, &target](const std::string& value) {
+                auto size = core::parse_size(value);
+                if (!size || *size < low || *size > high) {
+                    throw ConfigError(std::string(name) + ": expected a size from " + std::to_string(low / 1024) +
+                                      "K to " + std::to_string(high / 1024) + "K, got '" + value + "'");
+                }
+                target = *size;
+            },
+            help);
+    };
+    size_option("--max-header-size", 1024, 1 << 20, options.max_header_size,
+                "Request header fields, all together, e.g. 64K (default 32K); larger get 431");
+    size_option("--max-uri-size", 256, 1 << 20, options.max_uri_size,
+                "Request-target (path and query) length, e.g. 16K (default 8K); longer get 414");
+    command.add_option("--max-header-count", options.max_header_count,
+                       "Request header fields in number (default 100); more get 431")
+        ->check(CLI::Range(8u, 10000u));
     // TLS (issue 5; docs/tls.md).
     command.add_option("--tls-cert", options.tls_cert,
                        "PEM certificate chain (leaf first): every --listen address then speaks HTTPS");

@@ -37,6 +37,9 @@ struct ServeOptions {
     std::vector<ListenAddress> listen;               ///< default 127.0.0.1:8080
     std::string index = "index.php";                 ///< directory index and front controller
     std::uint64_t max_body_size = 8ull << 20;        ///< request bodies above this get 413
+    std::uint64_t max_header_size = 32 << 10;        ///< all header fields together, else 431
+    std::uint64_t max_uri_size = 8 << 10;            ///< request-target, else 414
+    unsigned max_header_count = 100;                 ///< header fields, else 431
     // TLS (issue 5): with a certificate, every --listen address speaks TLS.
     std::string tls_cert;                            ///< PEM certificate chain, leaf first (--tls-cert)
     std::string tls_key;                             ///< PEM private key (--tls-key)

@@ -64,6 +64,9 @@ public:
         context_.router.symlinks = options.symlinks;
         context_.router.worker_script = options.worker_script;
         context_.limits.max_body_bytes = options.max_body_size;
+        context_.limits.max_header_bytes = options.max_header_size;
+        context_.limits.max_target_bytes = options.max_uri_size;
+        context_.limits.max_header_count = options.max_header_count;
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;
         context_.on_last_connection_closed = [](Context& c) { asio::post(c.io, [&c] { finish(c); }); };

@@ -762,6 +762,19 @@ TEST_F(Http1BadInput, TooManyHeadersGets431) {
     expect_others_unaffected();
 }
 
+// The three limits are options: raised, what was refused passes; lowered, refused sooner.
+TEST_F(Http1BadInput, HeaderAndUriLimitsAreConfigurable) {
+    start({"--max-header-size", "64K", "--max-header-count", "300", "--max-uri-size", "1K"});
+    std::string many;
+    for (int i = 0; i < 200; ++i) many += "X-Header-" + std::to_string(i) + ": v\r\n";
+    RawConnection client(server_->port());
+    ASSERT_TRUE(client.send(get_request("/hello.txt", "X-Big: " + std::string(40 * 1024, 'a') + "\r\n" + many)));
+    EXPECT_EQ(client.read_response().status, 200);
+    auto response = send_bad(get_request("/" + std::string(1100, 'a')));
+    EXPECT_EQ(response.status, 414) << response.status_line;
+    expect_others_unaffected();
+}
+
 TEST_F(Http1BadInput, BodyOverMaxBodySizeGets413AndThePhpScriptDoesNotRun) {
     start({"--max-body-size", "1K"});
     auto response =
