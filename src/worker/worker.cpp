@@ -181,9 +181,9 @@ private:
             sweeper_.expires_after(std::chrono::seconds(1));
             auto [ec] = co_await sweeper_.async_wait(as_tuple(use_awaitable));
             if (ec) co_return;
-            const auto now = http::h1::Connection::Clock::now();
+            const auto now = http::Connection::Clock::now();
             for (auto* c = context_.connections; c; c = c->next) {
-                if (c->deadline() < now) c->abort();
+                if (c->deadline() < now) c->on_deadline();
             }
             // The accept policy, re-checked: another worker may have become idle since.
             if (!accept_paused_ && php_outstanding_ > 0 && another_worker_idle()) pause_accepting();
