@@ -79,6 +79,8 @@ struct Callbacks {
             }
             Request& request = st->request();
             if (!is_pseudo(name)) {
+                // RFC 9113 section 8.3.1: :authority (sent before any field) wins over Host.
+                if (name == "host" && !st->authority.empty()) return 0;
                 request.add_header(name, value);
             } else if (name == ":method") {
                 request.method.assign(value);
@@ -125,8 +127,8 @@ struct Callbacks {
             Stream* st = stream(s, frame->hd.stream_id);
             if (!st) return 0;
             if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-                // RFC 9113 section 8.3.1: :authority stands for Host (and wins over it).
-                if (!st->authority.empty() && st->request().header("host") != st->authority) {
+                // :authority stands for Host (RFC 9113 section 8.3.1).
+                if (!st->authority.empty()) {
                     st->request().add_header("host", st->authority);
                 }
                 st->last_received = Session::Clock::now();
