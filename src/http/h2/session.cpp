@@ -473,45 +473,19 @@ bool Session::submit_head(Stream& stream, int status, std::string_view fields, s
                                          std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
                                          length_text)};
     }
-    // "Name: value\r\n" lines become lower-case name/value pairs (RFC 9113 section 8.2.2:
-    // connection-specific fields must not appear).
-    scratch_.clear();
-    std::vector<std::pair<std::size_t, std::size_t>> offsets;  // name start, value start in scratch_
-    std::vector<std::pair<std::size_t, std::size_t>> lengths;
-    for (std::size_t pos = 0; pos < fields.size();) {
-        auto end = fields.find("\r\n", pos);
-        if (end == std::string_view::npos) end = fields.size();
-        const auto line = fields.substr(pos, end - pos);
-        pos = end + 2;
-        const auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) continue;
-        std::string name(line.substr(0, colon));
-        for (auto& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        if (name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-            name == "transfer-encoding" || name == "upgrade") {
-            continue;
-        }
-        auto value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-        offsets.emplace_back(scratch_.size(), scratch_.size() + name.size());
-        lengths.emplace_back(name.size(), value.size());
-        scratch_.append(name).append(value);
-    }
+    response_fields_.assign(fields);
     auto nv = [](std::string_view name, std::string_view value) {
         return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
                           reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
                           NGHTTP2_NV_FLAG_NONE};
     };
-    std::vector<nghttp2_nv> headers;
-    headers.reserve(offsets.size() + 4);
+    std::vector<nghttp2_nv> headers;  // nghttp2_submit_response() copies them
+    headers.reserve(response_fields_.fields().size() + 4);
     headers.push_back(nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
     headers.push_back(nv("server", "Askr"));
     headers.push_back(nv("date", http_date_now()));
     if (!length_value.empty()) headers.push_back(nv("content-length", length_value));
-    for (std::size_t i = 0; i < offsets.size(); ++i) {
-        headers.push_back(nv({scratch_.data() + offsets[i].first, lengths[i].first},
-                             {scratch_.data() + offsets[i].second, lengths[i].second}));
-    }
+    for (const auto& field : response_fields_.fields()) headers.push_back(nv(field.name, field.value));
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = Callbacks::read_body;

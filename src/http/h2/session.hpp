@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/connection.hpp"
+#include "http/h2/response_fields.hpp"
 #include "http/request.hpp"
 
 struct nghttp2_session;  // nghttp2's session; <nghttp2/nghttp2.h> stays in session.cpp
@@ -101,7 +102,7 @@ private:
     Clock::time_point reset_window_start_{};
     unsigned resets_in_window_ = 0;
     bool goaway_sent_ = false;
-    std::string scratch_;
+    ResponseFields response_fields_;
 };
 
 }  // namespace askr::http::h2
