@@ -8,6 +8,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -307,6 +309,64 @@ TEST_F(Http2, GracefulStopSendsGoawayAndFinishesInFlight) {
     EXPECT_EQ(body, "done");
     EXPECT_TRUE(client.wait_closed(5s));
     EXPECT_EQ(server.stop(), 0);
+}
+
+TEST_F(Http2, ResetStreamAbortsItsScriptButFinishRequestDoesNot) {
+    // A script that streams until the client leaves: the client resets the stream, PHP sees
+    // connection_aborted() (as under php-fpm) and stops at its next flush().
+    root.write("forever.php", R"(<?php
+        register_shutdown_function(function () {
+            file_put_contents(__DIR__ . '/aborted.txt', (string) connection_status()); });
+        while (ob_get_level()) ob_end_flush();
+        for ($i = 0; $i < 400; $i++) { echo str_repeat('y', 1000), "\n"; flush(); usleep(10000); })");
+    // fastcgi_finish_request(): the response is complete, the script goes on undisturbed.
+    root.write("finish.php", R"(<?php
+        echo 'early';
+        fastcgi_finish_request();
+        usleep(300000);
+        file_put_contents(__DIR__ . '/finished.txt', connection_aborted() ? 'aborted' : 'ok');)");
+    Server server(root.path(), {"--workers", "1"});
+    {
+        RawH2 client(server.port());
+        ASSERT_TRUE(client.handshake());
+        client.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("GET", "/forever.php")));
+        ASSERT_TRUE(client.until(DATA, 5s, 1u).has_value());
+        client.send(frame(RST_STREAM, 0, 1, std::string("\0\0\0\x08", 4)));
+        for (int i = 0; i < 200 && !std::filesystem::exists(root.path() + "/aborted.txt"); ++i) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    ASSERT_TRUE(std::filesystem::exists(root.path() + "/aborted.txt")) << "the script ran to its end";
+    const auto start = std::chrono::steady_clock::now();
+    auto r = h2_request(server.url("/finish.php"));
+    EXPECT_EQ(r.body, "early");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 250ms) << "the response waited for the script";
+    for (int i = 0; i < 100 && !std::filesystem::exists(root.path() + "/finished.txt"); ++i) std::this_thread::sleep_for(20ms);
+    std::ifstream in(root.path() + "/finished.txt");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "ok");
+}
+
+TEST_F(Http2, RecyclingAfterMaxRequestsSendsGoaway) {
+    Server server(root.path(), {"--workers", "1", "--max-requests", "3"});
+    RawH2 client(server.port());
+    ASSERT_TRUE(client.handshake());
+    for (std::uint32_t id = 1; id <= 5; id += 2) {
+        client.send(frame(HEADERS, END_HEADERS | END_STREAM, id, request_block("GET", "/index.php")));
+        auto end = client.until(DATA, 5s, id);
+        ASSERT_TRUE(end.has_value()) << "stream " << id << " got no answer";
+        EXPECT_EQ(end->payload, "php HTTP/2.0");
+    }
+    // The third request starts the drain: GOAWAY (before or after its answer), then the close.
+    EXPECT_TRUE(client.wait_closed(5s));
+    std::optional<Frame> goaway;
+    for (const auto& f : client.seen()) {
+        if (f.type == GOAWAY) goaway = f;
+    }
+    ASSERT_TRUE(goaway.has_value()) << "no GOAWAY when the worker recycles";
+    EXPECT_EQ(goaway->error_code(), 0u);
+    // A new worker takes over.
+    EXPECT_EQ(h2_request(server.url("/index.php"), "GET").body, "php HTTP/2.0");
 }
 
 }  // namespace

@@ -93,9 +93,12 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
             co_await self->stream_.async_shutdown(as_tuple(use_awaitable));
         }
     }
+    // The client sees the end now; the descriptor stays ours until PHP has released the
+    // exchanges (Exchange::client_gone() polls it: a reused number would mislead it).
     boost::system::error_code ignored;
+    self->socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    co_await self->wait_for_php();
     self->socket().close(ignored);
-    co_await self->wait_for_php();  // the exchanges belong to this object
 }
 
 template <class Stream>

@@ -225,7 +225,9 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
     update_deadline();
 }
 
-Session::~Session() = default;
+Session::~Session() {
+    session_.reset();  // first: the streams its data sources point to are still alive
+}
 
 bool Session::receive(const char* data, std::size_t length) {
     const auto n = nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(data), length);
@@ -274,10 +276,10 @@ void Session::wake_writer() {
 void Session::transport_closed() {
     closing_ = true;
     for (auto& [id, stream] : streams_) {
-        stream->closed = true;
-        if (stream->exchange && stream->kind == Stream::Kind::php && !stream->php_released) {
-            stream->exchange->mark_client_gone();
+        if (!stream->closed && stream->php_running() && (!stream->php_complete || stream->pending_bytes() > 0)) {
+            stream->exchange->mark_client_gone();  // as in stream_closed()
         }
+        stream->closed = true;
     }
     std::erase_if(streams_, [](const auto& entry) { return !entry.second->php_running(); });
 }
@@ -392,13 +394,18 @@ Stream* Session::open_stream(std::int32_t id) {
     return raw;
 }
 
-void Session::stream_closed(std::int32_t id, std::uint32_t) {
+void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     Stream& stream = *it->second;
     stream.closed = true;
     if (stream.php_running()) {
-        stream.exchange->mark_client_gone();  // PHP goes on without output; pump_php() erases it
+        // Reset before the response was complete: PHP goes on without output and sees
+        // connection_aborted(). After a complete response (a script still running after
+        // fastcgi_finish_request()) nothing changes for it. pump_php() erases the stream.
+        if (error_code != NGHTTP2_NO_ERROR || !stream.php_complete || stream.pending_bytes() > 0) {
+            stream.exchange->mark_client_gone();
+        }
     } else {
         erase_stream(id);
     }
