@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -367,6 +368,39 @@ TEST_F(Http2, RecyclingAfterMaxRequestsSendsGoaway) {
     EXPECT_EQ(goaway->error_code(), 0u);
     // A new worker takes over.
     EXPECT_EQ(h2_request(server.url("/index.php"), "GET").body, "php HTTP/2.0");
+}
+
+TEST_F(Http2, RandomFramesNeverCrashTheServer) {
+    // Malformed input of every kind (frame types, flags, stream ids, lengths, HPACK bytes)
+    // after a valid preface: each connection ends in an answer, a reset or a GOAWAY, and
+    // the worker stays up (a crash would show as a new worker pid in the log, or as errors).
+    Server server(root.path(), {"--workers", "1"});
+    std::mt19937 random(20261124);
+    auto byte = [&] { return static_cast<char>(random() & 0xff); };
+    for (int connection = 0; connection < 150; ++connection) {
+        RawH2 client(server.port());
+        ASSERT_TRUE(client.connected());
+        std::string bytes = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + settings({});
+        const int frames = 1 + static_cast<int>(random() % 8);
+        for (int i = 0; i < frames; ++i) {
+            const auto type = static_cast<std::uint8_t>(random() % 11);
+            const auto flags = static_cast<std::uint8_t>(random() & 0x2d);
+            const auto stream = static_cast<std::uint32_t>(random() % 4 == 0 ? 0 : 1 + 2 * (random() % 3));
+            std::string payload;
+            if (type == HEADERS && random() % 2 == 0) {
+                payload = request_block("GET", "/index.php");
+                if (random() % 2 == 0) payload[random() % payload.size()] = byte();
+            } else {
+                const std::size_t length = random() % 3 == 0 ? 0 : random() % 40;
+                for (std::size_t j = 0; j < length; ++j) payload += byte();
+            }
+            bytes += frame(type, flags, stream, payload);
+        }
+        client.send(bytes);
+        client.wait_closed(300ms);
+    }
+    EXPECT_EQ(h2_request(server.url("/index.php")).body, "php HTTP/2.0");
+    EXPECT_EQ(server.log().find(") stopped: "), std::string::npos) << "a worker died:\n" << server.log();
 }
 
 }  // namespace
