@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <thread>
@@ -295,19 +296,34 @@ TEST_F(Http2, GracefulStopSendsGoawayAndFinishesInFlight) {
     client.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("GET", "/slow.php")));
     std::this_thread::sleep_for(200ms);
     ::kill(server.pid(), SIGTERM);
-    auto goaway = client.until(GOAWAY, 5s);
-    ASSERT_TRUE(goaway.has_value()) << "no GOAWAY on SIGTERM";
-    EXPECT_EQ(goaway->error_code(), 0u);
-    bool ended = false;
-    std::string body;
-    while (!ended) {
+    // RFC 9113 section 6.8: first a GOAWAY that still takes streams in flight (last stream
+    // 2^31-1), then one naming the last stream taken.
+    auto last_stream = [](const Frame& f) {
+        const auto* p = reinterpret_cast<const unsigned char*>(f.payload.data());
+        return (std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3]) & 0x7fffffff;
+    };
+    auto notice = client.until(GOAWAY, 5s);
+    ASSERT_TRUE(notice.has_value()) << "no GOAWAY on SIGTERM";
+    EXPECT_EQ(notice->error_code(), 0u);
+    EXPECT_EQ(last_stream(*notice), 0x7fffffffu);
+    // A request the client sent before it saw the GOAWAY is still answered.
+    client.send(frame(HEADERS, END_HEADERS | END_STREAM, 3, request_block("GET", "/index.php")));
+    std::map<std::uint32_t, std::string> bodies;
+    std::map<std::uint32_t, bool> ended;
+    std::optional<Frame> final_goaway;
+    while (!(ended[1] && ended[3] && final_goaway)) {
         auto f = client.next(5s);
         if (!f) break;
-        if (f->type == DATA && f->stream == 1) body += f->payload;
-        if ((f->type == DATA || f->type == HEADERS) && f->stream == 1 && (f->flags & END_STREAM)) ended = true;
+        if (f->type == DATA) bodies[f->stream] += f->payload;
+        if ((f->type == DATA || f->type == HEADERS) && (f->flags & END_STREAM)) ended[f->stream] = true;
+        if (f->type == GOAWAY) final_goaway = f;
     }
-    EXPECT_TRUE(ended) << "the in-flight request did not complete";
-    EXPECT_EQ(body, "done");
+    EXPECT_TRUE(ended[1]) << "the in-flight request did not complete";
+    EXPECT_EQ(bodies[1], "done");
+    EXPECT_TRUE(ended[3]) << "the request sent across the first GOAWAY was dropped";
+    EXPECT_EQ(bodies[3], "php HTTP/2.0");
+    ASSERT_TRUE(final_goaway.has_value()) << "no final GOAWAY";
+    EXPECT_EQ(last_stream(*final_goaway), 3u);
     EXPECT_TRUE(client.wait_closed(5s));
     EXPECT_EQ(server.stop(), 0);
 }

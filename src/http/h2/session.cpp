@@ -291,11 +291,21 @@ asio::awaitable<void> Session::wait_for_php() {
     }
 }
 
-// A drain (SIGTERM, reload, --max-requests): GOAWAY with the last stream taken (RFC 9113
-// section 6.8); the streams already open are answered, then the connection closes.
+// A drain (SIGTERM, reload, --max-requests), in two steps as RFC 9113 section 6.8
+// advises: a GOAWAY with the largest stream id first (the client stops opening streams,
+// the ones already on the wire are still taken), and a second later the final GOAWAY
+// naming the last stream taken (on_deadline()). Those are answered, then the connection
+// closes. An idle connection closes at once.
 void Session::expire_if_idle() {
-    if (closing_ || goaway_sent_) return;
-    goaway(NGHTTP2_NO_ERROR, streams_.empty());
+    if (closing_ || goaway_sent_ || shutdown_noticed_) return;
+    if (streams_.empty()) {
+        goaway(NGHTTP2_NO_ERROR, true);
+    } else {
+        nghttp2_submit_shutdown_notice(session_.get());
+        shutdown_noticed_ = true;
+        shutdown_notice_time_ = Clock::now();
+        wake_writer();
+    }
     update_deadline();
 }
 
@@ -317,8 +327,12 @@ void Session::on_deadline() {
         abort();  // the GOAWAY could not be written in time, or the client reads nothing at all
         return;
     }
+    if (shutdown_noticed_ && !final_goaway_ && now - shutdown_notice_time_ >= std::chrono::seconds(1)) {
+        final_goaway_ = true;
+        goaway(NGHTTP2_NO_ERROR, false);
+    }
     if (streams_.empty()) {
-        goaway(NGHTTP2_NO_ERROR, true);  // idle past the keep-alive timeout
+        goaway(NGHTTP2_NO_ERROR, true);  // idle past the keep-alive timeout (1 s when draining)
         set_deadline(std::chrono::seconds(2));
         return;
     }

@@ -102,6 +102,9 @@ private:
     Clock::time_point reset_window_start_{};
     unsigned resets_in_window_ = 0;
     bool goaway_sent_ = false;
+    bool shutdown_noticed_ = false;  // drain: the first GOAWAY (last stream 2^31-1) is queued
+    bool final_goaway_ = false;      // drain: the GOAWAY naming the last stream is queued
+    Clock::time_point shutdown_notice_time_{};
     ResponseFields response_fields_;
 };
 
