@@ -419,5 +419,30 @@ TEST_F(Http2, RandomFramesNeverCrashTheServer) {
     EXPECT_EQ(server.log().find(") stopped: "), std::string::npos) << "a worker died:\n" << server.log();
 }
 
+TEST_F(Http2, WorkerModeRangesAndConditionalRequests) {
+    // Worker mode: a stream's request reaches the booted app like an HTTP/1 one.
+    root.write("worker.php", R"(<?php
+        $boot = getmypid();
+        while (askr_handle_request(function () use ($boot) {
+            echo 'worker ', $_SERVER['SERVER_PROTOCOL'], ' ', $_SERVER['REQUEST_METHOD'], ' ',
+                 strlen(file_get_contents('php://input'));
+        })) {})");
+    Server server(root.path(), {"--workers", "1", "--worker", root.path() + "/worker.php"});
+    EXPECT_EQ(h2_request(server.url("/app")).body, "worker HTTP/2.0 GET 0");
+    EXPECT_EQ(h2_request(server.url("/app"), "POST", pattern(200000)).body, "worker HTTP/2.0 POST 200000");
+    // Static files keep ranges and validators.
+    auto part = h2_request(server.url("/small.txt"), "GET", {}, {"Range: bytes=6-7"});
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.body, "ov");
+    auto big_part = h2_request(server.url("/big.bin"), "GET", {}, {"Range: bytes=1000000-1099999"});
+    EXPECT_EQ(big_part.status, 206);
+    EXPECT_TRUE(big_part.body == pattern(3 << 20).substr(1000000, 100000)) << "range of a large file differs";
+    auto full = h2_request(server.url("/small.txt"));
+    ASSERT_FALSE(full.header("etag").empty());
+    auto same = h2_request(server.url("/small.txt"), "GET", {}, {"If-None-Match: " + full.header("etag")});
+    EXPECT_EQ(same.status, 304);
+    EXPECT_EQ(same.body, "");
+}
+
 }  // namespace
 }  // namespace askr::test::h2

@@ -23,10 +23,12 @@ long Stream::read_body(char* out, std::size_t length, bool& eof) {
     if (kind == Kind::file) {
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, file_remaining));
         long got = 0;
-        if (!file.inline_body.empty() || file.fd.get() < 0) {
-            const auto available = file.inline_body.size() > file_offset ? file.inline_body.size() - file_offset : 0;
+        if (file.fd.get() < 0) {
+            // From memory: inline_body is the body to send (already the range, if any).
+            const auto sent = static_cast<std::size_t>(file_offset - file.offset);
+            const auto available = file.inline_body.size() > sent ? file.inline_body.size() - sent : 0;
             got = static_cast<long>(std::min<std::size_t>(n, available));
-            std::memcpy(out, file.inline_body.data() + file_offset, static_cast<std::size_t>(got));
+            std::memcpy(out, file.inline_body.data() + sent, static_cast<std::size_t>(got));
         } else {
             do {
                 got = ::pread(file.fd.get(), out, n, static_cast<off_t>(file_offset));
