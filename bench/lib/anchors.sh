@@ -129,13 +129,17 @@ anchors__wait_http() {
   local port=$1 pid=$2 deadline code
   deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
   while :; do
-    code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)
+    code=$(curl -sk -o /dev/null -m 1 -w '%{http_code}' "$(anchors__scheme)://127.0.0.1:$port/" 2>/dev/null)
     [ -n "$code" ] && [ "$code" != 000 ] && return 0
     anchors__alive "$pid" || return 1
     [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
     sleep 0.05
   done
 }
+
+# HTTPS (and HTTP/2 by ALPN) when ANCHORS_TLS_CERT and ANCHORS_TLS_KEY name a PEM
+# certificate and key (the h2-* scenarios); plain HTTP otherwise.
+anchors__scheme() { if [ -n "${ANCHORS_TLS_CERT:-}" ]; then echo https; else echo http; fi; }
 
 anchors__port_free() {
   python3 - "$1" <<'EOF'
@@ -256,8 +260,9 @@ http {
     uwsgi_temp_path $w/tmp/uwsgi;
     scgi_temp_path $w/tmp/scgi;
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port${ANCHORS_TLS_CERT:+ ssl http2} backlog=4096;
         server_name localhost;
+$(if [ -n "${ANCHORS_TLS_CERT:-}" ]; then printf '        ssl_certificate %s;\n        ssl_certificate_key %s;\n        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_cache shared:bench:10m;\n' "$ANCHORS_TLS_CERT" "$ANCHORS_TLS_KEY"; fi)
         root $docroot;
         index $index index.html;
         location / {
@@ -395,6 +400,7 @@ anchors_start_askr() {
   anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
   local args=(serve --root "$docroot" --listen "127.0.0.1:$port") help
   [ -n "$index" ] && args+=(--index "$index")
+  [ -n "${ANCHORS_TLS_CERT:-}" ] && args+=(--tls-cert "$ANCHORS_TLS_CERT" --tls-key "$ANCHORS_TLS_KEY")
   help=$("$bin" serve --help 2>&1)
   if grep -q -- --workers <<<"$help"; then
     args+=(--workers "$workers")
@@ -425,8 +431,8 @@ anchors_start_askr() {
   deadline=$(( $(date +%s%N) / 1000000 + ANCHORS_START_TIMEOUT * 1000 ))
   # Ready when it prints "listening on http://127.0.0.1:PORT" or, should that line sit in
   # a stdout buffer, when the port answers.
-  until grep -q "listening on http://127.0.0.1:$port" "$w/askr.log" 2>/dev/null \
-      || [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)" != 000 ]; do
+  until grep -q "listening on $(anchors__scheme)://127.0.0.1:$port" "$w/askr.log" 2>/dev/null \
+      || [ "$(curl -sk -o /dev/null -m 1 -w '%{http_code}' "$(anchors__scheme)://127.0.0.1:$port/" 2>/dev/null)" != 000 ]; do
     anchors__alive "$pid" || { anchors__fail "$w" "askr failed to start" "$w/askr.log"; return 1; }
     [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && { anchors__fail "$w" "askr did not print 'listening on http://127.0.0.1:$port' within ${ANCHORS_START_TIMEOUT}s" "$w/askr.log"; return 1; }
     sleep 0.02

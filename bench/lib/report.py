@@ -2,6 +2,7 @@
 """Parses wrk output and prints the benchmark table (python3 standard library only).
 
   report.py record --wrk FILE key=value...   one JSON line: the wrk figures + the keys
+  report.py record --h2load FILE key=value... the same from h2load's summary
   report.py table RESULTS.jsonl              the markdown table
   report.py check RESULTS.jsonl              exit 1 when a run failed or had only errors
   report.py servers RESULTS.jsonl            the server setup lines (from the probes)
@@ -62,13 +63,35 @@ def parse_wrk(out):
     return r
 
 
+def parse_h2load(out):
+    """h2load's summary: requests/s, transfer/s, counts; no percentiles (p50/p99 None)."""
+    r = {"rps": None, "p50_ms": None, "p99_ms": None, "errors": 0,
+         "requests": 0, "bytes_per_s": None, "non2xx": 0, "socket_errors": 0}
+    for line in out.splitlines():
+        s = line.strip()
+        m = re.match(r"finished in \S+, ([\d.]+) req/s, (\S+)/s", s)
+        if m:
+            r["rps"] = float(m.group(1))
+            r["bytes_per_s"] = parse_bytes(m.group(2))
+        m = re.match(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", s)
+        if m:
+            r["requests"] = int(m.group(1)) + int(m.group(2))
+            r["socket_errors"] = int(m.group(3)) + int(m.group(4))
+        m = re.match(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", s)
+        if m:
+            r["non2xx"] = int(m.group(3)) + int(m.group(4))
+    r["errors"] = r["non2xx"] + r["socket_errors"]
+    return r
+
+
 def cmd_record(args):
     rec = {"type": "run"}
     wrk = None
     i = 0
     while i < len(args):
-        if args[i] == "--wrk":
+        if args[i] in ("--wrk", "--h2load"):
             wrk = args[i + 1]
+            parse = parse_wrk if args[i] == "--wrk" else parse_h2load
             i += 2
             continue
         k, _, v = args[i].partition("=")
@@ -78,7 +101,7 @@ def cmd_record(args):
         i += 1
     if wrk:
         with open(wrk, encoding="utf-8", errors="replace") as f:
-            rec.update(parse_wrk(f.read()))
+            rec.update(parse(f.read()))
         if rec.get("status", "ok") == "ok":
             if not rec["rps"] or rec["requests"] == 0:
                 rec["status"] = "no requests completed"

@@ -10,7 +10,7 @@
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
-namespace askr::http::h1 {
+namespace askr::http {
 class Connection;
 }
 
@@ -45,7 +45,7 @@ struct Context {
     http::RouteCache routes{router};              ///< routing decisions of the last second
     static_files::FileCache files{};              ///< static files of the last second
     bool draining = false;                        ///< stop taking requests, close idle connections
-    http::h1::Connection* connections = nullptr;  ///< intrusive list of open connections
+    http::Connection* connections = nullptr;  ///< intrusive list of open connections
     std::size_t connection_count = 0;
     void (*on_last_connection_closed)(Context&) = nullptr;  ///< called when draining ends
     WorkerEvents* events = nullptr;

@@ -110,7 +110,12 @@ public:
     }
 
     void connection_closed() override {
-        if (identity_.slot) identity_.slot->connections.fetch_sub(1, std::memory_order_relaxed);
+        if (!identity_.slot) return;
+        // Never below zero: a miscount must not wrap into a worker that looks full.
+        auto& open = identity_.slot->connections;
+        std::uint32_t now = open.load(std::memory_order_relaxed);
+        while (now > 0 && !open.compare_exchange_weak(now, now - 1, std::memory_order_relaxed)) {
+        }
     }
 
     void request_started() override {
@@ -163,9 +168,9 @@ private:
             sweeper_.expires_after(std::chrono::seconds(1));
             auto [ec] = co_await sweeper_.async_wait(as_tuple(use_awaitable));
             if (ec) co_return;
-            const auto now = http::h1::Connection::Clock::now();
+            const auto now = http::Connection::Clock::now();
             for (auto* c = context_.connections; c; c = c->next) {
-                if (c->deadline() < now) c->abort();
+                if (c->deadline() < now) c->on_deadline();
             }
             if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
         }

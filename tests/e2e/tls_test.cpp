@@ -260,13 +260,14 @@ TEST_F(Tls, OnlyTls12And13AreSpoken) {
     EXPECT_NE(out.find("alert handshake failure"), std::string::npos) << out;
 }
 
-TEST_F(Tls, AlpnNegotiatesHttp11AndSessionsResume) {
+TEST_F(Tls, AlpnPrefersH2AndSessionsResume) {
     TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
     auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
     EXPECT_EQ(r.status, 200) << r.error;
-    EXPECT_NE(r.debug.find("ALPN: server accepted http/1.1"), std::string::npos) << r.debug;
-    EXPECT_NE(s_client(server.port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
+    EXPECT_NE(r.debug.find("ALPN: server accepted h2"), std::string::npos) << r.debug;
+    EXPECT_NE(s_client(server.port(), "-alpn http/1.1,h2").find("ALPN protocol: h2"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn spdy/3").find("No ALPN negotiated"), std::string::npos);
     // Session tickets: the second connection resumes (on whichever worker takes it). TLS 1.3
     // tickets come after the handshake: each client sends a request and reads until the
     // server closes, so that it has received them before it saves the session.

@@ -20,6 +20,7 @@
 
 #include "core/log.hpp"
 
+#include "http/h2/connection.hpp"
 #include "http/https_redirect.hpp"
 #include "http/status.hpp"
 
@@ -98,6 +99,8 @@ private:
     }
 
     asio::awaitable<bool> handshake();
+    asio::awaitable<bool> detect_h2_preface();
+    bool alpn_chose_h2();
     asio::awaitable<bool> read_request();
     asio::awaitable<bool> respond();
     asio::awaitable<bool> redirect_to_https();
@@ -117,28 +120,13 @@ private:
 }  // namespace
 
 Connection::Connection(worker::Context& context, int socket_fd, Listener listener)
-    : context_(context),
+    : http::Connection(context),
       listener_(listener),
       parser_(context.limits),
       exchange_(context.io, context.completions, socket_fd),
-      in_(new char[read_buffer_size]) {
-    next = context_.connections;
-    if (next) next->prev = this;
-    context_.connections = this;
-    ++context_.connection_count;
-    set_deadline(context_.options.header_timeout);
-}
+      in_(new char[read_buffer_size]) {}
 
-Connection::~Connection() {
-    if (prev) prev->next = next;
-    if (next) next->prev = prev;
-    if (context_.connections == this) context_.connections = next;
-    --context_.connection_count;
-    if (context_.events) context_.events->connection_closed();
-    if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
-        context_.on_last_connection_closed(context_);
-    }
-}
+Connection::~Connection() = default;
 
 void Connection::expire_if_idle() {
     if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
@@ -204,6 +192,18 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     if constexpr (tls) {
         endpoints.tls = true;  // HTTPS=on, REQUEST_SCHEME=https
         if (!co_await self->handshake()) co_return;
+        if (self->alpn_chose_h2()) {
+            self->handed_over = true;
+            h2::start_connection(self->context_, std::move(self->stream_), endpoints);
+            co_return;
+        }
+    } else {
+        if (self->listener_ == Listener::http && co_await self->detect_h2_preface()) {
+            self->handed_over = true;
+            h2::start_connection(self->context_, std::move(self->stream_), endpoints,
+                                 {self->in_.get(), self->in_end_});
+            co_return;
+        }
     }
 
     while (co_await self->read_request()) {
@@ -231,11 +231,7 @@ asio::awaitable<bool> StreamConnection<Stream>::handshake() {
     if constexpr (tls) {
         set_deadline(context_.options.tls_handshake_timeout);
         auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
-        if (!ec) {
-            // ALPN (tls_context.cpp) offers only http/1.1 so far; HTTP/2 will branch here on
-            // SSL_get0_alpn_selected() == "h2".
-            co_return true;
-        }
+        if (!ec) co_return true;
         if (aborted_) {
             spdlog::debug("{}: TLS handshake timed out", exchange_.request.endpoints.remote_addr);
         } else {
@@ -252,6 +248,40 @@ asio::awaitable<bool> StreamConnection<Stream>::handshake() {
     } else {
         co_return true;
     }
+}
+
+template <class Stream>
+bool StreamConnection<Stream>::alpn_chose_h2() {
+    if constexpr (tls) {
+        const unsigned char* protocol = nullptr;
+        unsigned int length = 0;
+        SSL_get0_alpn_selected(stream_.native_handle(), &protocol, &length);
+        return std::string_view(reinterpret_cast<const char*>(protocol), protocol ? length : 0) == h2::alpn_id;
+    } else {
+        return false;
+    }
+}
+
+// Clear-text HTTP/2 with prior knowledge (RFC 9113 section 3.3): the client starts with
+// the connection preface instead of a request line. Reads until the first bytes either
+// differ from the preface (HTTP/1: the bytes stay in in_ for the parser; a request line
+// differs at its first byte, so this costs no extra read) or hold all of it.
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
+    idle_ = true;
+    set_deadline(context_.draining ? std::chrono::seconds(1) : context_.options.keepalive_timeout);
+    while (in_end_ < h2::client_preface.size()) {
+        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_),
+                                                        as_tuple(use_awaitable));
+        if (ec || n == 0) co_return false;  // read_request() sees the same end
+        in_end_ += n;
+        if (idle_) {
+            idle_ = false;
+            set_deadline(context_.options.header_timeout);
+        }
+        if (!h2::may_be_preface({in_.get(), in_end_})) co_return false;
+    }
+    co_return true;
 }
 
 // Reads until one whole request is in exchange_.request. False: close the connection

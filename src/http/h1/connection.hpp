@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "http/connection.hpp"
 #include "http/h1/parser.hpp"
 #include "php/engine.hpp"
 #include "static/file_response.hpp"
@@ -28,35 +29,22 @@ void start_connection(worker::Context& context, boost::asio::ip::tcp::socket soc
 /// the I/O thread. This part holds the state and what does not touch the stream; the I/O
 /// is done by one subclass per stream type, plain TCP or TLS (connection.cpp), so that
 /// OpenSSL stays out of this header and the plain path pays nothing for TLS.
-class Connection {
+class Connection : public http::Connection {
 public:
-    using Clock = std::chrono::steady_clock;
+    ~Connection() override;
 
-    virtual ~Connection();
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
-
-    /// Time after which the client has taken too long (max while PHP works).
-    Clock::time_point deadline() const { return deadline_; }
     /// True between requests (no byte of a next request read yet): safe to close.
     bool idle() const { return idle_; }
     /// When idle, closes within a second (draining): a request that arrives before that
     /// is still answered, with Connection: close, so keep-alive clients move on cleanly.
-    void expire_if_idle();
-    /// Closes the connection now (timeout, shutdown): pending operations are cancelled.
-    virtual void abort() = 0;
-
-    Connection* prev = nullptr;  ///< registry links (worker::Context::connections)
-    Connection* next = nullptr;
+    void expire_if_idle() override;
 
 protected:
     enum class Framing { none, length, chunked, until_close };
 
     Connection(worker::Context& context, int socket_fd, Listener listener);
     void append_head(int status, std::string_view fields, Framing framing, std::uint64_t length);
-    void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
 
-    worker::Context& context_;
     const Listener listener_;
     Parser parser_;
     worker::Exchange exchange_;
@@ -69,7 +57,6 @@ protected:
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;
-    Clock::time_point deadline_;
 };
 
 }  // namespace askr::http::h1

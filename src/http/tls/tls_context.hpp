@@ -13,9 +13,8 @@ struct ssl_st;      // OpenSSL's SSL
 
 namespace askr::http::tls {
 
-/// The ALPN protocols the server speaks, in its order of preference (HTTP/2 adds "h2"
-/// in front of "http/1.1").
-inline constexpr std::string_view server_protocols[] = {"http/1.1"};
+/// The ALPN protocols the server speaks, in its order of preference: HTTP/2 first.
+inline constexpr std::string_view server_protocols[] = {"h2", "http/1.1"};
 
 /// Encodes protocol names as an ALPN list (RFC 7301 section 3.1: length-prefixed names).
 std::string alpn_wire(std::span<const std::string_view> protocols);

@@ -1,0 +1,26 @@
+#include "http/connection.hpp"
+
+#include "worker/context.hpp"
+
+namespace askr::http {
+
+Connection::Connection(worker::Context& context) : context_(context) {
+    next = context_.connections;
+    if (next) next->prev = this;
+    context_.connections = this;
+    ++context_.connection_count;
+    set_deadline(context_.options.header_timeout);
+}
+
+Connection::~Connection() {
+    if (prev) prev->next = next;
+    if (next) next->prev = prev;
+    if (context_.connections == this) context_.connections = next;
+    --context_.connection_count;
+    if (context_.events && !handed_over) context_.events->connection_closed();
+    if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
+        context_.on_last_connection_closed(context_);
+    }
+}
+
+}  // namespace askr::http
