@@ -334,11 +334,11 @@ TEST_F(Tls, BadCertificateOrKeyStopsTheStartWithStatus2) {
 
     std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-cert needs --tls-key"), std::string::npos) << out;
+    EXPECT_NE(out.find("--tls-cert " + pair.cert + ": needs [tls] key (--tls-key)"), std::string::npos) << out;
 
     std::tie(status, out) = run_failing(root.path(), {"--listen-http", "127.0.0.1:0"});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--listen-http redirects to HTTPS"), std::string::npos) << out;
+    EXPECT_NE(out.find("--listen-http 127.0.0.1:0: redirects to HTTPS"), std::string::npos) << out;
 }
 
 TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
