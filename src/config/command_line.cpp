@@ -7,7 +7,8 @@ namespace askr::config {
 CommandLineFlags::CommandLineFlags(CLI::App& command) {
     command.add_option("--config,-c", config_file_,
                        "Configuration file (default: $ASKR_CONFIG, else ./askr.toml if it exists); "
-                       "flags override it, see docs/configuration.md");
+                       "flags override it, see docs/configuration.md")
+        ->type_name("FILE");
     for (const auto& option : schema()) {
         if (option.cli.empty()) continue;
         Flag& flag = flags_.emplace_back(Flag{&option, nullptr, {}, false});

@@ -47,7 +47,9 @@ given as an environment variable and (almost all) as an `askr serve` flag.
 
 A file given with `--config` or `ASKR_CONFIG` that cannot be read is an error.
 Relative paths in the file (root, certificates, worker script) are taken from the
-current directory, as on the command line.
+current directory, as on the command line. The file is read once, at start: a rolling
+reload (`SIGHUP`) brings new PHP code and re-reads the TLS certificate files, but not
+`askr.toml`; restart to apply a changed configuration.
 
 ## Precedence
 
@@ -112,7 +114,8 @@ std::string configuration_markdown() {
                    " | " + cell(flag) + "`" + option.env() + "` | " + cell(meaning) + " |\n";
         }
     }
-    out += "\n## Example\n\nEvery key with a value other than its default:\n\n```toml\n";
+    out += "\n## Every key\n\nEach key with a valid value other than its default (a reference, not a working "
+           "file: `cert` and `self_signed` exclude each other):\n\n```toml\n";
     for (const auto& [section, about] : sections()) {
         out += "[" + std::string(section) + "]\n";
         for (const auto& option : schema()) {
