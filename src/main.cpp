@@ -15,7 +15,6 @@
 #include "doctor/doctor.hpp"
 #include "master/control_socket.hpp"
 #include "master/master.hpp"
-#include "php/engine.hpp"
 
 namespace {
 
@@ -33,27 +32,6 @@ int config_error(const config::ConfigError& e) {
     return 2;
 }
 
-// The [php] extensions the app needs must be loaded in the embed SAPI: checked in a
-// short-lived child before anything listens, so a missing one is a clear error at start
-// rather than a zygote that fails on every try.
-void check_required_extensions(const config::Config& config) {
-    const auto& required = config.options.php_extensions;
-    if (required.empty()) return;
-    php::EngineOptions engine;
-    engine.ini = config.options.php_ini;
-    const auto report = php::inspect_in_child(engine);
-    if (!report.started) throw config::ConfigError("PHP did not start: " + report.error);
-    std::vector<std::string> errors;
-    const std::string branch = report.version.substr(0, report.version.rfind('.'));
-    for (const auto& name : required) {
-        if (report.has_extension(name)) continue;
-        errors.push_back(config.where("php", "extensions") + ": the PHP extension " + name +
-                         " is not loaded in the embed SAPI: apt-get install php" + branch + "-" + name +
-                         ", or enable it in /etc/php/" + branch + "/embed/conf.d/");
-    }
-    if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
-}
-
 int serve(const config::CommandLineFlags& flags) {
     ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error code, not a signal
     core::init_logging();
@@ -62,7 +40,7 @@ int serve(const config::CommandLineFlags& flags) {
         const auto& options = config.options;
         spdlog::set_level(spdlog::level::from_str(options.log_level));
         if (!config.file.empty()) spdlog::info("configuration: {}", config.file);
-        check_required_extensions(config);
+        doctor::require_extensions(config);
         std::vector<core::ListenSocket> sockets;
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));

@@ -49,7 +49,7 @@ struct Config {
     std::string file;                        ///< the config file read ("" = none)
     std::map<std::string, Origin> origins;   ///< by Option::name(); absent = default
     /// Names the place of an option's value in messages: "askr.toml:3: [server] listen =
-    /// \"x\"", "--listen x", "ASKR_SERVER_LISTEN=x (environment)" or "[server] listen (default)".
+    /// \"x\"", "--listen x", "environment ASKR_SERVER_LISTEN=x" or "[server] listen (default)".
     std::string where(const Option& option) const;
     /// Same, by section and key.
     std::string where(std::string_view section, std::string_view key) const;

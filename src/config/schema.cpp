@@ -142,6 +142,16 @@ Binding admin_listen_binding() {
 }
 
 // --- the schema -----------------------------------------------------------------------
+//
+// Adding an option: give ServeOptions the field (its initializer is the default), then add
+// one entry here: section and key (snake_case; a new section also goes into sections()),
+// type, CLI flag ("" for none), value name, doc, an example (a valid non-default value in
+// TOML syntax: the docs show it and the unit tests round-trip it), min/max or choices, and
+// a binding (text_field, flag_field, count_field, seconds_field, size_field, listen_field,
+// list_field, key_values_field, or a Binding{apply, show} of its own). The TOML key, the
+// ASKR_SECTION_KEY variable, the flag, --help and docs/configuration.md follow from it.
+// Checks across options or against the file system go in finalize() (loader.cpp).
+// Regenerate the docs: cmake --build build --target config-docs.
 
 constexpr std::int64_t one_day = 86400;
 

@@ -236,6 +236,25 @@ std::vector<Finding> examine(const config::Config* config) {
     return out;
 }
 
+// A missing extension is a clear error at start rather than a zygote that fails on every try.
+void require_extensions(const config::Config& config) {
+    const auto& required = config.options.php_extensions;
+    if (required.empty()) return;
+    php::EngineOptions engine;
+    engine.ini = config.options.php_ini;
+    const auto report = php::inspect_in_child(engine);
+    if (!report.started) throw config::ConfigError("PHP did not start: " + report.error);
+    const std::string branch = major_minor(report.version);
+    std::vector<std::string> errors;
+    for (const auto& name : required) {
+        if (report.has_extension(name)) continue;
+        errors.push_back(config.where("php", "extensions") + ": the PHP extension " + name +
+                         " is not loaded in the embed SAPI: apt-get install php" + branch + "-" + name +
+                         ", or enable it in /etc/php/" + branch + "/embed/conf.d/");
+    }
+    if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
+}
+
 int run_doctor(const std::string& config_file) {
     std::vector<Finding> findings;
     std::optional<config::Config> loaded;

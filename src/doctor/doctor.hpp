@@ -25,6 +25,11 @@ struct Finding {
 /// and, with `config`, the root, the ports and the TLS files.
 std::vector<Finding> examine(const config::Config* config);
 
+/// Before `askr serve` starts: the [php] extensions must be loaded in the embed SAPI
+/// (checked in a short-lived child, so the master stays free of PHP). Throws
+/// config::ConfigErrors naming the missing ones and the package to install.
+void require_extensions(const config::Config& config);
+
 /// `askr doctor [--config FILE]`: prints the report; returns 1 when anything failed, else 0.
 int run_doctor(const std::string& config_file);
 
