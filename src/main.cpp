@@ -32,6 +32,24 @@ int config_error(const config::ConfigError& e) {
     return 2;
 }
 
+// The control socket `askr status` asks: --socket, else the configuration's (askr.toml,
+// ASKR_*), else the default path for --port or the configuration's first listen port.
+std::string status_socket_path(const std::string& socket, const CLI::Option& port_option, unsigned port,
+                               const std::string& config_file) {
+    if (!socket.empty()) return socket;
+    const std::string file = config::find_config_file(config_file);
+    if (port_option.count() == 0) {
+        try {
+            const auto config = config::load({file, config::askr_environment(), {}});
+            if (!config.options.control_socket.empty()) return config.options.control_socket;
+            if (!config.options.listen.empty()) port = config.options.listen.front().port;
+        } catch (const config::ConfigError& e) {
+            if (!config_file.empty()) throw;  // named on purpose: say what is wrong with it
+        }
+    }
+    return master::default_control_path(port);
+}
+
 int serve(const config::CommandLineFlags& flags) {
     ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error code, not a signal
     core::init_logging();
@@ -81,7 +99,11 @@ int main(int argc, char** argv) {
     unsigned status_port = 8080;
     auto* status = app.add_subcommand("status", "Print the worker table of a running server");
     status->add_option("--socket", status_socket, "The server's control socket (see serve --control-socket)");
-    status->add_option("--port", status_port, "Find the socket of the server whose first --listen port is this (default 8080)");
+    auto* status_port_option = status->add_option(
+        "--port", status_port, "Find the socket of the server whose first --listen port is this (default: askr.toml's, else 8080)");
+    std::string status_config;
+    status->add_option("--config,-c", status_config, "Configuration file naming the server's control socket or port")
+        ->type_name("FILE");
 
     std::string check_file;
     auto* check = app.add_subcommand("config-check", "Validate a configuration file without starting (exit 0 valid, 2 not)");
@@ -100,7 +122,11 @@ int main(int argc, char** argv) {
     }
 
     if (status->parsed()) {
-        return master::print_status(status_socket.empty() ? master::default_control_path(status_port) : status_socket);
+        try {
+            return master::print_status(status_socket_path(status_socket, *status_port_option, status_port, status_config));
+        } catch (const config::ConfigError& e) {
+            return config_error(e);
+        }
     }
     if (check->parsed()) return config::run_config_check(check_file);
     if (docs->parsed()) {

@@ -363,11 +363,11 @@ void finalize(Config& config) {
         std::error_code ec;
         auto root = fs::canonical(o.root, ec);
         if (ec) {
-            fail("server", "root", ec.message());
+            fail("server", "root", ec.message() + ": expected the app's public folder");
         } else if (!fs::is_directory(root, ec)) {
-            fail("server", "root", "not a directory");
+            fail("server", "root", "not a directory: expected the app's public folder");
         } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
-            fail("server", "root", "not readable by this user");
+            fail("server", "root", "not readable by this user: expected a directory it can list (r-x)");
         } else {
             o.root = root.string();
         }
@@ -409,7 +409,8 @@ void finalize(Config& config) {
         std::error_code ec;
         auto script = fs::canonical(o.worker_script, ec);
         if (ec || !fs::is_regular_file(script, ec)) {
-            fail("worker", "script", "no such file (" + (ec ? ec.message() : std::string("not a regular file")) + ")");
+            fail("worker", "script", "no such file (" + (ec ? ec.message() : std::string("not a regular file")) +
+                                         "): expected the PHP script that boots the app");
         } else {
             o.worker_script = script.string();
         }

@@ -204,7 +204,8 @@ const std::vector<Option>& table() {
          .doc = "Group for `user` (needs `user`).", .example = "\"www-data\"",
          .default_doc = "(the user's primary group)", .bind = text_field(&ServeOptions::group)},
         {.section = "server", .key = "control_socket", .type = Type::path, .cli = "--control-socket",
-         .value_name = "PATH", .doc = "Unix socket that `askr status` asks for the worker table.",
+         .value_name = "PATH",
+         .doc = "Unix socket that `askr status` asks for the worker table (`askr status` finds it in askr.toml too).",
          .example = "\"/run/askr/control.sock\"", .default_doc = "`$XDG_RUNTIME_DIR` or `/tmp`, `askr-PORT.sock`",
          .bind = text_field(&ServeOptions::control_socket)},
 

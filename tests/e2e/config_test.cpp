@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -18,9 +19,9 @@ struct Run {
 };
 
 // Runs `askr ARGS` (through sh, with `env` prefixed as NAME=value) and collects its output.
-Run askr(const std::string& args, const std::string& env = "") {
+Run askr(const std::string& args, const std::string& env = "", const std::string& cwd = "/tmp") {
     Run run;
-    FILE* pipe = ::popen(("cd /tmp && " + env + " timeout 30 " + std::string(ASKR_BINARY) + " " + args + " 2>&1").c_str(), "r");
+    FILE* pipe = ::popen(("cd " + cwd + " && " + env + " timeout 30 " + std::string(ASKR_BINARY) + " " + args + " 2>&1").c_str(), "r");
     if (!pipe) return run;
     char buffer[4096];
     while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) run.output.append(buffer, n);
@@ -134,6 +135,34 @@ TEST(ConfigCheck, BadFilesListEveryErrorWithFileLineAndKey) {
     EXPECT_EQ(run.status, 2) << run.output;
     EXPECT_NE(run.output.find(dir.path() + "/syntax.toml:1:"), std::string::npos) << run.output;
     EXPECT_NE(run.output.find("TOML syntax error"), std::string::npos) << run.output;
+}
+
+TEST(ConfigFile, AskrTomlInTheCurrentDirectoryIsRead) {
+    TempDir dir;
+    dir.mkdir("public");
+    dir.write("askr.toml", "[server]\nroot = \"public\"\n");  // relative: from the current directory
+    auto run = askr("config-check", "", dir.path());
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_NE(run.output.find("askr.toml: ok"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("root " + dir.path() + "/public"), std::string::npos) << run.output;
+    // --config (and ASKR_CONFIG) win over ./askr.toml.
+    run = askr("config-check", "ASKR_CONFIG=/nonexistent/other.toml", dir.path());
+    EXPECT_EQ(run.status, 2) << run.output;
+}
+
+TEST(ConfigFile, StatusFindsTheControlSocketInTheFile) {
+    TempDir dir;
+    dir.write("public/index.php", "<?php echo 'x';");
+    const std::string config = dir.write("askr.toml", "[server]\nroot = \"" + dir.path() + "/public\"\ncontrol_socket = \"" +
+                                                          dir.path() + "/control.sock\"\n[workers]\ncount = 1\n");
+    Server server("", {"--config", config});
+    ASSERT_EQ(get(server.url("/")).status, 200);
+    std::string table;
+    for (int i = 0; i < 50 && table.find("idle") == std::string::npos; ++i) {
+        table = askr("status --config " + config).output;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_NE(table.find("idle"), std::string::npos) << table;
 }
 
 TEST(ConfigDocs, CommittedDocsAreWhatTheBinaryGenerates) {

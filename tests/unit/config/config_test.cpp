@@ -211,6 +211,26 @@ TEST(ConfigEnvironment, ListsAndTablesHaveTheirSeparators) {
     EXPECT_TRUE(config.options.tls_self_signed);
 }
 
+TEST(ConfigFile, IniTableTakesDottedKeysAndScalars) {
+    Scratch scratch;
+    const std::string path = scratch.write("askr.toml",
+                                           "[php.ini]\nopcache.enable = 1\nopcache.jit = \"tracing\"\n"
+                                           "display_errors = false\nprecision = 14.5\n\"session.name\" = \"sid\"\n");
+    Config config = load({path, {}, {}});
+    KeyValues ini = config.options.php_ini;
+    std::sort(ini.begin(), ini.end());
+    EXPECT_EQ(ini, (KeyValues{{"display_errors", "0"}, {"opcache.enable", "1"}, {"opcache.jit", "tracing"},
+                              {"precision", "14.5"}, {"session.name", "sid"}}));
+}
+
+TEST(ConfigFile, ASingleStringIsAListOfOne) {
+    Scratch scratch;
+    Config config = load({scratch.write("askr.toml", "[server]\nlisten = \"[::1]:81\"\n[php]\nextensions = \"intl\"\n"), {}, {}});
+    ASSERT_EQ(config.options.listen.size(), 1u);
+    EXPECT_EQ(config.options.listen[0].host, "::1");
+    EXPECT_EQ(config.options.php_extensions, std::vector<std::string>{"intl"});
+}
+
 // CLI11 parsing through the schema's flags, as `askr serve` does.
 CommandLineValues parse_flags(std::vector<std::string> args) {
     CLI::App app;
