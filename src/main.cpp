@@ -25,7 +25,8 @@ int config_error(const config::ConfigError& e) {
     std::string_view text = e.what();
     while (!text.empty()) {
         auto end = text.find('\n');
-        std::fprintf(stderr, "askr: %.*s\n", static_cast<int>(text.substr(0, end).size()), text.data());
+        std::fprintf(stderr, "askr: %.*s\n", static_cast<int>(text.substr(0, end).size()),
+                     text.data());
         if (end == std::string_view::npos) break;
         text.remove_prefix(end + 1);
     }
@@ -34,8 +35,8 @@ int config_error(const config::ConfigError& e) {
 
 // The control socket `askr status` asks: --socket, else the configuration's (askr.toml,
 // ASKR_*), else the default path for --port or the configuration's first listen port.
-std::string status_socket_path(const std::string& socket, const CLI::Option& port_option, unsigned port,
-                               const std::string& config_file) {
+std::string status_socket_path(const std::string& socket, const CLI::Option& port_option,
+                               unsigned port, const std::string& config_file) {
     if (!socket.empty()) return socket;
     const std::string file = config::find_config_file(config_file);
     if (port_option.count() == 0) {
@@ -63,7 +64,8 @@ int serve(const config::CommandLineFlags& flags) {
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
         }
-        for (const auto& address : options.listen_http) {  // after --listen: sockets.front() names the server
+        for (const auto& address :
+             options.listen_http) {  // after --listen: sockets.front() names the server
             sockets.push_back(core::open_listen_socket(address.host, address.port));
             sockets.back().redirect_to_https = true;
         }
@@ -79,41 +81,52 @@ int serve(const config::CommandLineFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Askr: a PHP application server. PHP runs inside the server process: "
-                 "no FastCGI, no php-fpm, no proxy in front.",
-                 "askr"};
+    CLI::App app{
+        "Askr: a PHP application server. PHP runs inside the server process: "
+        "no FastCGI, no php-fpm, no proxy in front.",
+        "askr"};
     app.set_version_flag("--version,-V", std::string("askr ") + ASKR_VERSION);
     app.require_subcommand(1);
 
-    auto* serve_command = app.add_subcommand("serve", "Serve a PHP app (its public folder) over HTTP");
+    auto* serve_command =
+        app.add_subcommand("serve", "Serve a PHP app (its public folder) over HTTP");
     config::CommandLineFlags serve_flags(*serve_command);
     serve_command->footer(
         "Every option is also a key of askr.toml and an ASKR_SECTION_KEY environment variable\n"
         "(flag > environment > file > default; docs/configuration.md).\n"
-        "Routing: existing files are served as static files, *.php files are executed, a directory\n"
-        "serves its index, and anything else goes to the front controller (--index) with the\n"
-        "original REQUEST_URI. Dotfiles and PHP sources are never served.\n"
+        "Routing: existing files are served as static files, *.php files are executed, a\n"
+        "directory serves its index, and anything else goes to the front controller (--index)\n"
+        "with the original REQUEST_URI. Dotfiles and PHP sources are never served.\n"
         "Example: askr serve --root public --listen 127.0.0.1:8080");
 
     std::string status_socket;
     unsigned status_port = 8080;
     auto* status = app.add_subcommand("status", "Print the worker table of a running server");
-    status->add_option("--socket", status_socket, "The server's control socket (see serve --control-socket)");
-    auto* status_port_option = status->add_option(
-        "--port", status_port, "Find the socket of the server whose first --listen port is this (default: askr.toml's, else 8080)");
+    status->add_option("--socket", status_socket,
+                       "The server's control socket (see serve --control-socket)");
+    auto* status_port_option =
+        status->add_option("--port", status_port,
+                           "Find the socket of the server whose first --listen port is this "
+                           "(default: askr.toml's, else 8080)");
     std::string status_config;
-    status->add_option("--config,-c", status_config, "Configuration file naming the server's control socket or port")
+    status
+        ->add_option("--config,-c", status_config,
+                     "Configuration file naming the server's control socket or port")
         ->type_name("FILE");
 
     std::string check_file;
-    auto* check = app.add_subcommand("config-check", "Validate a configuration file without starting (exit 0 valid, 2 not)");
+    auto* check = app.add_subcommand(
+        "config-check", "Validate a configuration file without starting (exit 0 valid, 2 not)");
     check->add_option("file", check_file, "The file (default: $ASKR_CONFIG, else ./askr.toml)");
 
-    auto* docs = app.add_subcommand("config-docs", "Print docs/configuration.md, generated from the option schema");
+    auto* docs = app.add_subcommand(
+        "config-docs", "Print docs/configuration.md, generated from the option schema");
 
     std::string doctor_file;
-    auto* doctor = app.add_subcommand("doctor", "Pre-flight report on this machine: PHP, opcache, io_uring, limits, ports, TLS");
-    doctor->add_option("--config,-c", doctor_file, "Configuration file (default: $ASKR_CONFIG, else ./askr.toml)");
+    auto* doctor = app.add_subcommand(
+        "doctor", "Pre-flight report on this machine: PHP, opcache, io_uring, limits, ports, TLS");
+    doctor->add_option("--config,-c", doctor_file,
+                       "Configuration file (default: $ASKR_CONFIG, else ./askr.toml)");
 
     try {
         app.parse(argc, argv);
@@ -123,7 +136,8 @@ int main(int argc, char** argv) {
 
     if (status->parsed()) {
         try {
-            return master::print_status(status_socket_path(status_socket, *status_port_option, status_port, status_config));
+            return master::print_status(
+                status_socket_path(status_socket, *status_port_option, status_port, status_config));
         } catch (const config::ConfigError& e) {
             return config_error(e);
         }

@@ -12,11 +12,18 @@ namespace {
 std::string summary(const Config& config) {
     const ServeOptions& o = config.options;
     std::string listen;
-    for (const auto& a : o.listen) listen += (listen.empty() ? "" : ", ") + std::string(o.tls() ? "https://" : "http://") + a.text();
+    for (const auto& a : o.listen)
+        listen +=
+            (listen.empty() ? "" : ", ") + std::string(o.tls() ? "https://" : "http://") + a.text();
     return "listen " + listen + "; root " + o.root + "; " + std::to_string(o.workers) + " worker" +
-           (o.workers == 1 ? "" : "s") + (o.worker_script.empty() ? " (classic mode)" : " (worker mode: " + o.worker_script + ")") +
-           "; TLS " + (o.tls_self_signed ? "self-signed" : o.tls_cert.empty() ? "off" : o.tls_cert) + "; admin " +
-           (o.admin_listen ? o.admin_listen->text() : "off");
+           (o.workers == 1 ? "" : "s") +
+           (o.worker_script.empty() ? " (classic mode)"
+                                    : " (worker mode: " + o.worker_script + ")") +
+           "; TLS " +
+           (o.tls_self_signed    ? "self-signed"
+            : o.tls_cert.empty() ? "off"
+                                 : o.tls_cert) +
+           "; admin " + (o.admin_listen ? o.admin_listen->text() : "off");
 }
 
 }  // namespace
@@ -24,8 +31,10 @@ std::string summary(const Config& config) {
 int run_config_check(const std::string& file) {
     const std::string path = find_config_file(file);
     if (path.empty()) {
-        std::fprintf(stderr, "askr: no configuration file: name one (askr config-check FILE), set ASKR_CONFIG, "
-                             "or create ./askr.toml\n");
+        std::fprintf(
+            stderr,
+            "askr: no configuration file: name one (askr config-check FILE), set ASKR_CONFIG, "
+            "or create ./askr.toml\n");
         return 2;
     }
     try {

@@ -18,7 +18,7 @@ namespace askr::config {
 /// after parsing, says which were given. Values are checked by the loader, not by CLI11,
 /// so that a flag, a variable and a key give the same message.
 class CommandLineFlags {
-public:
+  public:
     explicit CommandLineFlags(CLI::App& command);
     CommandLineFlags(const CommandLineFlags&) = delete;
     CommandLineFlags& operator=(const CommandLineFlags&) = delete;
@@ -28,7 +28,7 @@ public:
     /// --config FILE ("" when not given).
     const std::string& config_file() const { return config_file_; }
 
-private:
+  private:
     struct Flag {
         const Option* option;
         CLI::Option* cli;

@@ -15,15 +15,24 @@ std::string cell(std::string_view text) {
 
 std::string type_name(const Option& option) {
     switch (option.type) {
-        case Type::string: return "string";
-        case Type::path: return "path";
-        case Type::boolean: return "boolean";
-        case Type::integer: return "integer";
-        case Type::seconds: return "seconds";
-        case Type::size: return "size";
-        case Type::choice: return "string";
-        case Type::list: return "list";
-        case Type::table: return "table";
+        case Type::string:
+            return "string";
+        case Type::path:
+            return "path";
+        case Type::boolean:
+            return "boolean";
+        case Type::integer:
+            return "integer";
+        case Type::seconds:
+            return "seconds";
+        case Type::size:
+            return "size";
+        case Type::choice:
+            return "string";
+        case Type::list:
+            return "list";
+        case Type::table:
+            return "table";
     }
     return "";
 }
@@ -104,22 +113,31 @@ std::string configuration_markdown() {
         out += "| --- | --- | --- | --- | --- |\n";
         for (const auto& option : schema()) {
             if (option.section != section) continue;
-            std::string flag = option.flag().empty() ? "" : "`" + option.flag() +
-                (option.type == Type::boolean ? "" : " " + std::string(option.value_name)) + "`<br>";
+            std::string flag =
+                option.flag().empty()
+                    ? ""
+                    : "`" + option.flag() +
+                          (option.type == Type::boolean ? ""
+                                                        : " " + std::string(option.value_name)) +
+                          "`<br>";
             std::string meaning(option.doc);
-            if (option.type == Type::choice || option.type == Type::integer || option.type == Type::seconds) {
+            if (option.type == Type::choice || option.type == Type::integer ||
+                option.type == Type::seconds) {
                 meaning += " Expected: " + option.expectation() + ".";
             }
-            out += "| `" + std::string(option.key) + "` | " + type_name(option) + " | " + cell(option.default_text()) +
-                   " | " + cell(flag) + "`" + option.env() + "` | " + cell(meaning) + " |\n";
+            out += "| `" + std::string(option.key) + "` | " + type_name(option) + " | " +
+                   cell(option.default_text()) + " | " + cell(flag) + "`" + option.env() + "` | " +
+                   cell(meaning) + " |\n";
         }
     }
-    out += "\n## Every key\n\nEach key with a valid value other than its default (a reference, not a working "
-           "file: `cert` and `self_signed` exclude each other):\n\n```toml\n";
+    out +=
+        "\n## Every key\n\nEach key with a valid value other than its default (a reference, "
+        "not a working file: `cert` and `self_signed` exclude each other):\n\n```toml\n";
     for (const auto& [section, about] : sections()) {
         out += "[" + std::string(section) + "]\n";
         for (const auto& option : schema()) {
-            if (option.section == section) out += std::string(option.key) + " = " + std::string(option.example) + "\n";
+            if (option.section == section)
+                out += std::string(option.key) + " = " + std::string(option.example) + "\n";
         }
         out += "\n";
     }

@@ -27,13 +27,20 @@ std::string quote_text(const std::string& text) {
 // "a string", "an integer", ... for "got ..." in messages.
 std::string describe(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::table: return "a table";
-        default: return "a date/time";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::table:
+            return "a table";
+        default:
+            return "a date/time";
     }
 }
 
@@ -53,7 +60,8 @@ std::string show(const toml::node& node) {
 
 std::string section_names() {
     std::string out;
-    for (const auto& [name, about] : sections()) out += (out.empty() ? "" : ", ") + std::string(name);
+    for (const auto& [name, about] : sections())
+        out += (out.empty() ? "" : ", ") + std::string(name);
     return out;
 }
 
@@ -73,8 +81,8 @@ std::vector<std::string> keys_of(std::string_view section) {
 }
 
 // Flattens a [php.ini] table: `opcache.enable = 1` is a nested table in TOML.
-void flatten(const toml::table& table, const std::string& prefix, KeyValues& out, const std::string& where,
-             std::vector<std::string>& errors) {
+void flatten(const toml::table& table, const std::string& prefix, KeyValues& out,
+             const std::string& where, std::vector<std::string>& errors) {
     for (const auto& [key, node] : table) {
         const std::string name = prefix + std::string(key.str());
         if (const auto* nested = node.as_table()) {
@@ -86,15 +94,19 @@ void flatten(const toml::table& table, const std::string& prefix, KeyValues& out
         } else if (node.is_integer() || node.is_floating_point()) {
             out.emplace_back(name, show(node));
         } else {
-            errors.push_back(where + ":" + std::to_string(node.source().begin.line) + ": [php.ini] " + name +
+            errors.push_back(where + ":" + std::to_string(node.source().begin.line) +
+                             ": [php.ini] " + name +
                              ": expected a string, number or boolean, got " + describe(node));
         }
     }
 }
 
 // Converts a TOML node to the option's Value; throws ConfigError saying what is expected.
-Value read_node(const Option& option, const toml::node& node, const std::string& file, std::vector<std::string>& errors) {
-    auto wrong_type = [&]() { return ConfigError("expected " + option.expectation() + ", got " + describe(node)); };
+Value read_node(const Option& option, const toml::node& node, const std::string& file,
+                std::vector<std::string>& errors) {
+    auto wrong_type = [&]() {
+        return ConfigError("expected " + option.expectation() + ", got " + describe(node));
+    };
     Value value;
     switch (option.type) {
         case Type::string:
@@ -114,7 +126,8 @@ Value read_node(const Option& option, const toml::node& node, const std::string&
             break;
         case Type::size:
             if (node.is_integer()) {
-                if (node.as_integer()->get() < 0) throw ConfigError("expected " + option.expectation() + ", not a negative size");
+                if (node.as_integer()->get() < 0)
+                    throw ConfigError("expected " + option.expectation() + ", not a negative size");
                 value = node.as_integer()->get();
             } else if (node.is_string()) {
                 return parse_text(option, {node.as_string()->get()}, false);
@@ -129,8 +142,8 @@ Value read_node(const Option& option, const toml::node& node, const std::string&
             } else if (const auto* array = node.as_array()) {
                 for (const auto& element : *array) {
                     if (!element.is_string()) {
-                        throw ConfigError("expected " + option.expectation() + ", got " + describe(element) +
-                                          " in the list");
+                        throw ConfigError("expected " + option.expectation() + ", got " +
+                                          describe(element) + " in the list");
                     }
                     items.push_back(element.as_string()->get());
                 }
@@ -167,8 +180,8 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
         root = toml::parse(content.str(), path);
     } catch (const toml::parse_error& e) {
         errors.push_back(path + ":" + std::to_string(e.source().begin.line) + ":" +
-                         std::to_string(e.source().begin.column) + ": TOML syntax error: " +
-                         std::string(e.description()));
+                         std::to_string(e.source().begin.column) +
+                         ": TOML syntax error: " + std::string(e.description()));
         return;
     }
     for (const auto& [section_key, section_node] : root) {
@@ -183,7 +196,8 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
                     hint = "; did you mean [" + std::string(option.section) + "] " + section + "?";
                 }
             }
-            errors.push_back(at + section + ": keys belong in a section ([server], [tls], ...)" + hint);
+            errors.push_back(at + section + ": keys belong in a section ([server], [tls], ...)" +
+                             hint);
             continue;
         }
         if (!known_section(section)) {
@@ -200,7 +214,8 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
             const std::string line = std::to_string(node.source().begin.line);
             const Option* option = find_option(section, key);
             if (!option) {
-                std::string message = path + ":" + line + ": [" + section + "] " + key + ": unknown key";
+                std::string message =
+                    path + ":" + line + ": [" + section + "] " + key + ": unknown key";
                 auto suggestion = closest(key, keys_of(section));
                 if (!suggestion.empty()) {
                     message += "; did you mean " + suggestion + "?";
@@ -219,11 +234,14 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
                 errors.push_back(message);
                 continue;
             }
-            const std::string where = path + ":" + line + ": [" + section + "] " + key + " = " + show(node);
+            const std::string where =
+                path + ":" + line + ": [" + section + "] " + key + " = " + show(node);
             try {
                 Value value = read_node(*option, node, path, errors);
                 option->bind.apply(config.options, value);
-                config.origins[option->name()] = {Origin::Source::file, path, static_cast<int>(node.source().begin.line), show(node)};
+                config.origins[option->name()] = {Origin::Source::file, path,
+                                                  static_cast<int>(node.source().begin.line),
+                                                  show(node)};
             } catch (const ConfigError& e) {
                 errors.push_back(where + ": " + e.what());
             }
@@ -231,7 +249,8 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
     }
 }
 
-void read_environment(Config& config, const std::vector<std::pair<std::string, std::string>>& environment,
+void read_environment(Config& config,
+                      const std::vector<std::pair<std::string, std::string>>& environment,
                       std::vector<std::string>& errors) {
     std::vector<std::string> names;
     for (const auto& option : schema()) names.push_back(option.env());
@@ -246,7 +265,8 @@ void read_environment(Config& config, const std::vector<std::pair<std::string, s
             bool ours = false;
             for (const auto& [section, about] : sections()) {
                 std::string prefix = "ASKR_" + std::string(section) + "_";
-                for (auto& c : prefix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                for (auto& c : prefix)
+                    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
                 ours = ours || name.starts_with(prefix);
             }
             if (ours) {
@@ -265,7 +285,8 @@ void read_environment(Config& config, const std::vector<std::pair<std::string, s
     }
 }
 
-void read_command_line(Config& config, const CommandLineValues& values, std::vector<std::string>& errors) {
+void read_command_line(Config& config, const CommandLineValues& values,
+                       std::vector<std::string>& errors) {
     for (const auto& [option, pieces] : values) {
         std::string text;
         for (const auto& piece : pieces) text += (text.empty() ? "" : " ") + piece;
@@ -278,7 +299,9 @@ void read_command_line(Config& config, const CommandLineValues& values, std::vec
     }
 }
 
-std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+std::string absolute(const std::string& path) {
+    return fs::absolute(path).lexically_normal().string();
+}
 
 }  // namespace
 
@@ -297,10 +320,14 @@ std::string Config::where(const Option& option) const {
     const Origin& origin = it->second;
     switch (origin.source) {
         case Origin::Source::file:
-            return origin.file + ":" + std::to_string(origin.line) + ": " + name + " = " + origin.text;
-        case Origin::Source::environment: return "environment " + option.env() + "=" + origin.text;
-        case Origin::Source::command_line: return option.flag() + " " + origin.text;
-        case Origin::Source::defaults: break;
+            return origin.file + ":" + std::to_string(origin.line) + ": " + name + " = " +
+                   origin.text;
+        case Origin::Source::environment:
+            return "environment " + option.env() + "=" + origin.text;
+        case Origin::Source::command_line:
+            return option.flag() + " " + origin.text;
+        case Origin::Source::defaults:
+            break;
     }
     return name + " (default)";
 }
@@ -357,8 +384,9 @@ void finalize(Config& config) {
     };
     // A relative path in the file is relative to the current directory, as on the command line.
     if (o.root.empty()) {
-        errors.push_back("[server] root is required: give --root DIR, ASKR_SERVER_ROOT=DIR, or root = \"DIR\" "
-                         "in the [server] section of askr.toml");
+        errors.push_back(
+            "[server] root is required: give --root DIR, ASKR_SERVER_ROOT=DIR, or root = \"DIR\" "
+            "in the [server] section of askr.toml");
     } else {
         std::error_code ec;
         auto root = fs::canonical(o.root, ec);
@@ -367,7 +395,8 @@ void finalize(Config& config) {
         } else if (!fs::is_directory(root, ec)) {
             fail("server", "root", "not a directory: expected the app's public folder");
         } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
-            fail("server", "root", "not readable by this user: expected a directory it can list (r-x)");
+            fail("server", "root",
+                 "not readable by this user: expected a directory it can list (r-x)");
         } else {
             o.root = root.string();
         }
@@ -376,7 +405,8 @@ void finalize(Config& config) {
     if (o.index.empty() || o.index.find('/') != std::string::npos || o.index.front() == '.') {
         fail("server", "index", "expected a file name such as index.php or doku.php");
     }
-    if (!o.group.empty() && o.user.empty()) fail("server", "group", "needs [server] user (--user) as well");
+    if (!o.group.empty() && o.user.empty())
+        fail("server", "group", "needs [server] user (--user) as well");
 
     // TLS options that only make sense together (issue 5).
     if (o.tls_cert.empty() != o.tls_key.empty()) {
@@ -387,18 +417,21 @@ void finalize(Config& config) {
         }
     }
     if (o.tls_self_signed && !o.tls_cert.empty()) {
-        fail("tls", "self_signed", "[tls] self_signed and [tls] cert exclude each other: choose one");
+        fail("tls", "self_signed",
+             "[tls] self_signed and [tls] cert exclude each other: choose one");
     }
     if (!o.tls_self_signed_dir.empty() && !o.tls_self_signed) {
         fail("tls", "self_signed_dir", "needs [tls] self_signed = true (--tls-self-signed)");
     }
     if (!o.listen_http.empty() && !o.tls()) {
-        fail("tls", "listen_http", "redirects to HTTPS: it needs [tls] cert and key, or self_signed");
+        fail("tls", "listen_http",
+             "redirects to HTTPS: it needs [tls] cert and key, or self_signed");
     }
     for (auto [path, key] : {std::pair{&o.tls_cert, "cert"}, {&o.tls_key, "key"}}) {
         if (path->empty()) continue;
         if (::access(path->c_str(), R_OK) != 0) {
-            fail("tls", key, "cannot read: " + std::error_code(errno, std::generic_category()).message());
+            fail("tls", key,
+                 "cannot read: " + std::error_code(errno, std::generic_category()).message());
         }
     }
     for (auto* path : {&o.tls_cert, &o.tls_key, &o.tls_self_signed_dir}) {
@@ -409,8 +442,9 @@ void finalize(Config& config) {
         std::error_code ec;
         auto script = fs::canonical(o.worker_script, ec);
         if (ec || !fs::is_regular_file(script, ec)) {
-            fail("worker", "script", "no such file (" + (ec ? ec.message() : std::string("not a regular file")) +
-                                         "): expected the PHP script that boots the app");
+            fail("worker", "script",
+                 "no such file (" + (ec ? ec.message() : std::string("not a regular file")) +
+                     "): expected the PHP script that boots the app");
         } else {
             o.worker_script = script.string();
         }
@@ -425,8 +459,9 @@ void finalize(Config& config) {
         fail("admin", "token", "expected at least 16 characters (e.g. openssl rand -hex 16)");
     }
     if (o.admin_listen && !is_loopback(*o.admin_listen) && o.admin_token.empty()) {
-        fail("admin", "listen", "not a loopback address: the admin listener then requires [admin] token "
-                                "(ASKR_ADMIN_TOKEN), or bind it to 127.0.0.1");
+        fail("admin", "listen",
+             "not a loopback address: the admin listener then requires [admin] token "
+             "(ASKR_ADMIN_TOKEN), or bind it to 127.0.0.1");
     }
     if (!errors.empty()) throw ConfigErrors(std::move(errors));
 }

@@ -15,12 +15,12 @@ namespace askr::config {
 
 /// Every problem found in a configuration, one message per line.
 class ConfigErrors : public ConfigError {
-public:
+  public:
     explicit ConfigErrors(std::vector<std::string> messages);
     /// The messages, each naming where (file:line and key, variable or flag) and what is expected.
     const std::vector<std::string>& messages() const { return messages_; }
 
-private:
+  private:
     std::vector<std::string> messages_;
 };
 
@@ -39,15 +39,16 @@ using CommandLineValues = std::vector<std::pair<const Option*, std::vector<std::
 /// What one configuration load reads.
 struct Sources {
     std::string config_file;  ///< "" = no file
-    std::vector<std::pair<std::string, std::string>> environment;  ///< NAME, value (ASKR_* only matter)
+    std::vector<std::pair<std::string, std::string>>
+        environment;  ///< NAME, value (ASKR_* only matter)
     CommandLineValues command_line;
 };
 
 /// A loaded configuration: the options `askr serve` consumes and where each came from.
 struct Config {
     ServeOptions options;
-    std::string file;                        ///< the config file read ("" = none)
-    std::map<std::string, Origin> origins;   ///< by Option::name(); absent = default
+    std::string file;                       ///< the config file read ("" = none)
+    std::map<std::string, Origin> origins;  ///< by Option::name(); absent = default
     /// Names the place of an option's value in messages: "askr.toml:3: [server] listen =
     /// \"x\"", "--listen x", "environment ASKR_SERVER_LISTEN=x" or "[server] listen (default)".
     std::string where(const Option& option) const;

@@ -46,15 +46,15 @@ struct Binding {
 
 /// One configuration option: its TOML key, CLI flag, environment variable and docs.
 struct Option {
-    std::string_view section{};       ///< TOML table: "server"
-    std::string_view key{};           ///< key in that table: "max_body_size"
+    std::string_view section{};  ///< TOML table: "server"
+    std::string_view key{};      ///< key in that table: "max_body_size"
     Type type = Type::string;
-    std::string_view cli{};           ///< CLI11 names ("--listen,-l"); "" = no flag
-    std::string_view value_name{};    ///< placeholder in --help and the docs ("HOST:PORT")
-    std::string_view doc{};           ///< what it does, for --help and docs/configuration.md
-    std::string_view example{};       ///< a valid non-default value in TOML syntax (docs, tests)
-    std::string_view default_doc{};   ///< the default in words when show(defaults) does not say it
-    std::int64_t min = 0;           ///< integer and seconds: smallest allowed
+    std::string_view cli{};          ///< CLI11 names ("--listen,-l"); "" = no flag
+    std::string_view value_name{};   ///< placeholder in --help and the docs ("HOST:PORT")
+    std::string_view doc{};          ///< what it does, for --help and docs/configuration.md
+    std::string_view example{};      ///< a valid non-default value in TOML syntax (docs, tests)
+    std::string_view default_doc{};  ///< the default in words when show(defaults) does not say it
+    std::int64_t min = 0;            ///< integer and seconds: smallest allowed
     std::int64_t max = std::numeric_limits<std::int64_t>::max();  ///< ... and largest
     std::vector<std::string_view> choices{};  ///< Type::choice: the allowed words
     Binding bind{};
@@ -87,7 +87,8 @@ void validate(const Option& option, const Value& value);
 /// Reads a value given as text (environment variable or command-line argument) for
 /// `option`; a list or table may come in several pieces (repeated flag). Throws
 /// ConfigError saying what is expected.
-Value parse_text(const Option& option, const std::vector<std::string>& pieces, bool from_environment);
+Value parse_text(const Option& option, const std::vector<std::string>& pieces,
+                 bool from_environment);
 
 /// The closest of `candidates` to `word` when it is a likely typo, else "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);

@@ -42,7 +42,8 @@ ListenAddress parse_listen_address(const std::string& text) {
 
 bool is_loopback(const ListenAddress& address) {
     in_addr v4{};
-    if (::inet_pton(AF_INET, address.host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    if (::inet_pton(AF_INET, address.host.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
     in6_addr v6{};
     return ::inet_pton(AF_INET6, address.host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }

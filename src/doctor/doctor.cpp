@@ -32,8 +32,8 @@ struct Branch {
     const char* version;
     int year, month, day;
 };
-constexpr Branch php_support_ends[] = {{"8.1", 2025, 12, 31}, {"8.2", 2026, 12, 31}, {"8.3", 2027, 12, 31},
-                                       {"8.4", 2028, 12, 31}};
+constexpr Branch php_support_ends[] = {
+    {"8.1", 2025, 12, 31}, {"8.2", 2026, 12, 31}, {"8.3", 2027, 12, 31}, {"8.4", 2028, 12, 31}};
 
 std::string major_minor(const std::string& version) {
     auto first = version.find('.');
@@ -41,19 +41,23 @@ std::string major_minor(const std::string& version) {
     return first == std::string::npos ? version : version.substr(0, second);
 }
 
-void check_php(const php::EngineReport& php, const config::Config* config, std::vector<Finding>& out) {
+void check_php(const php::EngineReport& php, const config::Config* config,
+               std::vector<Finding>& out) {
     if (!php.started) {
-        out.push_back({Status::fail, "php", "PHP did not start: " + php.error,
-                       "fix the PHP messages above (php.ini under /etc/php/*/embed, [php] ini settings)"});
+        out.push_back(
+            {Status::fail, "php", "PHP did not start: " + php.error,
+             "fix the PHP messages above (php.ini under /etc/php/*/embed, [php] ini settings)"});
         return;
     }
     const std::string branch = major_minor(php.version);
     if (php.thread_safe) {
-        out.push_back({Status::fail, "php", "PHP " + php.version + ", ZTS (thread-safe) build",
-                       "Askr runs one PHP interpreter per process and expects an NTS build: install libphp" + branch +
-                           "-embed from Debian"});
+        out.push_back(
+            {Status::fail, "php", "PHP " + php.version + ", ZTS (thread-safe) build",
+             "Askr runs one PHP interpreter per process and expects an NTS build: install libphp" +
+                 branch + "-embed from Debian"});
     } else {
-        out.push_back({Status::ok, "php", "PHP " + php.version + ", NTS (non-thread-safe) build, embed SAPI", ""});
+        out.push_back({Status::ok, "php",
+                       "PHP " + php.version + ", NTS (non-thread-safe) build, embed SAPI", ""});
     }
     for (const auto& b : php_support_ends) {
         if (branch != b.version) continue;
@@ -65,11 +69,15 @@ void check_php(const php::EngineReport& php, const config::Config* config, std::
         char date[16];
         std::snprintf(date, sizeof date, "%04d-%02d-%02d", b.year, b.month, b.day);
         if (days < 0) {
-            out.push_back({Status::warn, "php-support", "PHP " + branch + " has had no security fixes since " + date,
-                           "move to a supported PHP (libphp8.3-embed or libphp8.4-embed) and rebuild Askr"});
+            out.push_back(
+                {Status::warn, "php-support",
+                 "PHP " + branch + " has had no security fixes since " + date,
+                 "move to a supported PHP (libphp8.3-embed or libphp8.4-embed) and rebuild Askr"});
         } else if (days < 90) {
-            out.push_back({Status::warn, "php-support", "PHP " + branch + " security support ends on " + date,
-                           "plan the move to PHP 8.3 or 8.4 (libphp8.3-embed, libphp8.4-embed) and rebuild Askr"});
+            out.push_back({Status::warn, "php-support",
+                           "PHP " + branch + " security support ends on " + date,
+                           "plan the move to PHP 8.3 or 8.4 (libphp8.3-embed, libphp8.4-embed) and "
+                           "rebuild Askr"});
         }
     }
     if (!php.opcache_loaded) {
@@ -78,9 +86,10 @@ void check_php(const php::EngineReport& php, const config::Config* config, std::
                            "/embed/conf.d/10-opcache.ini)"});
     } else if (!php.opcache_enabled) {
         out.push_back({Status::fail, "opcache",
-                       "opcache is loaded but not active under Askr's SAPI (opcache.enable=" + php.opcache_enable_ini + ")",
-                       "set opcache.enable=1 (remove opcache.enable=0 from [php] ini or /etc/php/" + branch +
-                           "/embed/php.ini)"});
+                       "opcache is loaded but not active under Askr's SAPI (opcache.enable=" +
+                           php.opcache_enable_ini + ")",
+                       "set opcache.enable=1 (remove opcache.enable=0 from [php] ini or /etc/php/" +
+                           branch + "/embed/php.ini)"});
     } else {
         out.push_back({Status::ok, "opcache", "opcache active under Askr's SAPI", ""});
     }
@@ -89,9 +98,10 @@ void check_php(const php::EngineReport& php, const config::Config* config, std::
         if (php.has_extension(name)) {
             out.push_back({Status::ok, "extension", name + " loaded", ""});
         } else {
-            out.push_back({Status::fail, "extension", name + " is not loaded in the embed SAPI (required by [php] extensions)",
-                           "apt-get install php" + branch + "-" + name + ", or enable it in /etc/php/" + branch +
-                               "/embed/conf.d/"});
+            out.push_back({Status::fail, "extension",
+                           name + " is not loaded in the embed SAPI (required by [php] extensions)",
+                           "apt-get install php" + branch + "-" + name +
+                               ", or enable it in /etc/php/" + branch + "/embed/conf.d/"});
         }
     }
 }
@@ -108,27 +118,34 @@ void check_io_uring(std::vector<Finding>& out) {
     }
     const int error = errno;
     if (error == ENOSYS) {
-        out.push_back({Status::warn, "io_uring", "the kernel has no io_uring (io_uring_setup: ENOSYS)",
-                       "Askr works without it; for the io_uring backend use Linux 5.10 or later with CONFIG_IO_URING"});
-    } else {
         out.push_back({Status::warn, "io_uring",
-                       std::string("io_uring is disabled (io_uring_setup: ") + std::strerror(error) +
-                           (disabled.empty() ? "" : ", kernel.io_uring_disabled=" + disabled) + ")",
-                       "Askr works without it; to allow it: sysctl kernel.io_uring_disabled=0 (or allow this "
-                       "container's seccomp profile to call io_uring_setup)"});
+                       "the kernel has no io_uring (io_uring_setup: ENOSYS)",
+                       "Askr works without it; for the io_uring backend use Linux 5.10 or later "
+                       "with CONFIG_IO_URING"});
+    } else {
+        out.push_back(
+            {Status::warn, "io_uring",
+             std::string("io_uring is disabled (io_uring_setup: ") + std::strerror(error) +
+                 (disabled.empty() ? "" : ", kernel.io_uring_disabled=" + disabled) + ")",
+             "Askr works without it; to allow it: sysctl kernel.io_uring_disabled=0 (or allow this "
+             "container's seccomp profile to call io_uring_setup)"});
     }
 }
 
 void check_nofile(std::vector<Finding>& out) {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
-    const std::string text = "open files limit (RLIMIT_NOFILE) " + std::to_string(limit.rlim_cur) + ", hard " +
-                             (limit.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_max));
+    const std::string text = "open files limit (RLIMIT_NOFILE) " + std::to_string(limit.rlim_cur) +
+                             ", hard " +
+                             (limit.rlim_max == RLIM_INFINITY ? std::string("unlimited")
+                                                              : std::to_string(limit.rlim_max));
     if (limit.rlim_cur < recommended_nofile) {
-        out.push_back({Status::warn, "nofile", text + ": below " + std::to_string(recommended_nofile) +
-                                                   ", each connection needs a descriptor",
-                       "raise it: ulimit -n 65536 before starting, LimitNOFILE=65536 in the systemd unit, or "
-                       "nofile in /etc/security/limits.conf"});
+        out.push_back(
+            {Status::warn, "nofile",
+             text + ": below " + std::to_string(recommended_nofile) +
+                 ", each connection needs a descriptor",
+             "raise it: ulimit -n 65536 before starting, LimitNOFILE=65536 in the systemd unit, or "
+             "nofile in /etc/security/limits.conf"});
     } else {
         out.push_back({Status::ok, "nofile", text, ""});
     }
@@ -145,7 +162,8 @@ void check_root(const config::Config& config, std::vector<Finding>& out) {
 }
 
 // Binds the address (as the server would, SO_REUSEADDR) and lets it go again.
-void check_port(const std::string& what, const config::ListenAddress& address, std::vector<Finding>& out) {
+void check_port(const std::string& what, const config::ListenAddress& address,
+                std::vector<Finding>& out) {
     const bool v6 = address.host.find(':') != std::string::npos;
     core::UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int one = 1;
@@ -176,16 +194,23 @@ void check_port(const std::string& what, const config::ListenAddress& address, s
     }
     const int error = errno;
     std::string fix = "choose another address";
-    if (error == EADDRINUSE) fix = "another process listens there (ss -ltnp 'sport = :" + std::to_string(address.port) + "'): stop it or choose another port";
-    if (error == EACCES) fix = "ports below 1024 need root (Askr drops PHP to [server] user) or CAP_NET_BIND_SERVICE";
-    if (error == EADDRNOTAVAIL || error == EINVAL) fix = "this machine has no such address: use 0.0.0.0, 127.0.0.1 or one of its own";
-    out.push_back({Status::fail, "port", what + " " + address.text() + ": " + std::strerror(error), fix});
+    if (error == EADDRINUSE)
+        fix = "another process listens there (ss -ltnp 'sport = :" + std::to_string(address.port) +
+              "'): stop it or choose another port";
+    if (error == EACCES)
+        fix =
+            "ports below 1024 need root (Askr drops PHP to [server] user) or CAP_NET_BIND_SERVICE";
+    if (error == EADDRNOTAVAIL || error == EINVAL)
+        fix = "this machine has no such address: use 0.0.0.0, 127.0.0.1 or one of its own";
+    out.push_back(
+        {Status::fail, "port", what + " " + address.text() + ": " + std::strerror(error), fix});
 }
 
 void check_tls(const config::Config& config, std::vector<Finding>& out) {
     const auto& o = config.options;
     if (o.tls_self_signed) {
-        out.push_back({Status::ok, "tls", "self-signed certificate, made at start (for local use only)", ""});
+        out.push_back(
+            {Status::ok, "tls", "self-signed certificate, made at start (for local use only)", ""});
         return;
     }
     if (o.tls_cert.empty()) return;
@@ -193,23 +218,30 @@ void check_tls(const config::Config& config, std::vector<Finding>& out) {
         http::tls::TlsContext context(o.tls_cert, o.tls_key);
         const std::string what = o.tls_cert + ": " + context.description();
         if (context.expires_within_days(0)) {
-            out.push_back({Status::fail, "tls", what + " has EXPIRED", "renew the certificate (certbot renew), then reload (SIGHUP)"});
-        } else if (context.expires_within_days(expiry_warning_days)) {
-            out.push_back({Status::warn, "tls", what + " expires within " + std::to_string(expiry_warning_days) + " days",
+            out.push_back({Status::fail, "tls", what + " has EXPIRED",
                            "renew the certificate (certbot renew), then reload (SIGHUP)"});
+        } else if (context.expires_within_days(expiry_warning_days)) {
+            out.push_back(
+                {Status::warn, "tls",
+                 what + " expires within " + std::to_string(expiry_warning_days) + " days",
+                 "renew the certificate (certbot renew), then reload (SIGHUP)"});
         } else {
             out.push_back({Status::ok, "tls", what + ", key matches", ""});
         }
     } catch (const std::exception& e) {
-        out.push_back({Status::fail, "tls", e.what(), "point [tls] cert and key at a PEM chain and its unencrypted key"});
+        out.push_back({Status::fail, "tls", e.what(),
+                       "point [tls] cert and key at a PEM chain and its unencrypted key"});
     }
 }
 
 const char* label(Status status) {
     switch (status) {
-        case Status::ok: return "OK  ";
-        case Status::warn: return "WARN";
-        case Status::fail: return "FAIL";
+        case Status::ok:
+            return "OK  ";
+        case Status::warn:
+            return "WARN";
+        case Status::fail:
+            return "FAIL";
     }
     return "";
 }
@@ -230,7 +262,8 @@ std::vector<Finding> examine(const config::Config* config) {
     if (config->options.admin_listen) check_port("admin", *config->options.admin_listen, out);
     check_tls(*config, out);
     if (::geteuid() == 0 && config->options.user.empty()) {
-        out.push_back({Status::warn, "user", "started as root without [server] user: PHP scripts would run as root",
+        out.push_back({Status::warn, "user",
+                       "started as root without [server] user: PHP scripts would run as root",
                        "set [server] user = \"www-data\" (--user)"});
     }
     return out;
@@ -249,8 +282,8 @@ void require_extensions(const config::Config& config) {
     for (const auto& name : required) {
         if (report.has_extension(name)) continue;
         errors.push_back(config.where("php", "extensions") + ": the PHP extension " + name +
-                         " is not loaded in the embed SAPI: apt-get install php" + branch + "-" + name +
-                         ", or enable it in /etc/php/" + branch + "/embed/conf.d/");
+                         " is not loaded in the embed SAPI: apt-get install php" + branch + "-" +
+                         name + ", or enable it in /etc/php/" + branch + "/embed/conf.d/");
     }
     if (!errors.empty()) throw config::ConfigErrors(std::move(errors));
 }
@@ -260,17 +293,25 @@ int run_doctor(const std::string& config_file) {
     std::optional<config::Config> loaded;
     const std::string path = config::find_config_file(config_file);
     bool environment_sets_options = false;
-    for (const auto& [name, value] : config::askr_environment()) environment_sets_options |= name != "ASKR_CONFIG";
+    for (const auto& [name, value] : config::askr_environment())
+        environment_sets_options |= name != "ASKR_CONFIG";
     if (path.empty() && !environment_sets_options) {
-        findings.push_back({Status::ok, "config", "no config file: root, ports and TLS not checked (askr doctor --config FILE)", ""});
-    } else try {
-        loaded = config::load_and_finalize(config_file, {});
-        findings.push_back({Status::ok, "config", path.empty() ? "no config file (defaults and ASKR_* variables)" : path + " is valid", ""});
-    } catch (const config::ConfigErrors& e) {
-        for (const auto& m : e.messages()) {
-            findings.push_back({Status::fail, "config", m, "fix the configuration (askr config-check)"});
+        findings.push_back(
+            {Status::ok, "config",
+             "no config file: root, ports and TLS not checked (askr doctor --config FILE)", ""});
+    } else
+        try {
+            loaded = config::load_and_finalize(config_file, {});
+            findings.push_back({Status::ok, "config",
+                                path.empty() ? "no config file (defaults and ASKR_* variables)"
+                                             : path + " is valid",
+                                ""});
+        } catch (const config::ConfigErrors& e) {
+            for (const auto& m : e.messages()) {
+                findings.push_back(
+                    {Status::fail, "config", m, "fix the configuration (askr config-check)"});
+            }
         }
-    }
     auto rest = examine(loaded ? &*loaded : nullptr);
     findings.insert(findings.end(), rest.begin(), rest.end());
     int failures = 0, warnings = 0;

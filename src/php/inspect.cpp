@@ -47,7 +47,8 @@ std::string report_in_this_process(const EngineOptions& options) {
     } catch (const std::exception& e) {
         return std::string("error=") + e.what();
     }
-    SG(server_context) = reinterpret_cast<void*>(1);  // "a request is being served"; never dereferenced here
+    SG(server_context) =
+        reinterpret_cast<void*>(1);  // "a request is being served"; never dereferenced here
     SG(request_info).no_headers = 1;
     SG(headers_sent) = 1;
     if (php_request_startup() == FAILURE) return "error=PHP request startup failed";
@@ -55,7 +56,8 @@ std::string report_in_this_process(const EngineOptions& options) {
     zend_try {
         zval result;
         ZVAL_UNDEF(&result);
-        if (zend_eval_string(report_expression, &result, "askr inspect") == SUCCESS && Z_TYPE(result) == IS_STRING) {
+        if (zend_eval_string(report_expression, &result, "askr inspect") == SUCCESS &&
+            Z_TYPE(result) == IS_STRING) {
             text.assign(Z_STRVAL(result), Z_STRLEN(result));
         }
         zval_ptr_dtor(&result);
@@ -129,8 +131,9 @@ EngineReport inspect_in_child(const EngineOptions& options) {
     report.started = report.error.empty() && !report.version.empty();
     if (!report.started && report.error.empty()) {
         report.error = "the PHP process ended without a report (" +
-                       std::string(WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                                       : "exit status " + std::to_string(WEXITSTATUS(status))) +
+                       std::string(WIFSIGNALED(status)
+                                       ? "signal " + std::to_string(WTERMSIG(status))
+                                       : "exit status " + std::to_string(WEXITSTATUS(status))) +
                        ")";
     }
     return report;
