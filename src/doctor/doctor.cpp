@@ -1,11 +1,14 @@
 #include "doctor/doctor.hpp"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <linux/io_uring.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -151,13 +154,58 @@ void check_nofile(std::vector<Finding>& out) {
     }
 }
 
+// access() as `user` (and `group`): in a child that switches to them, as the zygote
+// does before PHP runs (root reads everything, so root's own access() proves nothing).
+// Returns 0 or the errno of the failed check; -1 when the user does not exist.
+int access_as(const config::ServeOptions& options, const std::string& path) {
+    const passwd* user = ::getpwnam(options.user.c_str());
+    if (!user) return -1;
+    gid_t gid = user->pw_gid;
+    if (!options.group.empty()) {
+        const group* g = ::getgrnam(options.group.c_str());
+        if (!g) return -1;
+        gid = g->gr_gid;
+    }
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 ||
+            ::setuid(user->pw_uid) != 0) {
+            ::_exit(EPERM);
+        }
+        ::_exit(::access(path.c_str(), R_OK | X_OK) == 0 ? 0 : errno);
+    }
+    int status = 0;
+    if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return EIO;
+    return WEXITSTATUS(status);
+}
+
 void check_root(const config::Config& config, std::vector<Finding>& out) {
-    const auto& root = config.options.root;
-    if (::access(root.c_str(), R_OK | X_OK) == 0) {
-        out.push_back({Status::ok, "root", "document root " + root + " is readable", ""});
-    } else {
+    const auto& options = config.options;
+    const auto& root = options.root;
+    if (::access(root.c_str(), R_OK | X_OK) != 0) {
         out.push_back({Status::fail, "root", "document root " + root + ": " + std::strerror(errno),
                        "create it or fix its permissions (the PHP user needs r-x)"});
+        return;
+    }
+    if (::geteuid() != 0 || options.user.empty()) {
+        out.push_back({Status::ok, "root", "document root " + root + " is readable", ""});
+        return;
+    }
+    const int error = access_as(options, root);
+    if (error == 0) {
+        out.push_back(
+            {Status::ok, "root", "document root " + root + " is readable by " + options.user, ""});
+    } else if (error < 0) {
+        out.push_back({Status::fail, "root",
+                       "[server] user " + options.user + " (or its group) does not exist",
+                       "create it (adduser --system " + options.user + ") or name another user"});
+    } else {
+        out.push_back(
+            {Status::fail, "root",
+             "document root " + root + " is not readable by " + options.user + ": " +
+                 std::strerror(error),
+             "give " + options.user + " r-x on the root and its parents (chmod o+rx, or chgrp)"});
     }
 }
 

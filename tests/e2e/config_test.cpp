@@ -1,7 +1,9 @@
 // askr.toml, `askr config-check`, `askr config-docs` and `askr doctor` with the real
 // binary (issue 6).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -238,6 +240,25 @@ TEST(Doctor, ReportsOnThisMachine) {
     EXPECT_NE(line_with(run.output, "127.0.0.1:0").find("OK    port"), std::string::npos)
         << run.output;
     EXPECT_NE(line_with(run.output, "document root").find("OK    root"), std::string::npos)
+        << run.output;
+}
+
+TEST(Doctor, ChecksTheRootAsThePhpUser) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+    TempDir dir;
+    const std::string root = dir.mkdir("private/public");
+    ::chmod((dir.path() + "/private").c_str(), 0700);  // root only
+    const std::string config =
+        dir.write("askr.toml", "[server]\nroot = \"" + root +
+                                   "\"\nuser = \"nobody\"\n"
+                                   "listen = \"127.0.0.1:0\"\n[admin]\nlisten = \"off\"\n");
+    auto run = askr("doctor --config " + config);
+    EXPECT_EQ(run.status, 1) << run.output;
+    EXPECT_NE(line_with(run.output, "not readable by nobody").find("FAIL  root"), std::string::npos)
+        << run.output;
+    ::chmod((dir.path() + "/private").c_str(), 0755);
+    run = askr("doctor --config " + config);
+    EXPECT_NE(line_with(run.output, "is readable by nobody").find("OK    root"), std::string::npos)
         << run.output;
 }
 
