@@ -44,7 +44,7 @@ std::string status_socket_path(const std::string& socket, const CLI::Option& por
             const auto config = config::load({file, config::askr_environment(), {}});
             if (!config.options.control_socket.empty()) return config.options.control_socket;
             if (!config.options.listen.empty()) port = config.options.listen.front().port;
-        } catch (const config::ConfigError& e) {
+        } catch (const config::ConfigError&) {
             if (!config_file.empty()) throw;  // named on purpose: say what is wrong with it
         }
     }
@@ -64,8 +64,8 @@ int serve(const config::CommandLineFlags& flags) {
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
         }
-        for (const auto& address :
-             options.listen_http) {  // after --listen: sockets.front() names the server
+        // After --listen: sockets.front() names the server.
+        for (const auto& address : options.listen_http) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
             sockets.back().redirect_to_https = true;
         }
