@@ -2,66 +2,151 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
-#include "config/serve_options.hpp"
+#include "config/check.hpp"
+#include "config/command_line.hpp"
+#include "config/docs.hpp"
+#include "config/loader.hpp"
 #include "core/listen_socket.hpp"
 #include "core/log.hpp"
-#include "php/engine.hpp"
+#include "doctor/doctor.hpp"
 #include "master/control_socket.hpp"
 #include "master/master.hpp"
 
-int main(int argc, char** argv) {
-    using namespace askr;
-    CLI::App app{"Askr: a PHP application server. PHP runs inside the server process: "
-                 "no FastCGI, no php-fpm, no proxy in front.",
-                 "askr"};
-    app.set_version_flag("--version,-V", std::string("askr ") + ASKR_VERSION);
-    app.require_subcommand(1);
-    config::ServeOptions options;
-    auto* serve = app.add_subcommand("serve", "Serve a PHP app (its public folder) over HTTP");
-    config::add_serve_options(*serve, options);
-    serve->footer(
-        "Routing: existing files are served as static files, *.php files are executed, a directory\n"
-        "serves its index, and anything else goes to the front controller (--index) with the\n"
-        "original REQUEST_URI. Dotfiles and PHP sources are never served.\n"
-        "Example: askr serve --root public --listen 127.0.0.1:8080");
-    std::string status_socket;
-    unsigned status_port = 8080;
-    auto* status = app.add_subcommand("status", "Print the worker table of a running server");
-    status->add_option("--socket", status_socket, "The server's control socket (see serve --control-socket)");
-    status->add_option("--port", status_port, "Find the socket of the server whose first --listen port is this (default 8080)");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    } catch (const config::ConfigError& e) {  // thrown by option callbacks (--listen)
-        std::fprintf(stderr, "askr: %s\n", e.what());
-        return 2;
-    }
+namespace {
 
-    if (status->parsed()) {
-        return master::print_status(status_socket.empty() ? master::default_control_path(status_port) : status_socket);
+using namespace askr;
+
+// Every line of a configuration error, as "askr: LINE".
+int config_error(const config::ConfigError& e) {
+    std::string_view text = e.what();
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        std::fprintf(stderr, "askr: %.*s\n", static_cast<int>(text.substr(0, end).size()),
+                     text.data());
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
     }
+    return 2;
+}
+
+// The control socket `askr status` asks: --socket, else the configuration's (askr.toml,
+// ASKR_*), else the default path for --port or the configuration's first listen port.
+std::string status_socket_path(const std::string& socket, const CLI::Option& port_option,
+                               unsigned port, const std::string& config_file) {
+    if (!socket.empty()) return socket;
+    const std::string file = config::find_config_file(config_file);
+    if (port_option.count() == 0) {
+        try {
+            const auto config = config::load({file, config::askr_environment(), {}});
+            if (!config.options.control_socket.empty()) return config.options.control_socket;
+            if (!config.options.listen.empty()) port = config.options.listen.front().port;
+        } catch (const config::ConfigError&) {
+            if (!config_file.empty()) throw;  // named on purpose: say what is wrong with it
+        }
+    }
+    return master::default_control_path(port);
+}
+
+int serve(const config::CommandLineFlags& flags) {
     ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up is an error code, not a signal
-    core::init_logging(spdlog::level::from_str(options.log_level));
+    core::init_logging();
     try {
-        config::finalize(options);
+        config::Config config = config::load_and_finalize(flags.config_file(), flags.given());
+        const auto& options = config.options;
+        spdlog::set_level(spdlog::level::from_str(options.log_level));
+        if (!config.file.empty()) spdlog::info("configuration: {}", config.file);
+        doctor::require_extensions(config);
         std::vector<core::ListenSocket> sockets;
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
         }
-        for (const auto& address : options.listen_http) {  // after --listen: sockets.front() names the server
+        // After --listen: sockets.front() names the server.
+        for (const auto& address : options.listen_http) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
             sockets.back().redirect_to_https = true;
         }
         return master::run_master(options, sockets);
     } catch (const config::ConfigError& e) {
-        std::fprintf(stderr, "askr: %s\n", e.what());
-        return 2;
+        return config_error(e);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "askr: %s\n", e.what());
         return 1;
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "Askr: a PHP application server. PHP runs inside the server process: "
+        "no FastCGI, no php-fpm, no proxy in front.",
+        "askr"};
+    app.set_version_flag("--version,-V", std::string("askr ") + ASKR_VERSION);
+    app.require_subcommand(1);
+
+    auto* serve_command =
+        app.add_subcommand("serve", "Serve a PHP app (its public folder) over HTTP");
+    config::CommandLineFlags serve_flags(*serve_command);
+    serve_command->footer(
+        "Every option is also a key of askr.toml and an ASKR_SECTION_KEY environment variable\n"
+        "(flag > environment > file > default; docs/configuration.md).\n"
+        "Routing: existing files are served as static files, *.php files are executed, a\n"
+        "directory serves its index, and anything else goes to the front controller (--index)\n"
+        "with the original REQUEST_URI. Dotfiles and PHP sources are never served.\n"
+        "Example: askr serve --root public --listen 127.0.0.1:8080");
+
+    std::string status_socket;
+    unsigned status_port = 8080;
+    auto* status = app.add_subcommand("status", "Print the worker table of a running server");
+    status->add_option("--socket", status_socket,
+                       "The server's control socket (see serve --control-socket)");
+    auto* status_port_option =
+        status->add_option("--port", status_port,
+                           "Find the socket of the server whose first --listen port is this "
+                           "(default: askr.toml's, else 8080)");
+    std::string status_config;
+    status
+        ->add_option("--config,-c", status_config,
+                     "Configuration file naming the server's control socket or port")
+        ->type_name("FILE");
+
+    std::string check_file;
+    auto* check = app.add_subcommand(
+        "config-check", "Validate a configuration file without starting (exit 0 valid, 2 not)");
+    check->add_option("file", check_file, "The file (default: $ASKR_CONFIG, else ./askr.toml)");
+
+    auto* docs = app.add_subcommand(
+        "config-docs", "Print docs/configuration.md, generated from the option schema");
+
+    std::string doctor_file;
+    auto* doctor = app.add_subcommand(
+        "doctor", "Pre-flight report on this machine: PHP, opcache, io_uring, limits, ports, TLS");
+    doctor->add_option("--config,-c", doctor_file,
+                       "Configuration file (default: $ASKR_CONFIG, else ./askr.toml)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    if (status->parsed()) {
+        try {
+            return master::print_status(
+                status_socket_path(status_socket, *status_port_option, status_port, status_config));
+        } catch (const config::ConfigError& e) {
+            return config_error(e);
+        }
+    }
+    if (check->parsed()) return config::run_config_check(check_file);
+    if (docs->parsed()) {
+        std::fputs(config::configuration_markdown().c_str(), stdout);
+        return 0;
+    }
+    if (doctor->parsed()) return doctor::run_doctor(doctor_file);
+    return serve(serve_flags);
 }

@@ -1,14 +1,8 @@
 #include "config/serve_options.hpp"
 
-#include <climits>
+#include <arpa/inet.h>
+
 #include <cstdlib>
-#include <filesystem>
-
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
-
-#include "core/size.hpp"
 
 namespace askr::config {
 
@@ -23,14 +17,14 @@ ListenAddress parse_listen_address(const std::string& text) {
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
         if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            throw ConfigError("--listen " + text + ": an IPv6 address is written [ADDRESS]:PORT, e.g. [::1]:8080");
+            throw ConfigError("an IPv6 address is written [ADDRESS]:PORT, e.g. [::1]:8080");
         }
         address.host = text.substr(1, close - 1);
         port_text = text.substr(close + 2);
     } else {
         auto colon = text.rfind(':');
         if (colon == std::string::npos) {
-            throw ConfigError("--listen " + text + ": expected HOST:PORT, e.g. 127.0.0.1:8080 or :8080");
+            throw ConfigError("expected HOST:PORT, e.g. 127.0.0.1:8080 or :8080");
         }
         address.host = text.substr(0, colon);
         port_text = text.substr(colon + 1);
@@ -40,202 +34,18 @@ ListenAddress parse_listen_address(const std::string& text) {
     char* end = nullptr;
     long port = std::strtol(port_text.c_str(), &end, 10);
     if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
-        throw ConfigError("--listen " + text + ": the port must be a number from 0 to 65535");
+        throw ConfigError("the port must be a number from 0 to 65535");
     }
     address.port = static_cast<std::uint16_t>(port);
     return address;
 }
 
-namespace {
-
-// TLS options that only make sense together (issue 5).
-void finalize_tls(ServeOptions& options) {
-    if (options.tls_cert.empty() != options.tls_key.empty()) {
-        throw ConfigError(options.tls_cert.empty() ? "--tls-key needs --tls-cert (the certificate it belongs to)"
-                                                   : "--tls-cert needs --tls-key (its private key)");
-    }
-    if (options.tls_self_signed && !options.tls_cert.empty()) {
-        throw ConfigError("--tls-self-signed and --tls-cert exclude each other: choose one");
-    }
-    if (!options.tls_self_signed_dir.empty() && !options.tls_self_signed) {
-        throw ConfigError("--tls-self-signed-dir needs --tls-self-signed");
-    }
-    if (!options.tls_sni.empty() && options.tls_cert.empty()) {
-        throw ConfigError("--tls-sni adds certificates to --tls-cert: give the default one with --tls-cert and --tls-key");
-    }
-    for (auto& [cert, key] : options.tls_sni) {
-        cert = std::filesystem::absolute(cert).lexically_normal().string();
-        key = std::filesystem::absolute(key).lexically_normal().string();
-    }
-    if (!options.listen_http.empty() && !options.tls()) {
-        throw ConfigError("--listen-http redirects to HTTPS: it needs --tls-cert and --tls-key, or --tls-self-signed");
-    }
-    for (auto* path : {&options.tls_cert, &options.tls_key, &options.tls_self_signed_dir}) {
-        if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();  // SIGHUP re-reads them
-    }
-}
-
-}  // namespace
-
-void add_serve_options(CLI::App& command, ServeOptions& options) {
-    command.add_option("--root,-r", options.root, "Document root: the app's public folder")->required();
-    command.add_option_function<std::vector<std::string>>(
-        "--listen,-l",
-        [&options](const std::vector<std::string>& values) {
-            for (const auto& v : values) options.listen.push_back(parse_listen_address(v));
-        },
-        "Address to listen on, HOST:PORT or [IPv6]:PORT; repeatable (default 127.0.0.1:8080)");
-    command.add_option("--index", options.index,
-                       "Directory index and front controller script (default index.php)");
-    command.add_option_function<std::string>(
-        "--max-body-size",
-        [&options](const std::string& value) {
-            auto size = core::parse_size(value);
-            if (!size) throw CLI::ValidationError("--max-body-size", "expected a size such as 512K, 10M or 1G");
-            options.max_body_size = *size;
-        },
-        "Largest request body accepted, e.g. 10M (default 8M); larger bodies get 413");
-    auto size_option = [&command](const char* name, std::uint64_t low, std::uint64_t high, std::uint64_t& target,
-                                  const char* help) {
-        command.add_option_function<std::string>(
-            name,
-            [name, low, high, &target](const std::string& value) {
-                auto size = core::parse_size(value);
-                if (!size || *size < low || *size > high) {
-                    throw ConfigError(std::string(name) + ": expected a size from " + std::to_string(low / 1024) +
-                                      "K to " + std::to_string(high / 1024) + "K, got '" + value + "'");
-                }
-                target = *size;
-            },
-            help);
-    };
-    size_option("--max-header-size", 1024, 1 << 20, options.max_header_size,
-                "Request header fields, all together, e.g. 64K (default 32K); larger get 431");
-    size_option("--max-uri-size", 256, 1 << 20, options.max_uri_size,
-                "Request-target (path and query) length, e.g. 16K (default 8K); longer get 414");
-    command.add_option("--max-header-count", options.max_header_count,
-                       "Request header fields in number (default 100); more get 431")
-        ->check(CLI::Range(8u, 10000u));
-    // TLS (issue 5; docs/tls.md).
-    command.add_option("--tls-cert", options.tls_cert,
-                       "PEM certificate chain (leaf first): every --listen address then speaks HTTPS");
-    command.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert (unencrypted)");
-    command.add_option_function<std::vector<std::string>>(
-        "--tls-sni",
-        [&options](const std::vector<std::string>& values) {
-            for (const auto& v : values) {
-                const auto comma = v.find(',');
-                if (comma == std::string::npos || comma == 0 || comma + 1 == v.size()) {
-                    throw ConfigError("--tls-sni: expected CERT_FILE,KEY_FILE, got '" + v + "'");
-                }
-                options.tls_sni.emplace_back(v.substr(0, comma), v.substr(comma + 1));
-            }
-        },
-        "Another certificate CERT,KEY (PEM), served to clients asking for one of its names (SNI); repeatable");
-    command.add_flag("--tls-self-signed", options.tls_self_signed,
-                     "Serve HTTPS with a self-signed certificate made at start (for local use)");
-    command.add_option("--tls-self-signed-dir", options.tls_self_signed_dir,
-                       "Where --tls-self-signed keeps its files (default $XDG_RUNTIME_DIR/askr or /tmp/askr-tls-UID)");
-    command
-        .add_option_function<long>(
-            "--tls-handshake-timeout",
-            [&options](long v) { options.tls_handshake_timeout = std::chrono::seconds(v); },
-            "Seconds a client may take to complete the TLS handshake (default 10)")
-        ->check(CLI::Range(1L, 3600L));
-    command.add_option_function<std::vector<std::string>>(
-        "--listen-http",
-        [&options](const std::vector<std::string>& values) {
-            for (const auto& v : values) options.listen_http.push_back(parse_listen_address(v));
-        },
-        "Plain-HTTP address that redirects to HTTPS (308), serving /.well-known/acme-challenge/ from the root");
-    command.add_option_function<std::string>(
-        "--symlinks",
-        [&options](const std::string& value) {
-            if (value == "follow") {
-                options.symlinks = http::SymlinkPolicy::follow;
-            } else if (value == "inside-root") {
-                options.symlinks = http::SymlinkPolicy::inside_root;
-            } else {
-                throw CLI::ValidationError("--symlinks", "expected follow or inside-root");
-            }
-        },
-        "follow (default, as nginx) or inside-root: refuse files whose real path is outside the root");
-    command.add_option_function<std::vector<std::string>>(
-        "--php-ini,-d",
-        [&options](const std::vector<std::string>& values) {
-            for (const auto& v : values) {
-                auto eq = v.find('=');
-                if (eq == std::string::npos || eq == 0) {
-                    throw CLI::ValidationError("--php-ini", "expected KEY=VALUE, e.g. memory_limit=256M");
-                }
-                options.php_ini.emplace_back(v.substr(0, eq), v.substr(eq + 1));
-            }
-        },
-        "PHP ini setting KEY=VALUE, applied after php.ini; repeatable");
-    auto seconds = [&command](const char* name, std::chrono::seconds& target, const char* help) {
-        command.add_option_function<long>(
-            name, [&target](long v) { target = std::chrono::seconds(v); }, help)
-            ->check(CLI::Range(1L, 86400L));
-    };
-    seconds("--header-timeout", options.header_timeout, "Seconds a client may take to send request headers (default 15)");
-    seconds("--keepalive-timeout", options.keepalive_timeout, "Seconds an idle keep-alive connection is kept (default 60)");
-    seconds("--body-timeout", options.body_timeout, "Longest pause, in seconds, while a request body arrives (default 60)");
-    seconds("--write-timeout", options.write_timeout, "Longest stall, in seconds, writing to a client (default 60)");
-    seconds("--shutdown-timeout", options.shutdown_timeout, "Seconds a graceful stop waits for in-flight requests (default 30)");
-    command
-        .add_option_function<long>(
-            "--request-timeout", [&options](long v) { options.request_timeout = std::chrono::seconds(v); },
-            "Wall-clock seconds a PHP request may run before its worker is killed and replaced, as php-fpm's "
-            "request_terminate_timeout (default 0 = no limit; max_execution_time counts CPU time only)")
-        ->check(CLI::Range(0L, 86400L));
-    command.add_option("--workers,-w", options.workers, "Worker processes (default: number of CPU cores)")
-        ->check(CLI::Range(1u, 1024u));
-    command.add_option("--max-requests", options.max_requests,
-                       "Recycle a worker after this many requests (staggered; default 0 = never)");
-    command.add_option("--max-connections", options.max_connections,
-                       "Open client connections per worker (default 1024); when every worker is full, new "
-                       "connections get 503 and are closed")
-        ->check(CLI::Range(1u, 1000000u));
-    command.add_option("--user", options.user, "Run PHP (zygote and workers) as this user when started as root");
-    command.add_option("--group", options.group, "Group for --user (default: the user's primary group)");
-    command.add_option("--control-socket", options.control_socket,
-                       "Unix socket `askr status` asks (default $XDG_RUNTIME_DIR or /tmp, askr-PORT.sock)");
-    command.add_option("--worker", options.worker_script,
-                       "Worker mode: this script boots the app once per worker and loops on "
-                       "askr_handle_request($handler)");
-    command.add_flag("--frankenphp-compat", options.frankenphp_compat,
-                     "Also provide frankenphp_handle_request(), frankenphp_finish_request() and "
-                     "$_SERVER['FRANKENPHP_WORKER'] (run FrankenPHP worker scripts unmodified)");
-    command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-}
-
-void finalize(ServeOptions& options) {
-    std::error_code ec;
-    auto root = std::filesystem::canonical(options.root, ec);
-    if (ec) throw ConfigError("--root " + options.root + ": " + ec.message());
-    if (!std::filesystem::is_directory(root, ec)) throw ConfigError("--root " + options.root + ": not a directory");
-    options.root = root.string();
-    if (options.listen.empty()) options.listen.push_back({"127.0.0.1", 8080});
-    finalize_tls(options);
-    if (options.workers == 0) {
-        long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
-        options.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;
-    }
-    if (!options.worker_script.empty()) {
-        auto script = std::filesystem::canonical(options.worker_script, ec);
-        if (ec || !std::filesystem::is_regular_file(script, ec)) {
-            throw ConfigError("--worker " + options.worker_script + ": no such file (" +
-                              (ec ? ec.message() : std::string("not a regular file")) + ")");
-        }
-        options.worker_script = script.string();
-    }
-    if (!options.group.empty() && options.user.empty()) {
-        throw ConfigError("--group " + options.group + ": needs --user as well");
-    }
-    if (options.index.empty() || options.index.find('/') != std::string::npos || options.index.front() == '.') {
-        throw ConfigError("--index " + options.index + ": expected a file name such as index.php or doku.php");
-    }
+bool is_loopback(const ListenAddress& address) {
+    in_addr v4{};
+    if (::inet_pton(AF_INET, address.host.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    return ::inet_pton(AF_INET6, address.host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 }  // namespace askr::config

@@ -1,16 +1,13 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "http/router.hpp"
-
-namespace CLI {
-class App;
-}
 
 namespace askr::config {
 
@@ -28,13 +25,17 @@ struct ListenAddress {
     std::string text() const;
 };
 
-/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; throws ConfigError with the reason.
+/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; throws ConfigError saying what is expected.
 ListenAddress parse_listen_address(const std::string& text);
 
-/// Everything `askr serve` needs (defaults here are the documented defaults).
+/// True for 127.0.0.0/8 and ::1.
+bool is_loopback(const ListenAddress& address);
+
+/// Everything `askr serve` needs. The defaults here are the documented defaults: the
+/// schema (schema.cpp) reads them for docs/configuration.md.
 struct ServeOptions {
     std::string root;                                ///< document root (made absolute)
-    std::vector<ListenAddress> listen;               ///< default 127.0.0.1:8080
+    std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
     std::string index = "index.php";                 ///< directory index and front controller
     std::uint64_t max_body_size = 8ull << 20;        ///< request bodies above this get 413
     std::uint64_t max_header_size = 32 << 10;        ///< all header fields together, else 431
@@ -52,6 +53,7 @@ struct ServeOptions {
     bool tls() const { return !tls_cert.empty() || tls_self_signed; }
     http::SymlinkPolicy symlinks = http::SymlinkPolicy::follow;
     std::vector<std::pair<std::string, std::string>> php_ini;  ///< -d key=value overrides
+    std::vector<std::string> php_extensions;         ///< extensions that must be loaded (checked at start)
     std::chrono::seconds header_timeout{15};         ///< first byte to end of headers
     std::chrono::seconds keepalive_timeout{60};      ///< idle time between requests
     std::chrono::seconds body_timeout{60};           ///< longest pause while a body arrives
@@ -67,12 +69,9 @@ struct ServeOptions {
     std::string control_socket;                      ///< `askr status` socket ("" = default path)
     std::string worker_script;                       ///< worker mode: the script that boots the app
     bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
+    /// Admin listener (issue 6; nullopt = off). Parsed and validated here, served elsewhere.
+    std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
+    std::string admin_token;                         ///< bearer token the admin API requires
 };
-
-/// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.
-void add_serve_options(CLI::App& command, ServeOptions& options);
-
-/// Checks and completes the options (absolute root, default listen); throws ConfigError.
-void finalize(ServeOptions& options);
 
 }  // namespace askr::config

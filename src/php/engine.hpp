@@ -90,4 +90,23 @@ void run_worker_script(const WorkerScript& worker, RequestSource& source);
 /// Version of the PHP library Askr runs ("8.2.36").
 std::string_view php_version();
 
+/// What PHP says about itself once started with some settings (askr doctor, and the
+/// [php] extensions check before `askr serve` starts).
+struct EngineReport {
+    bool started = false;
+    std::string error;                    ///< why it did not start (started == false)
+    std::string version;                  ///< PHP_VERSION
+    bool thread_safe = false;             ///< a ZTS build
+    bool opcache_loaded = false;          ///< the Zend OPcache extension is loaded
+    bool opcache_enabled = false;         ///< opcache_get_status()['opcache_enabled'] in a request
+    std::string opcache_enable_ini;       ///< ini_get('opcache.enable')
+    std::vector<std::string> extensions;  ///< loaded extensions and Zend extensions, lower case
+    /// True when `name` (as `php -m` prints it, any case; "opcache" too) is loaded.
+    bool has_extension(std::string_view name) const;
+};
+
+/// Starts PHP with `options` in a short-lived child process, runs one request there and
+/// reports. The calling process (the master, which must stay free of PHP) loads nothing.
+EngineReport inspect_in_child(const EngineOptions& options);
+
 }  // namespace askr::php

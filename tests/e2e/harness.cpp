@@ -100,7 +100,8 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     char pattern[] = "/tmp/askr-e2e-log-XXXXXX";
     int log_fd = ::mkstemp(pattern);
     log_path_ = pattern;
-    std::vector<std::string> args = {ASKR_BINARY, "serve", "--root", root, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> args = {ASKR_BINARY, "serve", "--listen", "127.0.0.1:0"};
+    if (!root.empty()) args.insert(args.end(), {"--root", root});  // "": a --config file names it
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     const bool redirect_listener = std::find(args.begin(), args.end(), "--listen-http") != args.end();
     pid_ = ::fork();

@@ -37,8 +37,8 @@ private:
 /// A running `askr serve`.
 class Server {
 public:
-    /// Starts `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` (with `env` added to
-    /// its environment) and waits until it says it listens, over HTTP or HTTPS, and with
+    /// Starts `askr serve --listen 127.0.0.1:0 --root ROOT ARGS...` (no --root when ROOT is
+    /// "", for a --config file that names it; with `env` added to its environment) and waits until it says it listens, over HTTP or HTTPS, and with
     /// --listen-http also on its redirect listener (fails the test after 10 s).
     explicit Server(const std::string& root, std::vector<std::string> extra_args = {},
                     std::vector<std::pair<std::string, std::string>> env = {});

@@ -335,11 +335,11 @@ TEST_F(Tls, BadCertificateOrKeyStopsTheStartWithStatus2) {
 
     std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-cert needs --tls-key"), std::string::npos) << out;
+    EXPECT_NE(out.find("--tls-cert " + pair.cert + ": needs [tls] key (--tls-key)"), std::string::npos) << out;
 
     std::tie(status, out) = run_failing(root.path(), {"--listen-http", "127.0.0.1:0"});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--listen-http redirects to HTTPS"), std::string::npos) << out;
+    EXPECT_NE(out.find("--listen-http 127.0.0.1:0: redirects to HTTPS"), std::string::npos) << out;
 }
 
 TEST_F(Tls, SelfSignedCertificateIsMadeKeptAndRenewed) {
@@ -465,7 +465,8 @@ TEST_F(Tls, SniCertificateErrorsNameTheOption) {
     auto [status, out] = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
                                                    certs.path() + "/missing.crt," + pair.key});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-sni " + certs.path() + "/missing.crt: cannot read"), std::string::npos) << out;
+    EXPECT_NE(out.find("--tls-sni"), std::string::npos) << out;
+    EXPECT_NE(out.find(certs.path() + "/missing.crt: cannot read"), std::string::npos) << out;
     std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni", "only-one"});
     EXPECT_EQ(status, 2) << out;
     EXPECT_NE(out.find("expected CERT_FILE,KEY_FILE"), std::string::npos) << out;

@@ -1,0 +1,63 @@
+#include "config/check.hpp"
+
+#include <cstdio>
+
+#include "config/loader.hpp"
+#include "http/tls/tls_context.hpp"
+
+namespace askr::config {
+
+namespace {
+
+std::string summary(const Config& config) {
+    const ServeOptions& o = config.options;
+    std::string listen;
+    for (const auto& a : o.listen)
+        listen +=
+            (listen.empty() ? "" : ", ") + std::string(o.tls() ? "https://" : "http://") + a.text();
+    return "listen " + listen + "; root " + o.root + "; " + std::to_string(o.workers) + " worker" +
+           (o.workers == 1 ? "" : "s") +
+           (o.worker_script.empty() ? " (classic mode)"
+                                    : " (worker mode: " + o.worker_script + ")") +
+           "; TLS " +
+           (o.tls_self_signed    ? "self-signed"
+            : o.tls_cert.empty() ? "off"
+                                 : o.tls_cert) +
+           "; admin " + (o.admin_listen ? o.admin_listen->text() : "off");
+}
+
+}  // namespace
+
+int run_config_check(const std::string& file) {
+    const std::string path = find_config_file(file);
+    if (path.empty()) {
+        std::fprintf(
+            stderr,
+            "askr: no configuration file: name one (askr config-check FILE), set ASKR_CONFIG, "
+            "or create ./askr.toml\n");
+        return 2;
+    }
+    try {
+        Config config = load({path, askr_environment(), {}});
+        finalize(config);
+        if (!config.options.tls_cert.empty()) {
+            try {
+                http::tls::TlsContext context(config.options.tls_cert, config.options.tls_key);
+            } catch (const ConfigError& e) {
+                throw ConfigErrors({config.where("tls", "cert") + ": " + e.what()});
+            }
+        }
+        std::printf("%s: ok (%s)\n", path.c_str(), summary(config).c_str());
+        return 0;
+    } catch (const ConfigErrors& e) {
+        for (const auto& m : e.messages()) std::fprintf(stderr, "askr: %s\n", m.c_str());
+        std::fprintf(stderr, "askr: %s: %zu error%s\n", path.c_str(), e.messages().size(),
+                     e.messages().size() == 1 ? "" : "s");
+        return 2;
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "askr: %s\n", e.what());
+        return 2;
+    }
+}
+
+}  // namespace askr::config

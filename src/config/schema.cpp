@@ -1,0 +1,794 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "core/size.hpp"
+
+namespace askr::config {
+
+namespace {
+
+// --- showing values in TOML syntax ----------------------------------------------------
+
+std::string quote(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string show_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (const auto& item : items) out += (out.size() > 1 ? ", " : "") + quote(item);
+    return out + "]";
+}
+
+bool bare_key(std::string_view key) {
+    return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
+// --- bindings: how one option reads into and shows from ServeOptions ------------------
+
+Binding text_field(std::string ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) { o.*member = std::get<std::string>(v); },
+            [member](const ServeOptions& o) { return quote(o.*member); }};
+}
+
+Binding flag_field(bool ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) { o.*member = std::get<bool>(v); },
+            [member](const ServeOptions& o) { return std::string(o.*member ? "true" : "false"); }};
+}
+
+template <class T>
+Binding count_field(T ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                o.*member = static_cast<T>(std::get<std::int64_t>(v));
+            },
+            [member](const ServeOptions& o) { return std::to_string(o.*member); }};
+}
+
+Binding seconds_field(std::chrono::seconds ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                o.*member = std::chrono::seconds(std::get<std::int64_t>(v));
+            },
+            [member](const ServeOptions& o) { return std::to_string((o.*member).count()); }};
+}
+
+Binding size_field(std::uint64_t ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                o.*member = static_cast<std::uint64_t>(std::get<std::int64_t>(v));
+            },
+            [member](const ServeOptions& o) { return quote(core::format_size(o.*member)); }};
+}
+
+// A size with bounds (header and URI limits): outside them, say which sizes are accepted.
+Binding bounded_size_field(std::uint64_t ServeOptions::*member, std::uint64_t low, std::uint64_t high) {
+    return {[member, low, high](ServeOptions& o, const Value& v) {
+                const auto size = static_cast<std::uint64_t>(std::get<std::int64_t>(v));
+                if (size < low || size > high) {
+                    throw ConfigError("expected a size from " + core::format_size(low) + " to " +
+                                      core::format_size(high));
+                }
+                o.*member = size;
+            },
+            [member](const ServeOptions& o) { return quote(core::format_size(o.*member)); }};
+}
+
+// [tls] sni: "CERT,KEY" pairs.
+Binding certificate_pairs_binding() {
+    return {[](ServeOptions& o, const Value& v) {
+                std::vector<std::pair<std::string, std::string>> pairs;
+                for (const auto& text : std::get<std::vector<std::string>>(v)) {
+                    const auto comma = text.find(',');
+                    if (comma == std::string::npos || comma == 0 || comma + 1 == text.size()) {
+                        throw ConfigError("expected CERT_FILE,KEY_FILE, got \"" + text + "\"");
+                    }
+                    pairs.emplace_back(text.substr(0, comma), text.substr(comma + 1));
+                }
+                o.tls_sni = std::move(pairs);
+            },
+            [](const ServeOptions& o) {
+                std::vector<std::string> texts;
+                for (const auto& [cert, key] : o.tls_sni) texts.push_back(cert + "," + key);
+                return show_list(texts);
+            }};
+}
+
+Binding listen_field(std::vector<ListenAddress> ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                std::vector<ListenAddress> addresses;
+                const auto& texts = std::get<std::vector<std::string>>(v);
+                for (const auto& text : texts) {
+                    try {
+                        addresses.push_back(parse_listen_address(text));
+                    } catch (const ConfigError& e) {
+                        // Name the culprit when there are several.
+                        throw ConfigError(texts.size() > 1 ? text + ": " + e.what() : e.what());
+                    }
+                }
+                o.*member = std::move(addresses);
+            },
+            [member](const ServeOptions& o) {
+                std::vector<std::string> texts;
+                for (const auto& a : o.*member) texts.push_back(a.text());
+                return show_list(texts);
+            }};
+}
+
+Binding list_field(std::vector<std::string> ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                o.*member = std::get<std::vector<std::string>>(v);
+            },
+            [member](const ServeOptions& o) { return show_list(o.*member); }};
+}
+
+// A table merges per key: the command line's -d memory_limit=... replaces the file's
+// memory_limit and keeps its other settings.
+Binding key_values_field(KeyValues ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                for (const auto& [key, value] : std::get<KeyValues>(v)) {
+                    auto& table = o.*member;
+                    auto it = std::find_if(table.begin(), table.end(),
+                                           [&](const auto& kv) { return kv.first == key; });
+                    if (it != table.end()) {
+                        it->second = value;
+                    } else {
+                        table.emplace_back(key, value);
+                    }
+                }
+            },
+            [member](const ServeOptions& o) {
+                std::string out = "{";
+                for (const auto& [key, value] : o.*member) {
+                    out += (out.size() > 1 ? ", " : " ") + (bare_key(key) ? key : quote(key)) +
+                           " = " + quote(value);
+                }
+                return out + (out.size() > 1 ? " }" : "}");
+            }};
+}
+
+Binding symlinks_binding() {
+    return {
+        [](ServeOptions& o, const Value& v) {
+            o.symlinks = std::get<std::string>(v) == "inside-root"
+                             ? http::SymlinkPolicy::inside_root
+                             : http::SymlinkPolicy::follow;
+        },
+        [](const ServeOptions& o) {
+            return quote(o.symlinks == http::SymlinkPolicy::inside_root ? "inside-root" : "follow");
+        }};
+}
+
+Binding admin_listen_binding() {
+    return {[](ServeOptions& o, const Value& v) {
+                const auto& text = std::get<std::string>(v);
+                if (text == "off") {
+                    o.admin_listen.reset();
+                    return;
+                }
+                try {
+                    o.admin_listen = parse_listen_address(text);
+                } catch (const ConfigError& e) {
+                    throw ConfigError(std::string(e.what()) + ", or off");
+                }
+            },
+            [](const ServeOptions& o) {
+                return quote(o.admin_listen ? o.admin_listen->text() : "off");
+            }};
+}
+
+// --- the schema -----------------------------------------------------------------------
+//
+// Adding an option: give ServeOptions the field (its initializer is the default), then add
+// one entry here: section and key (snake_case; a new section also goes into sections()),
+// type, CLI flag ("" for none), value name, doc, an example (a valid non-default value in
+// TOML syntax: the docs show it and the unit tests round-trip it), min/max or choices, and
+// a binding (text_field, flag_field, count_field, seconds_field, size_field, listen_field,
+// list_field, key_values_field, or a Binding{apply, show} of its own). The TOML key, the
+// ASKR_SECTION_KEY variable, the flag, --help and docs/configuration.md follow from it.
+// Checks across options or against the file system go in finalize() (loader.cpp).
+// Regenerate the docs: cmake --build build --target config-docs.
+
+constexpr std::int64_t one_day = 86400;
+
+const std::vector<Option>& table() {
+    static const std::vector<Option> options = {
+        // [server]
+        {.section = "server",
+         .key = "root",
+         .type = Type::path,
+         .cli = "--root,-r",
+         .value_name = "DIR",
+         .doc = "Document root: the app's public folder. Required (in the file, the environment "
+                "or on the command line); a relative path is taken from the current directory.",
+         .example = "\"/srv/app/public\"",
+         .default_doc = "(required)",
+         .bind = text_field(&ServeOptions::root)},
+        {.section = "server",
+         .key = "listen",
+         .type = Type::list,
+         .cli = "--listen,-l",
+         .value_name = "HOST:PORT",
+         .doc = "Addresses to listen on: HOST:PORT, [IPv6]:PORT, or :PORT for all IPv4 addresses. "
+                "With TLS, every one speaks HTTPS. The command line's --listen (repeatable) "
+                "replaces the file's list.",
+         .example = "[\"0.0.0.0:80\", \"[::]:80\"]",
+         .bind = listen_field(&ServeOptions::listen)},
+        {.section = "server",
+         .key = "index",
+         .cli = "--index",
+         .value_name = "NAME",
+         .doc = "Directory index and front controller: requests for paths that do not exist go to "
+                "/NAME (DokuWiki: doku.php). A file name, no slash.",
+         .example = "\"app.php\"",
+         .bind = text_field(&ServeOptions::index)},
+        {.section = "server",
+         .key = "max_body_size",
+         .type = Type::size,
+         .cli = "--max-body-size",
+         .value_name = "SIZE",
+         .doc = "Largest request body accepted (also chunked ones); larger bodies get 413. Units "
+                "K, M, G, T (binary), or a number of bytes.",
+         .example = "\"64M\"",
+         .bind = size_field(&ServeOptions::max_body_size)},
+        {.section = "server",
+         .key = "max_header_size",
+         .type = Type::size,
+         .cli = "--max-header-size",
+         .value_name = "SIZE",
+         .doc = "Request header fields, all together (names and values); larger get 431. From 1K "
+                "to 1M.",
+         .example = "\"64K\"",
+         .bind = bounded_size_field(&ServeOptions::max_header_size, 1 << 10, 1 << 20)},
+        {.section = "server",
+         .key = "max_header_count",
+         .type = Type::integer,
+         .cli = "--max-header-count",
+         .value_name = "N",
+         .doc = "Request header fields, in number; more get 431.",
+         .example = "200",
+         .min = 8,
+         .max = 10000,
+         .bind = count_field(&ServeOptions::max_header_count)},
+        {.section = "server",
+         .key = "max_uri_size",
+         .type = Type::size,
+         .cli = "--max-uri-size",
+         .value_name = "SIZE",
+         .doc = "Request-target (path and query string) length; longer get 414. From 256 bytes "
+                "to 1M.",
+         .example = "\"16K\"",
+         .bind = bounded_size_field(&ServeOptions::max_uri_size, 256, 1 << 20)},
+        {.section = "server",
+         .key = "max_connections",
+         .type = Type::integer,
+         .cli = "--max-connections",
+         .value_name = "N",
+         .doc = "Open client connections per worker. A full worker passes new connections to one "
+                "with room; when every worker is full, new connections get 503 (Retry-After: 1) "
+                "and are closed, counted and logged (docs/hardening.md).",
+         .example = "4096",
+         .min = 1,
+         .max = 1000000,
+         .bind = count_field(&ServeOptions::max_connections)},
+        {.section = "server",
+         .key = "request_timeout",
+         .type = Type::seconds,
+         .cli = "--request-timeout",
+         .value_name = "S",
+         .doc = "Wall-clock seconds a PHP request may run; past it the worker is killed and "
+                "replaced (php-fpm's request_terminate_timeout). max_execution_time counts CPU "
+                "time only and never fires while a script waits on a hung call. 0 = no limit.",
+         .example = "120",
+         .min = 0,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::request_timeout)},
+        {.section = "server",
+         .key = "symlinks",
+         .type = Type::choice,
+         .cli = "--symlinks",
+         .value_name = "POLICY",
+         .doc = "follow (as nginx does) or inside-root: refuse files whose real path is outside "
+                "the root.",
+         .example = "\"inside-root\"",
+         .choices = {"follow", "inside-root"},
+         .bind = symlinks_binding()},
+        {.section = "server",
+         .key = "header_timeout",
+         .type = Type::seconds,
+         .cli = "--header-timeout",
+         .value_name = "S",
+         .doc = "Seconds from the first byte of a request to the end of its headers (the "
+                "slowloris bound).",
+         .example = "20",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::header_timeout)},
+        {.section = "server",
+         .key = "keepalive_timeout",
+         .type = Type::seconds,
+         .cli = "--keepalive-timeout",
+         .value_name = "S",
+         .doc = "Seconds an idle keep-alive connection is kept between requests.",
+         .example = "75",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::keepalive_timeout)},
+        {.section = "server",
+         .key = "body_timeout",
+         .type = Type::seconds,
+         .cli = "--body-timeout",
+         .value_name = "S",
+         .doc = "Longest pause, in seconds, while a request body arrives (a stall, not the total).",
+         .example = "30",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::body_timeout)},
+        {.section = "server",
+         .key = "write_timeout",
+         .type = Type::seconds,
+         .cli = "--write-timeout",
+         .value_name = "S",
+         .doc = "Longest stall, in seconds, writing a response to a client.",
+         .example = "30",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::write_timeout)},
+        {.section = "server",
+         .key = "shutdown_timeout",
+         .type = Type::seconds,
+         .cli = "--shutdown-timeout",
+         .value_name = "S",
+         .doc = "A graceful stop (SIGTERM) waits at most this many seconds for in-flight requests.",
+         .example = "10",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::shutdown_timeout)},
+        {.section = "server",
+         .key = "user",
+         .cli = "--user",
+         .value_name = "NAME",
+         .doc = "When started as root: PHP (zygote and workers) runs as this user. The master "
+                "keeps root only to bind ports and supervise.",
+         .example = "\"www-data\"",
+         .default_doc = "(the starting user)",
+         .bind = text_field(&ServeOptions::user)},
+        {.section = "server",
+         .key = "group",
+         .cli = "--group",
+         .value_name = "NAME",
+         .doc = "Group for `user` (needs `user`).",
+         .example = "\"www-data\"",
+         .default_doc = "(the user's primary group)",
+         .bind = text_field(&ServeOptions::group)},
+        {.section = "server",
+         .key = "control_socket",
+         .type = Type::path,
+         .cli = "--control-socket",
+         .value_name = "PATH",
+         .doc = "Unix socket that `askr status` asks for the worker table (`askr status` finds it "
+                "in askr.toml too).",
+         .example = "\"/run/askr/control.sock\"",
+         .default_doc = "`$XDG_RUNTIME_DIR` or `/tmp`, `askr-PORT.sock`",
+         .bind = text_field(&ServeOptions::control_socket)},
+
+        // [tls]
+        {.section = "tls",
+         .key = "cert",
+         .type = Type::path,
+         .cli = "--tls-cert",
+         .value_name = "FILE",
+         .doc = "PEM certificate chain, leaf first. With it (and `key`), every `listen` address "
+                "speaks HTTPS. Re-read on SIGHUP.",
+         .example = "\"/etc/letsencrypt/live/example.org/fullchain.pem\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::tls_cert)},
+        {.section = "tls",
+         .key = "key",
+         .type = Type::path,
+         .cli = "--tls-key",
+         .value_name = "FILE",
+         .doc = "PEM private key of `cert` (unencrypted).",
+         .example = "\"/etc/letsencrypt/live/example.org/privkey.pem\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::tls_key)},
+        {.section = "tls",
+         .key = "sni",
+         .type = Type::list,
+         .cli = "--tls-sni",
+         .value_name = "CERT,KEY",
+         .doc = "More certificates, each \"CERT_FILE,KEY_FILE\" (PEM), served to clients whose SNI "
+                "name is one of the certificate's DNS names (exact first, then a one-label "
+                "wildcard). Other clients get `cert`. Needs `cert`.",
+         .example = "[\"/etc/ssl/shop.pem,/etc/ssl/shop.key\"]",
+         .bind = certificate_pairs_binding()},
+        {.section = "tls",
+         .key = "self_signed",
+         .type = Type::boolean,
+         .cli = "--tls-self-signed",
+         .doc = "Serve HTTPS with a self-signed certificate made at start (for local use). "
+                "Excludes `cert`.",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::tls_self_signed)},
+        {.section = "tls",
+         .key = "self_signed_dir",
+         .type = Type::path,
+         .cli = "--tls-self-signed-dir",
+         .value_name = "DIR",
+         .doc = "Where `self_signed` keeps its certificate and key.",
+         .example = "\"/var/lib/askr/tls\"",
+         .default_doc = "`$XDG_RUNTIME_DIR/askr` or `/tmp/askr-tls-UID`",
+         .bind = text_field(&ServeOptions::tls_self_signed_dir)},
+        {.section = "tls",
+         .key = "handshake_timeout",
+         .type = Type::seconds,
+         .cli = "--tls-handshake-timeout",
+         .value_name = "S",
+         .doc = "A client that does not complete the TLS handshake in this many seconds is closed.",
+         .example = "5",
+         .min = 1,
+         .max = 3600,
+         .bind = seconds_field(&ServeOptions::tls_handshake_timeout)},
+        {.section = "tls",
+         .key = "listen_http",
+         .type = Type::list,
+         .cli = "--listen-http",
+         .value_name = "HOST:PORT",
+         .doc = "Plain-HTTP addresses that redirect to HTTPS (308), except "
+                "/.well-known/acme-challenge/, served from the root (certbot's webroot mode). "
+                "Needs TLS.",
+         .example = "[\"0.0.0.0:80\"]",
+         .bind = listen_field(&ServeOptions::listen_http)},
+
+        // [php]
+        {.section = "php",
+         .key = "ini",
+         .type = Type::table,
+         .cli = "--php-ini,-d",
+         .value_name = "KEY=VALUE",
+         .doc = "PHP ini settings applied after php.ini (the embed SAPI's "
+                "/etc/php/*/embed/php.ini). In the file a table (`[php.ini]` with `memory_limit = "
+                "\"256M\"`; dotted keys such as `opcache.enable` need no quotes), on the command "
+                "line -d KEY=VALUE (repeatable). Sources merge per setting: -d replaces the "
+                "file's value of that one setting.",
+         .example = "{ memory_limit = \"256M\", \"opcache.validate_timestamps\" = \"0\" }",
+         .bind = key_values_field(&ServeOptions::php_ini)},
+        {.section = "php",
+         .key = "extensions",
+         .type = Type::list,
+         .cli = "--php-extension",
+         .value_name = "NAME",
+         .doc = "Extensions the app needs (names as `php -m` prints them, e.g. pdo_mysql, intl, "
+                "opcache). Checked at start: a missing one stops the start with the package to "
+                "install.",
+         .example = "[\"intl\", \"pdo_sqlite\"]",
+         .bind = list_field(&ServeOptions::php_extensions)},
+
+        // [worker]
+        {.section = "worker",
+         .key = "script",
+         .type = Type::path,
+         .cli = "--worker",
+         .value_name = "SCRIPT",
+         .doc = "Worker mode: this script boots the app once per worker process and loops on "
+                "askr_handle_request() (docs/worker-mode.md).",
+         .example = "\"/srv/app/worker.php\"",
+         .default_doc = "(classic mode)",
+         .bind = text_field(&ServeOptions::worker_script)},
+        {.section = "worker",
+         .key = "max_requests",
+         .type = Type::integer,
+         .cli = "--max-requests",
+         .value_name = "N",
+         .doc = "Recycle a worker process after this many requests, plus up to 10% so that "
+                "workers do not recycle together. 0 = never.",
+         .example = "10000",
+         .min = 0,
+         .bind = count_field(&ServeOptions::max_requests)},
+        {.section = "worker",
+         .key = "frankenphp_compat",
+         .type = Type::boolean,
+         .cli = "--frankenphp-compat",
+         .doc = "Also provide frankenphp_handle_request(), frankenphp_finish_request() and "
+                "$_SERVER['FRANKENPHP_WORKER'] (run FrankenPHP worker scripts unmodified).",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::frankenphp_compat)},
+
+        // [workers]
+        {.section = "workers",
+         .key = "count",
+         .type = Type::integer,
+         .cli = "--workers,-w",
+         .value_name = "N",
+         .doc = "Worker processes (each one PHP thread and one I/O thread).",
+         .example = "4",
+         .default_doc = "number of CPU cores",
+         .min = 1,
+         .max = 1024,
+         .bind = count_field(&ServeOptions::workers)},
+
+        // [admin]
+        {.section = "admin",
+         .key = "listen",
+         .cli = "--admin-listen",
+         .value_name = "HOST:PORT|off",
+         .doc = "Admin listener (status API, metrics, dashboard), served by the master, or off. "
+                "Bound to anything but loopback it requires `token`.",
+         .example = "\"off\"",
+         .bind = admin_listen_binding()},
+        {.section = "admin",
+         .key = "token",
+         .cli = "--admin-token",
+         .value_name = "TOKEN",
+         .doc = "Bearer token the admin listener requires (at least 16 characters). Prefer the "
+                "file or ASKR_ADMIN_TOKEN to the command line, which other users can see in ps.",
+         .example = "\"0123456789abcdef0123\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::admin_token)},
+
+        // [log]
+        {.section = "log",
+         .key = "level",
+         .type = Type::choice,
+         .cli = "--log-level",
+         .value_name = "LEVEL",
+         .doc = "Least severe messages logged.",
+         .example = "\"debug\"",
+         .choices = {"trace", "debug", "info", "warn", "error"},
+         .bind = text_field(&ServeOptions::log_level)},
+    };
+    return options;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                              std::tolower(static_cast<unsigned char>(b[j - 1]));
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+bool parse_integer(std::string_view text, std::int64_t& out) {
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+std::string trim(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
+    return std::string(text);
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        auto end = text.find(separator, start);
+        auto piece = trim(std::string_view(text).substr(
+            start, end == std::string::npos ? std::string::npos : end - start));
+        if (!piece.empty()) out.push_back(piece);
+        if (end == std::string::npos) return out;
+        start = end + 1;
+    }
+}
+
+}  // namespace
+
+std::string Option::name() const {
+    return std::string(section) + "." + std::string(key);
+}
+
+std::string Option::env() const {
+    std::string out = "ASKR_" + std::string(section) + "_" + std::string(key);
+    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string Option::flag() const {
+    if (cli.empty()) return "";
+    auto comma = cli.find(',');
+    return std::string(cli.substr(0, comma));
+}
+
+std::string Option::expectation() const {
+    switch (type) {
+        case Type::string:
+            return "a string";
+        case Type::path:
+            return "a path (a string)";
+        case Type::boolean:
+            return "true or false";
+        case Type::integer:
+        case Type::seconds: {
+            std::string what = type == Type::seconds ? "a whole number of seconds" : "an integer";
+            if (max == std::numeric_limits<std::int64_t>::max())
+                return what + " >= " + std::to_string(min);
+            return what + " from " + std::to_string(min) + " to " + std::to_string(max);
+        }
+        case Type::size:
+            return "a size such as 512K, 10M or 1G (or a number of bytes)";
+        case Type::choice: {
+            std::string out = "one of";
+            for (std::size_t i = 0; i < choices.size(); ++i) {
+                out += (i == 0                    ? " "
+                        : i + 1 == choices.size() ? " or "
+                                                  : ", ") +
+                       std::string(choices[i]);
+            }
+            return out;
+        }
+        case Type::list:
+            return "a list of " + std::string(value_name) + " strings";
+        case Type::table:
+            return "a table of " + std::string(value_name) + " settings";
+    }
+    return "";
+}
+
+std::string Option::default_text() const {
+    if (!default_doc.empty()) return std::string(default_doc);
+    return "`" + bind.show(ServeOptions{}) + "`";
+}
+
+std::span<const Option> schema() {
+    return table();
+}
+
+std::span<const std::pair<std::string_view, std::string_view>> sections() {
+    static const std::pair<std::string_view, std::string_view> list[] = {
+        {"server", "Listening, the document root, limits and timeouts."},
+        {"tls", "HTTPS (docs/tls.md)."},
+        {"php", "The embedded PHP: ini settings and the extensions the app needs."},
+        {"worker", "Worker mode (docs/worker-mode.md) and recycling."},
+        {"workers", "The worker processes."},
+        {"admin", "The admin listener (status API, metrics, dashboard)."},
+        {"log", "Logging."},
+    };
+    return list;
+}
+
+const Option* find_option(std::string_view section, std::string_view key) {
+    for (const auto& option : table()) {
+        if (option.section == section && option.key == key) return &option;
+    }
+    return nullptr;
+}
+
+void validate(const Option& option, const Value& value) {
+    if (const auto* number = std::get_if<std::int64_t>(&value);
+        number && (option.type == Type::integer || option.type == Type::seconds)) {
+        if (*number < option.min || *number > option.max)
+            throw ConfigError("expected " + option.expectation());
+    }
+    if (const auto* word = std::get_if<std::string>(&value); word && option.type == Type::choice) {
+        if (std::find(option.choices.begin(), option.choices.end(), *word) ==
+            option.choices.end()) {
+            throw ConfigError("expected " + option.expectation());
+        }
+    }
+    // The binding's own checks (addresses) run on a scratch copy: nothing is stored here.
+    ServeOptions scratch;
+    option.bind.apply(scratch, value);
+}
+
+Value parse_text(const Option& option, const std::vector<std::string>& pieces,
+                 bool from_environment) {
+    const std::string last = pieces.empty() ? std::string() : pieces.back();
+    auto fail = [&]() -> ConfigError { return ConfigError("expected " + option.expectation()); };
+    Value value;
+    switch (option.type) {
+        case Type::string:
+        case Type::path:
+            value = last;
+            break;
+        case Type::choice:
+            value = trim(last);
+            break;
+        case Type::boolean: {
+            std::string word = trim(last);
+            for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (word == "true" || word == "1" || word == "yes" || word == "on") {
+                value = true;
+            } else if (word == "false" || word == "0" || word == "no" || word == "off") {
+                value = false;
+            } else {
+                throw fail();
+            }
+            break;
+        }
+        case Type::integer:
+        case Type::seconds: {
+            std::int64_t number = 0;
+            if (!parse_integer(trim(last), number)) throw fail();
+            value = number;
+            break;
+        }
+        case Type::size: {
+            auto size = core::parse_size(last);
+            if (!size ||
+                *size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                throw fail();
+            value = static_cast<std::int64_t>(*size);
+            break;
+        }
+        case Type::list: {
+            std::vector<std::string> items;
+            for (const auto& piece : pieces) {
+                if (from_environment) {
+                    for (auto& item : split(piece, ',')) items.push_back(item);
+                } else {
+                    items.push_back(piece);
+                }
+            }
+            value = std::move(items);
+            break;
+        }
+        case Type::table: {
+            KeyValues settings;
+            for (const auto& piece : pieces) {
+                for (const auto& item :
+                     from_environment ? split(piece, ';') : std::vector<std::string>{piece}) {
+                    auto eq = item.find('=');
+                    if (eq == std::string::npos || trim(item.substr(0, eq)).empty()) {
+                        throw ConfigError(item + ": expected KEY=VALUE, e.g. memory_limit=256M");
+                    }
+                    settings.emplace_back(trim(item.substr(0, eq)), item.substr(eq + 1));
+                }
+            }
+            value = std::move(settings);
+            break;
+        }
+    }
+    validate(option, value);
+    return value;
+}
+
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+    std::string best;
+    std::size_t best_distance = 3;  // more than two edits is not a typo
+    for (const auto& candidate : candidates) {
+        std::size_t d = edit_distance(word, candidate);
+        const bool prefix =
+            word.size() >= 3 && (candidate.starts_with(word) || word.starts_with(candidate));
+        if (prefix) d = std::min<std::size_t>(d, 2);
+        if (d < best_distance) {
+            best_distance = d;
+            best = candidate;
+        }
+    }
+    return best;
+}
+
+}  // namespace askr::config
