@@ -156,6 +156,12 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     command.add_flag("--frankenphp-compat", options.frankenphp_compat,
                      "Also provide frankenphp_handle_request(), frankenphp_finish_request() and "
                      "$_SERVER['FRANKENPHP_WORKER'] (run FrankenPHP worker scripts unmodified)");
+    command.add_flag("--cow", options.cow,
+                     "Worker mode: boot the worker script once per generation in the zygote, up to "
+                     "askr_cow_ready(), and fork the workers from that warm state");
+    command.add_flag("--paranoid", options.paranoid,
+                     "Worker mode, development only: warn about static properties, globals and container "
+                     "bindings that keep growing or changing between requests");
     command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -179,6 +185,9 @@ void finalize(ServeOptions& options) {
                               (ec ? ec.message() : std::string("not a regular file")) + ")");
         }
         options.worker_script = script.string();
+    }
+    if ((options.cow || options.paranoid) && options.worker_script.empty()) {
+        throw ConfigError(std::string(options.cow ? "--cow" : "--paranoid") + " needs worker mode: add --worker SCRIPT");
     }
     if (!options.group.empty() && options.user.empty()) {
         throw ConfigError("--group " + options.group + ": needs --user as well");

@@ -61,6 +61,8 @@ struct ServeOptions {
     std::string control_socket;                      ///< `askr status` socket ("" = default path)
     std::string worker_script;                       ///< worker mode: the script that boots the app
     bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
+    bool cow = false;                                ///< boot the worker script in the zygote, fork warm workers
+    bool paranoid = false;                           ///< development: report app state that grows between requests
 };
 
 /// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.

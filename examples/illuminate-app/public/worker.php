@@ -1,0 +1,15 @@
+<?php
+// Worker mode: the app boots once per worker, then serves requests until the server says
+// stop (askr serve --root public --worker public/worker.php). With --cow the boot runs
+// once per generation in the zygote, and askr_cow_ready() forks the workers from there.
+$kernel = require __DIR__ . '/../bootstrap/app.php';
+askr_cow_ready();  // no-op without --cow
+
+$handler = static function () use ($kernel): void {
+    $request = Illuminate\Http\Request::capture();
+    $response = $kernel->handle($request);
+    $response->send();
+};
+while (askr_handle_request($handler)) {
+    $kernel->reset();  // the framework back to its booted state, before the next request
+}
