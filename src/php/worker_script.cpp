@@ -156,6 +156,8 @@ void finish_http_request() {
 // random generators seeded before the fork would give every worker the same numbers.
 void enter_fork_server() {
     zend_unset_timeout();
+    php_output_flush_all();  // boot output goes to the log once, not once per worker
+    sapi_flush();
     std::fflush(nullptr);
     source = &fork_server->serve_forks();
     forked = true;
