@@ -37,6 +37,11 @@ $handler = function () use (&$count, $version, $boot_pid, $ready) {
             exit;
         case 'sleep':
             usleep(300000);
+            break;
+        case 'burn':
+            set_time_limit(1);
+            while (true) {
+            }
     }
     echo json_encode(['version' => $version, 'pid' => getmypid(), 'boot_pid' => $boot_pid, 'count' => $count,
                       'rand' => mt_rand(), 'ready' => $ready, 'worker' => $_SERVER['ASKR_WORKER'] ?? null]);
@@ -132,6 +137,38 @@ TEST(Cow, KilledOrEndedWorkerIsReplacedWarm) {
     auto next = wait_for_replacement(server, (*replacement)["pid"], 5s);
     ASSERT_TRUE(next) << server.log();
     EXPECT_EQ((*next)["count"], 1);
+    EXPECT_EQ(lines_in(root.path() + "/boot.log"), 1u) << slurp(root.path() + "/boot.log");
+}
+
+// max_execution_time works in a forked worker (its PHP thread's CPU timer is created
+// after the fork): a runaway request gets a 500, the worker is replaced by a fork.
+TEST(Cow, TimeLimitWorksInForkedWorkers) {
+    TempDir root;
+    const std::string script = root.write("worker.php", cow_script("v1"));
+    Server server(root.path(), one_worker({"--worker", script, "--cow"}));
+    server.allow_error("Maximum execution time");
+    const auto started = Clock::now();
+    auto r = request(server.url("/?op=burn"), {.timeout_ms = 10000});
+    EXPECT_EQ(r.status, 500) << r.body;
+    EXPECT_LT(Clock::now() - started, 5s);
+    auto next = get_json(server);
+    ASSERT_TRUE(next.is_object()) << server.log();
+    EXPECT_EQ(next["count"], 1) << "a new fork of the template";
+    EXPECT_EQ(lines_in(root.path() + "/boot.log"), 1u);
+}
+
+// --max-requests: the script's loop ends, the worker exits, the next is a fork.
+TEST(Cow, MaxRequestsRecyclesIntoForksOfTheTemplate) {
+    TempDir root;
+    const std::string script = root.write("worker.php", cow_script("v1"));
+    Server server(root.path(), one_worker({"--worker", script, "--cow", "--max-requests", "5"}));
+    std::set<int> pids;
+    for (int i = 0; i < 30; ++i) {
+        auto r = request(server.url("/"), {.timeout_ms = 5000});
+        ASSERT_EQ(r.status, 200) << i << ": " << r.body << server.log();
+        pids.insert(json::parse(r.body)["pid"].get<int>());
+    }
+    EXPECT_GE(pids.size(), 3u) << "workers were not recycled: " << server.log();
     EXPECT_EQ(lines_in(root.path() + "/boot.log"), 1u) << slurp(root.path() + "/boot.log");
 }
 

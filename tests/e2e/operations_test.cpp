@@ -126,6 +126,8 @@ TEST(Operations, InvalidOptionsAreClearErrors) {
         {"serve --root /nonexistent-askr-root", "--root /nonexistent-askr-root"},
         {"serve --root " + root.path() + " --max-body-size 12X", "--max-body-size"},
         {"serve --root " + root.path() + " --worker /nonexistent/worker.php", "--worker /nonexistent/worker.php"},
+        {"serve --root " + root.path() + " --cow", "--cow needs worker mode"},
+        {"serve --root " + root.path() + " --paranoid", "--paranoid needs worker mode"},
     };
     for (const auto& c : cases) {
         const std::string output = run_command(askr + " " + c.args + " 2>&1; echo \"exit=$?\"");
