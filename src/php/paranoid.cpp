@@ -69,10 +69,16 @@ function snapshot(): array {
     $snapshot = [];
     static $skip = ['GLOBALS' => 1, '_GET' => 1, '_POST' => 1, '_COOKIE' => 1, '_FILES' => 1, '_SERVER' => 1,
                     '_REQUEST' => 1, '_ENV' => 1, '_SESSION' => 1, 'argv' => 1, 'argc' => 1];
+    $count = 0;
     foreach ($GLOBALS as $name => $value) {
-        if (!isset($skip[$name])) add($snapshot, "global \$$name", $value);
+        if (isset($skip[$name])) continue;
+        add($snapshot, "global \$$name", $value);
+        ++$count;
     }
-    foreach (get_declared_classes() as $class) {
+    $snapshot['the number of global variables'] = [$count, 'variables', null];  // new ones each request
+    $classes = get_declared_classes();
+    $snapshot['the number of declared classes'] = [count($classes), 'classes', null];  // eval'd classes
+    foreach ($classes as $class) {
         $reflection = new \ReflectionClass($class);
         if (!$reflection->isUserDefined()) continue;
         foreach ($reflection->getProperties(\ReflectionProperty::IS_STATIC) as $property) {

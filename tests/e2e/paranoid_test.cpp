@@ -38,6 +38,7 @@ TEST(Paranoid, NamesTheLeakingStaticGlobalAndWatchedBindings) {
     ASSERT_TRUE(server.wait_for_log("static property Registry::$seen keeps growing", 3s)) << server.log();
     ASSERT_TRUE(server.wait_for_log("global $last_uri changes from request to request", 3s)) << server.log();
     ASSERT_TRUE(server.wait_for_log("watched 'bindings' keeps growing", 3s)) << server.log();
+    ASSERT_TRUE(server.wait_for_log("the number of global variables keeps growing", 3s)) << server.log();
     const std::string log = server.log();
     EXPECT_TRUE(contains(log, "[warning] paranoid: worker")) << log;
     // A cache filled at boot and a constant global are not leaks.
