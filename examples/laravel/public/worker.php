@@ -79,6 +79,9 @@ $reset = static function () use ($app, $bootConfig): void {
             $app['translator']->flushParsedKeys();
         }
     }
+    if (class_exists(\Carbon\Carbon::class)) {
+        \Carbon\Carbon::setLocale($app['config']->get('app.locale'));
+    }
     // Database: query log, "records modified" flag, transactions left open.
     if ($app->resolved('db')) {
         foreach ($app['db']->getConnections() as $connection) {
@@ -112,6 +115,10 @@ $reset = static function () use ($app, $bootConfig): void {
     }
     // String helper caches (Str::snake(), Str::studly()...) grow with every new input.
     \Illuminate\Support\Str::flushCache();
+    // Vite: assets preloaded by the previous page.
+    if ($app->resolved(\Illuminate\Foundation\Vite::class) && method_exists(\Illuminate\Foundation\Vite::class, 'flush')) {
+        $app->make(\Illuminate\Foundation\Vite::class)->flush();
+    }
     // View: sections, stacks and the render count of a request that failed mid-render.
     if ($app->resolved('view')) {
         $app['view']->flushState();
