@@ -48,6 +48,25 @@ TEST(Paranoid, NamesTheLeakingStaticGlobalAndWatchedBindings) {
     EXPECT_EQ(log.find("Registry::$seen keeps growing"), log.rfind("Registry::$seen keeps growing")) << log;
 }
 
+// The Illuminate app with a worker script that forgets to reset: the container's
+// instances grow, found through Container::$instance without any help from the app.
+TEST(Paranoid, FindsAGrowingIlluminateContainer) {
+    TempDir root;
+    const std::string script = root.write("worker.php", R"PHP(<?php
+$kernel = require ')PHP" + examples + R"PHP(/illuminate-app/bootstrap/app.php';
+while (askr_handle_request(function () use ($kernel) {
+    $kernel->app->instance('report.' . bin2hex(random_bytes(4)), true);  // never forgotten
+    $kernel->handle(Illuminate\Http\Request::capture())->send();
+})) {
+    // no $kernel->reset()
+}
+)PHP");
+    Server server(root.path(), one_worker({"--worker", script, "--paranoid"}));
+    send(server, {"/hello/ada"}, 35);
+    ASSERT_TRUE(server.wait_for_log("static property Illuminate\\Container\\Container::$instance->instances keeps growing", 3s))
+        << server.log();
+}
+
 TEST(Paranoid, QuietOnThePlainWorkerExample) {
     const std::string dir = examples + "/worker-plain/public";
     Server server(dir, one_worker({"--worker", dir + "/worker.php", "--paranoid"}));
