@@ -249,6 +249,10 @@ void run_once(const WorkerScript& worker) {
     zend_stream_init_filename(&file, worker.filename.c_str());
     php_execute_script(&file);
     zend_destroy_file_handle(&file);
+    // --cow: a forked worker whose script ended is not restarted but replaced by a new
+    // fork. Stop accepting before the last response goes out (below), so that the
+    // client's next connection waits for the replacement instead of reaching this one.
+    if (forked && !stop_seen && !source->stopping()) fork_server->drain();
 
     ActiveRequest* in_flight = detail::active();
     const bool request_died = in_flight && in_flight != &idle_state;
@@ -327,14 +331,14 @@ TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks) {
     if (stop_seen || source->stopping()) return TemplateEnd::worker_stopped;
     // The script ended (exit, fatal error) while requests are still wanted. Under --cow a
     // new worker is forked from the template instead of booting the script again here:
-    // stop accepting, answer what is already queued with 503, and let the worker exit.
+    // this one stopped accepting (run_once), answers what is already queued with 503, and
+    // exits.
     if (handled == 0) {
         spdlog::error("worker script {} ended before serving a request; this worker exits", worker.filename);
     } else {
         spdlog::info("worker script {} ended after {} request(s); a new worker is forked from the template",
                      worker.filename, handled);
     }
-    forks.drain();
     while (!source->stopping()) {
         if (ScriptRequest* waiting = source->next_for(std::chrono::milliseconds(100))) answer_unavailable(*waiting);
     }
