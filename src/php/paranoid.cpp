@@ -48,7 +48,7 @@ function preview($value): string {
 
 // [size, unit, value to compare or null]: only the size of arrays and objects counts.
 function measure($value): array {
-    if (is_array($value)) return [count($value, COUNT_RECURSIVE), 'elements', null];
+    if (is_array($value)) return [@count($value, COUNT_RECURSIVE), 'elements', null];  // @: recursive arrays
     if (is_string($value)) return [strlen($value), 'bytes', strlen($value) <= 65536 ? $value : md5($value)];
     if (is_object($value)) return [$value instanceof \Closure ? 0 : count((array)$value), 'properties', null];
     if (is_resource($value)) return [0, '', (int)$value];
