@@ -256,10 +256,11 @@ void startup(const EngineOptions& options) {
     // PHP_SAPI was registered during startup under the startup name: apps test it as
     // often as php_sapi_name(), so it must say "askr" too.
     // The string must be a real permanent interned one: once opcache has started,
-    // zend_string_init_interned() returns an ordinary (refcounted) string when the text
-    // is not in its shared memory, and opcache, persisting a script whose optimizer
-    // inlined PHP_SAPI, released it: the constant read "" afterwards and the heap was
-    // corrupted (a later request crashed, typically in PCRE's JIT code).
+    // zend_string_init_interned() returns an ordinary refcounted string when the text is
+    // not in its shared memory. Marked as interned in the zval but not in the string, it
+    // was freed by code releasing it as a string: seen with the Illuminate example app
+    // in classic mode as PHP_SAPI reading "" and a corrupted heap (the next request
+    // crashed in PCRE's JIT code).
     if (auto* constant = static_cast<zend_constant*>(zend_hash_str_find_ptr(EG(zend_constants), "PHP_SAPI", 8))) {
         zend_string* name = zend_string_init("askr", 4, 1);
         GC_SET_REFCOUNT(name, 1);
