@@ -25,14 +25,19 @@ final class Kernel
         } catch (\Illuminate\Http\Exceptions\HttpResponseException $e) {
             $response = $e->getResponse();
         } catch (\Symfony\Component\HttpKernel\Exception\HttpExceptionInterface $e) {
-            $response = new \Illuminate\Http\Response(
-                $this->views->make('error', ['status' => $e->getStatusCode()])->render(),
-                $e->getStatusCode(),
-                $e->getHeaders()
-            );
+            $response = $this->error($e->getStatusCode(), $e->getHeaders());
+        } catch (\Throwable $e) {
+            // A bug in a route: log it and answer 500; the worker goes on serving.
+            error_log(sprintf('%s: %s in %s:%d', get_class($e), $e->getMessage(), $e->getFile(), $e->getLine()));
+            $response = $this->error(500, []);
         }
         $response->headers->set('X-Powered-By', 'illuminate-app');
         return $response;
+    }
+
+    private function error(int $status, array $headers): Response
+    {
+        return new \Illuminate\Http\Response($this->views->make('error', ['status' => $status])->render(), $status, $headers);
     }
 
     /** Worker mode: forget everything the request left in the framework. */
