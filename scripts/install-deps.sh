@@ -18,6 +18,11 @@ packages=(
   clang libclang-rt-14-dev
   # anchors for comparison tests and benchmarks, and a real app
   nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
+  # framework components for the worker-mode examples (examples/illuminate-app, symfony-runtime)
+  php-illuminate-container php-illuminate-events php-illuminate-routing php-illuminate-http
+  php-illuminate-view php-illuminate-filesystem php-illuminate-support
+  php-symfony-http-kernel php-symfony-http-foundation php-symfony-routing
+  php-symfony-event-dispatcher php-symfony-runtime php-symfony-error-handler
 )
 # `--bench`: what only bench/run needs on top (MediaWiki is 230 MB: not for every build).
 if [ "${1:-}" = --bench ]; then

@@ -461,6 +461,10 @@ void finalize(Config& config) {
             o.worker_script = script.string();
         }
     }
+    if (o.cow && o.worker_script.empty()) fail("worker", "cow", "needs worker mode: set [worker] script (--worker)");
+    if (o.paranoid && o.worker_script.empty()) {
+        fail("worker", "paranoid", "needs worker mode: set [worker] script (--worker)");
+    }
     if (o.workers == 0) {
         long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
         o.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;

@@ -514,6 +514,25 @@ const std::vector<Option>& table() {
          .example = "true",
          .bind = flag_field(&ServeOptions::frankenphp_compat)},
 
+        {.section = "worker",
+         .key = "cow",
+         .type = Type::boolean,
+         .cli = "--cow",
+         .doc = "Copy-on-write template: the zygote runs the worker script once per generation, "
+                "up to askr_cow_ready() (the app booted), and forks the workers from that warm "
+                "state; a replaced worker starts warm (a fork, not a boot). Needs `script`.",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::cow)},
+        {.section = "worker",
+         .key = "paranoid",
+         .type = Type::boolean,
+         .cli = "--paranoid",
+         .doc = "Development only: after a warm-up, warn about static properties, globals and "
+                "watched container bindings that keep growing or changing between requests "
+                "(state bleeding from one request into the next). Needs `script`.",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::paranoid)},
+
         // [workers]
         {.section = "workers",
          .key = "count",

@@ -69,6 +69,8 @@ struct ServeOptions {
     std::string control_socket;                      ///< `askr status` socket ("" = default path)
     std::string worker_script;                       ///< worker mode: the script that boots the app
     bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
+    bool cow = false;                                ///< boot the worker script in the zygote, fork warm workers
+    bool paranoid = false;                           ///< development: report app state that grows between requests
     /// Admin listener (issue 6; nullopt = off). Parsed and validated here, served elsewhere.
     std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
     std::string admin_token;                         ///< bearer token the admin API requires

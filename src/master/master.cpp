@@ -133,6 +133,7 @@ private:
     bool reload_pending_ = false;
     bool announced_ = false;
     bool stopping_ = false;
+    int exit_status_ = 0;
     Clock::time_point stop_deadline_{};
 };
 
@@ -174,6 +175,10 @@ int Master::run() {
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
     signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals_) throw std::runtime_error("signalfd() failed");
+    if (options_.paranoid) {
+        spdlog::warn("--paranoid is on: every worker checks the app's state between requests (slower; "
+                     "for development only)");
+    }
     if (::geteuid() == 0 && options_.user.empty()) {
         spdlog::warn("running as root without --user: PHP scripts run as root; "
                      "pass --user www-data (or another unprivileged user)");
@@ -221,7 +226,7 @@ int Master::run() {
             if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
                 ::unlink(control_path_.c_str());
                 spdlog::info("stopped");
-                return 0;
+                return exit_status_;
             }
             if (Clock::now() > stop_deadline_) {
                 spdlog::error("{} worker(s) still running after the shutdown timeout; killing them", workers_.size());
@@ -403,6 +408,17 @@ void Master::read_zygote(Generation& generation) {
             break;
         case ZygoteMessage::failed:
             spdlog::error("generation {}: PHP failed to start: {}", generation.number, message.text);
+            break;
+        // --cow (issue 4): the app failed to boot in the zygote. At start there is nothing
+        // to fall back on: stop with an error. During a reload the old generation serves on.
+        case ZygoteMessage::boot_failed:
+            spdlog::error("generation {}: {}", generation.number, message.text);
+            if (!announced_ && generations_.size() == 1 && workers_.empty()) {
+                spdlog::error("cannot start: the app did not boot (--cow)");
+                stopping_ = true;
+                exit_status_ = 1;
+                stop_deadline_ = Clock::now() + std::chrono::seconds(5);
+            }
             break;
         case ZygoteMessage::spawned: {
             if (spawns_in_flight_ > 0) --spawns_in_flight_;

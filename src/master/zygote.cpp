@@ -43,8 +43,8 @@ void drop_privileges(const config::ServeOptions& options) {
     }
 }
 
-// In the worker (the zygote's grandchild): become the master's child, then serve.
-[[noreturn]] void become_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
+// In the worker (the zygote's grandchild): become the master's child, take the slot.
+worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
     ::close(setup.control_fd);
     // Wait to be adopted by the master (the intermediate child exits at once), then ask
     // for SIGTERM when the master dies: no orphan workers. The death signal is tied to
@@ -76,16 +76,86 @@ void drop_privileges(const config::ServeOptions& options) {
     identity.kick_fd = (*setup.kick_fds)[slot_index].get();
     identity.kick_fds = setup.kick_fds;
     identity.tls = setup.tls;
+    return identity;
+}
+
+[[noreturn]] void exit_worker(const worker::WorkerIdentity& identity, int status) {
+    identity.slot->state.store(shm::WorkerState::empty, std::memory_order_release);
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+
+[[noreturn]] void become_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
+    const worker::WorkerIdentity identity = adopt_worker(setup, slot_index);
     int status = 1;
     try {
         status = worker::run_worker(*setup.options, *setup.sockets, identity);
     } catch (const std::exception& e) {
         spdlog::error("worker {}: {}", ::getpid(), e.what());
     }
-    slot.state.store(shm::WorkerState::empty, std::memory_order_release);
-    std::fflush(nullptr);
-    ::_exit(status);
+    exit_worker(identity, status);
 }
+
+// Serves the master's fork requests until it closes the socket (the generation is over,
+// the zygote exits). Returns only in a forked worker, with its slot in the worker table.
+std::uint32_t serve_fork_requests(const ZygoteSetup& setup) {
+    ZygoteMessage ready{};
+    ready.type = ZygoteMessage::ready;
+    send_message(setup.control_fd, ready);
+    for (;;) {
+        ZygoteMessage command{};
+        ssize_t n = ::recv(setup.control_fd, &command, sizeof command, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != static_cast<ssize_t>(sizeof command)) ::_exit(0);  // master closed: generation over
+        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size()) continue;
+        std::fflush(nullptr);  // nothing buffered may be written twice
+        pid_t intermediate = ::fork();
+        if (intermediate == 0) {
+            pid_t worker = ::fork();
+            if (worker == 0) return command.slot;
+            ZygoteMessage spawned{};
+            spawned.type = ZygoteMessage::spawned;
+            spawned.slot = command.slot;
+            spawned.pid = worker;
+            send_message(setup.control_fd, spawned);
+            ::_exit(worker > 0 ? 0 : 1);
+        }
+        if (intermediate > 0) ::waitpid(intermediate, nullptr, 0);
+    }
+}
+
+// --cow: the zygote runs the worker script itself; askr_cow_ready() lands here. Each
+// forked worker returns from serve_forks() into the script with its own I/O thread and
+// request queue (created after the fork: threads do not survive it).
+class CowForkServer final : public php::ForkServer {
+public:
+    explicit CowForkServer(const ZygoteSetup& setup) : setup_(setup) {}
+
+    php::RequestSource& serve_forks() override {
+        identity_ = adopt_worker(setup_, serve_fork_requests(setup_));
+        try {
+            runtime_ = std::make_unique<worker::Runtime>(*setup_.options, *setup_.sockets, identity_);
+        } catch (const std::exception& e) {
+            spdlog::error("worker {}: {}", ::getpid(), e.what());
+            exit_worker(identity_, 1);
+        }
+        return runtime_->requests();
+    }
+
+    void drain() override { runtime_->drain(); }
+
+    /// In a worker: the script has ended; waits for the I/O thread and exits.
+    [[noreturn]] void finish(php::TemplateEnd end) {
+        runtime_->join();
+        runtime_.reset();
+        exit_worker(identity_, end == php::TemplateEnd::worker_failed ? 1 : 0);
+    }
+
+private:
+    const ZygoteSetup& setup_;
+    worker::WorkerIdentity identity_;
+    std::unique_ptr<worker::Runtime> runtime_;
+};
 
 }  // namespace
 
@@ -106,29 +176,20 @@ void run_zygote(const ZygoteSetup& setup) {
         send_message(setup.control_fd, reply);
         ::_exit(1);
     }
-    reply.type = ZygoteMessage::ready;
-    send_message(setup.control_fd, reply);
+    if (!setup.options->cow) become_worker(setup, serve_fork_requests(setup));
 
-    for (;;) {
-        ZygoteMessage command{};
-        ssize_t n = ::recv(setup.control_fd, &command, sizeof command, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n != static_cast<ssize_t>(sizeof command)) ::_exit(0);  // master closed: generation over
-        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size()) continue;
-        std::fflush(nullptr);  // nothing buffered may be written twice
-        pid_t intermediate = ::fork();
-        if (intermediate == 0) {
-            pid_t worker = ::fork();
-            if (worker == 0) become_worker(setup, command.slot);
-            ZygoteMessage spawned{};
-            spawned.type = ZygoteMessage::spawned;
-            spawned.slot = command.slot;
-            spawned.pid = worker;
-            send_message(setup.control_fd, spawned);
-            ::_exit(worker > 0 ? 0 : 1);
-        }
-        if (intermediate > 0) ::waitpid(intermediate, nullptr, 0);
-    }
+    // --cow: boot the app here, fork the workers from inside askr_cow_ready().
+    CowForkServer forks(setup);
+    const config::ServeOptions& options = *setup.options;
+    php::WorkerScript script{options.worker_script, options.root, options.frankenphp_compat, options.paranoid};
+    const php::TemplateEnd end = php::run_cow_template(script, forks);
+    if (end != php::TemplateEnd::boot_failed) forks.finish(end);  // in a forked worker
+    reply.type = ZygoteMessage::boot_failed;
+    std::snprintf(reply.text, sizeof reply.text, "the worker script %s ended before askr_cow_ready() (see the log)",
+                  options.worker_script.c_str());
+    send_message(setup.control_fd, reply);
+    std::fflush(nullptr);
+    ::_exit(1);
 }
 
 }  // namespace askr::master

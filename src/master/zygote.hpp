@@ -21,6 +21,7 @@ struct ZygoteMessage {
         failed = 2,   ///< zygote → master: PHP did not start; `text` says why
         spawn = 3,    ///< master → zygote: fork a worker for scoreboard slot `slot`
         spawned = 4,  ///< zygote → master: worker `pid` forked for `slot`
+        boot_failed = 5,  ///< zygote → master (--cow): the worker script failed before askr_cow_ready()
     };
     Type type;
     std::uint32_t slot = 0;
@@ -41,8 +42,9 @@ struct ZygoteSetup {
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
 };
 
-/// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once, then
-/// forks workers when the master asks. Never returns. Workers are forked twice so that
+/// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with
+/// --cow also runs the worker script up to askr_cow_ready()), then forks workers when the
+/// master asks. Never returns. Workers are forked twice so that
 /// the master (a child subreaper) becomes their parent and reaps them itself.
 [[noreturn]] void run_zygote(const ZygoteSetup& setup);
 

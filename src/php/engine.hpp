@@ -79,6 +79,7 @@ struct WorkerScript {
     std::string filename;             ///< absolute path of the script
     std::string document_root;
     bool frankenphp_compat = false;   ///< also frankenphp_handle_request() and FRANKENPHP_WORKER
+    bool paranoid = false;            ///< report app state that grows between requests
 };
 
 /// Runs the worker script on this (the PHP) thread: it boots the app and loops on
@@ -86,6 +87,34 @@ struct WorkerScript {
 /// while requests are still wanted, it is started again, with a growing delay when it
 /// fails before serving anything. Returns once `source` has no more requests.
 void run_worker_script(const WorkerScript& worker, RequestSource& source);
+
+/// The zygote's side of the copy-on-write template (--cow), called from PHP.
+class ForkServer {
+public:
+    virtual ~ForkServer() = default;
+    /// Called once the app has booted (askr_cow_ready(), or the first
+    /// askr_handle_request()): tells the master the generation is ready and forks workers
+    /// when it asks. Returns only in a forked worker, with that worker's request source
+    /// (its I/O thread running); in the zygote it never returns.
+    virtual RequestSource& serve_forks() = 0;
+    /// In a forked worker whose script ended while requests were still wanted: stop
+    /// accepting, so that the worker can exit and be forked again from the template.
+    virtual void drain() = 0;
+};
+
+/// How a run of the worker script under --cow ended.
+enum class TemplateEnd {
+    boot_failed,     ///< in the zygote: the script ended before askr_cow_ready()
+    worker_stopped,  ///< in a worker: no more requests (shutdown, reload, --max-requests)
+    worker_ended,    ///< in a worker: the script ended (exit, fatal error) after serving
+    worker_failed,   ///< in a worker: the script ended before serving anything
+};
+
+/// --cow: runs the worker script in the zygote, where askr_cow_ready() hands over to
+/// `forks`. Returns in the zygote only if the script never got there, and in each forked
+/// worker once the script has ended there (the worker then exits; the master forks a new
+/// one from the template).
+TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks);
 
 /// Version of the PHP library Askr runs ("8.2.36").
 std::string_view php_version();

@@ -51,6 +51,9 @@ PHP_FUNCTION(askr_finish_request) {
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_handle_request, 0, 1, _IS_BOOL, 0)
 ZEND_ARG_TYPE_INFO(0, handler, IS_CALLABLE, 0)
 ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_watch, 0, 1, _IS_BOOL, 0)
+ZEND_ARG_TYPE_INFO(0, source, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_finish, 0, 0, _IS_BOOL, 0)
@@ -62,6 +65,8 @@ const zend_function_entry functions[] = {
     ZEND_RAW_FENTRY("askr_finish_request", zif_askr_finish_request, arginfo_finish, 0)
     ZEND_RAW_FENTRY("fastcgi_finish_request", zif_askr_finish_request, arginfo_finish, 0)
     ZEND_RAW_FENTRY("askr_handle_request", handle_request_function, arginfo_handle_request, 0)
+    ZEND_RAW_FENTRY("askr_cow_ready", cow_ready_function, arginfo_finish, 0)
+    ZEND_RAW_FENTRY("askr_paranoid_watch", paranoid_watch_function, arginfo_watch, 0)
     ZEND_FE_END};
 
 // Only with --frankenphp-compat: worker scripts written for FrankenPHP run unmodified.

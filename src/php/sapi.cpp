@@ -255,8 +255,18 @@ void startup(const EngineOptions& options) {
     sapi_module.name = const_cast<char*>("askr");   // what php_sapi_name() answers
     // PHP_SAPI was registered during startup under the startup name: apps test it as
     // often as php_sapi_name(), so it must say "askr" too.
+    // The string must be a real permanent interned one: once opcache has started,
+    // zend_string_init_interned() returns an ordinary refcounted string when the text is
+    // not in its shared memory. Marked as interned in the zval but not in the string, it
+    // was freed by code releasing it as a string: seen with the Illuminate example app
+    // in classic mode as PHP_SAPI reading "" and a corrupted heap (the next request
+    // crashed in PCRE's JIT code).
     if (auto* constant = static_cast<zend_constant*>(zend_hash_str_find_ptr(EG(zend_constants), "PHP_SAPI", 8))) {
-        ZVAL_INTERNED_STR(&constant->value, zend_string_init_interned("askr", 4, 1));
+        zend_string* name = zend_string_init("askr", 4, 1);
+        GC_SET_REFCOUNT(name, 1);
+        GC_TYPE_INFO(name) = GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
+        zend_string_hash_val(name);
+        ZVAL_INTERNED_STR(&constant->value, name);
     }
 #ifdef ZEND_SIGNALS
     // With `reset` on, every request start re-installs PHP's deferring handler for

@@ -51,6 +51,16 @@ extern bool worker_mode;
 extern bool frankenphp_compat;
 /// askr_handle_request() (worker_script.cpp).
 void handle_request_function(INTERNAL_FUNCTION_PARAMETERS);
+/// askr_cow_ready() (worker_script.cpp).
+void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS);
+
+/// --paranoid: the state-bleed detector is on (paranoid.cpp).
+extern bool paranoid;
+/// --paranoid: measures the app's state after the `handled`-th request of the script's
+/// run, in the script's idle context; warns about what keeps growing or changing.
+void paranoid_after_request(std::uint64_t handled);
+/// askr_paranoid_watch(callable): registers more state to measure (no-op without --paranoid).
+void paranoid_watch_function(INTERNAL_FUNCTION_PARAMETERS);
 
 /// The module that adds Askr's PHP functions (getallheaders, askr_finish_request, ...).
 ::_zend_module_entry* functions_module();

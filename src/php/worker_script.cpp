@@ -20,6 +20,7 @@ extern "C" {
 #include "php_output.h"
 #include "php_variables.h"
 #include "zend_exceptions.h"
+#include "ext/random/php_random.h"
 }
 
 namespace askr::php {
@@ -40,6 +41,8 @@ http::Request idle_request;
 zend_long request_time_limit = 0;
 std::uint64_t handled = 0;      // requests handled by the current run of the script
 bool stop_seen = false;         // the source said there are no more requests
+ForkServer* fork_server = nullptr;  // --cow: the zygote's fork loop (null otherwise)
+bool forked = false;            // --cow: this process is a worker forked from the template
 
 // Output of the worker script outside a request goes to the log.
 class LogWriter final : public ResponseWriter {
@@ -148,9 +151,38 @@ void finish_http_request() {
     ++handled;
 }
 
+// --cow: the app has booted in the zygote; from here on, this code runs in each worker
+// forked from it. Waiting for fork requests is not execution (no time limit), and the
+// random generators seeded before the fork would give every worker the same numbers.
+void enter_fork_server() {
+    zend_unset_timeout();
+    php_output_flush_all();  // boot output goes to the log once, not once per worker
+    sapi_flush();
+    std::fflush(nullptr);
+    source = &fork_server->serve_forks();
+    forked = true;
+    RANDOM_G(mt19937_seeded) = false;         // mt_rand(), rand(), shuffle(), ...
+    RANDOM_G(combined_lcg_seeded) = false;    // lcg_value(), uniqid(more_entropy)
+}
+
+bool in_idle_context() { return detail::active() == &idle_state; }
+
 }  // namespace
 
 namespace detail {
+
+// askr_cow_ready(): bool. With --cow, in the zygote: the workers are forked from here
+// and the call returns true in each of them. Otherwise a no-op that returns false.
+void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS) {
+    ZEND_PARSE_PARAMETERS_NONE();
+    if (!fork_server || forked) RETURN_FALSE;
+    if (!in_idle_context()) {
+        zend_throw_error(nullptr, "askr_cow_ready() can only be called by a worker script, outside of a request");
+        RETURN_THROWS();
+    }
+    enter_fork_server();
+    RETURN_TRUE;
+}
 
 // askr_handle_request(callable $handler): bool (and frankenphp_handle_request).
 void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
@@ -159,11 +191,17 @@ void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
     ZEND_PARSE_PARAMETERS_START(1, 1)
     Z_PARAM_FUNC(fci, fcc)
     ZEND_PARSE_PARAMETERS_END();
-    if (!source || detail::active() != &idle_state) {
+    // --cow without an askr_cow_ready() call (a FrankenPHP script): the first
+    // askr_handle_request() is where the app has booted.
+    if (fork_server && !forked && in_idle_context()) enter_fork_server();
+    if (!source || !in_idle_context()) {
         zend_throw_error(nullptr, "askr_handle_request() can only be called by a worker script (--worker), "
                                   "outside of a request");
         RETURN_THROWS();
     }
+    // The previous request and the app's own reset (the loop body) are done: the state
+    // left now is what the next request will see.
+    if (detail::paranoid && handled > 0) detail::paranoid_after_request(handled);
     close_idle_context();
     zend_unset_timeout();  // waiting is not execution
     ScriptRequest* script = source->next();
@@ -211,6 +249,10 @@ void run_once(const WorkerScript& worker) {
     zend_stream_init_filename(&file, worker.filename.c_str());
     php_execute_script(&file);
     zend_destroy_file_handle(&file);
+    // --cow: a forked worker whose script ended is not restarted but replaced by a new
+    // fork. Stop accepting before the last response goes out (below), so that the
+    // client's next connection waits for the replacement instead of reaching this one.
+    if (forked && !stop_seen && !source->stopping()) fork_server->drain();
 
     ActiveRequest* in_flight = detail::active();
     const bool request_died = in_flight && in_flight != &idle_state;
@@ -232,14 +274,19 @@ void answer_unavailable(ScriptRequest& script) {
     script.writer->end(&head, body);
 }
 
-}  // namespace
-
-void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
-    source = &requests;
+void prepare(const WorkerScript& worker) {
     stop_seen = false;
     detail::worker_mode = true;
     detail::frankenphp_compat = worker.frankenphp_compat;
+    detail::paranoid = worker.paranoid;
     idle_script.target = {worker.filename, "", "", worker.document_root};
+}
+
+}  // namespace
+
+void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
+    prepare(worker);
+    source = &requests;
     auto delay = std::chrono::milliseconds(0);
     for (;;) {
         handled = 0;
@@ -269,6 +316,33 @@ void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
         if (requests.stopping()) break;
     }
     source = nullptr;
+}
+
+TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks) {
+    prepare(worker);
+    fork_server = &forks;
+    handled = 0;
+    run_once(worker);  // in the zygote, returns only if askr_cow_ready() was never reached
+    if (!forked) {
+        spdlog::error("worker script {} ended before askr_cow_ready() (--cow): the app did not boot",
+                      worker.filename);
+        return TemplateEnd::boot_failed;
+    }
+    if (stop_seen || source->stopping()) return TemplateEnd::worker_stopped;
+    // The script ended (exit, fatal error) while requests are still wanted. Under --cow a
+    // new worker is forked from the template instead of booting the script again here:
+    // this one stopped accepting (run_once), answers what is already queued with 503, and
+    // exits.
+    if (handled == 0) {
+        spdlog::error("worker script {} ended before serving a request; this worker exits", worker.filename);
+    } else {
+        spdlog::info("worker script {} ended after {} request(s); a new worker is forked from the template",
+                     worker.filename, handled);
+    }
+    while (!source->stopping()) {
+        if (ScriptRequest* waiting = source->next_for(std::chrono::milliseconds(100))) answer_unavailable(*waiting);
+    }
+    return handled == 0 ? TemplateEnd::worker_failed : TemplateEnd::worker_ended;
 }
 
 }  // namespace askr::php

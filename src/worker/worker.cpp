@@ -118,6 +118,11 @@ public:
         }
     }
 
+    /// From another thread: drain as the master's stop request would.
+    void request_drain() {
+        asio::post(context_.io, [this] { begin_drain(); });
+    }
+
     void request_started() override {
         ++requests_;
         if (identity_.slot) identity_.slot->requests.store(requests_, std::memory_order_relaxed);
@@ -246,8 +251,19 @@ private:
 
 }  // namespace
 
-int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
-               const WorkerIdentity& identity) {
+struct Runtime::Parts {
+    Parts(const config::ServeOptions& options, const WorkerIdentity& identity)
+        : completions(io), io_side(options, identity, io, php_queue, completions), feed(php_queue, identity.slot) {}
+    asio::io_context io;  // created after fork() (DESIGN.md section 7)
+    PhpQueue php_queue;
+    Completions completions;
+    IoSide io_side;
+    RequestFeed feed;  // idle <-> busy by compare-exchange: a `draining` set by the I/O thread stays
+    std::thread io_thread;
+};
+
+Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
+                 const WorkerIdentity& identity) {
     ::prctl(PR_SET_NAME, "askr: worker");
     php::bind_php_thread();  // the zygote's timer did not survive the fork
     // SIGQUIT is the fast stop: exit in the handler itself (async-signal-safe), before the
@@ -256,31 +272,40 @@ int run_worker(const config::ServeOptions& options, std::vector<core::ListenSock
     quit.sa_handler = [](int) { ::_exit(0); };
     sigemptyset(&quit.sa_mask);
     ::sigaction(SIGQUIT, &quit, nullptr);
-    asio::io_context io;  // created after fork() (DESIGN.md section 7)
-    PhpQueue php_queue;
-    Completions completions(io);
-    IoSide io_side(options, identity, io, php_queue, completions);
-    io_side.start(sockets);
+    parts_ = std::make_unique<Parts>(options, identity);
+    parts_->io_side.start(sockets);
 
     // The I/O thread blocks every signal: PHP's timers (SIGPROF) and the stop signals
     // reach the PHP thread only (ZEND_SIGNALS, DESIGN.md section 3).
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    std::thread io_thread([&io] { io.run(); });
+    parts_->io_thread = std::thread([io = &parts_->io] { io->run(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (identity.slot) identity.slot->state.store(shm::WorkerState::idle, std::memory_order_release);
+}
 
-    shm::WorkerSlot* slot = identity.slot;
-    if (slot) slot->state.store(shm::WorkerState::idle, std::memory_order_release);
-    // idle <-> busy by compare-exchange: a `draining` set by the I/O thread stays.
-    RequestFeed feed(php_queue, slot);
+Runtime::~Runtime() { join(); }
+
+php::RequestSource& Runtime::requests() { return parts_->feed; }
+
+void Runtime::drain() { parts_->io_side.request_drain(); }
+
+void Runtime::join() {
+    if (parts_->io_thread.joinable()) parts_->io_thread.join();
+}
+
+int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
+               const WorkerIdentity& identity) {
+    Runtime runtime(options, sockets, identity);
+    php::RequestSource& feed = runtime.requests();
     if (options.worker_script.empty()) {
         while (php::ScriptRequest* script = feed.next()) php::run_script(*script);
     } else {
-        php::WorkerScript worker{options.worker_script, options.root, options.frankenphp_compat};
+        php::WorkerScript worker{options.worker_script, options.root, options.frankenphp_compat, options.paranoid};
         php::run_worker_script(worker, feed);  // worker mode: the script loops on the feed
     }
-    io_thread.join();
+    runtime.join();
     return 0;
 }
 

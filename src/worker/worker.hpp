@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "config/serve_options.hpp"
@@ -7,6 +8,10 @@
 
 namespace askr::http::tls {
 class TlsContext;
+}
+
+namespace askr::php {
+class RequestSource;
 }
 
 namespace askr::worker {
@@ -29,5 +34,28 @@ struct WorkerIdentity {
 /// (bounded by shutdown_timeout), SIGQUIT stops at once. Returns the exit status.
 int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
                const WorkerIdentity& identity);
+
+/// What serves HTTP in a worker process: the event loop on its I/O thread and the queue
+/// that feeds the PHP thread (the thread that creates it). Create it in the forked worker,
+/// never before a fork (threads do not survive fork()).
+class Runtime {
+public:
+    Runtime(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
+            const WorkerIdentity& identity);
+    /// Waits for the I/O thread (see join()).
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+    /// Where the PHP thread takes its requests from; nullptr once the worker must stop.
+    php::RequestSource& requests();
+    /// Stops accepting and ends once the connections are done (as SIGTERM does).
+    void drain();
+    /// Waits until the I/O thread has finished (after requests() said stop).
+    void join();
+
+private:
+    struct Parts;
+    std::unique_ptr<Parts> parts_;
+};
 
 }  // namespace askr::worker

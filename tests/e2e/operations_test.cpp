@@ -251,6 +251,8 @@ TEST(Operations, InvalidOptionsAreClearErrors) {
         {"serve --root /nonexistent-askr-root", "--root /nonexistent-askr-root"},
         {"serve --root " + root.path() + " --max-body-size 12X", "--max-body-size"},
         {"serve --root " + root.path() + " --worker /nonexistent/worker.php", "--worker /nonexistent/worker.php"},
+        {"serve --root " + root.path() + " --cow", "needs worker mode: set [worker] script (--worker)"},
+        {"serve --root " + root.path() + " --paranoid", "--paranoid true: needs worker mode"},
     };
     for (const auto& c : cases) {
         const std::string output = run_command(askr + " " + c.args + " 2>&1; echo \"exit=$?\"");

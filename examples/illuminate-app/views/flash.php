@@ -1,0 +1,1 @@
+<?= isset($flash) ? 'flash=' . $flash : 'no flash' ?>
