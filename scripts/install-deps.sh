@@ -14,6 +14,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev media-types zlib1g-dev
   # tests
   libgtest-dev libcurl4-openssl-dev curl nghttp2-client openssl
+  # admin tests: promtool (checks the /metrics exposition) and headless Chromium (dashboard)
+  prometheus chromium
   # anchors for comparison tests and benchmarks, and a real app
   nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
 )

@@ -156,9 +156,54 @@ void add_serve_options(CLI::App& command, ServeOptions& options) {
     command.add_flag("--frankenphp-compat", options.frankenphp_compat,
                      "Also provide frankenphp_handle_request(), frankenphp_finish_request() and "
                      "$_SERVER['FRANKENPHP_WORKER'] (run FrankenPHP worker scripts unmodified)");
+    // Admin listener and logs (issue 6; docs/admin.md).
+    command.add_option_function<std::string>(
+        "--admin-listen",
+        [&options](const std::string& value) {
+            options.admin_enabled = value != "off";
+            if (!options.admin_enabled) return;
+            try {
+                options.admin_listen = parse_listen_address(value);
+            } catch (const ConfigError& e) {
+                throw ConfigError("--admin-listen " + value + ": expected HOST:PORT (e.g. 127.0.0.1:2019) or off");
+            }
+        },
+        "Admin API, /metrics and dashboard, served by the master: HOST:PORT or off (default 127.0.0.1:2019)");
+    command.add_option("--admin-token", options.admin_token,
+                       "Bearer token the admin listener requires (required when it is not on loopback)")
+        ->envname("ASKR_ADMIN_TOKEN");
+    command.add_option("--access-log", options.access_log, "Access log file (default: none)");
+    command.add_option("--access-log-format", options.access_log_format, "combined (default) or json (one object a line)")
+        ->check(CLI::IsMember({"combined", "json"}));
+    command.add_option("--error-log", options.error_log, "Error log file, PHP errors included (default: stderr)");
     command.add_option("--log-level", options.log_level, "trace, debug, info, warn, error (default info)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
+
+bool is_loopback(const std::string& host) {
+    return host.starts_with("127.") || host == "::1" || host == "localhost";
+}
+
+namespace {
+
+// The admin listener can reload the server and shows what it runs: off loopback it needs a
+// token (issue 6), and relative log paths are fixed now (the server does not chdir, but
+// SIGUSR1 must reopen the same file).
+void finalize_admin_and_logs(ServeOptions& options) {
+    if (options.admin_enabled && !is_loopback(options.admin_listen.host) && options.admin_token.empty()) {
+        throw ConfigError("--admin-listen " + options.admin_listen.text() +
+                          " is reachable from other machines: set --admin-token (or ASKR_ADMIN_TOKEN), "
+                          "or listen on 127.0.0.1");
+    }
+    if (!options.admin_token.empty() && options.admin_token.size() < 16) {
+        throw ConfigError("--admin-token: use at least 16 characters (e.g. openssl rand -hex 16)");
+    }
+    for (auto* path : {&options.access_log, &options.error_log}) {
+        if (!path->empty()) *path = std::filesystem::absolute(*path).lexically_normal().string();
+    }
+}
+
+}  // namespace
 
 void finalize(ServeOptions& options) {
     std::error_code ec;
@@ -168,6 +213,7 @@ void finalize(ServeOptions& options) {
     options.root = root.string();
     if (options.listen.empty()) options.listen.push_back({"127.0.0.1", 8080});
     finalize_tls(options);
+    finalize_admin_and_logs(options);
     if (options.workers == 0) {
         long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
         options.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;

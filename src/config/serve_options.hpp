@@ -61,7 +61,17 @@ struct ServeOptions {
     std::string control_socket;                      ///< `askr status` socket ("" = default path)
     std::string worker_script;                       ///< worker mode: the script that boots the app
     bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
+    // Admin listener and logs (issue 6; docs/admin.md).
+    bool admin_enabled = true;                       ///< false: --admin-listen off
+    ListenAddress admin_listen{"127.0.0.1", 2019};   ///< the master's admin HTTP listener
+    std::string admin_token;                         ///< Bearer token ("" = none; loopback only)
+    std::string access_log;                          ///< access log path ("" = off)
+    std::string access_log_format = "combined";      ///< combined or json
+    std::string error_log;                           ///< error log path ("" = stderr)
 };
+
+/// True for a loopback address (127.0.0.0/8, ::1): reachable from this machine only.
+bool is_loopback(const std::string& host);
 
 /// Declares the `serve` options on a CLI11 (sub)command, writing into `options`.
 void add_serve_options(CLI::App& command, ServeOptions& options);

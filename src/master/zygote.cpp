@@ -69,6 +69,10 @@ void drop_privileges(const config::ServeOptions& options) {
     worker::WorkerIdentity identity{&slot, setup.scoreboard, setup.generation, setup.options->max_requests};
     identity.stop_fd = (*setup.stop_fds)[slot_index].get();
     identity.tls = setup.tls;
+    if (setup.metrics) {
+        identity.metrics = &setup.metrics->slot(slot_index);
+        identity.supervisor = &setup.metrics->supervisor();
+    }
     int status = 1;
     try {
         status = worker::run_worker(*setup.options, *setup.sockets, identity);

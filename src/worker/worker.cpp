@@ -25,6 +25,7 @@
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
 #include "worker/context.hpp"
+#include "worker/telemetry.hpp"
 
 namespace askr::worker {
 
@@ -57,7 +58,9 @@ public:
           stop_requests_(io),
           sweeper_(io),
           shutdown_timer_(io),
-          accept_resume_(io) {
+          accept_resume_(io),
+          telemetry_(options, identity.metrics, identity.supervisor) {
+        context_.telemetry = &telemetry_;
         context_.router.root = options.root;
         context_.router.index = options.index;
         context_.router.symlinks = options.symlinks;
@@ -188,6 +191,7 @@ private:
             // The accept policy, re-checked: another worker may have become idle since.
             if (!accept_paused_ && php_outstanding_ > 0 && another_worker_idle()) pause_accepting();
             if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
+            telemetry_.tick();  // access log flush, CPU split, log reopen (SIGUSR1)
         }
     }
 
@@ -229,6 +233,7 @@ private:
     asio::steady_timer accept_resume_;
     bool accept_paused_ = false;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
+    Telemetry telemetry_;
 };
 
 // The PHP thread's side of the queue: the next request, and the worker table kept up to

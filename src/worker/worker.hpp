@@ -3,6 +3,7 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 
 namespace askr::http::tls {
@@ -19,6 +20,8 @@ struct WorkerIdentity {
     std::uint64_t max_requests = 0;  ///< 0 = never recycle
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets speak TLS with this (null: plain)
     int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
+    shm::WorkerMetrics* metrics = nullptr;               ///< this worker's metrics slot (issue 6)
+    const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)

@@ -10,6 +10,7 @@
 #include "static/file_response.hpp"
 #include "worker/context.hpp"
 #include "worker/exchange.hpp"
+#include "worker/telemetry.hpp"
 
 namespace askr::http::h1 {
 
@@ -55,6 +56,10 @@ protected:
     Connection(worker::Context& context, int socket_fd, Listener listener);
     void append_head(int status, std::string_view fields, Framing framing, std::uint64_t length);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
+    // Metrics and access log (worker/telemetry.hpp): a whole request was read / answered.
+    void request_read();
+    void request_done();
+    bool timing() const { return context_.telemetry && context_.telemetry->timing(); }
 
     worker::Context& context_;
     const Listener listener_;
@@ -70,6 +75,7 @@ protected:
     bool idle_ = true;
     bool aborted_ = false;
     Clock::time_point deadline_;
+    worker::RequestOutcome outcome_;  // the request being answered, for the telemetry
 };
 
 }  // namespace askr::http::h1
