@@ -98,6 +98,7 @@ public:
 private:
     void start_generation();
     void handle_signal(int signal);
+    void prepare_log_files();
     void reload_tls();
     void reap_children();
     void on_worker_exit(const Worker& worker, int status);
@@ -142,8 +143,8 @@ private:
 
 int Master::run() {
     // Log files first (issue 6): a path that cannot be written stops the start here.
+    prepare_log_files();
     if (!options_.error_log.empty()) core::log_to_file(options_.error_log);
-    if (!options_.access_log.empty()) worker::check_log_path(options_.access_log, "--access-log");
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
     ::prctl(PR_SET_NAME, "askr: master");
     // Before any fork: a bad certificate stops the start here (exit status 2).
@@ -288,7 +289,14 @@ void Master::handle_signal(int signal) {
         case SIGUSR1: {
             // logrotate has renamed the files: the master reopens its error log now, the
             // workers theirs and their access logs within a second (telemetry.cpp).
-            const bool ok = core::reopen_log_file();
+            bool ok = true;
+            try {
+                prepare_log_files();
+            } catch (const std::exception& e) {
+                ok = false;
+                spdlog::error("SIGUSR1: {}", e.what());
+            }
+            ok = core::reopen_log_file() && ok;
             metrics_.supervisor().log_reopens.add(1);
             metrics_.supervisor().log_generation.fetch_add(1, std::memory_order_relaxed);
             if (ok) {
@@ -300,6 +308,12 @@ void Master::handle_signal(int signal) {
         }
         default: break;
     }
+}
+
+// Creates the log files (owned by --user when started as root): workers open them by path.
+void Master::prepare_log_files() {
+    if (!options_.error_log.empty()) worker::prepare_log_file(options_.error_log, "--error-log", options_.user);
+    if (!options_.access_log.empty()) worker::prepare_log_file(options_.access_log, "--access-log", options_.user);
 }
 
 admin::SupervisorStatus Master::supervisor_status() const {

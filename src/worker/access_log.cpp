@@ -1,6 +1,8 @@
 #include "worker/access_log.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,10 +77,18 @@ bool parse_access_log_format(std::string_view name, AccessLogFormat& format) {
     return true;
 }
 
-void check_log_path(const std::string& path, const char* option) {
-    const int fd = open_append(path);
-    if (fd < 0) throw std::runtime_error(std::string(option) + " " + path + ": " + std::strerror(errno));
-    ::close(fd);
+void prepare_log_file(const std::string& path, const char* option, const std::string& user) {
+    core::UniqueFd fd(open_append(path));
+    if (!fd) throw std::runtime_error(std::string(option) + " " + path + ": " + std::strerror(errno));
+    if (user.empty() || ::geteuid() != 0) return;
+    const passwd* account = ::getpwnam(user.c_str());
+    if (!account) return;  // the zygote reports an unknown --user
+    struct stat st{};
+    if (::fstat(fd.get(), &st) == 0 && st.st_uid != account->pw_uid &&
+        ::fchown(fd.get(), account->pw_uid, static_cast<gid_t>(-1)) != 0) {
+        throw std::runtime_error(std::string(option) + " " + path + ": cannot hand it to --user " + user + ": " +
+                                 std::strerror(errno));
+    }
 }
 
 AccessLog::AccessLog(std::string path, AccessLogFormat format) : path_(std::move(path)), format_(format) {

@@ -53,8 +53,10 @@ private:
     std::string time_text_;  // the current second, formatted once per second
 };
 
-/// Opens (creates) `path` for appending and closes it again: checks at start that the
-/// log can be written; throws std::runtime_error saying why not.
-void check_log_path(const std::string& path, const char* option);
+/// Master (at start and on SIGUSR1): creates `path` if needed and checks that it can be
+/// appended to; throws std::runtime_error saying why not. Run as root with --user, hands
+/// the file to that user (as nginx does), so that workers can open it again after a
+/// rotation.
+void prepare_log_file(const std::string& path, const char* option, const std::string& user);
 
 }  // namespace askr::worker

@@ -532,6 +532,29 @@ TEST(Admin, Sigusr1ReopensLogFiles) {
     EXPECT_EQ(slurp(errors + ".1").find("stopped"), std::string::npos);
 }
 
+// Started as root with --user: the master creates the files and hands them to the user, so
+// that the workers (running as that user) can write and reopen them.
+TEST(Admin, LogFilesWorkWithUser) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (--user)";
+    TempDir root;
+    write_app(root);
+    TempDir logs;  // 0755, owned by root: the workers cannot create files here
+    const std::string access = logs.path() + "/access.log";
+    const std::string errors = logs.path() + "/error.log";
+    Server server(root.path(), {"--workers", "2", "--user", "nobody", "--access-log", access, "--error-log", errors});
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(get(server.url("/hello.php?before")).status, 200);
+    ASSERT_EQ(wait_for_lines(access, 3).size(), 3u);
+    fs::rename(access, access + ".1");
+    fs::rename(errors, errors + ".1");
+    ASSERT_EQ(::kill(server.pid(), SIGUSR1), 0);
+    EXPECT_TRUE(server.wait_for_log("SIGUSR1: log files reopened"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(get(server.url("/hello.php?after")).status, 200);
+    auto lines = wait_for_lines(access, 3);
+    ASSERT_EQ(lines.size(), 3u) << slurp(access);
+    EXPECT_EQ(server.log().find("cannot reopen"), std::string::npos) << server.log();
+}
+
 TEST(Admin, BadLogPathsStopTheStart) {
     TempDir root;
     write_app(root);
