@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "admin/export.hpp"
 #include "core/listen_socket.hpp"
@@ -35,7 +35,8 @@ bool loopback_host(std::string_view host) {
         const auto close = host.find(']');
         return close != std::string_view::npos && host.substr(1, close - 1) == "::1";
     }
-    host = host.substr(0, host.rfind(':') == std::string_view::npos ? host.size() : host.rfind(':'));
+    host =
+        host.substr(0, host.rfind(':') == std::string_view::npos ? host.size() : host.rfind(':'));
     return host == "localhost" || host.starts_with("127.");
 }
 
@@ -65,7 +66,8 @@ struct AdminServer::Client {
     std::size_t sent = 0;
     bool responding = false;
 
-    Client(int socket, const http::h1::Limits& limits) : fd(socket), deadline(Clock::now() + client_deadline), parser(limits) {
+    Client(int socket, const http::h1::Limits& limits)
+        : fd(socket), deadline(Clock::now() + client_deadline), parser(limits) {
         parser.start(request);
     }
 };
@@ -93,8 +95,9 @@ void AdminServer::open() {
     }
     listener_ = std::move(socket.fd);
     const bool v6 = address.host.find(':') != std::string::npos;
-    spdlog::info("admin listening at http://{}{}{}:{} (dashboard, /api, /metrics{})", v6 ? "[" : "", address.host,
-                 v6 ? "]" : "", socket.port, options_.admin_token.empty() ? "" : "; token required");
+    spdlog::info("admin listening at http://{}{}{}:{} (dashboard, /api, /metrics{})", v6 ? "[" : "",
+                 address.host, v6 ? "]" : "", socket.port,
+                 options_.admin_token.empty() ? "" : "; token required");
 }
 
 void AdminServer::close_in_child() {
@@ -116,7 +119,8 @@ void AdminServer::on_poll(std::span<const pollfd> fds) {
             accept_clients();
             continue;
         }
-        auto it = std::find_if(clients_.begin(), clients_.end(), [&p](const auto& c) { return c->fd.get() == p.fd; });
+        auto it = std::find_if(clients_.begin(), clients_.end(),
+                               [&p](const auto& c) { return c->fd.get() == p.fd; });
         if (it == clients_.end()) continue;
         Client& client = **it;
         if (client.responding) {
@@ -153,7 +157,8 @@ void AdminServer::read_from(Client& client) {
     }
     if (result.status == http::h1::Parser::Status::error) {
         const int status = client.parser.error_status();
-        client.out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+        client.out = "HTTP/1.1 " + std::to_string(status) + " " +
+                     std::string(http::reason_phrase(status)) +
                      "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         client.responding = true;
         write_to(client);
@@ -168,8 +173,8 @@ void AdminServer::read_from(Client& client) {
 void AdminServer::write_to(Client& client) {
     client.responding = true;
     while (client.sent < client.out.size()) {
-        const ssize_t n = ::send(client.fd.get(), client.out.data() + client.sent, client.out.size() - client.sent,
-                                 MSG_NOSIGNAL);
+        const ssize_t n = ::send(client.fd.get(), client.out.data() + client.sent,
+                                 client.out.size() - client.sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;  // POLLOUT brings us back
         if (n <= 0) break;
@@ -191,11 +196,15 @@ void AdminServer::answer(Client& client) {
     const std::string_view authorization = request.header("authorization");
     constexpr std::string_view bearer = "Bearer ";
     const bool authorized =
-        token.empty() || (authorization.starts_with(bearer) && authorization.size() - bearer.size() == token.size() &&
-                          CRYPTO_memcmp(authorization.data() + bearer.size(), token.data(), token.size()) == 0);
+        token.empty() ||
+        (authorization.starts_with(bearer) &&
+         authorization.size() - bearer.size() == token.size() &&
+         CRYPTO_memcmp(authorization.data() + bearer.size(), token.data(), token.size()) == 0);
     const bool public_page = path == "/" || path == "/favicon.ico";
     if (token.empty() && !loopback_host(request.header("host"))) {
-        reply = error_reply(421, "without --admin-token, the admin listener answers only to 127.0.0.1, [::1] or localhost");
+        reply = error_reply(421,
+                            "without --admin-token, the admin listener answers only to 127.0.0.1, "
+                            "[::1] or localhost");
     } else if (!authorized && !public_page) {
         reply = error_reply(401, "missing or wrong admin token (Authorization: Bearer TOKEN)");
         reply.extra_fields = "WWW-Authenticate: Bearer realm=\"askr admin\"\r\n";
@@ -207,7 +216,8 @@ void AdminServer::answer(Client& client) {
             // The page holds no data: it fetches /api/* with the token the user types in.
             reply = {200, "text/html; charset=utf-8", dashboard_html,
                      "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
-                     "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'\r\n"
+                     "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+                     "frame-ancestors 'none'\r\n"
                      "X-Frame-Options: DENY\r\n"};
         }
     } else if (path == "/api/status" || path == "/api/metrics" || path == "/metrics") {
@@ -219,12 +229,16 @@ void AdminServer::answer(Client& client) {
             if (path == "/api/status") {
                 reply = json_reply(200, status_json(status, scoreboard_));
             } else if (!metrics_.valid()) {
-                reply = error_reply(500, "the metrics region's header is damaged (a stray write); restart the server");
+                reply = error_reply(
+                    500,
+                    "the metrics region's header is damaged (a stray write); restart the server");
             } else if (path == "/api/metrics") {
                 reply = json_reply(200, metrics_json(metrics_.snapshot(), status, scoreboard_));
             } else {
-                reply = {200, "text/plain; version=0.0.4; charset=utf-8",
-                         prometheus_text(metrics_.snapshot(), status, scoreboard_), {}};
+                reply = {200,
+                         "text/plain; version=0.0.4; charset=utf-8",
+                         prometheus_text(metrics_.snapshot(), status, scoreboard_),
+                         {}};
             }
         }
     } else if (path == "/api/reload") {
@@ -242,13 +256,16 @@ void AdminServer::answer(Client& client) {
             reply = json_reply(202, {{"reload", "started"}, {"generation", status.generation}});
         }
     } else {
-        reply = error_reply(404, "no such endpoint; see /api/status, /api/metrics, /metrics, POST /api/reload");
+        reply = error_reply(
+            404, "no such endpoint; see /api/status, /api/metrics, /metrics, POST /api/reload");
     }
     std::string& out = client.out;
-    out = "HTTP/1.1 " + std::to_string(reply.status) + " " + std::string(http::reason_phrase(reply.status)) + "\r\n";
-    out += "Server: Askr\r\nContent-Type: " + reply.content_type + "\r\nContent-Length: " +
-           std::to_string(reply.body.size()) +
-           "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+    out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+          std::string(http::reason_phrase(reply.status)) + "\r\n";
+    out +=
+        "Server: Askr\r\nContent-Type: " + reply.content_type +
+        "\r\nContent-Length: " + std::to_string(reply.body.size()) +
+        "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n";
     out += reply.extra_fields;
     out += "\r\n";
     if (!head) out += reply.body;

@@ -19,9 +19,9 @@ namespace askr::admin {
 
 /// What only the master knows about itself, for GET /api/status.
 struct SupervisorStatus {
-    std::uint32_t generation = 0;     ///< the newest generation
-    bool reloading = false;           ///< a rolling reload is under way
-    bool reload_pending = false;      ///< another reload follows it
+    std::uint32_t generation = 0;  ///< the newest generation
+    bool reloading = false;        ///< a rolling reload is under way
+    bool reload_pending = false;   ///< another reload follows it
     bool stopping = false;
     std::chrono::steady_clock::duration uptime{};
     unsigned workers_configured = 0;
@@ -29,7 +29,7 @@ struct SupervisorStatus {
 
 /// The master, as the admin listener sees it.
 class Supervisor {
-public:
+  public:
     virtual ~Supervisor() = default;
     /// The master's own state.
     virtual SupervisorStatus supervisor_status() const = 0;
@@ -42,9 +42,9 @@ public:
 /// connection (Connection: close), with bounded sizes, a bounded number of clients and
 /// a deadline per client: a stuck or hostile client can delay nothing the master does.
 class AdminServer {
-public:
-    AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard, const shm::Metrics& metrics,
-                Supervisor& supervisor);
+  public:
+    AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
+                const shm::Metrics& metrics, Supervisor& supervisor);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
@@ -62,7 +62,7 @@ public:
 
     struct Client;  ///< one admin connection (admin_server.cpp)
 
-private:
+  private:
     void accept_clients();
     void read_from(Client& client);
     void write_to(Client& client);

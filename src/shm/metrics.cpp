@@ -51,10 +51,13 @@ Metrics::Metrics(std::size_t slots) : slots_(slots) {
     for (std::size_t i = 0; i < slots; ++i) new (&slot(i)) WorkerMetrics();
 }
 
-Metrics::~Metrics() { ::munmap(memory_, bytes_); }
+Metrics::~Metrics() {
+    ::munmap(memory_, bytes_);
+}
 
 WorkerMetrics& Metrics::slot(std::size_t i) const {
-    return *reinterpret_cast<WorkerMetrics*>(static_cast<char*>(memory_) + slots_offset + i * sizeof(WorkerMetrics));
+    return *reinterpret_cast<WorkerMetrics*>(static_cast<char*>(memory_) + slots_offset +
+                                             i * sizeof(WorkerMetrics));
 }
 
 SupervisorMetrics& Metrics::supervisor() const {
@@ -79,7 +82,8 @@ MetricsSnapshot Metrics::snapshot() const {
     MetricsSnapshot out;
     std::uint64_t started = 0;
     auto add = [&out, &started](const WorkerMetrics& m) {
-        for (std::size_t i = 0; i < out.status_classes.size(); ++i) out.status_classes[i] += m.status_classes[i].get();
+        for (std::size_t i = 0; i < out.status_classes.size(); ++i)
+            out.status_classes[i] += m.status_classes[i].get();
         for (std::size_t i = 0; i < out.kinds.size(); ++i) out.kinds[i] += m.kinds[i].get();
         for (std::size_t i = 0; i < out.latency.size(); ++i) out.latency[i] += m.latency[i].get();
         started += m.in_flight_started.get();

@@ -62,7 +62,9 @@ void append_json_string(std::string& out, std::string_view text) {
     out += '"';
 }
 
-std::string_view or_dash(std::string_view value) { return value.empty() ? std::string_view("-") : value; }
+std::string_view or_dash(std::string_view value) {
+    return value.empty() ? std::string_view("-") : value;
+}
 
 }  // namespace
 
@@ -79,25 +81,29 @@ bool parse_access_log_format(std::string_view name, AccessLogFormat& format) {
 
 void prepare_log_file(const std::string& path, const char* option, const std::string& user) {
     core::UniqueFd fd(open_append(path));
-    if (!fd) throw std::runtime_error(std::string(option) + " " + path + ": " + std::strerror(errno));
+    if (!fd)
+        throw std::runtime_error(std::string(option) + " " + path + ": " + std::strerror(errno));
     if (user.empty() || ::geteuid() != 0) return;
     const passwd* account = ::getpwnam(user.c_str());
     if (!account) return;  // the zygote reports an unknown --user
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) == 0 && st.st_uid != account->pw_uid &&
         ::fchown(fd.get(), account->pw_uid, static_cast<gid_t>(-1)) != 0) {
-        throw std::runtime_error(std::string(option) + " " + path + ": cannot hand it to --user " + user + ": " +
-                                 std::strerror(errno));
+        throw std::runtime_error(std::string(option) + " " + path + ": cannot hand it to --user " +
+                                 user + ": " + std::strerror(errno));
     }
 }
 
-AccessLog::AccessLog(std::string path, AccessLogFormat format) : path_(std::move(path)), format_(format) {
+AccessLog::AccessLog(std::string path, AccessLogFormat format)
+    : path_(std::move(path)), format_(format) {
     fd_.reset(open_append(path_));
     if (!fd_) throw std::runtime_error("--access-log " + path_ + ": " + std::strerror(errno));
     buffer_.reserve(flush_threshold + 4096);
 }
 
-AccessLog::~AccessLog() { flush(); }
+AccessLog::~AccessLog() {
+    flush();
+}
 
 void AccessLog::refresh_time() {
     const std::time_t now = std::time(nullptr);
@@ -120,7 +126,10 @@ void AccessLog::record(const http::Request& request, const AccessRecord& record)
     if (format_ == AccessLogFormat::combined) {
         // nginx's "combined": $remote_addr - $remote_user [$time_local] "$request" $status
         // $body_bytes_sent "$http_referer" "$http_user_agent"
-        out.append(request.endpoints.remote_addr).append(" - - [").append(time_text_).append("] \"");
+        out.append(request.endpoints.remote_addr)
+            .append(" - - [")
+            .append(time_text_)
+            .append("] \"");
         append_escaped(out, request.method);
         out += ' ';
         append_escaped(out, request.target);

@@ -20,7 +20,7 @@ struct AccessRecord {
     int status = 0;
     std::uint64_t body_bytes = 0;  ///< response body bytes sent (nginx's $body_bytes_sent)
     std::uint64_t duration_us = 0;
-    const char* kind = "other";    ///< "php", "static", "other"
+    const char* kind = "other";  ///< "php", "static", "other"
 };
 
 /// One worker's access log (I/O thread only, no lock). Whole lines are buffered and
@@ -28,7 +28,7 @@ struct AccessRecord {
 /// interleave; the buffer is written when it passes 16 KiB, by flush() (once a second)
 /// and on destruction.
 class AccessLog {
-public:
+  public:
     /// Opens `path` for appending; throws std::runtime_error when it cannot.
     AccessLog(std::string path, AccessLogFormat format);
     ~AccessLog();
@@ -43,7 +43,7 @@ public:
     /// keeps writing to the old file and returns false.
     bool reopen();
 
-private:
+  private:
     void refresh_time();
     std::string path_;
     AccessLogFormat format_;

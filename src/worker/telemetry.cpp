@@ -15,14 +15,18 @@ namespace {
 std::uint64_t cpu_us(clockid_t clock) {
     timespec ts{};
     if (::clock_gettime(clock, &ts) != 0) return 0;
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
+           static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
 }
 
 const char* kind_name(shm::ResponseKind kind) {
     switch (kind) {
-        case shm::ResponseKind::php: return "php";
-        case shm::ResponseKind::static_file: return "static";
-        case shm::ResponseKind::other: break;
+        case shm::ResponseKind::php:
+            return "php";
+        case shm::ResponseKind::static_file:
+            return "static";
+        case shm::ResponseKind::other:
+            break;
     }
     return "other";
 }
@@ -52,11 +56,13 @@ Telemetry::~Telemetry() {
 void Telemetry::request_finished(const http::Request& request, const RequestOutcome& outcome) {
     if (!timing_) return;
     const auto duration = std::chrono::steady_clock::now() - outcome.began;
-    const auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(duration).count());
+    const auto us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(duration).count());
 #if ASKR_METRICS_ENABLED
     if (slot_) {
         const int status_class = outcome.status / 100;
-        if (status_class >= 1 && status_class <= 5) slot_->status_classes[static_cast<std::size_t>(status_class - 1)].add(1);
+        if (status_class >= 1 && status_class <= 5)
+            slot_->status_classes[static_cast<std::size_t>(status_class - 1)].add(1);
         slot_->kinds[static_cast<std::size_t>(outcome.kind)].add(1);
         slot_->bytes_in.add(outcome.bytes_in);
         slot_->bytes_out.add(outcome.bytes_out);
@@ -72,7 +78,8 @@ void Telemetry::request_finished(const http::Request& request, const RequestOutc
     if (access_log_) {
         AccessRecord record;
         record.status = outcome.status;
-        record.body_bytes = outcome.bytes_out > outcome.head_bytes ? outcome.bytes_out - outcome.head_bytes : 0;
+        record.body_bytes =
+            outcome.bytes_out > outcome.head_bytes ? outcome.bytes_out - outcome.head_bytes : 0;
         record.duration_us = us;
         record.kind = kind_name(outcome.kind);
         access_log_->record(request, record);
@@ -98,7 +105,9 @@ void Telemetry::tick() {
             log_generation_ = generation;
             const bool error_log = core::reopen_log_file();
             const bool access_log = !access_log_ || access_log_->reopen();
-            if (!error_log || !access_log) spdlog::warn("worker {}: cannot reopen a log file; still writing to the old one", ::getpid());
+            if (!error_log || !access_log)
+                spdlog::warn("worker {}: cannot reopen a log file; still writing to the old one",
+                             ::getpid());
         }
     }
 }

@@ -22,20 +22,21 @@ namespace askr::worker {
 struct RequestOutcome {
     int status = 0;
     shm::ResponseKind kind = shm::ResponseKind::other;
-    std::uint64_t bytes_in = 0;    ///< bytes read for this request
-    std::uint64_t bytes_out = 0;   ///< bytes written, head included
-    std::uint64_t head_bytes = 0;  ///< of which the response head
-    std::chrono::steady_clock::time_point began{};       ///< request read completely
-    std::chrono::steady_clock::duration php{};           ///< hand-off to PHP's release
+    std::uint64_t bytes_in = 0;                     ///< bytes read for this request
+    std::uint64_t bytes_out = 0;                    ///< bytes written, head included
+    std::uint64_t head_bytes = 0;                   ///< of which the response head
+    std::chrono::steady_clock::time_point began{};  ///< request read completely
+    std::chrono::steady_clock::duration php{};      ///< hand-off to PHP's release
 };
 
 /// A worker's metrics and access log: what connections record per request, on the I/O
 /// thread (single writer of the worker's metrics slot; no lock, no system call except the
 /// access log's buffered writes).
 class Telemetry {
-public:
+  public:
     /// `slot` and `supervisor` may be null (no shared memory: nothing recorded).
-    Telemetry(const config::ServeOptions& options, shm::WorkerMetrics* slot, const shm::SupervisorMetrics* supervisor);
+    Telemetry(const config::ServeOptions& options, shm::WorkerMetrics* slot,
+              const shm::SupervisorMetrics* supervisor);
     ~Telemetry();
     Telemetry(const Telemetry&) = delete;
     Telemetry& operator=(const Telemetry&) = delete;
@@ -60,7 +61,7 @@ public:
     /// time, reopens the log files when the master asked (SIGUSR1).
     void tick();
 
-private:
+  private:
     shm::WorkerMetrics* slot_;
     const shm::SupervisorMetrics* supervisor_;
     std::unique_ptr<AccessLog> access_log_;

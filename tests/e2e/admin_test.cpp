@@ -42,7 +42,8 @@ std::pair<int, std::string> run(const std::string& command) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-json get_json(const Server& server, const std::string& path, const std::vector<std::string>& headers = {}) {
+json get_json(const Server& server, const std::string& path,
+              const std::vector<std::string>& headers = {}) {
     RequestOptions options;
     options.headers = headers;
     auto r = request(server.admin_url(path), options);
@@ -89,11 +90,13 @@ TEST(Admin, MetricsCountAKnownSequenceExactly) {
     constexpr int statics = 20, phps = 15, missing = 7;
     for (int i = 0; i < statics; ++i) ASSERT_EQ(get(server.url("/file.txt")).status, 200);
     for (int i = 0; i < phps; ++i) ASSERT_EQ(get(server.url("/hello.php")).status, 200);
-    for (int i = 0; i < missing; ++i) ASSERT_EQ(get(server.url("/missing-" + std::to_string(i))).status, 404);
+    for (int i = 0; i < missing; ++i)
+        ASSERT_EQ(get(server.url("/missing-" + std::to_string(i))).status, 404);
     ASSERT_EQ(get(server.url("/fail.php")).status, 500);
     constexpr int total = statics + phps + missing + 1;
 
-    json m = wait_for_metrics(server, [](const json& j) { return j["requests"]["total"] == total; });
+    json m =
+        wait_for_metrics(server, [](const json& j) { return j["requests"]["total"] == total; });
     EXPECT_EQ(m["requests"]["total"], total) << m.dump(2);
     EXPECT_EQ(m["requests"]["in_flight"], 0);
     EXPECT_EQ(m["requests"]["by_status"]["1xx"], 0);
@@ -114,7 +117,8 @@ TEST(Admin, MetricsCountAKnownSequenceExactly) {
     ASSERT_FALSE(buckets.empty());
     EXPECT_EQ(buckets.back()["le"], "+Inf");
     EXPECT_EQ(buckets.back()["count"], total);
-    for (std::size_t i = 1; i < buckets.size(); ++i) EXPECT_LE(buckets[i - 1]["count"], buckets[i]["count"]);
+    for (std::size_t i = 1; i < buckets.size(); ++i)
+        EXPECT_LE(buckets[i - 1]["count"], buckets[i]["count"]);
     EXPECT_GT(m["latency_seconds"]["sum"].get<double>(), 0);
     EXPECT_GT(m["time_seconds"]["php_wall"].get<double>(), 0);
 
@@ -131,9 +135,11 @@ TEST(Admin, MetricsCountAKnownSequenceExactly) {
     EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_total{class="2xx"})"), statics + phps);
     EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_total{class="4xx"})"), missing);
     EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_total{class="5xx"})"), 1);
-    EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_by_kind_total{kind="static"})"), statics);
+    EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_by_kind_total{kind="static"})"),
+              statics);
     EXPECT_EQ(prometheus_sample(text.body, R"(askr_requests_by_kind_total{kind="php"})"), phps + 1);
-    EXPECT_EQ(prometheus_sample(text.body, R"(askr_request_duration_seconds_bucket{le="+Inf"})"), total);
+    EXPECT_EQ(prometheus_sample(text.body, R"(askr_request_duration_seconds_bucket{le="+Inf"})"),
+              total);
     EXPECT_EQ(prometheus_sample(text.body, "askr_request_duration_seconds_count"), total);
     EXPECT_EQ(prometheus_sample(text.body, "askr_worker_starts_total"), 2);
 }
@@ -149,16 +155,19 @@ TEST(Admin, PrometheusTextPassesPromtool) {
     auto text = get(server.admin_url("/metrics"));
     ASSERT_EQ(text.status, 200);
     const std::string file = root.write("metrics.txt", text.body);
-    auto [promtool_status, promtool_output] = run("command -v promtool >/dev/null || exit 77; promtool check metrics < " + file);
+    auto [promtool_status, promtool_output] =
+        run("command -v promtool >/dev/null || exit 77; promtool check metrics < " + file);
     if (promtool_status == 77) {
-        ADD_FAILURE() << "promtool is not installed (scripts/install-deps.sh installs Debian's prometheus package)";
+        ADD_FAILURE() << "promtool is not installed (scripts/install-deps.sh installs Debian's "
+                         "prometheus package)";
     } else {
         EXPECT_EQ(promtool_status, 0) << promtool_output << "\n" << text.body;
     }
 
     const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) .+)");
     const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
-    const std::regex sample(R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?|\+Inf|NaN))");
+    const std::regex sample(
+        R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\\n]*")*\})? (-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?|\+Inf|NaN))");
     std::map<std::string, std::string> types;
     std::string last_helped;
     double previous_bucket = -1;
@@ -176,11 +185,13 @@ TEST(Admin, PrometheusTextPassesPromtool) {
             previous_bucket = -1;
             continue;
         }
-        ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a valid sample line: '" << line << "'";
+        ASSERT_TRUE(std::regex_match(line, m, sample))
+            << "not a valid sample line: '" << line << "'";
         std::string name = m[1];
         std::string family = name;
         for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-            if (family.ends_with(suffix) && types.count(family.substr(0, family.size() - std::strlen(suffix)))) {
+            if (family.ends_with(suffix) &&
+                types.count(family.substr(0, family.size() - std::strlen(suffix)))) {
                 family = family.substr(0, family.size() - std::strlen(suffix));
             }
         }
@@ -195,7 +206,8 @@ TEST(Admin, PrometheusTextPassesPromtool) {
         }
     }
     EXPECT_EQ(types["askr_request_duration_seconds"], "histogram");
-    EXPECT_NE(text.body.find("askr_request_duration_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+    EXPECT_NE(text.body.find("askr_request_duration_seconds_bucket{le=\"+Inf\"}"),
+              std::string::npos);
 }
 
 TEST(Admin, StatusReportsTheWorkerTable) {
@@ -215,7 +227,8 @@ TEST(Admin, StatusReportsTheWorkerTable) {
         EXPECT_GT(w["pid"].get<int>(), 0);
         EXPECT_EQ(w["generation"], 1);
         EXPECT_TRUE(w["state"] == "idle" || w["state"] == "busy") << w.dump();
-        EXPECT_TRUE(w.contains("rss_bytes") && w.contains("current_request_ms") && w.contains("requests"));
+        EXPECT_TRUE(w.contains("rss_bytes") && w.contains("current_request_ms") &&
+                    w.contains("requests"));
     }
 }
 
@@ -223,16 +236,18 @@ TEST(Admin, StatusReportsTheWorkerTable) {
 TEST(Admin, RefusesANonLoopbackListenerWithoutAToken) {
     TempDir root;
     write_app(root);
-    auto [status, output] = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0");
+    auto [status, output] = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " +
+                                root.path() + " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0");
     EXPECT_EQ(status, 2) << output;
-    EXPECT_NE(output.find("--admin-listen 0.0.0.0:0 is reachable from other machines: set --admin-token"),
-              std::string::npos)
+    EXPECT_NE(
+        output.find("--admin-listen 0.0.0.0:0 is reachable from other machines: set --admin-token"),
+        std::string::npos)
         << output;
-    std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                   " --listen 127.0.0.1:0 --admin-listen nonsense");
+    std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " +
+                                   root.path() + " --listen 127.0.0.1:0 --admin-listen nonsense");
     EXPECT_EQ(status, 2) << output;
-    EXPECT_NE(output.find("--admin-listen nonsense: expected HOST:PORT"), std::string::npos) << output;
+    EXPECT_NE(output.find("--admin-listen nonsense: expected HOST:PORT"), std::string::npos)
+        << output;
 }
 
 // A port already taken: a clear error, not a server without its admin listener.
@@ -241,10 +256,12 @@ TEST(Admin, AnAdminPortInUseIsAClearError) {
     write_app(root);
     Server first(root.path(), {"--workers", "1"});
     const std::string taken = "127.0.0.1:" + std::to_string(first.admin_port());
-    auto [status, output] = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                " --listen 127.0.0.1:0 --workers 1 --admin-listen " + taken);
+    auto [status, output] =
+        run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
+            " --listen 127.0.0.1:0 --workers 1 --admin-listen " + taken);
     EXPECT_EQ(status, 1) << output;
-    EXPECT_NE(output.find("--admin-listen: cannot listen on " + taken + ": Address already in use"), std::string::npos)
+    EXPECT_NE(output.find("--admin-listen: cannot listen on " + taken + ": Address already in use"),
+              std::string::npos)
         << output;
 }
 
@@ -289,7 +306,8 @@ TEST(Admin, TokenIsRequiredWhenSet) {
 TEST(Admin, TokenIsReadFromTheEnvironment) {
     TempDir root;
     write_app(root);
-    Server server(root.path(), {"--workers", "1", "--admin-listen", "127.0.0.1:0"}, {{"ASKR_ADMIN_TOKEN", token}});
+    Server server(root.path(), {"--workers", "1", "--admin-listen", "127.0.0.1:0"},
+                  {{"ASKR_ADMIN_TOKEN", token}});
     EXPECT_EQ(get(server.admin_url("/api/status")).status, 401);
     RequestOptions right;
     right.headers = {std::string("Authorization: Bearer ") + token};
@@ -353,14 +371,18 @@ TEST(Admin, BadAndHostileRequests) {
     del.method = "DELETE";
     EXPECT_EQ(request(server.admin_url("/api/status"), del).status, 405);
     // Oversized headers: refused, not buffered.
-    EXPECT_EQ(raw_status(raw_exchange(server.admin_port(), "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " +
-                                                               std::string(20000, 'a') + "\r\n\r\n")),
-              431);
-    EXPECT_EQ(raw_status(raw_exchange(server.admin_port(), "GET / HTTP/1.1\r\n\r\n")), 400);  // no Host
+    EXPECT_EQ(
+        raw_status(raw_exchange(server.admin_port(), "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX: " +
+                                                         std::string(20000, 'a') + "\r\n\r\n")),
+        431);
+    EXPECT_EQ(raw_status(raw_exchange(server.admin_port(), "GET / HTTP/1.1\r\n\r\n")),
+              400);  // no Host
     // Clients that connect and say nothing do not block the master or other clients.
     std::vector<std::thread> idle;
     for (int i = 0; i < 40; ++i) {
-        idle.emplace_back([&] { raw_exchange(server.admin_port(), "GET /api/sta", std::chrono::milliseconds(1500)); });
+        idle.emplace_back([&] {
+            raw_exchange(server.admin_port(), "GET /api/sta", std::chrono::milliseconds(1500));
+        });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(get(server.url("/hello.php")).status, 200);  // the master still supervises
@@ -381,7 +403,9 @@ TEST(Admin, CountsOfADeadWorkerAreKept) {
     ASSERT_EQ(status["workers"].size(), 1u);
     const int victim = status["workers"][0]["pid"];
     ASSERT_EQ(::kill(victim, SIGKILL), 0);
-    m = wait_for_metrics(server, [](const json& j) { return j["workers"]["starts"] == 2 && j["workers"]["live"] == 1; });
+    m = wait_for_metrics(server, [](const json& j) {
+        return j["workers"]["starts"] == 2 && j["workers"]["live"] == 1;
+    });
     EXPECT_EQ(m["workers"]["crashes"], 1);
     EXPECT_EQ(m["requests"]["total"], 10);
     EXPECT_EQ(m["requests"]["by_kind"]["php"], 10);
@@ -452,7 +476,8 @@ TEST(Admin, AccessLogJsonLines) {
     write_app(root);
     TempDir logs;
     const std::string access = logs.path() + "/access.json";
-    Server server(root.path(), {"--workers", "2", "--access-log", access, "--access-log-format", "json"});
+    Server server(root.path(),
+                  {"--workers", "2", "--access-log", access, "--access-log-format", "json"});
     RequestOptions odd;
     odd.headers = {"User-Agent: tab\there \xc3\xa9"};
     ASSERT_EQ(request(server.url("/fail.php"), odd).status, 500);
@@ -490,7 +515,9 @@ TEST(Admin, AccessLogJsonLines) {
 // PHP's error_log() and warnings land in --error-log, with the server's own lines.
 TEST(Admin, PhpErrorsGoToTheErrorLog) {
     TempDir root;
-    root.write("warn.php", "<?php error_log('custom message from php'); echo $undefined_variable; echo 'done';");
+    root.write(
+        "warn.php",
+        "<?php error_log('custom message from php'); echo $undefined_variable; echo 'done';");
     TempDir logs;
     const std::string errors = logs.path() + "/error.log";
     Server server(root.path(), {"--workers", "1", "--error-log", errors, "-d", "log_errors=1"});
@@ -541,7 +568,8 @@ TEST(Admin, LogFilesWorkWithUser) {
     TempDir logs;  // 0755, owned by root: the workers cannot create files here
     const std::string access = logs.path() + "/access.log";
     const std::string errors = logs.path() + "/error.log";
-    Server server(root.path(), {"--workers", "2", "--user", "nobody", "--access-log", access, "--error-log", errors});
+    Server server(root.path(), {"--workers", "2", "--user", "nobody", "--access-log", access,
+                                "--error-log", errors});
     for (int i = 0; i < 3; ++i) ASSERT_EQ(get(server.url("/hello.php?before")).status, 200);
     ASSERT_EQ(wait_for_lines(access, 3).size(), 3u);
     fs::rename(access, access + ".1");
@@ -558,15 +586,19 @@ TEST(Admin, LogFilesWorkWithUser) {
 TEST(Admin, BadLogPathsStopTheStart) {
     TempDir root;
     write_app(root);
-    auto [status, output] = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                " --listen 127.0.0.1:0 --admin-listen off --access-log /nonexistent-dir/access.log");
+    auto [status, output] =
+        run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
+            " --listen 127.0.0.1:0 --admin-listen off --access-log /nonexistent-dir/access.log");
     EXPECT_NE(status, 0);
-    EXPECT_NE(output.find("--access-log /nonexistent-dir/access.log: No such file or directory"), std::string::npos)
+    EXPECT_NE(output.find("--access-log /nonexistent-dir/access.log: No such file or directory"),
+              std::string::npos)
         << output;
-    std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                   " --listen 127.0.0.1:0 --admin-listen off --error-log /nonexistent-dir/e.log");
+    std::tie(status, output) =
+        run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
+            " --listen 127.0.0.1:0 --admin-listen off --error-log /nonexistent-dir/e.log");
     EXPECT_NE(status, 0);
-    EXPECT_NE(output.find("--error-log /nonexistent-dir/e.log: No such file or directory"), std::string::npos)
+    EXPECT_NE(output.find("--error-log /nonexistent-dir/e.log: No such file or directory"),
+              std::string::npos)
         << output;
 }
 

@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string browser() {
-    for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+    for (const char* candidate :
+         {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
         if (fs::exists(candidate)) return candidate;
     }
     return {};
@@ -25,12 +26,15 @@ std::string browser() {
 
 // Chromium's headless mode with virtual time: the page's timers run (each poll of the API
 // is real network I/O), then the DOM or a screenshot is taken.
-std::string run_browser(const std::string& profile, const std::string& what, const std::string& url, int budget_ms) {
-    const std::string command = "timeout 60 " + browser() +
-                                " --headless --disable-gpu --no-sandbox --no-first-run --disable-dev-shm-usage"
-                                " --disable-extensions --disable-background-networking --hide-scrollbars"
-                                " --user-data-dir=" + profile + " --window-size=1280,1100 --virtual-time-budget=" +
-                                std::to_string(budget_ms) + " " + what + " '" + url + "' 2>/dev/null";
+std::string run_browser(const std::string& profile, const std::string& what, const std::string& url,
+                        int budget_ms) {
+    const std::string command =
+        "timeout 60 " + browser() +
+        " --headless --disable-gpu --no-sandbox --no-first-run --disable-dev-shm-usage"
+        " --disable-extensions --disable-background-networking --hide-scrollbars"
+        " --user-data-dir=" +
+        profile + " --window-size=1280,1100 --virtual-time-budget=" + std::to_string(budget_ms) +
+        " " + what + " '" + url + "' 2>/dev/null";
     std::string out;
     FILE* pipe = ::popen(command.c_str(), "r");
     if (!pipe) return out;
@@ -47,7 +51,8 @@ long attribute(const std::string& dom, const std::string& pattern) {
 }
 
 TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
-    if (browser().empty()) GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
+    if (browser().empty())
+        GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
     TempDir root;
     root.write("hello.php", "<?php echo 'hello';");
     root.write("style.css", std::string(1024, 'x'));
@@ -68,8 +73,10 @@ TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 
-    const std::string first = run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
-    const std::string second = run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
+    const std::string first =
+        run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
+    const std::string second =
+        run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
     const std::string screenshot = (fs::path(ASKR_BINARY).parent_path() / "dashboard.png").string();
     fs::remove(screenshot);
     run_browser(profile.path(), "--screenshot=" + screenshot, server.admin_url("/"), 6000);
@@ -83,7 +90,8 @@ TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
         EXPECT_GE(attribute(*dom, R"re(id="throughput" data-points="(\d+)")re"), 2) << *dom;
         EXPECT_GE(attribute(*dom, R"re(id="latency" data-points="(\d+)")re"), 2) << *dom;
         EXPECT_EQ(attribute(*dom, R"re(id="workers" data-rows="(\d+)")re"), 2) << *dom;
-        EXPECT_NE(dom->find("id=\"message\"></span>"), std::string::npos) << "the page reported an error";
+        EXPECT_NE(dom->find("id=\"message\"></span>"), std::string::npos)
+            << "the page reported an error";
         // The load shows: a rate above zero, PHP vs I/O drawn, 5xx in the status bar.
         EXPECT_NE(dom->find("id=\"cpu-bar\"><div"), std::string::npos) << *dom;
         EXPECT_NE(dom->find("title=\"5xx:"), std::string::npos) << *dom;

@@ -38,15 +38,25 @@ TEST(AdminExport, PrometheusHistogramIsCumulative) {
     Fixture f;
     const std::string text = prometheus_text(f.metrics.snapshot(), f.status, f.scoreboard);
     EXPECT_NE(text.find("# TYPE askr_request_duration_seconds histogram\n"), std::string::npos);
-    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.000125\"} 5\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.004\"} 6\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"8.192\"} 6\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"+Inf\"} 7\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.000125\"} 5\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.004\"} 6\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"8.192\"} 6\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"+Inf\"} 7\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("askr_request_duration_seconds_count 7\n"), std::string::npos);
-    EXPECT_NE(text.find("askr_request_duration_seconds_sum 60.003500\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_sum 60.003500\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("askr_requests_total{class=\"2xx\"} 6\n"), std::string::npos);
     EXPECT_NE(text.find("askr_requests_total{class=\"5xx\"} 1\n"), std::string::npos);
-    EXPECT_NE(text.find("askr_worker_rss_bytes{slot=\"1\",pid=\"4242\"} 1048576\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("askr_worker_rss_bytes{slot=\"1\",pid=\"4242\"} 1048576\n"),
+              std::string::npos)
+        << text;
     EXPECT_NE(text.find("askr_workers{state=\"idle\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("askr_generation 3\n"), std::string::npos);
     EXPECT_EQ(text.back(), '\n');

@@ -14,7 +14,8 @@ TEST(Metrics, LatencyBucketsAreLogarithmic) {
     EXPECT_EQ(latency_bucket(1000), 3u);
     EXPECT_EQ(latency_bucket(1001), 4u);
     // Every duration lands in the first bucket whose bound holds it.
-    for (std::uint64_t us : {1ull, 124ull, 999ull, 4000ull, 65'000ull, 1'000'000ull, 8'192'000ull}) {
+    for (std::uint64_t us :
+         {1ull, 124ull, 999ull, 4000ull, 65'000ull, 1'000'000ull, 8'192'000ull}) {
         const auto i = latency_bucket(us);
         EXPECT_LE(us, latency_bucket_bound_us(i)) << us;
         if (i > 0) {

@@ -19,7 +19,8 @@ std::string slurp(const std::string& path) {
 }
 
 struct TempFile {
-    std::string path = std::filesystem::temp_directory_path() / ("askr-access-" + std::to_string(::getpid()) + ".log");
+    std::string path = std::filesystem::temp_directory_path() /
+                       ("askr-access-" + std::to_string(::getpid()) + ".log");
     ~TempFile() { std::filesystem::remove(path); }
 };
 
@@ -53,7 +54,9 @@ TEST(AccessLog, JsonLinesAreValidJson) {
     const std::string text = slurp(file.path);
     EXPECT_NE(text.find(R"("uri":"/a b\"?x=\u0001")"), std::string::npos) << text;
     EXPECT_NE(text.find(R"("user_agent":"agent \"x\" \\ \u00ff")"), std::string::npos) << text;
-    EXPECT_NE(text.find(R"("status":404,"body_bytes":0,"duration_us":7,"kind":"other","referer":"")"), std::string::npos)
+    EXPECT_NE(
+        text.find(R"("status":404,"body_bytes":0,"duration_us":7,"kind":"other","referer":"")"),
+        std::string::npos)
         << text;
     EXPECT_EQ(text.back(), '\n');
 }

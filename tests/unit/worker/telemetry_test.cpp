@@ -47,12 +47,15 @@ TEST(Telemetry, RecordingARequestIsCheap) {
     constexpr int rounds = 1'000'000;
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < rounds; ++i) {
-        if (telemetry.timing()) outcome.began = std::chrono::steady_clock::now();  // as Connection::request_read
+        if (telemetry.timing())
+            outcome.began = std::chrono::steady_clock::now();  // as Connection::request_read
         telemetry.request_started();
         outcome.bytes_out = static_cast<std::uint64_t>(i & 1023);
         telemetry.request_finished(request, outcome);
     }
-    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / rounds;
+    const double ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() /
+        rounds;
     std::printf("recording one request: %.1f ns\n", ns);
     EXPECT_LT(ns, 2000);
 }
