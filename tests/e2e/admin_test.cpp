@@ -248,6 +248,10 @@ TEST(Admin, RefusesANonLoopbackListenerWithoutAToken) {
     EXPECT_EQ(status, 2) << output;
     EXPECT_NE(output.find("--admin-listen nonsense: expected HOST:PORT"), std::string::npos)
         << output;
+    std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
+                                   " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0 --admin-token short");
+    EXPECT_EQ(status, 2) << output;
+    EXPECT_NE(output.find("--admin-token: use at least 16 characters"), std::string::npos) << output;
 }
 
 // A port already taken: a clear error, not a server without its admin listener.
