@@ -99,6 +99,7 @@ private:
     void start_generation();
     void handle_signal(int signal);
     void prepare_log_files();
+    void reopen_logs();
     void reload_tls();
     void reap_children();
     void on_worker_exit(const Worker& worker, int status);
@@ -286,28 +287,28 @@ void Master::handle_signal(int signal) {
             reload_tls();
             start_generation();
             break;
-        case SIGUSR1: {
-            // logrotate has renamed the files: the master reopens its error log now, the
-            // workers theirs and their access logs within a second (telemetry.cpp).
-            bool ok = true;
-            try {
-                prepare_log_files();
-            } catch (const std::exception& e) {
-                ok = false;
-                spdlog::error("SIGUSR1: {}", e.what());
-            }
-            ok = core::reopen_log_file() && ok;
-            metrics_.supervisor().log_reopens.add(1);
-            metrics_.supervisor().log_generation.fetch_add(1, std::memory_order_relaxed);
-            if (ok) {
-                spdlog::info("SIGUSR1: log files reopened");
-            } else {
-                spdlog::error("SIGUSR1: cannot reopen {}; still writing to the old file", options_.error_log);
-            }
-            break;
-        }
+        case SIGUSR1: reopen_logs(); break;
         default: break;
     }
+}
+
+// SIGUSR1: logrotate has renamed the files. The master reopens its error log now, the
+// workers theirs and their access logs within a second (worker/telemetry.cpp).
+void Master::reopen_logs() {
+    bool ok = true;
+    try {
+        prepare_log_files();
+    } catch (const std::exception& e) {
+        ok = false;
+        spdlog::error("SIGUSR1: {}", e.what());
+    }
+    if (!core::reopen_log_file()) {
+        ok = false;
+        spdlog::error("SIGUSR1: cannot reopen {}; still writing to the old file", options_.error_log);
+    }
+    metrics_.supervisor().log_reopens.add(1);
+    metrics_.supervisor().log_generation.fetch_add(1, std::memory_order_relaxed);
+    if (ok) spdlog::info("SIGUSR1: log files reopened");
 }
 
 // Creates the log files (owned by --user when started as root): workers open them by path.
