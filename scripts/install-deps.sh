@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libcurl4-openssl-dev curl nghttp2-client openssl
   # the fuzz target (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes
   clang libclang-rt-14-dev
+  # admin tests: promtool (checks the /metrics exposition) and headless Chromium (dashboard)
+  prometheus chromium
   # anchors for comparison tests and benchmarks, and a real app
   nginx php8.2-fpm wrk apache2 libapache2-mod-php8.2 dokuwiki
   # framework components for the worker-mode examples (examples/illuminate-app, symfony-runtime)

@@ -470,6 +470,10 @@ void finalize(Config& config) {
         o.workers = cores > 0 ? static_cast<unsigned>(cores) : 1;
     }
     if (!o.control_socket.empty()) o.control_socket = absolute(o.control_socket);
+    // The server does not chdir, but SIGUSR1 must reopen the same files.
+    for (auto* path : {&o.access_log, &o.error_log}) {
+        if (!path->empty()) *path = absolute(*path);
+    }
 
     if (!o.admin_token.empty() && o.admin_token.size() < 16) {
         fail("admin", "token", "expected at least 16 characters (e.g. openssl rand -hex 16)");

@@ -74,6 +74,9 @@ struct ServeOptions {
     /// Admin listener (issue 6; nullopt = off). Parsed and validated here, served elsewhere.
     std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
     std::string admin_token;                         ///< bearer token the admin API requires
+    std::string access_log;                          ///< access log path ("" = off)
+    std::string access_log_format = "combined";      ///< combined or json
+    std::string error_log;                           ///< error log path ("" = stderr)
 };
 
 }  // namespace askr::config

@@ -16,16 +16,21 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include <spdlog/spdlog.h>
 
+#include "admin/admin_server.hpp"
+#include "core/log.hpp"
 #include "core/unique_fd.hpp"
 #include "http/tls/tls_context.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
+#include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 #include "worker/accept_policy.hpp"
+#include "worker/access_log.hpp"
 
 namespace askr::master {
 
@@ -82,17 +87,22 @@ struct Worker {
     bool timed_out = false;  // killed for --request-timeout
 };
 
-class Master {
+class Master final : public admin::Supervisor {
 public:
     Master(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets)
-        : options_(options), sockets_(sockets), scoreboard_(2 * options.workers),
-          worker_backoff_(worker_role), zygote_backoff_(zygote_role) {}
+        : options_(options), sockets_(sockets), scoreboard_(2 * options.workers), metrics_(scoreboard_.size()),
+          admin_(options, scoreboard_, metrics_, *this), worker_backoff_(worker_role), zygote_backoff_(zygote_role) {}
 
     int run();
+    // admin::Supervisor (the admin listener, issue 6)
+    admin::SupervisorStatus supervisor_status() const override;
+    void request_reload() override;
 
 private:
     void start_generation();
     void handle_signal(int signal);
+    void prepare_log_files();
+    void reopen_logs();
     void reload_tls();
     void reap_children();
     void on_worker_exit(const Worker& worker, int status);
@@ -113,6 +123,8 @@ private:
     std::vector<core::ListenSocket>& sockets_;
     std::unique_ptr<http::tls::TlsContext> tls_;  // what new generations inherit (null: plain HTTP)
     shm::Scoreboard scoreboard_;
+    shm::Metrics metrics_;      // per-slot request metrics, folded into totals when a worker is reaped
+    admin::AdminServer admin_;  // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
     std::string control_path_;
@@ -156,6 +168,9 @@ void raise_open_file_limit(std::uint32_t max_connections) {
 
 int Master::run() {
     raise_open_file_limit(options_.max_connections);
+    // Log files first (issue 6): a path that cannot be written stops the start here.
+    prepare_log_files();
+    if (!options_.error_log.empty()) core::log_to_file(options_.error_log);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
     ::prctl(PR_SET_NAME, "askr: master");
     // Before any fork: a bad certificate stops the start here (exit status 2).
@@ -190,6 +205,7 @@ int Master::run() {
                                                     : options_.control_socket;
     control_ = open_control_socket(control_path_);
     spdlog::info("control socket {} (askr status --socket {})", control_path_, control_path_);
+    admin_.open();
     start_generation();
 
     std::vector<pollfd> fds;
@@ -200,6 +216,8 @@ int Master::run() {
         for (auto& g : generations_) {
             if (g->control) fds.push_back({g->control.get(), POLLIN, 0});
         }
+        const std::size_t admin_first = fds.size();
+        admin_.add_poll_fds(fds);
         int n = ::poll(fds.data(), fds.size(), 50);
         if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         if (fds[0].revents & POLLIN) {
@@ -209,12 +227,13 @@ int Master::run() {
             }
         }
         if (fds[1].revents & POLLIN) answer_control();
-        for (std::size_t i = 2; i < fds.size(); ++i) {
+        for (std::size_t i = 2; i < admin_first; ++i) {
             if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             for (auto& g : generations_) {
                 if (g->control.get() == fds[i].fd) read_zygote(*g);
             }
         }
+        admin_.on_poll(std::span<const pollfd>(fds).subspan(admin_first));
         reap_children();
         kill_hung_workers();
         if (stopping_) {
@@ -258,9 +277,11 @@ void Master::start_generation() {
         // Older generations' control sockets must not live on in this zygote (or its
         // workers): their zygotes wait for EOF on them to exit.
         for (auto& g : generations_) g->control.reset();
+        admin_.close_in_child();
         ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_,
                           &kick_fds_};
         setup.tls = tls_.get();
+        setup.metrics = &metrics_;
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -293,12 +314,56 @@ void Master::handle_signal(int signal) {
                 return;
             }
             spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
+            metrics_.supervisor().reloads.add(1);
             reloading_ = true;
             reload_tls();
             start_generation();
             break;
+        case SIGUSR1: reopen_logs(); break;
         default: break;
     }
+}
+
+// SIGUSR1: logrotate has renamed the files. The master reopens its error log now, the
+// workers theirs and their access logs within a second (worker/telemetry.cpp).
+void Master::reopen_logs() {
+    bool ok = true;
+    try {
+        prepare_log_files();
+    } catch (const std::exception& e) {
+        ok = false;
+        spdlog::error("SIGUSR1: {}", e.what());
+    }
+    if (!core::reopen_log_file()) {
+        ok = false;
+        spdlog::error("SIGUSR1: cannot reopen {}; still writing to the old file", options_.error_log);
+    }
+    metrics_.supervisor().log_reopens.add(1);
+    metrics_.supervisor().log_generation.fetch_add(1, std::memory_order_relaxed);
+    if (ok) spdlog::info("SIGUSR1: log files reopened");
+}
+
+// Creates the log files (owned by --user when started as root): workers open them by path.
+void Master::prepare_log_files() {
+    if (!options_.error_log.empty()) worker::prepare_log_file(options_.error_log, "--error-log", options_.user);
+    if (!options_.access_log.empty()) worker::prepare_log_file(options_.access_log, "--access-log", options_.user);
+}
+
+admin::SupervisorStatus Master::supervisor_status() const {
+    admin::SupervisorStatus status;
+    status.generation = generations_.empty() ? 0 : generations_.back()->number;
+    status.reloading = reloading_;
+    status.reload_pending = reload_pending_;
+    status.stopping = stopping_;
+    status.uptime = Clock::now() - started_;
+    status.workers_configured = options_.workers;
+    return status;
+}
+
+void Master::request_reload() {
+    if (stopping_) return;
+    spdlog::info("admin: reload requested (POST /api/reload)");
+    handle_signal(SIGHUP);
 }
 
 // Certificates are re-read on every reload (issue 5): the new generation inherits the new
@@ -368,6 +433,8 @@ void Master::reap_children() {
 void Master::on_worker_exit(const Worker& worker, int status) {
     const auto uptime = Clock::now() - worker.started;
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    metrics_.retire_slot(worker.slot);  // its counts join the totals before the slot is reused
+    if (!worker.retiring && !stopping_) (clean ? metrics_.supervisor().worker_recycles : metrics_.supervisor().worker_crashes).add(1);
     if (worker.retiring || stopping_) {
         spdlog::info("worker {} (generation {}) stopped: {}", worker.pid, worker.generation, describe_exit(status));
         finish_reload_if_done();
@@ -428,6 +495,7 @@ void Master::read_zygote(Generation& generation) {
                 break;
             }
             Worker w{message.pid, generation.number, message.slot, Clock::now(), false};
+            metrics_.supervisor().worker_starts.add(1);
             auto early = early_exits_.find(message.pid);
             if (early != early_exits_.end()) {
                 int status = early->second;

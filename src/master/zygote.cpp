@@ -76,6 +76,10 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     identity.kick_fd = (*setup.kick_fds)[slot_index].get();
     identity.kick_fds = setup.kick_fds;
     identity.tls = setup.tls;
+    if (setup.metrics) {
+        identity.metrics = &setup.metrics->slot(slot_index);
+        identity.supervisor = &setup.metrics->supervisor();
+    }
     return identity;
 }
 

@@ -6,6 +6,7 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 
 namespace askr::http::tls {
@@ -40,6 +41,7 @@ struct ZygoteSetup {
     const std::vector<core::UniqueFd>* stop_fds;  ///< per slot: the master's "drain and exit"
     const std::vector<core::UniqueFd>* kick_fds;  ///< per slot: a peer's "take a pending connection"
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
+    shm::Metrics* metrics = nullptr;              ///< per-slot request metrics (issue 6)
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

@@ -17,6 +17,8 @@ class Connection;
 namespace askr::worker {
 
 /// What connections tell the worker about their requests (accept policy, recycling).
+class Telemetry;
+
 class WorkerEvents {
 public:
     virtual ~WorkerEvents() = default;
@@ -51,6 +53,7 @@ struct Context {
     WorkerEvents* events = nullptr;
     ssl_ctx_st* tls = nullptr;                    ///< TLS of the --listen sockets (from the master)
     std::uint16_t https_port = 0;                 ///< where --listen-http redirects to
+    Telemetry* telemetry = nullptr;               ///< metrics and access log (worker/telemetry.hpp)
 };
 
 }  // namespace askr::worker

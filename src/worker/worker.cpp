@@ -27,6 +27,7 @@
 #include "php/engine.hpp"
 #include "worker/accept_thread.hpp"
 #include "worker/context.hpp"
+#include "worker/telemetry.hpp"
 
 namespace askr::worker {
 
@@ -58,7 +59,9 @@ public:
           signals_(io, SIGTERM, SIGINT),
           stop_requests_(io),
           sweeper_(io),
-          shutdown_timer_(io) {
+          shutdown_timer_(io),
+          telemetry_(options, identity.metrics, identity.supervisor) {
+        context_.telemetry = &telemetry_;
         context_.router.root = options.root;
         context_.router.index = options.index;
         context_.router.symlinks = options.symlinks;
@@ -178,6 +181,7 @@ private:
                 if (c->deadline() < now) c->on_deadline();
             }
             if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
+            telemetry_.tick();  // access log flush, CPU split, log reopen (SIGUSR1)
         }
     }
 
@@ -220,6 +224,7 @@ private:
     asio::steady_timer sweeper_;
     asio::steady_timer shutdown_timer_;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
+    Telemetry telemetry_;
 };
 
 // The PHP thread's side of the queue: the next request, and the worker table kept up to

@@ -4,6 +4,7 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 
 namespace askr::http::tls {
@@ -26,6 +27,8 @@ struct WorkerIdentity {
     int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
     int kick_fd = -1;                ///< eventfd: a peer passes a pending connection on (accept_thread.hpp)
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< every slot's kick_fd
+    shm::WorkerMetrics* metrics = nullptr;               ///< this worker's metrics slot (issue 6)
+    const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)

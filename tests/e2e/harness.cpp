@@ -103,6 +103,12 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     std::vector<std::string> args = {ASKR_BINARY, "serve", "--listen", "127.0.0.1:0"};
     if (!root.empty()) args.insert(args.end(), {"--root", root});  // "": a --config file names it
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    if (std::find(args.begin(), args.end(), "--admin-listen") == args.end()) {
+        args.insert(args.end(), {"--admin-listen", "127.0.0.1:0"});
+    }
+    if (auto it = std::find(args.begin(), args.end(), "--error-log"); it != args.end() && it + 1 != args.end()) {
+        error_log_path_ = *(it + 1);
+    }
     const bool redirect_listener = std::find(args.begin(), args.end(), "--listen-http") != args.end();
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -120,9 +126,14 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     // "listening on https://127.0.0.1:P" (or http://), and with --listen-http also
     // "listening on http://127.0.0.1:Q (redirects to https)".
     const std::regex listening(R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?)");
+    const std::regex admin_listening(R"(admin listening at http://127\.0\.0\.1:(\d+))");
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
-        std::string text = read_file(log_path_);
+        std::string text = log();
+        std::smatch admin;
+        if (admin_port_ == 0 && std::regex_search(text, admin, admin_listening)) {
+            admin_port_ = static_cast<std::uint16_t>(std::stoi(admin[1]));
+        }
         for (auto it = std::sregex_iterator(text.begin(), text.end(), listening); it != std::sregex_iterator(); ++it) {
             const auto port = static_cast<std::uint16_t>(std::stoi((*it)[2]));
             if ((*it)[3].matched) {
@@ -142,7 +153,7 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (port_ == 0) {
-        ADD_FAILURE() << "askr did not report listening (and its redirect listener, if any) within 10 s:\n" << read_file(log_path_);
+        ADD_FAILURE() << "askr did not report listening (and its redirect listener, if any) within 10 s:\n" << log();
         return;
     }
     baseline_fds_ = open_fds();
@@ -176,7 +187,13 @@ std::string Server::url(const std::string& path) const {
     return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
-std::string Server::log() const { return read_file(log_path_); }
+std::string Server::log() const {
+    return error_log_path_.empty() ? read_file(log_path_) : read_file(log_path_) + read_file(error_log_path_);
+}
+
+std::string Server::admin_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(admin_port_) + path;
+}
 
 bool Server::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const {
     const auto until = std::chrono::steady_clock::now() + timeout;

@@ -38,8 +38,12 @@ private:
 class Server {
 public:
     /// Starts `askr serve --listen 127.0.0.1:0 --root ROOT ARGS...` (no --root when ROOT is
-    /// "", for a --config file that names it; with `env` added to its environment) and waits until it says it listens, over HTTP or HTTPS, and with
-    /// --listen-http also on its redirect listener (fails the test after 10 s).
+    /// "", for a --config file that names it; with `env` added to
+    /// its environment) and waits until it says it listens, over HTTP or HTTPS, and with
+    /// --listen-http also on its redirect listener (fails the test after 10 s). Unless ARGS
+    /// say otherwise, the admin listener takes a free port (--admin-listen 127.0.0.1:0):
+    /// tests run in parallel, the default 127.0.0.1:2019 would collide. With --error-log,
+    /// log() reads that file as well.
     explicit Server(const std::string& root, std::vector<std::string> extra_args = {},
                     std::vector<std::pair<std::string, std::string>> env = {});
     /// Stops it (SIGTERM) and checks the clean-exit rules unless stop() already ran.
@@ -50,6 +54,10 @@ public:
     std::uint16_t port() const { return port_; }
     /// Port of the --listen-http redirect listener (0 without one).
     std::uint16_t http_port() const { return http_port_; }
+    /// Port of the admin listener (0 when off).
+    std::uint16_t admin_port() const { return admin_port_; }
+    /// "http://127.0.0.1:ADMIN_PORT" + path.
+    std::string admin_url(const std::string& path = "/") const;
     pid_t pid() const { return pid_; }
     /// "http://127.0.0.1:PORT" + path ("https://" when the server speaks TLS).
     std::string url(const std::string& path = "/") const;
@@ -66,7 +74,9 @@ public:
 
 private:
     std::string log_path_;
+    std::string error_log_path_;  // --error-log, if given
     pid_t pid_ = -1;
+    std::uint16_t admin_port_ = 0;
     std::uint16_t port_ = 0;
     std::uint16_t http_port_ = 0;
     std::string scheme_ = "http";

@@ -132,7 +132,21 @@ void Connection::expire_if_idle() {
     if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
 }
 
+void Connection::request_read() {
+    if (!context_.telemetry) return;
+    if (context_.telemetry->timing()) outcome_.began = std::chrono::steady_clock::now();
+    context_.telemetry->request_started();
+}
+
+void Connection::request_done() {
+    if (!context_.telemetry) return;
+    context_.telemetry->request_finished(exchange_.request, outcome_);
+    outcome_ = {};
+}
+
 void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
+    outcome_.status = status;
+    const std::size_t head_start = out_.size();
     // A drain may have begun while PHP ran: this response must then announce the close,
     // or the client sends its next request into a connection about to be closed.
     if (context_.draining) keep_alive_ = false;
@@ -157,9 +171,11 @@ void Connection::append_head(int status, std::string_view fields, Framing framin
         out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
     }
     out_.append("\r\n");
+    outcome_.head_bytes = out_.size() - head_start;
 }
 
 void start_connection(worker::Context& context, tcp::socket socket, Listener listener) {
+    if (context.telemetry) context.telemetry->connection_accepted();
     const int fd = socket.native_handle();
     if (listener == Listener::https) {
         SSL* ssl = context.tls ? SSL_new(context.tls) : nullptr;
@@ -207,10 +223,13 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     }
 
     while (co_await self->read_request()) {
+        self->request_read();
         self->context_.events->request_started();  // may start a drain (--max-requests)
         // Only what the response announced decides: a drain that began while it was
         // written is honoured on the next request (answered with Connection: close).
-        if (!co_await self->respond()) break;
+        const bool again = co_await self->respond();
+        self->request_done();
+        if (!again) break;
     }
     if constexpr (tls) {
         // Say close_notify (RFC 8446 section 6.1), so that a response delimited by the close
@@ -275,6 +294,7 @@ asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
                                                         as_tuple(use_awaitable));
         if (ec || n == 0) co_return false;  // read_request() sees the same end
         in_end_ += n;
+        outcome_.bytes_in += n;  // HTTP/1 bytes after all, most of the time
         if (idle_) {
             idle_ = false;
             set_deadline(context_.options.header_timeout);
@@ -309,7 +329,9 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
                 case Parser::Status::error:
                     spdlog::debug("{}: bad request: {}", exchange_.request.endpoints.remote_addr,
                                   parser_.error_reason());
+                    request_read();
                     co_await send_simple(parser_.error_status(), {}, false);
+                    request_done();
                     co_await close_after_error();
                     co_return false;
                 case Parser::Status::expect_continue:
@@ -343,11 +365,14 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
             if (aborted_ && !idle_ && !context_.draining) {
                 // Timed out in the middle of a request (RFC 9110 section 15.5.9).
                 aborted_ = false;
+                request_read();
                 co_await send_simple(408, {}, false);
+                request_done();
             }
             co_return false;
         }
         in_end_ += n;
+        outcome_.bytes_in += n;
     }
 }
 
@@ -403,6 +428,7 @@ asio::awaitable<bool> StreamConnection<Stream>::write(std::string_view a, std::s
     std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c), asio::buffer(d)};
     set_deadline(context_.options.write_timeout);
     auto [ec, n] = co_await asio::async_write(stream_, buffers, as_tuple(use_awaitable));
+    outcome_.bytes_out += n;
     co_return !ec;
 }
 
@@ -444,6 +470,8 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
     exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
     exchange.begin();
     deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
+    outcome_.kind = shm::ResponseKind::php;
+    const auto php_began = timing() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     context_.php.submit(exchange);
     context_.events->php_submitted();
 
@@ -459,7 +487,10 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
         const std::size_t taken = php_body_.size();
         // The PHP thread is free before the client has its answer: say so now, or a client
         // that reconnects at once finds this worker still counted busy (accept policy).
-        if (progress.released) context_.events->php_finished();
+        if (progress.released) {
+            if (timing()) outcome_.php = std::chrono::steady_clock::now() - php_began;
+            context_.events->php_finished();
+        }
         if (!failed && !finished && (progress.head || taken > 0 || progress.complete)) {
             out_.clear();
             if (progress.head) {
@@ -519,6 +550,7 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
 
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::serve_static() {
+    outcome_.kind = shm::ResponseKind::static_file;
     static_files::prepare_file_response(exchange_.request, context_.files, exchange_.route->file, file_);
     if (file_.status == 404 || file_.status == 403 || file_.status == 405) {
         co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
@@ -563,12 +595,14 @@ asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
         // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
         set_deadline(context_.options.write_timeout);
         auto [ec, n] = co_await stream_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
+        outcome_.bytes_out += n;
         if (ec || n != out_.size()) co_return false;
         while (remaining > 0) {
             ssize_t sent = ::sendfile(stream_.native_handle(), file_.fd.get(), &offset,
                                       static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
             if (sent > 0) {
                 remaining -= static_cast<std::uint64_t>(sent);
+                outcome_.bytes_out += static_cast<std::uint64_t>(sent);
                 set_deadline(context_.options.write_timeout);
                 continue;
             }

@@ -11,6 +11,7 @@
 #include "static/file_response.hpp"
 #include "worker/context.hpp"
 #include "worker/exchange.hpp"
+#include "worker/telemetry.hpp"
 
 namespace askr::http::h1 {
 
@@ -44,6 +45,10 @@ protected:
 
     Connection(worker::Context& context, int socket_fd, Listener listener);
     void append_head(int status, std::string_view fields, Framing framing, std::uint64_t length);
+    // Metrics and access log (worker/telemetry.hpp): a whole request was read / answered.
+    void request_read();
+    void request_done();
+    bool timing() const { return context_.telemetry && context_.telemetry->timing(); }
 
     const Listener listener_;
     Parser parser_;
@@ -57,6 +62,7 @@ protected:
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;
+    worker::RequestOutcome outcome_;  // the request being answered, for the telemetry
 };
 
 }  // namespace askr::http::h1

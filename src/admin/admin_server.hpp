@@ -1,0 +1,80 @@
+#pragma once
+#include <poll.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/serve_options.hpp"
+#include "core/unique_fd.hpp"
+#include "http/h1/parser.hpp"
+#include "shm/metrics.hpp"
+#include "shm/scoreboard.hpp"
+
+namespace askr::admin {
+
+/// What only the master knows about itself, for GET /api/status.
+struct SupervisorStatus {
+    std::uint32_t generation = 0;  ///< the newest generation
+    bool reloading = false;        ///< a rolling reload is under way
+    bool reload_pending = false;   ///< another reload follows it
+    bool stopping = false;
+    std::chrono::steady_clock::duration uptime{};
+    unsigned workers_configured = 0;
+};
+
+/// The master, as the admin listener sees it.
+class Supervisor {
+  public:
+    virtual ~Supervisor() = default;
+    /// The master's own state.
+    virtual SupervisorStatus supervisor_status() const = 0;
+    /// Starts a rolling reload, as SIGHUP does (coalesced with one under way).
+    virtual void request_reload() = 0;
+};
+
+/// The master's admin HTTP/1.1 listener (--admin-listen): the API, /metrics and the
+/// dashboard. It runs inside the master's poll loop, non-blocking, one request per
+/// connection (Connection: close), with bounded sizes, a bounded number of clients and
+/// a deadline per client: a stuck or hostile client can delay nothing the master does.
+class AdminServer {
+  public:
+    AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
+                const shm::Metrics& metrics, Supervisor& supervisor);
+    ~AdminServer();
+    AdminServer(const AdminServer&) = delete;
+    AdminServer& operator=(const AdminServer&) = delete;
+
+    /// Binds the listener (when enabled) and logs "admin listening at http://HOST:PORT";
+    /// throws std::runtime_error naming the address and the reason.
+    void open();
+    /// In a forked child: closes every descriptor of the admin listener.
+    void close_in_child();
+    /// Appends the descriptors to poll to `fds`.
+    void add_poll_fds(std::vector<pollfd>& fds) const;
+    /// Handles what poll() reported for the descriptors add_poll_fds() added, and closes
+    /// clients past their deadline.
+    void on_poll(std::span<const pollfd> fds);
+
+    struct Client;  ///< one admin connection (admin_server.cpp)
+
+  private:
+    void accept_clients();
+    void read_from(Client& client);
+    void write_to(Client& client);
+    void answer(Client& client);
+
+    const config::ServeOptions& options_;
+    const shm::Scoreboard& scoreboard_;
+    const shm::Metrics& metrics_;
+    Supervisor& supervisor_;
+    http::h1::Limits limits_;
+    core::UniqueFd listener_;
+    std::vector<std::unique_ptr<Client>> clients_;
+};
+
+}  // namespace askr::admin

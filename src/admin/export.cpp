@@ -1,0 +1,242 @@
+#include "admin/export.hpp"
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace askr::admin {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* status_class_names[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+constexpr const char* kind_names[] = {"php", "static", "other"};
+
+double seconds(std::uint64_t us) {
+    return static_cast<double>(us) / 1e6;
+}
+
+double uptime_seconds(const SupervisorStatus& status) {
+    return std::chrono::duration<double>(status.uptime).count();
+}
+
+// Upper bound of a latency bucket in seconds, as Prometheus' "le" label writes it.
+std::string bucket_label(std::size_t i) {
+    if (i + 1 == shm::latency_buckets) return "+Inf";
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", seconds(shm::latency_bucket_bound_us(i)));
+    return text;
+}
+
+json worker_list(const shm::Scoreboard& scoreboard) {
+    json workers = json::array();
+    if (!scoreboard.valid()) return workers;
+    const auto now = shm::now_ms();
+    for (std::size_t i = 0; i < scoreboard.size(); ++i) {
+        const auto& slot = scoreboard.slot(i);
+        const auto state = slot.state.load(std::memory_order_relaxed);
+        if (state == shm::WorkerState::empty) continue;
+        const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
+        const auto worker_started = slot.started_ms.load(std::memory_order_relaxed);
+        workers.push_back({
+            {"slot", i},
+            {"pid", slot.pid.load(std::memory_order_relaxed)},
+            {"generation", slot.generation.load(std::memory_order_relaxed)},
+            {"state", shm::state_name(state)},
+            {"requests", slot.requests.load(std::memory_order_relaxed)},
+            {"rss_bytes", slot.rss_bytes.load(std::memory_order_relaxed)},
+            {"current_request_ms",
+             started ? json(std::max<std::int64_t>(0, now - started)) : json(nullptr)},
+            {"uptime_seconds",
+             static_cast<double>(std::max<std::int64_t>(0, now - worker_started)) / 1000.0},
+        });
+    }
+    return workers;
+}
+
+// One metric family in the text exposition format: # HELP, # TYPE, then its samples.
+class Family {
+  public:
+    Family(std::string& out, const char* name, const char* type, const char* help)
+        : out_(out), name_(name) {
+        out_.append("# HELP ").append(name).append(" ").append(help).append("\n");
+        out_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+    }
+    Family& sample(std::uint64_t value, const std::string& labels = {}, const char* suffix = "") {
+        char text[32];
+        std::snprintf(text, sizeof text, "%" PRIu64, value);
+        return write(text, labels, suffix);
+    }
+    Family& sample_double(double value, const std::string& labels = {}, const char* suffix = "") {
+        char text[48];
+        std::snprintf(text, sizeof text, "%.6f", value);
+        return write(text, labels, suffix);
+    }
+
+  private:
+    Family& write(const char* value, const std::string& labels, const char* suffix) {
+        out_.append(name_).append(suffix);
+        if (!labels.empty()) out_.append("{").append(labels).append("}");
+        out_.append(" ").append(value).append("\n");
+        return *this;
+    }
+    std::string& out_;
+    const char* name_;
+};
+
+std::string label(const char* name, const std::string& value) {
+    return std::string(name) + "=\"" + value + "\"";
+}
+
+}  // namespace
+
+json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard) {
+    return {
+        {"version", ASKR_VERSION},
+        {"master_pid", ::getpid()},
+        {"uptime_seconds", uptime_seconds(status)},
+        {"generation", status.generation},
+        {"workers_configured", status.workers_configured},
+        {"reload",
+         {{"state", status.reloading ? "reloading" : "idle"}, {"pending", status.reload_pending}}},
+        {"stopping", status.stopping},
+        {"scoreboard_valid", scoreboard.valid()},
+        {"workers", worker_list(scoreboard)},
+    };
+}
+
+json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
+                  const shm::Scoreboard& scoreboard) {
+    json by_status = json::object();
+    for (std::size_t i = 0; i < m.status_classes.size(); ++i)
+        by_status[status_class_names[i]] = m.status_classes[i];
+    json by_kind = json::object();
+    for (std::size_t i = 0; i < m.kinds.size(); ++i) by_kind[kind_names[i]] = m.kinds[i];
+    json buckets = json::array();
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < m.latency.size(); ++i) {
+        cumulative += m.latency[i];
+        json le = i + 1 == shm::latency_buckets ? json("+Inf")
+                                                : json(seconds(shm::latency_bucket_bound_us(i)));
+        buckets.push_back({{"le", le}, {"count", cumulative}});
+    }
+    return {
+        {"uptime_seconds", uptime_seconds(status)},
+        {"generation", status.generation},
+        {"requests",
+         {{"total", m.requests},
+          {"in_flight", m.in_flight},
+          {"by_status", by_status},
+          {"by_kind", by_kind}}},
+        {"bytes", {{"in", m.bytes_in}, {"out", m.bytes_out}}},
+        {"latency_seconds",
+         {{"count", m.requests}, {"sum", seconds(m.latency_sum_us)}, {"buckets", buckets}}},
+        {"time_seconds",
+         {{"php_wall", seconds(m.php_wall_us)},
+          {"cpu_php", seconds(m.cpu_php_us)},
+          {"cpu_io", seconds(m.cpu_io_us)}}},
+        {"connections", {{"accepted", m.connections_accepted}, {"shed", m.connections_shed}}},
+        {"workers",
+         {{"live", worker_list(scoreboard).size()},
+          {"starts", m.worker_starts},
+          {"crashes", m.worker_crashes},
+          {"recycles", m.worker_recycles}}},
+        {"reloads", m.reloads},
+        {"log_reopens", m.log_reopens},
+    };
+}
+
+std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
+                            const shm::Scoreboard& scoreboard) {
+    std::string out;
+    out.reserve(8192);
+    {
+        Family f(out, "askr_requests_total", "counter", "Requests answered, by status class.");
+        for (std::size_t i = 0; i < m.status_classes.size(); ++i)
+            f.sample(m.status_classes[i], label("class", status_class_names[i]));
+    }
+    {
+        Family f(out, "askr_requests_by_kind_total", "counter",
+                 "Requests answered, by what answered them: php, static (files), other (redirects, "
+                 "errors).");
+        for (std::size_t i = 0; i < m.kinds.size(); ++i)
+            f.sample(m.kinds[i], label("kind", kind_names[i]));
+    }
+    Family(out, "askr_requests_in_flight", "gauge", "Requests being answered now.")
+        .sample(m.in_flight);
+    {
+        Family f(out, "askr_request_duration_seconds", "histogram",
+                 "Time from a request read completely to its response written.");
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < m.latency.size(); ++i) {
+            cumulative += m.latency[i];
+            f.sample(cumulative, label("le", bucket_label(i)), "_bucket");
+        }
+        f.sample_double(seconds(m.latency_sum_us), {}, "_sum");
+        f.sample(cumulative, {}, "_count");
+    }
+    Family(out, "askr_received_bytes_total", "counter", "Bytes read from clients.")
+        .sample(m.bytes_in);
+    Family(out, "askr_sent_bytes_total", "counter", "Bytes written to clients, headers included.")
+        .sample(m.bytes_out);
+    Family(out, "askr_php_seconds_total", "counter",
+           "Wall time of PHP requests, from the hand-off to the PHP thread to its release.")
+        .sample_double(seconds(m.php_wall_us));
+    Family(out, "askr_cpu_seconds_total", "counter",
+           "CPU time of the workers' threads: php (PHP) or io (HTTP, static files).")
+        .sample_double(seconds(m.cpu_php_us), label("thread", "php"))
+        .sample_double(seconds(m.cpu_io_us), label("thread", "io"));
+    Family(out, "askr_connections_accepted_total", "counter", "Client connections accepted.")
+        .sample(m.connections_accepted);
+    Family(out, "askr_connections_shed_total", "counter",
+           "Client connections refused because the server was overloaded.")
+        .sample(m.connections_shed);
+    Family(out, "askr_worker_starts_total", "counter", "Worker processes started.")
+        .sample(m.worker_starts);
+    Family(out, "askr_worker_crashes_total", "counter", "Worker processes that died unexpectedly.")
+        .sample(m.worker_crashes);
+    Family(out, "askr_worker_recycles_total", "counter",
+           "Worker processes retired after --max-requests.")
+        .sample(m.worker_recycles);
+    Family(out, "askr_reloads_total", "counter",
+           "Rolling reloads started (SIGHUP or POST /api/reload).")
+        .sample(m.reloads);
+    Family(out, "askr_log_reopens_total", "counter", "Log files reopened (SIGUSR1).")
+        .sample(m.log_reopens);
+    {
+        std::uint64_t by_state[5] = {};
+        Family rss(out, "askr_worker_rss_bytes", "gauge", "Resident memory of each live worker.");
+        if (scoreboard.valid()) {
+            for (std::size_t i = 0; i < scoreboard.size(); ++i) {
+                const auto& slot = scoreboard.slot(i);
+                const auto state = slot.state.load(std::memory_order_relaxed);
+                if (state == shm::WorkerState::empty) continue;
+                const auto index = static_cast<std::size_t>(state);
+                if (index < 5) ++by_state[index];
+                rss.sample(
+                    slot.rss_bytes.load(std::memory_order_relaxed),
+                    label("slot", std::to_string(i)) + "," +
+                        label("pid", std::to_string(slot.pid.load(std::memory_order_relaxed))));
+            }
+        }
+        Family workers(out, "askr_workers", "gauge", "Live worker processes, by state.");
+        for (auto state : {shm::WorkerState::starting, shm::WorkerState::idle,
+                           shm::WorkerState::busy, shm::WorkerState::draining}) {
+            workers.sample(by_state[static_cast<std::size_t>(state)],
+                           label("state", shm::state_name(state)));
+        }
+    }
+    Family(out, "askr_generation", "gauge", "Newest generation (increases with every reload).")
+        .sample(status.generation);
+    Family(out, "askr_uptime_seconds", "gauge", "Seconds since the master started.")
+        .sample_double(uptime_seconds(status));
+    Family(out, "askr_build_info", "gauge", "Askr's version.")
+        .sample(1, label("version", ASKR_VERSION));
+    return out;
+}
+
+}  // namespace askr::admin

@@ -1,0 +1,110 @@
+// The admin dashboard in a real browser: Debian's Chromium, headless (issue 6).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace askr::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string browser() {
+    for (const char* candidate :
+         {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+        if (fs::exists(candidate)) return candidate;
+    }
+    return {};
+}
+
+// Chromium's headless mode with virtual time: the page's timers run (each poll of the API
+// is real network I/O), then the DOM or a screenshot is taken.
+std::string run_browser(const std::string& profile, const std::string& what, const std::string& url,
+                        int budget_ms) {
+    const std::string command =
+        "timeout 60 " + browser() +
+        " --headless --disable-gpu --no-sandbox --no-first-run --disable-dev-shm-usage"
+        " --disable-extensions --disable-background-networking --hide-scrollbars"
+        " --user-data-dir=" +
+        profile + " --window-size=1280,1100 --virtual-time-budget=" + std::to_string(budget_ms) +
+        " " + what + " '" + url + "' 2>/dev/null";
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return out;
+    char buffer[8192];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ::pclose(pipe);
+    return out;
+}
+
+long attribute(const std::string& dom, const std::string& pattern) {
+    std::smatch m;
+    if (!std::regex_search(dom, m, std::regex(pattern))) return -1;
+    return std::stol(m[1]);
+}
+
+TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
+    if (browser().empty())
+        GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
+    TempDir root;
+    root.write("hello.php", "<?php echo 'hello';");
+    root.write("style.css", std::string(1024, 'x'));
+    root.write("fail.php", "<?php http_response_code(503);");
+    TempDir profile;
+    Server server(root.path(), {"--workers", "2"});
+
+    // A bounded load: a few hundred requests a second, mixed PHP, static and errors.
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::thread load([&] {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+        while (!stop && std::chrono::steady_clock::now() < until) {
+            const int i = sent++;
+            get(server.url(i % 10 == 0 ? "/fail.php" : i % 3 == 0 ? "/style.css" : "/hello.php"));
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+    const std::string first =
+        run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
+    const std::string second =
+        run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 5000);
+    const std::string screenshot = (fs::path(ASKR_BINARY).parent_path() / "dashboard.png").string();
+    fs::remove(screenshot);
+    run_browser(profile.path(), "--screenshot=" + screenshot, server.admin_url("/"), 6000);
+    stop = true;
+    load.join();
+
+    for (const auto* dom : {&first, &second}) {
+        ASSERT_NE(dom->find("<canvas id=\"throughput\""), std::string::npos) << *dom;
+        // Several samples taken, both charts drawn from them, the worker table filled.
+        EXPECT_GE(attribute(*dom, R"re(data-samples="(\d+)")re"), 2) << *dom;
+        EXPECT_GE(attribute(*dom, R"re(id="throughput" data-points="(\d+)")re"), 2) << *dom;
+        EXPECT_GE(attribute(*dom, R"re(id="latency" data-points="(\d+)")re"), 2) << *dom;
+        EXPECT_EQ(attribute(*dom, R"re(id="workers" data-rows="(\d+)")re"), 2) << *dom;
+        EXPECT_NE(dom->find("id=\"message\"></span>"), std::string::npos)
+            << "the page reported an error";
+        // The load shows: a rate above zero, PHP vs I/O drawn, 5xx in the status bar.
+        EXPECT_NE(dom->find("id=\"cpu-bar\"><div"), std::string::npos) << *dom;
+        EXPECT_NE(dom->find("title=\"5xx:"), std::string::npos) << *dom;
+        EXPECT_EQ(dom->find("id=\"t-rps\">–<"), std::string::npos) << *dom;
+    }
+    const long before = attribute(first, R"re(data-total-requests="(\d+)")re");
+    const long after = attribute(second, R"re(data-total-requests="(\d+)")re");
+    EXPECT_GT(before, 0);
+    EXPECT_GT(after, before) << "the dashboard did not follow the load";
+    ASSERT_TRUE(fs::exists(screenshot)) << "no screenshot at " << screenshot;
+    EXPECT_GT(fs::file_size(screenshot), 20000u) << "the screenshot looks empty";
+    std::printf("dashboard screenshot: %s\n", screenshot.c_str());
+}
+
+}  // namespace
+}  // namespace askr::test

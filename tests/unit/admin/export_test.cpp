@@ -1,0 +1,85 @@
+#include "admin/export.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace askr::admin {
+namespace {
+
+struct Fixture {
+    shm::Scoreboard scoreboard{2};
+    shm::Metrics metrics{2};
+    SupervisorStatus status;
+    Fixture() {
+        status.generation = 3;
+        status.workers_configured = 1;
+        auto& slot = scoreboard.slot(1);
+        slot.pid.store(4242);
+        slot.generation.store(3);
+        slot.requests.store(7);
+        slot.rss_bytes.store(1 << 20);
+        slot.state.store(shm::WorkerState::idle);
+        auto& m = metrics.slot(1);
+        m.in_flight_started.add(7);
+        m.finished.add(7);
+        m.status_classes[1].add(6);
+        m.status_classes[4].add(1);
+        m.kinds[0].add(7);
+        m.latency[shm::latency_bucket(100)].add(5);
+        m.latency[shm::latency_bucket(3000)].add(1);
+        m.latency[shm::latency_bucket(60'000'000)].add(1);  // past the last bound: +Inf
+        m.latency_sum_us.add(60'003'500);
+        metrics.supervisor().worker_starts.add(1);
+    }
+};
+
+TEST(AdminExport, PrometheusHistogramIsCumulative) {
+    Fixture f;
+    const std::string text = prometheus_text(f.metrics.snapshot(), f.status, f.scoreboard);
+    EXPECT_NE(text.find("# TYPE askr_request_duration_seconds histogram\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.000125\"} 5\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"0.004\"} 6\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"8.192\"} 6\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_bucket{le=\"+Inf\"} 7\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_request_duration_seconds_count 7\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_request_duration_seconds_sum 60.003500\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_requests_total{class=\"2xx\"} 6\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_requests_total{class=\"5xx\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_worker_rss_bytes{slot=\"1\",pid=\"4242\"} 1048576\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_workers{state=\"idle\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_generation 3\n"), std::string::npos);
+    EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(AdminExport, JsonStatusAndMetrics) {
+    Fixture f;
+    const auto status = status_json(f.status, f.scoreboard);
+    EXPECT_EQ(status["generation"], 3);
+    ASSERT_EQ(status["workers"].size(), 1u);
+    EXPECT_EQ(status["workers"][0]["pid"], 4242);
+    EXPECT_EQ(status["workers"][0]["slot"], 1);
+    EXPECT_EQ(status["workers"][0]["state"], "idle");
+    EXPECT_TRUE(status["workers"][0]["current_request_ms"].is_null());
+    const auto metrics = metrics_json(f.metrics.snapshot(), f.status, f.scoreboard);
+    EXPECT_EQ(metrics["requests"]["total"], 7);
+    EXPECT_EQ(metrics["requests"]["by_status"]["4xx"], 0);
+    EXPECT_EQ(metrics["requests"]["by_status"]["5xx"], 1);
+    EXPECT_EQ(metrics["requests"]["by_kind"]["php"], 7);
+    EXPECT_EQ(metrics["latency_seconds"]["buckets"].back()["count"], 7);
+    EXPECT_EQ(metrics["workers"]["starts"], 1);
+    EXPECT_EQ(metrics["workers"]["live"], 1);
+}
+
+}  // namespace
+}  // namespace askr::admin
