@@ -107,10 +107,17 @@ struct Callbacks {
                 session(user_data).dispatch(*st);
                 return 0;
             }
-            if (!request.append_body(reinterpret_cast<const char*>(data), length, Session::body_memory_limit)) {
+            // Bodies stay in memory up to 1 MiB each as with HTTP/1, but all the streams of a
+            // connection together hold at most body_memory_budget: past it they spool.
+            Session& self = session(user_data);
+            const std::size_t budget_left = Session::body_memory_budget - self.body_memory_in_use_;
+            const std::size_t memory_limit = std::min(Session::body_memory_limit, request.body.size() + budget_left);
+            if (!request.append_body(reinterpret_cast<const char*>(data), length, memory_limit)) {
                 spdlog::warn("h2: cannot spool a request body to a temporary file: {}", std::strerror(errno));
                 st->error_status = 500;
             }
+            self.body_memory_in_use_ = self.body_memory_in_use_ - st->body_memory + request.body.size();
+            st->body_memory = request.body.size();
             return 0;
         });
     }
@@ -428,6 +435,7 @@ void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
 void Session::erase_stream(std::int32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
+    body_memory_in_use_ -= it->second->body_memory;
     if (it->second->exchange && spare_exchanges_.size() < 8) {
         it->second->exchange->request.clear();
         spare_exchanges_.push_back(std::move(it->second->exchange));

@@ -40,7 +40,8 @@ public:
     static constexpr std::uint32_t max_concurrent_streams = 100;
     static constexpr std::uint32_t initial_window_size = 256 * 1024;   ///< per stream
     static constexpr std::uint32_t connection_window_size = 1 << 20;   ///< whole connection
-    static constexpr std::size_t body_memory_limit = 128 * 1024;       ///< larger bodies go to a temp file
+    static constexpr std::size_t body_memory_limit = 1 << 20;          ///< larger bodies go to a temp file (as HTTP/1)...
+    static constexpr std::size_t body_memory_budget = 4 << 20;         ///< ... and so do bodies past this per connection
     static constexpr unsigned rapid_reset_limit = 200;                 ///< client resets per window ...
     static constexpr std::chrono::seconds rapid_reset_window{10};      ///< ... before ENHANCE_YOUR_CALM
 
@@ -101,6 +102,7 @@ private:
     Clock::time_point idle_since_;
     Clock::time_point reset_window_start_{};
     unsigned resets_in_window_ = 0;
+    std::size_t body_memory_in_use_ = 0;  // request bodies held in memory, all streams
     bool goaway_sent_ = false;
     bool shutdown_noticed_ = false;  // drain: the first GOAWAY (last stream 2^31-1) is queued
     bool final_goaway_ = false;      // drain: the GOAWAY naming the last stream is queued

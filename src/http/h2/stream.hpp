@@ -41,6 +41,7 @@ struct Stream {
     std::string authority;           ///< :authority, becomes Host
     std::size_t header_bytes = 0;    ///< RFC 9113 section 6.5.2 size so far
     std::size_t header_count = 0;
+    std::size_t body_memory = 0;     ///< bytes of the request body in memory (Session's budget)
     int error_status = 0;            ///< the request is refused with this status (413, 431, ...)
     bool request_complete = false;   ///< END_STREAM received
     bool dispatched = false;         ///< routed and answered (or handed to PHP)
