@@ -229,6 +229,13 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
     };
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, connection_window_size);
+    if (context_.draining) {
+        // Accepted just before a drain began: the requests already sent are answered (as
+        // HTTP/1 answers one with Connection: close), the client is told to move on.
+        nghttp2_submit_shutdown_notice(session);
+        shutdown_noticed_ = true;
+        shutdown_notice_time_ = Clock::now();
+    }
     update_deadline();
 }
 
