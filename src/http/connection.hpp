@@ -11,7 +11,7 @@ namespace askr::http {
 /// worker::Context::connections (for timeouts and draining) from construction to
 /// destruction. HTTP/1 and HTTP/2 connections derive from it. Lives on the I/O thread.
 class Connection {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     virtual ~Connection();
@@ -32,7 +32,7 @@ public:
     Connection* prev = nullptr;  ///< registry links (worker::Context::connections)
     Connection* next = nullptr;
 
-protected:
+  protected:
     explicit Connection(worker::Context& context);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
 

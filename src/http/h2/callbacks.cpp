@@ -27,7 +27,9 @@ int guarded(const char* what, F&& body) noexcept {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
-bool is_pseudo(std::string_view name) { return !name.empty() && name.front() == ':'; }
+bool is_pseudo(std::string_view name) {
+    return !name.empty() && name.front() == ':';
+}
 
 }  // namespace
 
@@ -45,23 +47,27 @@ CallbacksPtr Callbacks::make() {
     return owned;
 }
 
-Session& Callbacks::session(void* user_data) { return *static_cast<Session*>(user_data); }
+Session& Callbacks::session(void* user_data) {
+    return *static_cast<Session*>(user_data);
+}
 Stream* Callbacks::stream(nghttp2_session* s, std::int32_t id) {
     return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
 }
 
 int Callbacks::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     return guarded("begin headers", [&] {
-        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+            return 0;
         session(user_data).open_stream(frame->hd.stream_id);
         return 0;
     });
 }
 
 // RFC 9113 section 8.2: names arrive lower-case and validated (nghttp2 checks them).
-int Callbacks::on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name_data,
-                     std::size_t name_length, const std::uint8_t* value_data, std::size_t value_length,
-                     std::uint8_t, void* user_data) {
+int Callbacks::on_header(nghttp2_session* s, const nghttp2_frame* frame,
+                         const std::uint8_t* name_data, std::size_t name_length,
+                         const std::uint8_t* value_data, std::size_t value_length, std::uint8_t,
+                         void* user_data) {
     return guarded("header", [&] {
         Stream* st = stream(s, frame->hd.stream_id);
         if (!st || st->error_status != 0 || frame->hd.type != NGHTTP2_HEADERS) return 0;
@@ -71,7 +77,8 @@ int Callbacks::on_header(nghttp2_session* s, const nghttp2_frame* frame, const s
         const auto& limits = session(user_data).context_.limits;
         // RFC 9113 section 6.5.2: a field's size is its name, its value and 32.
         st->header_bytes += name_length + value_length + 32;
-        if (st->header_bytes > limits.max_header_bytes || ++st->header_count > limits.max_header_count) {
+        if (st->header_bytes > limits.max_header_bytes ||
+            ++st->header_count > limits.max_header_count) {
             st->error_status = 431;
             return 0;
         }
@@ -92,8 +99,8 @@ int Callbacks::on_header(nghttp2_session* s, const nghttp2_frame* frame, const s
     });
 }
 
-int Callbacks::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id, const std::uint8_t* data,
-                         std::size_t length, void* user_data) {
+int Callbacks::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id,
+                             const std::uint8_t* data, std::size_t length, void* user_data) {
     return guarded("data", [&] {
         Stream* st = stream(s, id);
         if (!st || st->dispatched) return 0;
@@ -109,9 +116,11 @@ int Callbacks::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id, 
         // connection together hold at most body_memory_budget: past it they spool.
         Session& self = session(user_data);
         const std::size_t budget_left = Session::body_memory_budget - self.body_memory_in_use_;
-        const std::size_t memory_limit = std::min(Session::body_memory_limit, request.body.size() + budget_left);
+        const std::size_t memory_limit =
+            std::min(Session::body_memory_limit, request.body.size() + budget_left);
         if (!request.append_body(reinterpret_cast<const char*>(data), length, memory_limit)) {
-            spdlog::warn("h2: cannot spool a request body to a temporary file: {}", std::strerror(errno));
+            spdlog::warn("h2: cannot spool a request body to a temporary file: {}",
+                         std::strerror(errno));
             st->error_status = 500;
         }
         self.body_memory_in_use_ = self.body_memory_in_use_ - st->body_memory + request.body.size();
@@ -124,10 +133,14 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
     return guarded("frame", [&] {
         Session& self = session(user_data);
         switch (frame->hd.type) {
-            case NGHTTP2_RST_STREAM: self.client_reset(); return 0;
+            case NGHTTP2_RST_STREAM:
+                self.client_reset();
+                return 0;
             case NGHTTP2_HEADERS:
-            case NGHTTP2_DATA: break;
-            default: return 0;
+            case NGHTTP2_DATA:
+                break;
+            default:
+                return 0;
         }
         Stream* st = stream(s, frame->hd.stream_id);
         if (!st) return 0;
@@ -154,12 +167,14 @@ int Callbacks::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, voi
         Stream* st = stream(s, frame->hd.stream_id);
         // The response is complete while the request is not (an early 413): RFC 9113
         // section 8.1 lets the server stop the rest of the body with RST_STREAM(NO_ERROR).
-        if (st && !st->request_complete) nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+        if (st && !st->request_complete)
+            nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
         return 0;
     });
 }
 
-int Callbacks::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code, void* user_data) {
+int Callbacks::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code,
+                               void* user_data) {
     return guarded("stream close", [&] {
         session(user_data).stream_closed(id, error_code);
         return 0;
@@ -168,8 +183,9 @@ int Callbacks::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t 
 
 // The response body, as the client's flow-control window lets it go (RFC 9113
 // section 5.2): nghttp2 asks for at most `length` bytes.
-ssize_t Callbacks::read_body(nghttp2_session* s, std::int32_t, std::uint8_t* buffer, std::size_t length,
-                         std::uint32_t* flags, nghttp2_data_source* source, void*) {
+ssize_t Callbacks::read_body(nghttp2_session* s, std::int32_t, std::uint8_t* buffer,
+                             std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                             void*) {
     (void)s;
     return guarded("body", [&]() -> int {
         auto& st = *static_cast<Stream*>(source->ptr);

@@ -5,10 +5,10 @@
 #include <charconv>
 #include <ctime>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
 #include "http/h2/callbacks.hpp"
@@ -30,7 +30,9 @@ double unix_time_now() {
 
 }  // namespace
 
-void Session::SessionFree::operator()(nghttp2_session* session) const noexcept { nghttp2_session_del(session); }
+void Session::SessionFree::operator()(nghttp2_session* session) const noexcept {
+    nghttp2_session_del(session);
+}
 
 Session::Session(worker::Context& context, const Endpoints& endpoints, int socket_fd)
     : http::Connection(context),
@@ -43,19 +45,22 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
 
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) throw std::bad_alloc();
-    std::unique_ptr<nghttp2_option, void (*)(nghttp2_option*)> owned_option(option, nghttp2_option_del);
+    std::unique_ptr<nghttp2_option, void (*)(nghttp2_option*)> owned_option(option,
+                                                                            nghttp2_option_del);
     // CVE-2024-28182: a header block split into more CONTINUATION frames than this is a
     // connection error (nghttp2's default, stated here so that it does not drift).
     nghttp2_option_set_max_continuations(option, 8);
 
     nghttp2_session* session = nullptr;
-    if (nghttp2_session_server_new2(&session, callbacks.get(), this, option) != 0) throw std::bad_alloc();
+    if (nghttp2_session_server_new2(&session, callbacks.get(), this, option) != 0)
+        throw std::bad_alloc();
     session_.reset(session);
 
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, initial_window_size},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(context.limits.max_header_bytes)},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+         static_cast<std::uint32_t>(context.limits.max_header_bytes)},
     };
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, connection_window_size);
@@ -74,12 +79,15 @@ Session::~Session() {
 }
 
 bool Session::receive(const char* data, std::size_t length) {
-    const auto n = nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(data), length);
+    const auto n = nghttp2_session_mem_recv(session_.get(),
+                                            reinterpret_cast<const std::uint8_t*>(data), length);
     if (n < 0) {
         // Bad preface, a flood nghttp2 stopped, a callback that failed: end the connection
         // with GOAWAY (RFC 9113 section 5.4.1) if nghttp2 has not queued one itself.
-        spdlog::debug("h2: {}: closing: {}", endpoints_.remote_addr, nghttp2_strerror(static_cast<int>(n)));
-        goaway(n == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR, true);
+        spdlog::debug("h2: {}: closing: {}", endpoints_.remote_addr,
+                      nghttp2_strerror(static_cast<int>(n)));
+        goaway(n == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR,
+               true);
     }
     update_deadline();
     wake_writer();
@@ -91,7 +99,8 @@ void Session::produce(std::string& out, std::size_t limit) {
         const std::uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(session_.get(), &data);
         if (n < 0) {
-            spdlog::debug("h2: {}: cannot send: {}", endpoints_.remote_addr, nghttp2_strerror(static_cast<int>(n)));
+            spdlog::debug("h2: {}: cannot send: {}", endpoints_.remote_addr,
+                          nghttp2_strerror(static_cast<int>(n)));
             closing_ = true;
             return;
         }
@@ -101,7 +110,8 @@ void Session::produce(std::string& out, std::size_t limit) {
 }
 
 bool Session::finished() const {
-    return nghttp2_session_want_read(session_.get()) == 0 && nghttp2_session_want_write(session_.get()) == 0;
+    return nghttp2_session_want_read(session_.get()) == 0 &&
+           nghttp2_session_want_write(session_.get()) == 0;
 }
 
 asio::awaitable<void> Session::wait_for_output() {
@@ -120,7 +130,8 @@ void Session::wake_writer() {
 void Session::transport_closed() {
     closing_ = true;
     for (auto& [id, stream] : streams_) {
-        if (!stream->closed && stream->php_running() && (!stream->php_complete || stream->pending_bytes() > 0)) {
+        if (!stream->closed && stream->php_running() &&
+            (!stream->php_complete || stream->pending_bytes() > 0)) {
             stream->exchange->mark_client_gone();  // as in stream_closed()
         }
         stream->closed = true;
@@ -171,7 +182,8 @@ void Session::on_deadline() {
         abort();  // the GOAWAY could not be written in time, or the client reads nothing at all
         return;
     }
-    if (shutdown_noticed_ && !final_goaway_ && now - shutdown_notice_time_ >= std::chrono::seconds(1)) {
+    if (shutdown_noticed_ && !final_goaway_ &&
+        now - shutdown_notice_time_ >= std::chrono::seconds(1)) {
         final_goaway_ = true;
         goaway(NGHTTP2_NO_ERROR, false);
     }
@@ -184,8 +196,10 @@ void Session::on_deadline() {
     // holds back (zero-window stall): the stream is reset, its memory and PHP freed.
     for (auto& [id, stream] : streams_) {
         if (stream->closed) continue;
-        const bool receive_stall = !stream->request_complete && now - stream->last_received > context_.options.body_timeout;
-        const bool send_stall = stream->pending_bytes() > 0 && now - stream->last_progress > context_.options.write_timeout;
+        const bool receive_stall = !stream->request_complete &&
+                                   now - stream->last_received > context_.options.body_timeout;
+        const bool send_stall = stream->pending_bytes() > 0 &&
+                                now - stream->last_progress > context_.options.write_timeout;
         if (receive_stall || send_stall) {
             spdlog::debug("h2: {}: stream {} reset: {}", endpoints_.remote_addr, id,
                           receive_stall ? "request stalled" : "client window stalled");
@@ -200,7 +214,8 @@ void Session::update_deadline() {
     if (closing_) {
         deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(2));
     } else if (streams_.empty()) {
-        deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1) : context_.options.keepalive_timeout);
+        deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1)
+                                                     : context_.options.keepalive_timeout);
     } else {
         deadline_ = Clock::now() + std::chrono::seconds(1);  // on_deadline() checks the streams
     }
@@ -288,19 +303,26 @@ void Session::dispatch(Stream& stream) {
     request.start_time = unix_time_now();
     if (stream.error_status != 0) return respond_simple(stream, stream.error_status);
     if (request.method.empty() || request.target.empty() || request.target.front() != '/') {
-        return respond_simple(stream, request.method == "OPTIONS" && request.target == "*" ? 204 : 400);
+        return respond_simple(stream,
+                              request.method == "OPTIONS" && request.target == "*" ? 204 : 400);
     }
     context_.events->request_started();  // may start a drain (--max-requests)
     auto& exchange = *stream.exchange;
     exchange.route = context_.routes.resolve(request.path(), request.query());
     const Route& route = *exchange.route;
     switch (route.kind) {
-        case Route::Kind::php: return serve_php(stream);
-        case Route::Kind::static_file: return serve_static(stream);
-        case Route::Kind::redirect: return respond_simple(stream, 301, "Location: " + route.location + "\r\n");
-        case Route::Kind::forbidden: return respond_simple(stream, 403);
-        case Route::Kind::bad_request: return respond_simple(stream, 400);
-        case Route::Kind::not_found: break;
+        case Route::Kind::php:
+            return serve_php(stream);
+        case Route::Kind::static_file:
+            return serve_static(stream);
+        case Route::Kind::redirect:
+            return respond_simple(stream, 301, "Location: " + route.location + "\r\n");
+        case Route::Kind::forbidden:
+            return respond_simple(stream, 403);
+        case Route::Kind::bad_request:
+            return respond_simple(stream, 400);
+        case Route::Kind::not_found:
+            break;
     }
     respond_simple(stream, 404);
 }
@@ -311,12 +333,14 @@ void Session::respond_simple(Stream& stream, int status, std::string_view fields
     std::string all_fields(fields);
     all_fields.append("Content-Type: text/html\r\n");
     const bool head_only = stream.request().method == "HEAD";
-    submit_head(stream, status, all_fields, static_cast<std::int64_t>(stream.body.size()), !head_only);
+    submit_head(stream, status, all_fields, static_cast<std::int64_t>(stream.body.size()),
+                !head_only);
 }
 
 void Session::serve_static(Stream& stream) {
     auto& file = stream.file;
-    static_files::prepare_file_response(stream.request(), context_.files, stream.exchange->route->file, file);
+    static_files::prepare_file_response(stream.request(), context_.files,
+                                        stream.exchange->route->file, file);
     if (file.status == 404 || file.status == 403 || file.status == 405) {
         return respond_simple(stream, file.status, file.fields);
     }
@@ -324,41 +348,47 @@ void Session::serve_static(Stream& stream) {
     stream.file_offset = file.offset;
     stream.file_remaining = file.send_body ? file.length : 0;
     const bool no_body = status_has_no_body(file.status);
-    submit_head(stream, file.status, file.fields, no_body ? -1 : static_cast<std::int64_t>(file.length),
+    submit_head(stream, file.status, file.fields,
+                no_body ? -1 : static_cast<std::int64_t>(file.length),
                 file.send_body && file.length > 0);
 }
 
-bool Session::submit_head(Stream& stream, int status, std::string_view fields, std::int64_t content_length,
-                          bool with_body) {
+bool Session::submit_head(Stream& stream, int status, std::string_view fields,
+                          std::int64_t content_length, bool with_body) {
     char status_text[8];
-    const auto status_end = std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
+    const auto status_end =
+        std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
     char length_text[24];
     std::string_view length_value;
     if (content_length >= 0) {
-        length_value = {length_text, static_cast<std::size_t>(
-                                         std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
-                                         length_text)};
+        length_value = {
+            length_text,
+            static_cast<std::size_t>(
+                std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
+                length_text)};
     }
     response_fields_.assign(fields);
     auto nv = [](std::string_view name, std::string_view value) {
         return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                          NGHTTP2_NV_FLAG_NONE};
+                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                          name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
     };
     std::vector<nghttp2_nv> headers;  // nghttp2_submit_response() copies them
     headers.reserve(response_fields_.fields().size() + 4);
-    headers.push_back(nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
+    headers.push_back(
+        nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
     headers.push_back(nv("server", "Askr"));
     headers.push_back(nv("date", http_date_now()));
     if (!length_value.empty()) headers.push_back(nv("content-length", length_value));
-    for (const auto& field : response_fields_.fields()) headers.push_back(nv(field.name, field.value));
+    for (const auto& field : response_fields_.fields())
+        headers.push_back(nv(field.name, field.value));
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = Callbacks::read_body;
     stream.sending = with_body;
     stream.last_progress = Clock::now();
-    const int rv = nghttp2_submit_response(session_.get(), stream.id, headers.data(), headers.size(),
-                                           with_body ? &provider : nullptr);
+    const int rv = nghttp2_submit_response(session_.get(), stream.id, headers.data(),
+                                           headers.size(), with_body ? &provider : nullptr);
     wake_writer();
     return rv == 0;
 }
@@ -400,14 +430,16 @@ asio::awaitable<void> Session::pump_php(Stream& stream) {
                     const auto& declared = stream.php_head.content_length;
                     std::int64_t value = 0;
                     if (!declared.empty() &&
-                        std::from_chars(declared.data(), declared.data() + declared.size(), value).ec == std::errc{}) {
+                        std::from_chars(declared.data(), declared.data() + declared.size(), value)
+                                .ec == std::errc{}) {
                         length = value;
                     }
                 } else if (progress.complete) {
                     length = static_cast<std::int64_t>(taken.size());
                 }
                 stream.php_complete = progress.complete;
-                const bool with_body = !stream.discard_body && !(progress.complete && taken.empty());
+                const bool with_body =
+                    !stream.discard_body && !(progress.complete && taken.empty());
                 stream.append_output(taken, exchange);
                 submit_head(stream, status, stream.php_head.fields, length, with_body);
             } else {
