@@ -478,5 +478,29 @@ TEST_F(Http2, WorkerModeRangesAndConditionalRequests) {
     EXPECT_EQ(same.body, "");
 }
 
+TEST_F(Http2, StalledHeaderBlockAndBodyAreReset) {
+    Server server(root.path(),
+                  {"--header-timeout", "1", "--body-timeout", "1", "--keepalive-timeout", "2"});
+    {
+        // HEADERS without END_HEADERS, and the CONTINUATION never comes.
+        RawH2 client(server.port());
+        ASSERT_TRUE(client.handshake());
+        client.send(frame(HEADERS, 0, 1, request_block("GET", "/index.php")));
+        const auto start = std::chrono::steady_clock::now();
+        EXPECT_TRUE(client.wait_closed(8s)) << "a stalled header block kept the connection";
+        EXPECT_GE(std::chrono::steady_clock::now() - start, 900ms);
+    }
+    {
+        // A POST whose body stops after a first DATA frame.
+        RawH2 client(server.port());
+        ASSERT_TRUE(client.handshake());
+        client.send(frame(HEADERS, END_HEADERS, 1, request_block("POST", "/echo.php")) +
+                    frame(DATA, 0, 1, "part"));
+        auto reset = client.until(RST_STREAM, 6s, 1u);
+        ASSERT_TRUE(reset.has_value()) << "the stalled body was not reset";
+        EXPECT_EQ(reset->error_code(), 0x8u) << "expected CANCEL";
+    }
+}
+
 }  // namespace
 }  // namespace askr::test::h2

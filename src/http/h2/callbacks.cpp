@@ -149,6 +149,7 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
             if (!st->authority.empty()) {
                 st->request().add_header("host", st->authority);
             }
+            st->headers_complete = true;
             st->last_received = Session::Clock::now();
         }
         if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {

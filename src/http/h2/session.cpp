@@ -196,8 +196,13 @@ void Session::on_deadline() {
     // holds back (zero-window stall): the stream is reset, its memory and PHP freed.
     for (auto& [id, stream] : streams_) {
         if (stream->closed) continue;
-        const bool receive_stall = !stream->request_complete &&
-                                   now - stream->last_received > context_.options.body_timeout;
+        // A header block (HEADERS + CONTINUATION) has --header-timeout from its first
+        // frame, as an HTTP/1 head has: trickling does not extend it. A body may pause
+        // for --body-timeout between DATA frames.
+        const bool receive_stall =
+            !stream->request_complete &&
+            (stream->headers_complete ? now - stream->last_received > context_.options.body_timeout
+                                      : now - stream->opened > context_.options.header_timeout);
         const bool send_stall = stream->pending_bytes() > 0 &&
                                 now - stream->last_progress > context_.options.write_timeout;
         if (receive_stall || send_stall) {
@@ -259,7 +264,7 @@ Stream* Session::open_stream(std::int32_t id) {
     request.endpoints = endpoints_;
     request.version_major = 2;
     request.version_minor = 0;
-    stream->last_received = stream->last_progress = Clock::now();
+    stream->opened = stream->last_received = stream->last_progress = Clock::now();
     Stream* raw = stream.get();
     nghttp2_session_set_stream_user_data(session_.get(), id, raw);
     streams_[id] = std::move(stream);

@@ -44,6 +44,7 @@ struct Stream {
     std::size_t header_count = 0;
     std::size_t body_memory = 0;    ///< bytes of the request body in memory (Session's budget)
     int error_status = 0;           ///< the request is refused with this status (413, 431, ...)
+    bool headers_complete = false;  ///< the request's header block is complete
     bool request_complete = false;  ///< END_STREAM received
     bool dispatched = false;        ///< routed and answered (or handed to PHP)
     bool closed = false;            ///< nghttp2 closed the stream (reset or done)
@@ -53,6 +54,7 @@ struct Stream {
     bool php_submitted = false;
     bool php_released = false;
     bool php_complete = false;        ///< PHP's whole output is in `body` (or sent)
+    Clock::time_point opened;         ///< HEADERS began (header timeout)
     Clock::time_point last_received;  ///< last request bytes (body stall timeout)
     Clock::time_point last_progress;  ///< last response bytes sent (write stall timeout)
 
