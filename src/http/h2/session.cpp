@@ -212,6 +212,7 @@ void Session::on_deadline() {
         }
     }
     wake_writer();
+    set_deadline(std::chrono::seconds(1));  // the next check
     update_deadline();
 }
 
@@ -222,7 +223,9 @@ void Session::update_deadline() {
         deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1)
                                                      : context_.options.keepalive_timeout);
     } else {
-        deadline_ = Clock::now() + std::chrono::seconds(1);  // on_deadline() checks the streams
+        // on_deadline() checks the streams once a second. Not pushed back by traffic: a
+        // client sending PINGs must not keep a stalled stream from being checked.
+        deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
     }
 }
 
