@@ -136,6 +136,20 @@ TEST_F(Http2, PostBodiesSmallAndLarge) {
             EXPECT_NE(r.body.find(" " + std::to_string(size)), std::string::npos) << r.body;
         }
     }
+    // A client that waits for 100 Continue gets it (RFC 9110 section 10.1.1).
+    {
+        RawH2 client(clear.port());
+        ASSERT_TRUE(client.handshake());
+        client.send(frame(HEADERS, END_HEADERS, 1,
+                          request_block("POST", "/echo.php", {{"expect", "100-continue"}})));
+        auto interim = client.until(HEADERS, 5s, 1u);
+        ASSERT_TRUE(interim.has_value()) << "no 100 Continue";
+        EXPECT_FALSE(interim->flags & END_STREAM);
+        client.send(frame(DATA, END_STREAM, 1, "abc"));
+        auto data = client.until(DATA, 5s, 1u);
+        ASSERT_TRUE(data.has_value());
+        EXPECT_EQ(data->payload.substr(0, 2), "3 ");
+    }
     // Over the --max-body-size limit: 413, and the connection stays usable for others.
     // (nghttp, as curl 7.88 reports the server's RST_STREAM(NO_ERROR) that ends the upload
     // after the response, RFC 9113 section 8.1, as an error.)

@@ -151,6 +151,17 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
             }
             st->headers_complete = true;
             st->last_received = Session::Clock::now();
+            // RFC 9110 section 10.1.1: a client waiting for 100 Continue before its body
+            // gets it (an early error, such as 431, answers instead).
+            if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 && st->error_status == 0 &&
+                st->request().header("expect") == "100-continue") {
+                static const char status[] = ":status", code[] = "100";
+                nghttp2_nv nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(status)),
+                              reinterpret_cast<std::uint8_t*>(const_cast<char*>(code)),
+                              sizeof status - 1, sizeof code - 1, NGHTTP2_NV_FLAG_NONE};
+                nghttp2_submit_headers(s, NGHTTP2_FLAG_NONE, st->id, nullptr, &nv, 1, nullptr);
+                self.wake_writer();
+            }
         }
         if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
             st->request_complete = true;
