@@ -521,5 +521,33 @@ TEST_F(Http2, StalledHeaderBlockAndBodyAreReset) {
     }
 }
 
+TEST_F(Http2, ServerSideResetsProvokedByTheClientCountToo) {
+    // "MadeYouReset": each stream is reset by the server because of what the client sent
+    // on it (here an upper-case field name, malformed in HTTP/2, RFC 9113 section 8.2.1).
+    // Sent 50 at a time, within the stream limit.
+    Server server(root.path());
+    RawH2 client(server.port());
+    ASSERT_TRUE(client.handshake());
+    std::optional<Frame> goaway;
+    std::uint32_t id = 1;
+    for (int batch = 0; batch < 8 && !goaway; ++batch) {
+        std::string burst;
+        for (int i = 0; i < 50; ++i, id += 2) {
+            burst += frame(HEADERS, END_HEADERS | END_STREAM, id,
+                           request_block("GET", "/index.php", {{"X-Bad", "1"}}));
+        }
+        client.send(burst);
+        for (int resets = 0; resets < 50 && !goaway;) {
+            auto f = client.next(5s);
+            if (!f) break;
+            if (f->type == RST_STREAM) ++resets;
+            if (f->type == GOAWAY) goaway = f;
+        }
+    }
+    ASSERT_TRUE(goaway.has_value()) << "no GOAWAY after 400 provoked resets";
+    EXPECT_EQ(goaway->error_code(), 0xbu) << "expected ENHANCE_YOUR_CALM";
+    EXPECT_TRUE(client.wait_closed(5s));
+}
+
 }  // namespace
 }  // namespace askr::test::h2

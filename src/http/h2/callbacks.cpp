@@ -133,9 +133,6 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
     return guarded("frame", [&] {
         Session& self = session(user_data);
         switch (frame->hd.type) {
-            case NGHTTP2_RST_STREAM:
-                self.client_reset();
-                return 0;
             case NGHTTP2_HEADERS:
             case NGHTTP2_DATA:
                 break;

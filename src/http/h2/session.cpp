@@ -230,9 +230,12 @@ void Session::update_deadline() {
 }
 
 // CVE-2023-44487 (rapid reset): opening streams and resetting them at once costs the
-// client nothing and the server a request each. Past rapid_reset_limit resets within
-// rapid_reset_window, the connection ends with ENHANCE_YOUR_CALM.
-void Session::client_reset() {
+// client nothing and the server a request each. Every stream that ends reset counts:
+// by the client's RST_STREAM, or by the server because of the client's errors (a bad
+// WINDOW_UPDATE or DATA on a stream makes nghttp2 reset it, CVE-2025-8671 "MadeYouReset").
+// Past rapid_reset_limit within rapid_reset_window, the connection ends with
+// ENHANCE_YOUR_CALM.
+void Session::stream_reset() {
     const auto now = Clock::now();
     if (now - reset_window_start_ > rapid_reset_window) {
         reset_window_start_ = now;
@@ -276,6 +279,7 @@ Stream* Session::open_stream(std::int32_t id) {
 }
 
 void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
+    if (error_code != NGHTTP2_NO_ERROR) stream_reset();  // refused streams count too
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     Stream& stream = *it->second;

@@ -88,7 +88,7 @@ class Session : public http::Connection {
                      std::int64_t content_length, bool with_body);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
     void erase_stream(std::int32_t id);
-    void client_reset();
+    void stream_reset();
     void goaway(std::uint32_t error_code, bool immediately);
     void update_deadline();
     std::unique_ptr<worker::Exchange> take_exchange();
