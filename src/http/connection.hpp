@@ -11,7 +11,7 @@ namespace askr::http {
 /// worker::Context::connections (for timeouts and draining) from construction to
 /// destruction. HTTP/1 and HTTP/2 connections derive from it. Lives on the I/O thread.
 class Connection {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     virtual ~Connection();
@@ -35,7 +35,7 @@ public:
     /// one's end is then not the client connection's end.
     bool handed_over = false;
 
-protected:
+  protected:
     explicit Connection(worker::Context& context);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
 

@@ -52,7 +52,7 @@ struct alignas(64) WorkerMetrics {
     Counter cpu_php_us;                            ///< CPU time of the PHP thread (sampled)
     Counter cpu_io_us;                             ///< CPU time of the I/O thread (sampled)
     Counter connections_accepted;                  ///< connections taken by this worker
-    Counter connections_shed;                      ///< connections refused for overload (none yet)
+    Counter connections_shed;                      ///< refused at --max-connections (written by the accept thread only)
 
     /// Adds `other` into this one (the master folds a reaped worker's slot).
     void fold_from(const WorkerMetrics& other);

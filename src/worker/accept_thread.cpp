@@ -179,6 +179,7 @@ void AcceptThread::shed(int fd, std::size_t listener) {
     }
     ::close(fd);
     if (peers_.self) peers_.self->connections_shed.fetch_add(1, std::memory_order_relaxed);
+    if (peers_.shed_metric) peers_.shed_metric->add(1);
     ++shed_unlogged_;
     const std::int64_t now = shm::now_ms();
     if (now - shed_logged_ms_ >= 1000) {

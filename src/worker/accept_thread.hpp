@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 
 namespace askr::worker {
@@ -17,6 +18,7 @@ struct AcceptPeers {
     shm::WorkerSlot* self = nullptr;
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< indexed by slot
     int own_kick_fd = -1;
+    shm::Counter* shed_metric = nullptr;  ///< the metrics' "connections shed" (this thread writes it alone)
 };
 
 /// A listening socket as the accept thread sees it.

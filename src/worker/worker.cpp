@@ -87,7 +87,8 @@ public:
                 context_.https_port = s.port;
             }
         }
-        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds, identity_.kick_fd};
+        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds, identity_.kick_fd,
+                          identity_.metrics ? &identity_.metrics->connections_shed : nullptr};
         accept_thread_.emplace(accept_sockets, context_.options.max_connections, peers, [this](int fd, std::size_t listener) {
             asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
         });

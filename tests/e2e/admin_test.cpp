@@ -1,6 +1,9 @@
 // The admin listener, metrics, Prometheus export and logs (issue 6; docs/admin.md).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "http2_support.hpp"
 
 namespace askr::test {
 namespace {
@@ -604,6 +608,56 @@ TEST(Admin, BadLogPathsStopTheStart) {
     EXPECT_NE(output.find("--error-log /nonexistent-dir/e.log: No such file or directory"),
               std::string::npos)
         << output;
+}
+
+}  // namespace
+}  // namespace askr::test
+
+namespace askr::test {
+namespace {
+
+// HTTP/2 requests are counted and logged like HTTP/1 ones, and connections shed at
+// --max-connections show in the metrics.
+TEST(Admin, Http2RequestsAndShedConnectionsAreCounted) {
+    TempDir root;
+    write_app(root);
+    TempDir logs;
+    const std::string access = logs.path() + "/access.json";
+    Server server(root.path(), {"--workers", "1", "--max-connections", "2", "--access-log", access,
+                                "--access-log-format", "json"});
+    EXPECT_EQ(h2::h2_request(server.url("/file.txt")).status, 200);
+    EXPECT_EQ(h2::h2_request(server.url("/hello.php")).status, 200);
+    EXPECT_EQ(h2::h2_request(server.url("/missing")).status, 404);
+    json m = wait_for_metrics(server, [](const json& j) { return j["requests"]["total"] == 3; });
+    EXPECT_EQ(m["requests"]["by_kind"]["static"], 1) << m.dump(2);
+    EXPECT_EQ(m["requests"]["by_kind"]["php"], 1);
+    EXPECT_EQ(m["requests"]["by_status"]["4xx"], 1);
+    EXPECT_GT(m["bytes"]["out"].get<std::uint64_t>(), 1024u);
+    for (const auto& line : wait_for_lines(access, 3)) {
+        json j = json::parse(line, nullptr, false);
+        EXPECT_EQ(j["protocol"], "HTTP/2.0") << line;
+    }
+
+    // Two keep-alive clients fill the worker; the third connection is shed.
+    std::vector<int> held;
+    for (int i = 0; i < 2; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(server.port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        const std::string get = "GET /file.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+        ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
+        char buffer[2048];
+        ASSERT_GT(::recv(fd, buffer, sizeof buffer, 0), 0);
+        held.push_back(fd);
+    }
+    const std::string refused = raw_exchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(refused.rfind("HTTP/1.1 503 ", 0), 0u) << refused;
+    m = wait_for_metrics(server, [](const json& j) { return j["connections"]["shed"] == 1; });
+    EXPECT_EQ(m["connections"]["shed"], 1) << m.dump(2);
+    for (int fd : held) ::close(fd);
 }
 
 }  // namespace

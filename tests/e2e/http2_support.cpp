@@ -34,7 +34,8 @@ size_t collect_header(char* data, size_t size, size_t count, void* user) {
 }
 
 std::string u32(std::uint32_t v) {
-    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+            static_cast<char>(v)};
 }
 
 // HPACK integer with a prefix (RFC 7541 section 5.1), first byte's high bits in `high`.
@@ -55,7 +56,9 @@ std::string hpack_int(std::uint32_t value, int prefix_bits, std::uint8_t high) {
     return out;
 }
 
-std::string hpack_string(const std::string& s) { return hpack_int(static_cast<std::uint32_t>(s.size()), 7, 0) + s; }
+std::string hpack_string(const std::string& s) {
+    return hpack_int(static_cast<std::uint32_t>(s.size()), 7, 0) + s;
+}
 
 }  // namespace
 
@@ -80,8 +83,9 @@ H2Response h2_request(const std::string& url, const std::string& method, const s
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
-                     url.rfind("https:", 0) == 0 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(
+        curl, CURLOPT_HTTP_VERSION,
+        url.rfind("https:", 0) == 0 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
     curl_slist* list = nullptr;
     for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
     if (list) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
@@ -106,10 +110,12 @@ std::uint32_t Frame::error_code() const {
     const std::size_t at = type == GOAWAY ? 4 : 0;
     if (payload.size() < at + 4) return 0xffffffff;
     const auto* p = reinterpret_cast<const unsigned char*>(payload.data()) + at;
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
 }
 
-std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const std::string& payload) {
+std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                  const std::string& payload) {
     const auto n = static_cast<std::uint32_t>(payload.size());
     std::string out = {static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n),
                        static_cast<char>(type), static_cast<char>(flags)};
@@ -132,8 +138,8 @@ std::string literal(const std::string& name, const std::string& value) {
 
 std::string request_block(const std::string& method, const std::string& path,
                           const std::vector<std::pair<std::string, std::string>>& extra) {
-    std::string block = literal(":method", method) + "\x86" /* :scheme http */ + literal(":path", path) +
-                        literal(":authority", "localhost");
+    std::string block = literal(":method", method) + "\x86" /* :scheme http */ +
+                        literal(":path", path) + literal(":authority", "localhost");
     for (const auto& [name, value] : extra) block += literal(name, value);
     return block;
 }
@@ -183,7 +189,8 @@ std::optional<Frame> RawH2::next(std::chrono::milliseconds timeout) {
                 Frame f;
                 f.type = p[3];
                 f.flags = p[4];
-                f.stream = ((std::uint32_t{p[5]} << 24) | (std::uint32_t{p[6]} << 16) | (std::uint32_t{p[7]} << 8) | p[8]) &
+                f.stream = ((std::uint32_t{p[5]} << 24) | (std::uint32_t{p[6]} << 16) |
+                            (std::uint32_t{p[7]} << 8) | p[8]) &
                            0x7fffffff;
                 f.payload = buffer_.substr(9, length);
                 buffer_.erase(0, 9 + length);
@@ -192,7 +199,8 @@ std::optional<Frame> RawH2::next(std::chrono::milliseconds timeout) {
             }
         }
         if (closed_ || fd_ < 0) return std::nullopt;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
         if (left.count() <= 0) return std::nullopt;
         pollfd pfd{fd_, POLLIN, 0};
         if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
@@ -210,7 +218,8 @@ std::optional<Frame> RawH2::until(std::uint8_t type, std::chrono::milliseconds t
                                   std::optional<std::uint32_t> stream) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            end - std::chrono::steady_clock::now());
         if (left.count() <= 0) return std::nullopt;
         auto f = next(left);
         if (!f) return std::nullopt;
@@ -221,7 +230,8 @@ std::optional<Frame> RawH2::until(std::uint8_t type, std::chrono::milliseconds t
 bool RawH2::wait_closed(std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (!closed_) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            end - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
         if (!next(left) && !closed_) return false;
     }

@@ -18,19 +18,27 @@ struct H2Response {
     long http_version = 0;  ///< CURL_HTTP_VERSION_2_0 when HTTP/2 was used
     std::string error;
     std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-case
+    std::vector<std::pair<std::string, std::string>> headers;          ///< names lower-case
     std::vector<std::chrono::steady_clock::time_point> body_arrivals;  ///< one per write callback
     std::string header(const std::string& name) const;
 };
 
 /// One HTTP/2 request with libcurl: prior knowledge for http://, ALPN for https:// (the
 /// self-signed certificate is not verified).
-H2Response h2_request(const std::string& url, const std::string& method = "GET", const std::string& body = {},
-                      const std::vector<std::string>& headers = {});
+H2Response h2_request(const std::string& url, const std::string& method = "GET",
+                      const std::string& body = {}, const std::vector<std::string>& headers = {});
 
 /// Frame types and flags (RFC 9113 section 6).
-enum FrameType : std::uint8_t { DATA = 0, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4, PING = 6, GOAWAY = 7,
-                                WINDOW_UPDATE = 8, CONTINUATION = 9 };
+enum FrameType : std::uint8_t {
+    DATA = 0,
+    HEADERS = 1,
+    RST_STREAM = 3,
+    SETTINGS = 4,
+    PING = 6,
+    GOAWAY = 7,
+    WINDOW_UPDATE = 8,
+    CONTINUATION = 9
+};
 constexpr std::uint8_t END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4;
 
 /// A received frame.
@@ -44,7 +52,8 @@ struct Frame {
 };
 
 /// Encodes one frame.
-std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const std::string& payload);
+std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                  const std::string& payload);
 /// A SETTINGS frame with (id, value) pairs.
 std::string settings(const std::vector<std::pair<std::uint16_t, std::uint32_t>>& entries);
 /// An HPACK request header block (no Huffman): method, path, authority, and extra fields.
@@ -55,7 +64,7 @@ std::string literal(const std::string& name, const std::string& value);
 
 /// A raw TCP connection speaking hand-written frames.
 class RawH2 {
-public:
+  public:
     explicit RawH2(std::uint16_t port);
     ~RawH2();
     RawH2(const RawH2&) = delete;
@@ -68,7 +77,8 @@ public:
     /// The next frame, or nullopt when the server closed or `timeout` passed.
     std::optional<Frame> next(std::chrono::milliseconds timeout = std::chrono::seconds(5));
     /// Reads frames until one of `type` arrives (on `stream`, if given); nullopt otherwise.
-    std::optional<Frame> until(std::uint8_t type, std::chrono::milliseconds timeout = std::chrono::seconds(5),
+    std::optional<Frame> until(std::uint8_t type,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(5),
                                std::optional<std::uint32_t> stream = std::nullopt);
     /// True once the server has closed the connection.
     bool closed() const { return closed_; }
@@ -77,7 +87,7 @@ public:
     /// Frames seen so far.
     const std::vector<Frame>& seen() const { return seen_; }
 
-private:
+  private:
     int fd_ = -1;
     bool closed_ = false;
     std::string buffer_;

@@ -208,6 +208,9 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     if constexpr (tls) {
         endpoints.tls = true;  // HTTPS=on, REQUEST_SCHEME=https
         if (!co_await self->handshake()) co_return;
+        // Handing over to HTTP/2: the h2 connection registers in Context::connections
+        // before this one unregisters (when serve() returns), so a drain never sees the
+        // count at 0 in between; it is one client connection changing hands, not a close.
         if (self->alpn_chose_h2()) {
             self->handed_over = true;
             h2::start_connection(self->context_, std::move(self->stream_), endpoints);

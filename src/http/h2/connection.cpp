@@ -4,12 +4,12 @@
 #include <memory>
 #include <type_traits>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
 #include "http/h2/session.hpp"
@@ -33,7 +33,7 @@ constexpr std::size_t write_batch = 64 * 1024;  // frames gathered into one writ
 // on the I/O thread; asio streams (TLS too) allow one read and one write at a time.
 template <class Stream>
 class StreamConnection final : public Session {
-public:
+  public:
     static constexpr bool tls = std::is_same_v<Stream, TlsStream>;
 
     StreamConnection(worker::Context& context, Stream stream, const Endpoints& endpoints)
@@ -42,7 +42,8 @@ public:
           writer_done_(context.io),
           in_(new char[read_buffer_size]) {}
 
-    static asio::awaitable<void> serve(std::unique_ptr<StreamConnection> self, std::string received);
+    static asio::awaitable<void> serve(std::unique_ptr<StreamConnection> self,
+                                       std::string received);
 
     void abort() override {
         aborted_ = true;
@@ -53,7 +54,7 @@ public:
         wake_writer();
     }
 
-private:
+  private:
     static tcp::socket& lowest_layer(Stream& stream) {
         if constexpr (tls) {
             return stream.next_layer();
@@ -74,9 +75,11 @@ private:
 };
 
 template <class Stream>
-asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConnection> self, std::string received) {
+asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConnection> self,
+                                                      std::string received) {
     asio::co_spawn(self->context_.io, self->write_loop(), core::log_coroutine_exception);
-    if (received.empty() || self->receive(received.data(), received.size())) co_await self->read_loop();
+    if (received.empty() || self->receive(received.data(), received.size()))
+        co_await self->read_loop();
     // The reader is done (the client left, or the session ended): let the writer send
     // what is queued (a GOAWAY) and wait for it, bounded by on_deadline().
     self->closing_ = true;
@@ -104,7 +107,8 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
 template <class Stream>
 asio::awaitable<void> StreamConnection<Stream>::read_loop() {
     for (;;) {
-        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.get(), read_buffer_size), as_tuple(use_awaitable));
+        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.get(), read_buffer_size),
+                                                        as_tuple(use_awaitable));
         if (ec || n == 0 || aborted_) co_return;
         if (!receive(in_.get(), n)) co_return;
     }
@@ -122,7 +126,8 @@ asio::awaitable<void> StreamConnection<Stream>::write_loop() {
         }
         writing_ = true;
         write_began_ = Clock::now();
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), as_tuple(use_awaitable));
+        auto [ec, n] =
+            co_await asio::async_write(stream_, asio::buffer(out_), as_tuple(use_awaitable));
         writing_ = false;
         if (ec) {
             abort();
@@ -143,7 +148,8 @@ bool may_be_preface(std::string_view bytes) {
     return bytes.substr(0, n) == client_preface.substr(0, n);
 }
 
-void start_connection(worker::Context& context, tcp::socket socket, const Endpoints& endpoints, std::string_view received) {
+void start_connection(worker::Context& context, tcp::socket socket, const Endpoints& endpoints,
+                      std::string_view received) {
     using Connection = StreamConnection<tcp::socket>;
     auto connection = std::make_unique<Connection>(context, std::move(socket), endpoints);
     asio::co_spawn(context.io, Connection::serve(std::move(connection), std::string(received)),
@@ -153,7 +159,8 @@ void start_connection(worker::Context& context, tcp::socket socket, const Endpoi
 void start_connection(worker::Context& context, TlsStream stream, const Endpoints& endpoints) {
     using Connection = StreamConnection<TlsStream>;
     auto connection = std::make_unique<Connection>(context, std::move(stream), endpoints);
-    asio::co_spawn(context.io, Connection::serve(std::move(connection), std::string()), core::log_coroutine_exception);
+    asio::co_spawn(context.io, Connection::serve(std::move(connection), std::string()),
+                   core::log_coroutine_exception);
 }
 
 }  // namespace askr::http::h2

@@ -33,11 +33,12 @@ bool may_be_preface(std::string_view bytes);
 /// Serves a clear-text HTTP/2 connection (prior knowledge, RFC 9113 section 3.3) on the
 /// I/O thread until it closes. `received` are the bytes already read (the preface and
 /// whatever followed it).
-void start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, const Endpoints& endpoints,
-                      std::string_view received);
+void start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket,
+                      const Endpoints& endpoints, std::string_view received);
 
 /// Serves an HTTP/2 connection over TLS (ALPN chose "h2"; the handshake is done).
-void start_connection(worker::Context& context, boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream,
+void start_connection(worker::Context& context,
+                      boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream,
                       const Endpoints& endpoints);
 
 }  // namespace askr::http::h2

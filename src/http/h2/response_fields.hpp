@@ -16,13 +16,13 @@ struct Field {
 /// HTTP/2 fields: names lower-cased (RFC 9113 section 8.2.1), connection-specific fields
 /// dropped (section 8.2.2), leading whitespace of values trimmed. Reused per connection.
 class ResponseFields {
-public:
+  public:
     /// Replaces the content with the fields of `lines`.
     void assign(std::string_view lines);
     /// The fields, in order (valid until the next assign()).
     const std::vector<Field>& fields() const { return fields_; }
 
-private:
+  private:
     std::string storage_;
     std::vector<Field> fields_;
 };

@@ -3,15 +3,15 @@
 #include <nghttp2/nghttp2.h>
 
 #include <charconv>
-#include <cstring>
 #include <ctime>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
+#include "http/h2/callbacks.hpp"
 #include "http/h2/stream.hpp"
 #include "http/status.hpp"
 #include "worker/context.hpp"
@@ -28,163 +28,11 @@ double unix_time_now() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Runs a callback body; no exception may cross into nghttp2 (STYLE.md 8).
-template <class F>
-int guarded(const char* what, F&& body) noexcept {
-    try {
-        return body();
-    } catch (const std::exception& e) {
-        spdlog::warn("h2: {}: {}", what, e.what());
-    } catch (...) {
-        spdlog::warn("h2: {}: unknown exception", what);
-    }
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
-}
-
-bool is_pseudo(std::string_view name) { return !name.empty() && name.front() == ':'; }
-
 }  // namespace
 
-// nghttp2's callbacks (nghttp2.h, "Callbacks"); user_data is the Session.
-struct Callbacks {
-    static Session& session(void* user_data) { return *static_cast<Session*>(user_data); }
-    static Stream* stream(nghttp2_session* s, std::int32_t id) {
-        return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
-    }
-
-    static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-        return guarded("begin headers", [&] {
-            if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-            session(user_data).open_stream(frame->hd.stream_id);
-            return 0;
-        });
-    }
-
-    // RFC 9113 section 8.2: names arrive lower-case and validated (nghttp2 checks them).
-    static int on_header(nghttp2_session* s, const nghttp2_frame* frame, const std::uint8_t* name_data,
-                         std::size_t name_length, const std::uint8_t* value_data, std::size_t value_length,
-                         std::uint8_t, void* user_data) {
-        return guarded("header", [&] {
-            Stream* st = stream(s, frame->hd.stream_id);
-            if (!st || st->error_status != 0 || frame->hd.type != NGHTTP2_HEADERS) return 0;
-            if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not passed on
-            const std::string_view name(reinterpret_cast<const char*>(name_data), name_length);
-            const std::string_view value(reinterpret_cast<const char*>(value_data), value_length);
-            const auto& limits = session(user_data).context_.limits;
-            // RFC 9113 section 6.5.2: a field's size is its name, its value and 32.
-            st->header_bytes += name_length + value_length + 32;
-            if (st->header_bytes > limits.max_header_bytes || ++st->header_count > limits.max_header_count) {
-                st->error_status = 431;
-                return 0;
-            }
-            Request& request = st->request();
-            if (!is_pseudo(name)) {
-                // RFC 9113 section 8.3.1: :authority (sent before any field) wins over Host.
-                if (name == "host" && !st->authority.empty()) return 0;
-                request.add_header(name, value);
-            } else if (name == ":method") {
-                request.method.assign(value);
-            } else if (name == ":path") {
-                if (value.size() > limits.max_target_bytes) st->error_status = 414;
-                request.target.assign(value);
-            } else if (name == ":authority") {
-                st->authority.assign(value);
-            }
-            return 0;
-        });
-    }
-
-    static int on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id, const std::uint8_t* data,
-                             std::size_t length, void* user_data) {
-        return guarded("data", [&] {
-            Stream* st = stream(s, id);
-            if (!st || st->dispatched) return 0;
-            st->last_received = Session::Clock::now();
-            if (st->error_status != 0) return 0;
-            Request& request = st->request();
-            if (request.body_length() + length > session(user_data).context_.limits.max_body_bytes) {
-                st->error_status = 413;  // answered at once: the client need not send the rest
-                session(user_data).dispatch(*st);
-                return 0;
-            }
-            if (!request.append_body(reinterpret_cast<const char*>(data), length, Session::body_memory_limit)) {
-                spdlog::warn("h2: cannot spool a request body to a temporary file: {}", std::strerror(errno));
-                st->error_status = 500;
-            }
-            return 0;
-        });
-    }
-
-    static int on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* user_data) {
-        return guarded("frame", [&] {
-            Session& self = session(user_data);
-            switch (frame->hd.type) {
-                case NGHTTP2_RST_STREAM: self.client_reset(); return 0;
-                case NGHTTP2_HEADERS:
-                case NGHTTP2_DATA: break;
-                default: return 0;
-            }
-            Stream* st = stream(s, frame->hd.stream_id);
-            if (!st) return 0;
-            if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-                // :authority stands for Host (RFC 9113 section 8.3.1).
-                if (!st->authority.empty()) {
-                    st->request().add_header("host", st->authority);
-                }
-                st->last_received = Session::Clock::now();
-            }
-            if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
-                st->request_complete = true;
-                if (!st->dispatched) self.dispatch(*st);
-            }
-            return 0;
-        });
-    }
-
-    static int on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* user_data) {
-        return guarded("frame sent", [&] {
-            if (frame->hd.type == NGHTTP2_GOAWAY) session(user_data).goaway_sent_ = true;
-            if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
-            if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-            Stream* st = stream(s, frame->hd.stream_id);
-            // The response is complete while the request is not (an early 413): RFC 9113
-            // section 8.1 lets the server stop the rest of the body with RST_STREAM(NO_ERROR).
-            if (st && !st->request_complete) nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
-            return 0;
-        });
-    }
-
-    static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code, void* user_data) {
-        return guarded("stream close", [&] {
-            session(user_data).stream_closed(id, error_code);
-            return 0;
-        });
-    }
-
-    // The response body, as the client's flow-control window lets it go (RFC 9113
-    // section 5.2): nghttp2 asks for at most `length` bytes.
-    static ssize_t read_body(nghttp2_session* s, std::int32_t, std::uint8_t* buffer, std::size_t length,
-                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
-        (void)s;
-        return guarded("body", [&]() -> int {
-            auto& st = *static_cast<Stream*>(source->ptr);
-            bool eof = false;
-            const long n = st.read_body(reinterpret_cast<char*>(buffer), length, eof);
-            if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets this stream only
-            if (n > 0) st.last_progress = Session::Clock::now();
-            if (eof) {
-                *flags |= NGHTTP2_DATA_FLAG_EOF;
-                st.sending = false;
-            } else if (n == 0) {
-                st.deferred = true;
-                return NGHTTP2_ERR_DEFERRED;
-            }
-            return static_cast<int>(n);
-        });
-    }
-};
-
-void Session::SessionFree::operator()(nghttp2_session* session) const noexcept { nghttp2_session_del(session); }
+void Session::SessionFree::operator()(nghttp2_session* session) const noexcept {
+    nghttp2_session_del(session);
+}
 
 Session::Session(worker::Context& context, const Endpoints& endpoints, int socket_fd)
     : http::Connection(context),
@@ -193,35 +41,36 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
       output_signal_(context.io),
       php_signal_(context.io),
       idle_since_(Clock::now()) {
-    nghttp2_session_callbacks* callbacks = nullptr;
-    if (nghttp2_session_callbacks_new(&callbacks) != 0) throw std::bad_alloc();
-    std::unique_ptr<nghttp2_session_callbacks, void (*)(nghttp2_session_callbacks*)> owned(
-        callbacks, nghttp2_session_callbacks_del);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, Callbacks::on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(callbacks, Callbacks::on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, Callbacks::on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, Callbacks::on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, Callbacks::on_frame_send);
-    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, Callbacks::on_stream_close);
+    auto callbacks = Callbacks::make();
 
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) throw std::bad_alloc();
-    std::unique_ptr<nghttp2_option, void (*)(nghttp2_option*)> owned_option(option, nghttp2_option_del);
+    std::unique_ptr<nghttp2_option, void (*)(nghttp2_option*)> owned_option(option,
+                                                                            nghttp2_option_del);
     // CVE-2024-28182: a header block split into more CONTINUATION frames than this is a
     // connection error (nghttp2's default, stated here so that it does not drift).
     nghttp2_option_set_max_continuations(option, 8);
 
     nghttp2_session* session = nullptr;
-    if (nghttp2_session_server_new2(&session, callbacks, this, option) != 0) throw std::bad_alloc();
+    if (nghttp2_session_server_new2(&session, callbacks.get(), this, option) != 0)
+        throw std::bad_alloc();
     session_.reset(session);
 
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, initial_window_size},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(context.limits.max_header_bytes)},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+         static_cast<std::uint32_t>(context.limits.max_header_bytes)},
     };
     nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, connection_window_size);
+    if (context_.draining) {
+        // Accepted just before a drain began: the requests already sent are answered (as
+        // HTTP/1 answers one with Connection: close), the client is told to move on.
+        nghttp2_submit_shutdown_notice(session);
+        shutdown_noticed_ = true;
+        shutdown_notice_time_ = Clock::now();
+    }
     update_deadline();
 }
 
@@ -230,12 +79,15 @@ Session::~Session() {
 }
 
 bool Session::receive(const char* data, std::size_t length) {
-    const auto n = nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(data), length);
+    const auto n = nghttp2_session_mem_recv(session_.get(),
+                                            reinterpret_cast<const std::uint8_t*>(data), length);
     if (n < 0) {
         // Bad preface, a flood nghttp2 stopped, a callback that failed: end the connection
         // with GOAWAY (RFC 9113 section 5.4.1) if nghttp2 has not queued one itself.
-        spdlog::debug("h2: {}: closing: {}", endpoints_.remote_addr, nghttp2_strerror(static_cast<int>(n)));
-        goaway(n == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR, true);
+        spdlog::debug("h2: {}: closing: {}", endpoints_.remote_addr,
+                      nghttp2_strerror(static_cast<int>(n)));
+        goaway(n == NGHTTP2_ERR_CALLBACK_FAILURE ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_PROTOCOL_ERROR,
+               true);
     }
     update_deadline();
     wake_writer();
@@ -247,7 +99,8 @@ void Session::produce(std::string& out, std::size_t limit) {
         const std::uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(session_.get(), &data);
         if (n < 0) {
-            spdlog::debug("h2: {}: cannot send: {}", endpoints_.remote_addr, nghttp2_strerror(static_cast<int>(n)));
+            spdlog::debug("h2: {}: cannot send: {}", endpoints_.remote_addr,
+                          nghttp2_strerror(static_cast<int>(n)));
             closing_ = true;
             return;
         }
@@ -257,7 +110,8 @@ void Session::produce(std::string& out, std::size_t limit) {
 }
 
 bool Session::finished() const {
-    return nghttp2_session_want_read(session_.get()) == 0 && nghttp2_session_want_write(session_.get()) == 0;
+    return nghttp2_session_want_read(session_.get()) == 0 &&
+           nghttp2_session_want_write(session_.get()) == 0;
 }
 
 asio::awaitable<void> Session::wait_for_output() {
@@ -276,7 +130,8 @@ void Session::wake_writer() {
 void Session::transport_closed() {
     closing_ = true;
     for (auto& [id, stream] : streams_) {
-        if (!stream->closed && stream->php_running() && (!stream->php_complete || stream->pending_bytes() > 0)) {
+        if (!stream->closed && stream->php_running() &&
+            (!stream->php_complete || stream->pending_bytes() > 0)) {
             stream->exchange->mark_client_gone();  // as in stream_closed()
         }
         stream->closed = true;
@@ -327,7 +182,8 @@ void Session::on_deadline() {
         abort();  // the GOAWAY could not be written in time, or the client reads nothing at all
         return;
     }
-    if (shutdown_noticed_ && !final_goaway_ && now - shutdown_notice_time_ >= std::chrono::seconds(1)) {
+    if (shutdown_noticed_ && !final_goaway_ &&
+        now - shutdown_notice_time_ >= std::chrono::seconds(1)) {
         final_goaway_ = true;
         goaway(NGHTTP2_NO_ERROR, false);
     }
@@ -340,8 +196,15 @@ void Session::on_deadline() {
     // holds back (zero-window stall): the stream is reset, its memory and PHP freed.
     for (auto& [id, stream] : streams_) {
         if (stream->closed) continue;
-        const bool receive_stall = !stream->request_complete && now - stream->last_received > context_.options.body_timeout;
-        const bool send_stall = stream->pending_bytes() > 0 && now - stream->last_progress > context_.options.write_timeout;
+        // A header block (HEADERS + CONTINUATION) has --header-timeout from its first
+        // frame, as an HTTP/1 head has: trickling does not extend it. A body may pause
+        // for --body-timeout between DATA frames.
+        const bool receive_stall =
+            !stream->request_complete &&
+            (stream->headers_complete ? now - stream->last_received > context_.options.body_timeout
+                                      : now - stream->opened > context_.options.header_timeout);
+        const bool send_stall = stream->pending_bytes() > 0 &&
+                                now - stream->last_progress > context_.options.write_timeout;
         if (receive_stall || send_stall) {
             spdlog::debug("h2: {}: stream {} reset: {}", endpoints_.remote_addr, id,
                           receive_stall ? "request stalled" : "client window stalled");
@@ -349,6 +212,7 @@ void Session::on_deadline() {
         }
     }
     wake_writer();
+    set_deadline(std::chrono::seconds(1));  // the next check
     update_deadline();
 }
 
@@ -356,16 +220,22 @@ void Session::update_deadline() {
     if (closing_) {
         deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(2));
     } else if (streams_.empty()) {
-        deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1) : context_.options.keepalive_timeout);
+        deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1)
+                                                     : context_.options.keepalive_timeout);
     } else {
-        deadline_ = Clock::now() + std::chrono::seconds(1);  // on_deadline() checks the streams
+        // on_deadline() checks the streams once a second. Not pushed back by traffic: a
+        // client sending PINGs must not keep a stalled stream from being checked.
+        deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
     }
 }
 
 // CVE-2023-44487 (rapid reset): opening streams and resetting them at once costs the
-// client nothing and the server a request each. Past rapid_reset_limit resets within
-// rapid_reset_window, the connection ends with ENHANCE_YOUR_CALM.
-void Session::client_reset() {
+// client nothing and the server a request each. Every stream that ends reset counts:
+// by the client's RST_STREAM, or by the server because of the client's errors (a bad
+// WINDOW_UPDATE or DATA on a stream makes nghttp2 reset it, CVE-2025-8671 "MadeYouReset").
+// Past rapid_reset_limit within rapid_reset_window, the connection ends with
+// ENHANCE_YOUR_CALM.
+void Session::stream_reset() {
     const auto now = Clock::now();
     if (now - reset_window_start_ > rapid_reset_window) {
         reset_window_start_ = now;
@@ -400,7 +270,7 @@ Stream* Session::open_stream(std::int32_t id) {
     request.endpoints = endpoints_;
     request.version_major = 2;
     request.version_minor = 0;
-    stream->last_received = stream->last_progress = Clock::now();
+    stream->opened = stream->last_received = stream->last_progress = Clock::now();
     Stream* raw = stream.get();
     nghttp2_session_set_stream_user_data(session_.get(), id, raw);
     streams_[id] = std::move(stream);
@@ -409,6 +279,7 @@ Stream* Session::open_stream(std::int32_t id) {
 }
 
 void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
+    if (error_code != NGHTTP2_NO_ERROR) stream_reset();  // refused streams count too
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     Stream& stream = *it->second;
@@ -428,6 +299,10 @@ void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
 void Session::erase_stream(std::int32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
+    if (it->second->dispatched && context_.telemetry) {
+        context_.telemetry->request_finished(it->second->request(), it->second->outcome);
+    }
+    body_memory_in_use_ -= it->second->body_memory;
     if (it->second->exchange && spare_exchanges_.size() < 8) {
         it->second->exchange->request.clear();
         spare_exchanges_.push_back(std::move(it->second->exchange));
@@ -441,21 +316,35 @@ void Session::dispatch(Stream& stream) {
     stream.dispatched = true;
     Request& request = stream.request();
     request.start_time = unix_time_now();
+    if (context_.telemetry) {  // metrics and access log, as for HTTP/1 (erase_stream() ends it)
+        if (context_.telemetry->timing()) stream.outcome.began = std::chrono::steady_clock::now();
+        stream.outcome.bytes_in += stream.header_bytes;
+        context_.telemetry->request_started();
+    }
     if (stream.error_status != 0) return respond_simple(stream, stream.error_status);
     if (request.method.empty() || request.target.empty() || request.target.front() != '/') {
-        return respond_simple(stream, request.method == "OPTIONS" && request.target == "*" ? 204 : 400);
+        return respond_simple(stream,
+                              request.method == "OPTIONS" && request.target == "*" ? 204 : 400);
     }
     context_.events->request_started();  // may start a drain (--max-requests)
     auto& exchange = *stream.exchange;
     exchange.route = context_.routes.resolve(request.path(), request.query());
     const Route& route = *exchange.route;
     switch (route.kind) {
-        case Route::Kind::php: return serve_php(stream);
-        case Route::Kind::static_file: return serve_static(stream);
-        case Route::Kind::redirect: return respond_simple(stream, 301, "Location: " + route.location + "\r\n");
-        case Route::Kind::forbidden: return respond_simple(stream, 403);
-        case Route::Kind::bad_request: return respond_simple(stream, 400);
-        case Route::Kind::not_found: break;
+        case Route::Kind::php:
+            stream.outcome.kind = shm::ResponseKind::php;
+            return serve_php(stream);
+        case Route::Kind::static_file:
+            stream.outcome.kind = shm::ResponseKind::static_file;
+            return serve_static(stream);
+        case Route::Kind::redirect:
+            return respond_simple(stream, 301, "Location: " + route.location + "\r\n");
+        case Route::Kind::forbidden:
+            return respond_simple(stream, 403);
+        case Route::Kind::bad_request:
+            return respond_simple(stream, 400);
+        case Route::Kind::not_found:
+            break;
     }
     respond_simple(stream, 404);
 }
@@ -466,12 +355,14 @@ void Session::respond_simple(Stream& stream, int status, std::string_view fields
     std::string all_fields(fields);
     all_fields.append("Content-Type: text/html\r\n");
     const bool head_only = stream.request().method == "HEAD";
-    submit_head(stream, status, all_fields, static_cast<std::int64_t>(stream.body.size()), !head_only);
+    submit_head(stream, status, all_fields, static_cast<std::int64_t>(stream.body.size()),
+                !head_only);
 }
 
 void Session::serve_static(Stream& stream) {
     auto& file = stream.file;
-    static_files::prepare_file_response(stream.request(), context_.files, stream.exchange->route->file, file);
+    static_files::prepare_file_response(stream.request(), context_.files,
+                                        stream.exchange->route->file, file);
     if (file.status == 404 || file.status == 403 || file.status == 405) {
         return respond_simple(stream, file.status, file.fields);
     }
@@ -479,41 +370,48 @@ void Session::serve_static(Stream& stream) {
     stream.file_offset = file.offset;
     stream.file_remaining = file.send_body ? file.length : 0;
     const bool no_body = status_has_no_body(file.status);
-    submit_head(stream, file.status, file.fields, no_body ? -1 : static_cast<std::int64_t>(file.length),
+    submit_head(stream, file.status, file.fields,
+                no_body ? -1 : static_cast<std::int64_t>(file.length),
                 file.send_body && file.length > 0);
 }
 
-bool Session::submit_head(Stream& stream, int status, std::string_view fields, std::int64_t content_length,
-                          bool with_body) {
+bool Session::submit_head(Stream& stream, int status, std::string_view fields,
+                          std::int64_t content_length, bool with_body) {
+    stream.outcome.status = status;
     char status_text[8];
-    const auto status_end = std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
+    const auto status_end =
+        std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
     char length_text[24];
     std::string_view length_value;
     if (content_length >= 0) {
-        length_value = {length_text, static_cast<std::size_t>(
-                                         std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
-                                         length_text)};
+        length_value = {
+            length_text,
+            static_cast<std::size_t>(
+                std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
+                length_text)};
     }
     response_fields_.assign(fields);
     auto nv = [](std::string_view name, std::string_view value) {
         return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                          NGHTTP2_NV_FLAG_NONE};
+                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
+                          name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
     };
     std::vector<nghttp2_nv> headers;  // nghttp2_submit_response() copies them
     headers.reserve(response_fields_.fields().size() + 4);
-    headers.push_back(nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
+    headers.push_back(
+        nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
     headers.push_back(nv("server", "Askr"));
     headers.push_back(nv("date", http_date_now()));
     if (!length_value.empty()) headers.push_back(nv("content-length", length_value));
-    for (const auto& field : response_fields_.fields()) headers.push_back(nv(field.name, field.value));
+    for (const auto& field : response_fields_.fields())
+        headers.push_back(nv(field.name, field.value));
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = Callbacks::read_body;
     stream.sending = with_body;
     stream.last_progress = Clock::now();
-    const int rv = nghttp2_submit_response(session_.get(), stream.id, headers.data(), headers.size(),
-                                           with_body ? &provider : nullptr);
+    const int rv = nghttp2_submit_response(session_.get(), stream.id, headers.data(),
+                                           headers.size(), with_body ? &provider : nullptr);
     wake_writer();
     return rv == 0;
 }
@@ -528,6 +426,7 @@ void Session::serve_php(Stream& stream) {
     ++php_running_;
     context_.php.submit(exchange);
     context_.events->php_submitted();
+    stream.php_began = std::chrono::steady_clock::now();
     asio::co_spawn(context_.io, pump_php(stream), core::log_coroutine_exception);
 }
 
@@ -555,14 +454,16 @@ asio::awaitable<void> Session::pump_php(Stream& stream) {
                     const auto& declared = stream.php_head.content_length;
                     std::int64_t value = 0;
                     if (!declared.empty() &&
-                        std::from_chars(declared.data(), declared.data() + declared.size(), value).ec == std::errc{}) {
+                        std::from_chars(declared.data(), declared.data() + declared.size(), value)
+                                .ec == std::errc{}) {
                         length = value;
                     }
                 } else if (progress.complete) {
                     length = static_cast<std::int64_t>(taken.size());
                 }
                 stream.php_complete = progress.complete;
-                const bool with_body = !stream.discard_body && !(progress.complete && taken.empty());
+                const bool with_body =
+                    !stream.discard_body && !(progress.complete && taken.empty());
                 stream.append_output(taken, exchange);
                 submit_head(stream, status, stream.php_head.fields, length, with_body);
             } else {
@@ -579,6 +480,7 @@ asio::awaitable<void> Session::pump_php(Stream& stream) {
         co_await exchange.wait();
     }
     stream.php_released = true;
+    stream.outcome.php = std::chrono::steady_clock::now() - stream.php_began;
     --php_running_;
     context_.events->php_finished();
     if (stream.closed) erase_stream(stream.id);

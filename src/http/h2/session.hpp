@@ -30,7 +30,7 @@ struct Callbacks;  // nghttp2's callbacks, friends of Session (session.cpp)
 /// connection.cpp) feeds received bytes in, takes frames out, and runs the coroutines.
 /// Neither copyable nor movable: nghttp2 holds a pointer to it.
 class Session : public http::Connection {
-public:
+  public:
     ~Session() override;
 
     void expire_if_idle() override;
@@ -38,13 +38,16 @@ public:
 
     /// Defaults of the server's HTTP/2 limits (RFC 9113 section 6.5.2), see docs/http2.md.
     static constexpr std::uint32_t max_concurrent_streams = 100;
-    static constexpr std::uint32_t initial_window_size = 256 * 1024;   ///< per stream
-    static constexpr std::uint32_t connection_window_size = 1 << 20;   ///< whole connection
-    static constexpr std::size_t body_memory_limit = 128 * 1024;       ///< larger bodies go to a temp file
-    static constexpr unsigned rapid_reset_limit = 200;                 ///< client resets per window ...
-    static constexpr std::chrono::seconds rapid_reset_window{10};      ///< ... before ENHANCE_YOUR_CALM
+    static constexpr std::uint32_t initial_window_size = 256 * 1024;  ///< per stream
+    static constexpr std::uint32_t connection_window_size = 1 << 20;  ///< whole connection
+    static constexpr std::size_t body_memory_limit =
+        1 << 20;  ///< larger bodies go to a temp file (as HTTP/1)...
+    static constexpr std::size_t body_memory_budget =
+        4 << 20;  ///< ... and so do bodies past this per connection
+    static constexpr unsigned rapid_reset_limit = 200;             ///< client resets per window ...
+    static constexpr std::chrono::seconds rapid_reset_window{10};  ///< ... before ENHANCE_YOUR_CALM
 
-protected:
+  protected:
     Session(worker::Context& context, const Endpoints& endpoints, int socket_fd);
 
     /// Feeds bytes read from the client to nghttp2; false when the connection must close
@@ -63,12 +66,12 @@ protected:
     /// Suspends until the PHP thread has released every request of this connection.
     boost::asio::awaitable<void> wait_for_php();
 
-    bool closing_ = false;   ///< GOAWAY queued or the client left: close when written
-    bool aborted_ = false;   ///< abort() ran
-    bool writing_ = false;   ///< a socket write is in progress (since write_began_)
+    bool closing_ = false;  ///< GOAWAY queued or the client left: close when written
+    bool aborted_ = false;  ///< abort() ran
+    bool writing_ = false;  ///< a socket write is in progress (since write_began_)
     Clock::time_point write_began_{};
 
-private:
+  private:
     friend struct Callbacks;
     struct SessionFree {
         void operator()(nghttp2_session* session) const noexcept;
@@ -81,10 +84,11 @@ private:
     void serve_php(Stream& stream);
     boost::asio::awaitable<void> pump_php(Stream& stream);
     /// Submits a response head ("Name: value\r\n" fields); with_body: a DATA source follows.
-    bool submit_head(Stream& stream, int status, std::string_view fields, std::int64_t content_length, bool with_body);
+    bool submit_head(Stream& stream, int status, std::string_view fields,
+                     std::int64_t content_length, bool with_body);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
     void erase_stream(std::int32_t id);
-    void client_reset();
+    void stream_reset();
     void goaway(std::uint32_t error_code, bool immediately);
     void update_deadline();
     std::unique_ptr<worker::Exchange> take_exchange();
@@ -101,6 +105,7 @@ private:
     Clock::time_point idle_since_;
     Clock::time_point reset_window_start_{};
     unsigned resets_in_window_ = 0;
+    std::size_t body_memory_in_use_ = 0;  // request bodies held in memory, all streams
     bool goaway_sent_ = false;
     bool shutdown_noticed_ = false;  // drain: the first GOAWAY (last stream 2^31-1) is queued
     bool final_goaway_ = false;      // drain: the GOAWAY naming the last stream is queued

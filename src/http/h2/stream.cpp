@@ -14,7 +14,11 @@ void Stream::set_simple_body(int status) {
     const auto code = std::to_string(status);
     const auto reason = reason_phrase(status);
     body.assign("<!DOCTYPE html><html><head><title>").append(code).append(" ").append(reason);
-    body.append("</title></head><body><h1>").append(code).append(" ").append(reason).append("</h1></body></html>\n");
+    body.append("</title></head><body><h1>")
+        .append(code)
+        .append(" ")
+        .append(reason)
+        .append("</h1></body></html>\n");
     body_offset = 0;
 }
 
@@ -26,7 +30,8 @@ long Stream::read_body(char* out, std::size_t length, bool& eof) {
         if (file.fd.get() < 0) {
             // From memory: inline_body is the body to send (already the range, if any).
             const auto sent = static_cast<std::size_t>(file_offset - file.offset);
-            const auto available = file.inline_body.size() > sent ? file.inline_body.size() - sent : 0;
+            const auto available =
+                file.inline_body.size() > sent ? file.inline_body.size() - sent : 0;
             got = static_cast<long>(std::min<std::size_t>(n, available));
             std::memcpy(out, file.inline_body.data() + sent, static_cast<std::size_t>(got));
         } else {
@@ -34,7 +39,8 @@ long Stream::read_body(char* out, std::size_t length, bool& eof) {
                 got = ::pread(file.fd.get(), out, n, static_cast<off_t>(file_offset));
             } while (got < 0 && errno == EINTR);
         }
-        if (got <= 0 && n > 0) return -1;  // the file shrank or cannot be read: the length promised cannot be kept
+        if (got <= 0 && n > 0)
+            return -1;  // the file shrank or cannot be read: the length promised cannot be kept
         file_offset += static_cast<std::uint64_t>(got);
         file_remaining -= static_cast<std::uint64_t>(got);
         if (file_remaining == 0) {

@@ -9,8 +9,10 @@ namespace {
 
 TEST(H2ResponseFields, LowerCasesNamesAndDropsConnectionSpecificFields) {
     ResponseFields f;
-    f.assign("Content-Type: text/html; charset=UTF-8\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n"
-             "Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nX-Odd:\tvalue \r\nKeep-Alive: 5\r\nUpgrade: h2c\r\n");
+    f.assign(
+        "Content-Type: text/html; charset=UTF-8\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n"
+        "Set-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nX-Odd:\tvalue \r\nKeep-Alive: "
+        "5\r\nUpgrade: h2c\r\n");
     ASSERT_EQ(f.fields().size(), 4u);
     EXPECT_EQ(f.fields()[0].name, "content-type");
     EXPECT_EQ(f.fields()[0].value, "text/html; charset=UTF-8");
@@ -34,7 +36,8 @@ TEST(H2ResponseFields, IgnoresLinesWithoutANameAndReuses) {
 
 TEST(H2Preface, RecognisedByteByByte) {
     const std::string preface(client_preface);
-    for (std::size_t n = 0; n <= preface.size(); ++n) EXPECT_TRUE(may_be_preface(preface.substr(0, n))) << n;
+    for (std::size_t n = 0; n <= preface.size(); ++n)
+        EXPECT_TRUE(may_be_preface(preface.substr(0, n))) << n;
     EXPECT_TRUE(may_be_preface(preface + std::string("\x00\x00\x06\x04", 4)));
     EXPECT_FALSE(may_be_preface("GET / HTTP/1.1\r\n"));
     EXPECT_FALSE(may_be_preface("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"));

@@ -1,0 +1,220 @@
+#include "http/h2/callbacks.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "http/h2/session.hpp"
+#include "http/h2/stream.hpp"
+#include "worker/context.hpp"
+
+namespace askr::http::h2 {
+
+namespace {
+
+// Runs a callback body; no exception may cross into nghttp2 (STYLE.md 8).
+template <class F>
+int guarded(const char* what, F&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        spdlog::warn("h2: {}: {}", what, e.what());
+    } catch (...) {
+        spdlog::warn("h2: {}: unknown exception", what);
+    }
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+bool is_pseudo(std::string_view name) {
+    return !name.empty() && name.front() == ':';
+}
+
+}  // namespace
+
+// nghttp2's callbacks (nghttp2.h, "Callbacks"); user_data is the Session.
+CallbacksPtr Callbacks::make() {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    if (nghttp2_session_callbacks_new(&callbacks) != 0) throw std::bad_alloc();
+    CallbacksPtr owned(callbacks, nghttp2_session_callbacks_del);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    return owned;
+}
+
+Session& Callbacks::session(void* user_data) {
+    return *static_cast<Session*>(user_data);
+}
+Stream* Callbacks::stream(nghttp2_session* s, std::int32_t id) {
+    return static_cast<Stream*>(nghttp2_session_get_stream_user_data(s, id));
+}
+
+int Callbacks::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    return guarded("begin headers", [&] {
+        if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+            return 0;
+        session(user_data).open_stream(frame->hd.stream_id);
+        return 0;
+    });
+}
+
+// RFC 9113 section 8.2: names arrive lower-case and validated (nghttp2 checks them).
+int Callbacks::on_header(nghttp2_session* s, const nghttp2_frame* frame,
+                         const std::uint8_t* name_data, std::size_t name_length,
+                         const std::uint8_t* value_data, std::size_t value_length, std::uint8_t,
+                         void* user_data) {
+    return guarded("header", [&] {
+        Stream* st = stream(s, frame->hd.stream_id);
+        if (!st || st->error_status != 0 || frame->hd.type != NGHTTP2_HEADERS) return 0;
+        if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not passed on
+        const std::string_view name(reinterpret_cast<const char*>(name_data), name_length);
+        const std::string_view value(reinterpret_cast<const char*>(value_data), value_length);
+        const auto& limits = session(user_data).context_.limits;
+        // RFC 9113 section 6.5.2: a field's size is its name, its value and 32.
+        st->header_bytes += name_length + value_length + 32;
+        if (st->header_bytes > limits.max_header_bytes ||
+            ++st->header_count > limits.max_header_count) {
+            st->error_status = 431;
+            return 0;
+        }
+        Request& request = st->request();
+        if (!is_pseudo(name)) {
+            // RFC 9113 section 8.3.1: :authority (sent before any field) wins over Host.
+            if (name == "host" && !st->authority.empty()) return 0;
+            request.add_header(name, value);
+        } else if (name == ":method") {
+            request.method.assign(value);
+        } else if (name == ":path") {
+            if (value.size() > limits.max_target_bytes) st->error_status = 414;
+            request.target.assign(value);
+        } else if (name == ":authority") {
+            st->authority.assign(value);
+        }
+        return 0;
+    });
+}
+
+int Callbacks::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id,
+                             const std::uint8_t* data, std::size_t length, void* user_data) {
+    return guarded("data", [&] {
+        Stream* st = stream(s, id);
+        if (!st || st->dispatched) return 0;
+        st->last_received = Session::Clock::now();
+        st->outcome.bytes_in += length;
+        if (st->error_status != 0) return 0;
+        Request& request = st->request();
+        if (request.body_length() + length > session(user_data).context_.limits.max_body_bytes) {
+            st->error_status = 413;  // answered at once: the client need not send the rest
+            session(user_data).dispatch(*st);
+            return 0;
+        }
+        // Bodies stay in memory up to 1 MiB each as with HTTP/1, but all the streams of a
+        // connection together hold at most body_memory_budget: past it they spool.
+        Session& self = session(user_data);
+        const std::size_t budget_left = Session::body_memory_budget - self.body_memory_in_use_;
+        const std::size_t memory_limit =
+            std::min(Session::body_memory_limit, request.body.size() + budget_left);
+        if (!request.append_body(reinterpret_cast<const char*>(data), length, memory_limit)) {
+            spdlog::warn("h2: cannot spool a request body to a temporary file: {}",
+                         std::strerror(errno));
+            st->error_status = 500;
+        }
+        self.body_memory_in_use_ = self.body_memory_in_use_ - st->body_memory + request.body.size();
+        st->body_memory = request.body.size();
+        return 0;
+    });
+}
+
+int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, void* user_data) {
+    return guarded("frame", [&] {
+        Session& self = session(user_data);
+        switch (frame->hd.type) {
+            case NGHTTP2_HEADERS:
+            case NGHTTP2_DATA:
+                break;
+            default:
+                return 0;
+        }
+        Stream* st = stream(s, frame->hd.stream_id);
+        if (!st) return 0;
+        if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            // :authority stands for Host (RFC 9113 section 8.3.1).
+            if (!st->authority.empty()) {
+                st->request().add_header("host", st->authority);
+            }
+            st->headers_complete = true;
+            st->last_received = Session::Clock::now();
+            // RFC 9110 section 10.1.1: a client waiting for 100 Continue before its body
+            // gets it (an early error, such as 431, answers instead).
+            if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 && st->error_status == 0 &&
+                st->request().header("expect") == "100-continue") {
+                static const char status[] = ":status", code[] = "100";
+                nghttp2_nv nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(status)),
+                              reinterpret_cast<std::uint8_t*>(const_cast<char*>(code)),
+                              sizeof status - 1, sizeof code - 1, NGHTTP2_NV_FLAG_NONE};
+                nghttp2_submit_headers(s, NGHTTP2_FLAG_NONE, st->id, nullptr, &nv, 1, nullptr);
+                self.wake_writer();
+            }
+        }
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+            st->request_complete = true;
+            if (!st->dispatched) self.dispatch(*st);
+        }
+        return 0;
+    });
+}
+
+int Callbacks::on_frame_send(nghttp2_session* s, const nghttp2_frame* frame, void* user_data) {
+    return guarded("frame sent", [&] {
+        if (frame->hd.type == NGHTTP2_GOAWAY) session(user_data).goaway_sent_ = true;
+        if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+        if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+        Stream* st = stream(s, frame->hd.stream_id);
+        // The response is complete while the request is not (an early 413): RFC 9113
+        // section 8.1 lets the server stop the rest of the body with RST_STREAM(NO_ERROR).
+        if (st && !st->request_complete)
+            nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+        return 0;
+    });
+}
+
+int Callbacks::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code,
+                               void* user_data) {
+    return guarded("stream close", [&] {
+        session(user_data).stream_closed(id, error_code);
+        return 0;
+    });
+}
+
+// The response body, as the client's flow-control window lets it go (RFC 9113
+// section 5.2): nghttp2 asks for at most `length` bytes.
+ssize_t Callbacks::read_body(nghttp2_session* s, std::int32_t, std::uint8_t* buffer,
+                             std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                             void*) {
+    (void)s;
+    return guarded("body", [&]() -> int {
+        auto& st = *static_cast<Stream*>(source->ptr);
+        bool eof = false;
+        const long n = st.read_body(reinterpret_cast<char*>(buffer), length, eof);
+        if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets this stream only
+        if (n > 0) {
+            st.last_progress = Session::Clock::now();
+            st.outcome.bytes_out += static_cast<std::uint64_t>(n);
+        }
+        if (eof) {
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+            st.sending = false;
+        } else if (n == 0) {
+            st.deferred = true;
+            return NGHTTP2_ERR_DEFERRED;
+        }
+        return static_cast<int>(n);
+    });
+}
+
+}  // namespace askr::http::h2
