@@ -383,7 +383,11 @@ EOF
 }
 
 anchors_askr_workers() {
-  if "$1" serve --help 2>&1 | grep -q -- --workers; then echo yes; else echo no; fi
+  # Read the whole help first: `grep -q` stopping early would SIGPIPE askr, which
+  # pipefail (bench/run) turns into "no".
+  local help
+  help=$("$1" serve --help 2>&1)
+  if grep -q -- --workers <<<"$help"; then echo yes; else echo no; fi
 }
 
 anchors_start_askr() {
@@ -404,6 +408,11 @@ anchors_start_askr() {
   help=$("$bin" serve --help 2>&1)
   if grep -q -- --workers <<<"$help"; then
     args+=(--workers "$workers")
+  fi
+  # The admin listener stays on (as deployed: metrics are recorded), on a free port so
+  # that another Askr on 127.0.0.1:2019 cannot stop the run.
+  if grep -q -- --admin-listen <<<"$help"; then
+    args+=(--admin-listen 127.0.0.1:0)
   fi
   # Session files go to the run's directory, as with the anchors (DokuWiki writes one
   # per request). With --php-ini when Askr has it, else through PHP_INI_SCAN_DIR, which
