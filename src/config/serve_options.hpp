@@ -41,6 +41,7 @@ struct ServeOptions {
     std::uint64_t max_header_size = 32 << 10;        ///< all header fields together, else 431
     std::uint64_t max_uri_size = 8 << 10;            ///< request-target, else 414
     unsigned max_header_count = 100;                 ///< header fields, else 431
+    std::uint32_t h2_max_streams = 100;              ///< HTTP/2 concurrent streams per connection
     // TLS (issue 5): with a certificate, every --listen address speaks TLS.
     std::string tls_cert;                            ///< PEM certificate chain, leaf first (--tls-cert)
     std::string tls_key;                             ///< PEM private key (--tls-key)

@@ -57,7 +57,7 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
     session_.reset(session);
 
     const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_concurrent_streams},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, context.options.h2_max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, initial_window_size},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
          static_cast<std::uint32_t>(context.limits.max_header_bytes)},
@@ -260,7 +260,7 @@ std::unique_ptr<worker::Exchange> Session::take_exchange() {
 Stream* Session::open_stream(std::int32_t id) {
     // Streams reset while PHP still runs them count too: a client cannot queue more PHP
     // work than twice the stream limit by resetting streams.
-    if (streams_.size() >= 2 * max_concurrent_streams || closing_) {
+    if (streams_.size() >= 2 * std::size_t{context_.options.h2_max_streams} || closing_) {
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
         return nullptr;
     }

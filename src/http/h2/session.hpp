@@ -37,7 +37,7 @@ class Session : public http::Connection {
     void on_deadline() override;
 
     /// Defaults of the server's HTTP/2 limits (RFC 9113 section 6.5.2), see docs/http2.md.
-    static constexpr std::uint32_t max_concurrent_streams = 100;
+    // The concurrent-stream limit is [server] http2_max_streams (config::ServeOptions).
     static constexpr std::uint32_t initial_window_size = 256 * 1024;  ///< per stream
     static constexpr std::uint32_t connection_window_size = 1 << 20;  ///< whole connection
     static constexpr std::size_t body_memory_limit =

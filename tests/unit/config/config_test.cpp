@@ -406,8 +406,11 @@ TEST(ConfigSchema, NamesAreUniqueAndWellFormed) {
         }
         EXPECT_TRUE(sections_seen.count(option.section))
             << option.name() << ": section missing from sections()";
-        EXPECT_EQ(option.key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"),
+        // snake_case: lower-case letters, digits (http2_...) and underscores, a letter first.
+        EXPECT_EQ(option.key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_"),
                   std::string_view::npos)
+            << option.name();
+        EXPECT_TRUE(!option.key.empty() && option.key.front() >= 'a' && option.key.front() <= 'z')
             << option.name();
     }
     EXPECT_EQ(find_option("server", "listen")->env(), "ASKR_SERVER_LISTEN");
