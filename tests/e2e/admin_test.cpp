@@ -641,12 +641,8 @@ TEST(Admin, Http2RequestsAndShedConnectionsAreCounted) {
     // Two keep-alive clients fill the worker; the third connection is shed.
     std::vector<int> held;
     for (int i = 0; i < 2; ++i) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(server.port());
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        const int fd = connect_loopback(server.port());
+        ASSERT_GE(fd, 0);
         const std::string get = "GET /file.txt HTTP/1.1\r\nHost: x\r\n\r\n";
         ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
         char buffer[2048];

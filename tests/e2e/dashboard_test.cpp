@@ -35,13 +35,7 @@ std::string run_browser(const std::string& profile, const std::string& what, con
         " --user-data-dir=" +
         profile + " --window-size=1280,1100 --virtual-time-budget=" + std::to_string(budget_ms) +
         " " + what + " '" + url + "' 2>/dev/null";
-    std::string out;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return out;
-    char buffer[8192];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    ::pclose(pipe);
-    return out;
+    return command_output(command);
 }
 
 long attribute(const std::string& dom, const std::string& pattern) {

@@ -301,7 +301,7 @@ Response request(const std::string& url, const RequestOptions& options) {
     return response;
 }
 
-std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout, bool half_close) {
+int connect_loopback(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -309,8 +309,24 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chro
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
         ::close(fd);
-        return {};
+        return -1;
     }
+    return fd;
+}
+
+std::string command_output(const std::string& command) {
+    std::string out;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return out;
+    char buffer[8192];
+    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+    ::pclose(pipe);
+    return out;
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout, bool half_close) {
+    int fd = connect_loopback(port);
+    if (fd < 0) return {};
     std::size_t sent = 0;
     while (sent < bytes.size()) {
         ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

@@ -118,6 +118,12 @@ inline Response get(const std::string& url) { return request(url); }
 /// Sends raw bytes on a new TCP connection to 127.0.0.1:port and returns everything
 /// read until the server closes or `timeout` passes without data. With
 /// `half_close`, shuts down the sending side after writing.
+/// A TCP connection to 127.0.0.1:PORT (blocking, close-on-exec), or -1.
+int connect_loopback(std::uint16_t port);
+
+/// Runs a shell command and returns what it printed on stdout (add 2>&1 for stderr).
+std::string command_output(const std::string& command);
+
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(3), bool half_close = false);
 

@@ -23,15 +23,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shell(const std::string& command) {
-    std::string output;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return output;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    ::pclose(pipe);
-    return output;
-}
+std::string shell(const std::string& command) { return command_output(command + " 2>&1"); }
 
 std::string pattern(std::size_t size) {
     std::string s(size, '\0');

@@ -20,15 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string run_command(const std::string& command) {
-    std::string out;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    ::pclose(pipe);
-    return out;
-}
+std::string run_command(const std::string& command) { return command_output(command); }
 
 // A slow request pinned on one worker must not delay fast requests from other clients:
 // the busy worker stops accepting, so new connections go to the idle one.
@@ -72,19 +64,6 @@ std::vector<WorkerRow> worker_rows(const std::string& socket) {
     return rows;
 }
 
-int connect_to(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 // No thundering herd: with every worker waiting, a new connection wakes one of them.
 // Without EPOLLEXCLUSIVE each connection would wake all four, three of them for nothing.
 TEST(Operations, ANewConnectionWakesOneWorkerNotAll) {
@@ -118,7 +97,7 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     Server server(root.path(), {"--workers", "2", "--control-socket", socket});
     std::vector<int> clients;
     for (int i = 0; i < 32; ++i) {
-        const int fd = connect_to(server.port());
+        const int fd = connect_loopback(server.port());
         ASSERT_GE(fd, 0);
         clients.push_back(fd);
     }
@@ -147,7 +126,7 @@ TEST(Operations, ConnectionsPastTheLimitAreShedWith503) {
     const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     std::vector<int> held;
     for (int i = 0; i < 4; ++i) {  // four keep-alive clients, each answered and still open
-        const int fd = connect_to(server.port());
+        const int fd = connect_loopback(server.port());
         ASSERT_GE(fd, 0);
         ASSERT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
         char buffer[512];

@@ -38,15 +38,7 @@ std::string read_all(const std::string& path) {
 }
 
 // Runs a shell command, returns what it printed (stdout and stderr).
-std::string shell(const std::string& command) {
-    std::string output;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return output;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    ::pclose(pipe);
-    return output;
-}
+std::string shell(const std::string& command) { return command_output(command + " 2>&1"); }
 
 // A certificate and key made with the openssl command line (as a user would).
 struct CertPair {
