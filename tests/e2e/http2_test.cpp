@@ -544,3 +544,56 @@ TEST_F(Http2, ServerSideResetsProvokedByTheClientCountToo) {
 
 }  // namespace
 }  // namespace askr::test::h2
+
+namespace askr::test::h2 {
+namespace {
+
+// Request smuggling and malformed requests over HTTP/2 (RFC 9113 section 8.1.1 and
+// 8.2): a content-length that disagrees with the DATA sent, connection-specific fields
+// such as transfer-encoding or connection, and upper-case field names make the request
+// malformed. Each is reset on its own stream, the script never runs, and the
+// connection and other clients go on.
+TEST(Http2Smuggling, MalformedRequestsAreResetAndNeverReachPhp) {
+    TempDir root;
+    root.write("log.php", R"(<?php file_put_contents(__DIR__ . '/runs.log', $_SERVER['REQUEST_METHOD'] . "\n", FILE_APPEND); echo 'ran';)");
+    Server server(root.path());
+    struct Case {
+        const char* what;
+        std::vector<std::pair<std::string, std::string>> fields;
+        std::string body;  // sent as DATA with END_STREAM; empty: END_STREAM on HEADERS
+    };
+    const Case cases[] = {
+        {"content-length larger than the body", {{"content-length", "5"}}, "0123456789"},
+        {"content-length smaller than the body", {{"content-length", "50"}}, "0123456789"},
+        {"transfer-encoding", {{"transfer-encoding", "chunked"}}, "5\r\nhello\r\n0\r\n\r\n"},
+        {"connection", {{"connection", "keep-alive"}}, ""},
+        {"upper-case field name", {{"X-Upper", "1"}}, ""},
+    };
+    RawH2 client(server.port());
+    ASSERT_TRUE(client.handshake());
+    std::uint32_t stream = 1;
+    for (const auto& c : cases) {
+        const std::string block = request_block("POST", "/log.php", c.fields);
+        if (c.body.empty()) {
+            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, block))) << c.what;
+        } else {
+            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS, stream, block) + frame(DATA, END_STREAM, stream, c.body)))
+                << c.what;
+        }
+        auto reset = client.until(RST_STREAM, std::chrono::seconds(5), stream);
+        ASSERT_TRUE(reset.has_value()) << c.what << ": not reset";
+        EXPECT_EQ(reset->error_code(), 1u) << c.what << ": expected PROTOCOL_ERROR";
+        stream += 2;
+    }
+    // The same connection still serves a well-formed request.
+    ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, request_block("GET", "/log.php"))));
+    auto answer = client.until(HEADERS, std::chrono::seconds(5), stream);
+    EXPECT_TRUE(answer.has_value()) << "the connection broke after the refused requests";
+    EXPECT_EQ(h2_request(server.url("/log.php")).status, 200);
+    std::ifstream runs(root.path() + "/runs.log");
+    std::string log((std::istreambuf_iterator<char>(runs)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(log, "GET\nGET\n") << "a malformed request reached PHP";
+}
+
+}  // namespace
+}  // namespace askr::test::h2
