@@ -1,16 +1,13 @@
 #include "shm/metrics.hpp"
 
-#include <sys/mman.h>
-
 #include <new>
 #include <stdexcept>
 
 namespace askr::shm {
 
 namespace {
-constexpr std::size_t header_bytes = 64;
-// Layout after the header: SupervisorMetrics, retired WorkerMetrics, slots.
-constexpr std::size_t supervisor_offset = header_bytes;
+// Layout after the region's header: SupervisorMetrics, retired WorkerMetrics, slots.
+constexpr std::size_t supervisor_offset = 0;
 constexpr std::size_t retired_offset = supervisor_offset + sizeof(SupervisorMetrics);
 constexpr std::size_t slots_offset = retired_offset + sizeof(WorkerMetrics);
 
@@ -41,31 +38,27 @@ void WorkerMetrics::reset() {
     new (this) WorkerMetrics();
 }
 
-Metrics::Metrics(std::size_t slots) : slots_(slots) {
-    bytes_ = slots_offset + slots * sizeof(WorkerMetrics);
-    memory_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory_ == MAP_FAILED) throw std::runtime_error("cannot map the metrics region (mmap)");
-    *static_cast<Header*>(memory_) = Header{magic, layout_version, bytes_, slots};
+Metrics::Metrics(std::size_t slots)
+    : slots_(slots),
+      region_("the metrics region", magic, layout_version, slots_offset + slots * sizeof(WorkerMetrics), slots) {
     new (&supervisor()) SupervisorMetrics();
     new (&retired()) WorkerMetrics();
     for (std::size_t i = 0; i < slots; ++i) new (&slot(i)) WorkerMetrics();
 }
 
-Metrics::~Metrics() {
-    ::munmap(memory_, bytes_);
-}
+Metrics::~Metrics() = default;
 
 WorkerMetrics& Metrics::slot(std::size_t i) const {
-    return *reinterpret_cast<WorkerMetrics*>(static_cast<char*>(memory_) + slots_offset +
+    return *reinterpret_cast<WorkerMetrics*>(region_.contents() + slots_offset +
                                              i * sizeof(WorkerMetrics));
 }
 
 SupervisorMetrics& Metrics::supervisor() const {
-    return *reinterpret_cast<SupervisorMetrics*>(static_cast<char*>(memory_) + supervisor_offset);
+    return *reinterpret_cast<SupervisorMetrics*>(region_.contents() + supervisor_offset);
 }
 
 WorkerMetrics& Metrics::retired() const {
-    return *reinterpret_cast<WorkerMetrics*>(static_cast<char*>(memory_) + retired_offset);
+    return *reinterpret_cast<WorkerMetrics*>(region_.contents() + retired_offset);
 }
 
 void Metrics::retire_slot(std::size_t i) {
@@ -110,10 +103,6 @@ MetricsSnapshot Metrics::snapshot() const {
     return out;
 }
 
-bool Metrics::valid() const {
-    const auto* header = static_cast<const Header*>(memory_);
-    return header->magic == magic && header->version == layout_version && header->bytes == bytes_ &&
-           header->slots == slots_;
-}
+bool Metrics::valid() const { return region_.valid(); }
 
 }  // namespace askr::shm

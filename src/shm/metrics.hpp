@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shm/region.hpp"
+
 namespace askr::shm {
 
 /// Latency histogram: bucket i holds requests that took at most 125 µs · 2^i; the last
@@ -115,16 +117,9 @@ class Metrics {
     bool valid() const;
 
   private:
-    struct Header {
-        std::uint32_t magic;
-        std::uint32_t version;
-        std::uint64_t bytes;
-        std::uint64_t slots;
-    };
     WorkerMetrics& retired() const;
-    void* memory_ = nullptr;
-    std::size_t bytes_ = 0;
-    std::size_t slots_ = 0;
+    std::size_t slots_;
+    Region region_;
 };
 
 }  // namespace askr::shm

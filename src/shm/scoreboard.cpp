@@ -1,6 +1,5 @@
 #include "shm/scoreboard.hpp"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,10 +8,6 @@
 #include <stdexcept>
 
 namespace askr::shm {
-
-namespace {
-constexpr std::size_t header_bytes = 64;
-}
 
 const char* state_name(WorkerState state) {
     switch (state) {
@@ -25,26 +20,18 @@ const char* state_name(WorkerState state) {
     return "unknown";
 }
 
-Scoreboard::Scoreboard(std::size_t slots) : slots_(slots) {
-    bytes_ = header_bytes + slots * sizeof(WorkerSlot);
-    memory_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory_ == MAP_FAILED) throw std::runtime_error("cannot map the worker table (mmap)");
-    auto* header = static_cast<Header*>(memory_);
-    *header = Header{magic, layout_version, bytes_, slots};
+Scoreboard::Scoreboard(std::size_t slots)
+    : slots_(slots), region_("the worker table", magic, layout_version, slots * sizeof(WorkerSlot), slots) {
     for (std::size_t i = 0; i < slots; ++i) new (&slot(i)) WorkerSlot();
 }
 
-Scoreboard::~Scoreboard() { ::munmap(memory_, bytes_); }
+Scoreboard::~Scoreboard() = default;
 
 WorkerSlot& Scoreboard::slot(std::size_t i) const {
-    return *reinterpret_cast<WorkerSlot*>(static_cast<char*>(memory_) + header_bytes + i * sizeof(WorkerSlot));
+    return *reinterpret_cast<WorkerSlot*>(region_.contents() + i * sizeof(WorkerSlot));
 }
 
-bool Scoreboard::valid() const {
-    const auto* header = static_cast<const Header*>(memory_);
-    return header->magic == magic && header->version == layout_version && header->bytes == bytes_ &&
-           header->slots == slots_;
-}
+bool Scoreboard::valid() const { return region_.valid(); }
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shm/region.hpp"
+
 namespace askr::shm {
 
 /// What a worker is doing, as the master and `askr status` see it.
@@ -52,15 +54,8 @@ public:
     bool valid() const;
 
 private:
-    struct Header {
-        std::uint32_t magic;
-        std::uint32_t version;
-        std::uint64_t bytes;
-        std::uint64_t slots;
-    };
-    void* memory_ = nullptr;
-    std::size_t bytes_ = 0;
-    std::size_t slots_ = 0;
+    std::size_t slots_;
+    Region region_;
 };
 
 /// Milliseconds since the epoch (wall clock), for the scoreboard's times.
