@@ -149,9 +149,9 @@ private:
             connection_closed();
             return;
         }
-        const std::size_t before = context_.connection_count;
-        http::h1::start_connection(context_, std::move(socket), listeners_[listener].kind);
-        if (context_.connection_count == before) connection_closed();  // refused (TLS could not start)
+        if (!http::h1::start_connection(context_, std::move(socket), listeners_[listener].kind)) {
+            connection_closed();  // counted by the accept thread, closed again at once
+        }
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).

@@ -67,15 +67,9 @@ struct RawResponse {
 class RawConnection {
   public:
     explicit RawConnection(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        fd_ = connect_loopback(port);
+        if (fd_ < 0) {
             ADD_FAILURE() << "connect to port " << port << ": " << std::strerror(errno);
-            ::close(fd_);
-            fd_ = -1;
             return;
         }
         int one = 1;

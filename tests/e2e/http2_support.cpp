@@ -145,15 +145,7 @@ std::string request_block(const std::string& method, const std::string& path,
 }
 
 RawH2::RawH2(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    fd_ = connect_loopback(port);
 }
 
 RawH2::~RawH2() {

@@ -231,15 +231,8 @@ class KeepAliveClient {
 
   private:
     bool connect_() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port_);
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-            disconnect();
-            return false;
-        }
+        fd_ = connect_loopback(port_);
+        if (fd_ < 0) return false;
         buffer_.clear();
         responses_on_connection_ = 0;
         return true;

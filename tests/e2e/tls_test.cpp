@@ -145,15 +145,8 @@ std::string s_client(std::uint16_t port, const std::string& args) {
 // A raw TCP connection: sends `bytes`, then waits until the server closes it. Returns the
 // seconds it took (or -1 when it stayed open longer than `limit`).
 double seconds_until_closed(std::uint16_t port, const std::string& bytes, std::chrono::seconds limit) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
-        return -2;
-    }
+    const int fd = connect_loopback(port);
+    if (fd < 0) return -2;
     const auto start = std::chrono::steady_clock::now();
     if (!bytes.empty()) ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     double result = -1;

@@ -174,22 +174,23 @@ void Connection::append_head(int status, std::string_view fields, Framing framin
     outcome_.head_bytes = out_.size() - head_start;
 }
 
-void start_connection(worker::Context& context, tcp::socket socket, Listener listener) {
+bool start_connection(worker::Context& context, tcp::socket socket, Listener listener) {
     if (context.telemetry) context.telemetry->connection_accepted();
     const int fd = socket.native_handle();
     if (listener == Listener::https) {
         SSL* ssl = context.tls ? SSL_new(context.tls) : nullptr;
         if (!ssl) {
             spdlog::error("TLS: cannot start a session (SSL_new: {})", ERR_reason_error_string(ERR_get_error()));
-            return;  // the socket closes
+            return false;  // the socket closes
         }
         // The stream owns `ssl` from here (asio's engine frees it).
         auto connection = std::make_unique<StreamConnection<TlsStream>>(context, fd, listener, std::move(socket), ssl);
         asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)), core::log_coroutine_exception);
-        return;
+        return true;
     }
     auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
     asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
+    return true;
 }
 
 template <class Stream>

@@ -23,7 +23,8 @@ enum class Listener {
 };
 
 /// Serves an accepted connection on the I/O thread until it closes (a coroutine owns it).
-void start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, Listener listener);
+/// False when it could not start (no TLS session): the socket is closed.
+bool start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, Listener listener);
 
 /// One HTTP/1.1 connection: reads requests (keep-alive, pipelining), routes each one to a
 /// static file or to PHP, and frames the responses (Content-Length or chunked). Lives on
