@@ -556,6 +556,19 @@ const std::vector<Option>& table() {
          .min = 1,
          .max = 1024,
          .bind = count_field(&ServeOptions::workers)},
+        {.section = "workers",
+         .key = "move_after_ms",
+         .type = Type::integer,
+         .cli = "--move-after-ms",
+         .value_name = "MS",
+         .doc = "A keep-alive HTTP/1.1 connection whose new PHP request would wait at least this "
+                "long behind others on its worker (queued requests times the worker's average PHP "
+                "time, or a script running 10 ms or more) moves, with its request, to a worker "
+                "whose PHP is idle. 0 never moves connections (docs/architecture.md).",
+         .example = "5",
+         .min = 0,
+         .max = 60000,
+         .bind = count_field(&ServeOptions::move_after_ms)},
 
         // [admin]
         {.section = "admin",

@@ -115,6 +115,7 @@ private:
     std::string status_text() const;
     void kill_hung_workers();
     void pass_on_kick(std::size_t dead_slot);
+    void pass_on_moved(std::size_t dead_slot);
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
@@ -135,6 +136,7 @@ private:
     std::vector<bool> slot_taken_;
     std::vector<core::UniqueFd> stop_fds_;  // per slot: "drain and exit" without a signal
     std::vector<core::UniqueFd> kick_fds_;  // per slot: "take a pending connection" (worker/accept_thread.hpp)
+    std::vector<worker::HandoffChannel> handoff_;  // per slot: connections moved to it (worker/handoff.hpp)
     std::uint32_t next_generation_ = 1;
     Backoff worker_backoff_;
     Backoff zygote_backoff_;
@@ -184,6 +186,7 @@ int Master::run() {
         kick_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (!stop_fds_.back() || !kick_fds_.back()) throw std::runtime_error("eventfd() failed");
     }
+    handoff_ = worker::make_handoff_channels(scoreboard_.size());
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&set, s);
@@ -280,6 +283,7 @@ void Master::start_generation() {
         admin_.close_in_child();
         ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_,
                           &kick_fds_};
+        setup.handoff = &handoff_;
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
         run_zygote(setup);
@@ -397,6 +401,7 @@ void Master::reap_children() {
             slot.connections.store(0, std::memory_order_relaxed);
             slot.php_outstanding.store(0, std::memory_order_relaxed);
             if (::read(kick_fds_[worker.slot].get(), &stale, sizeof stale) > 0) pass_on_kick(worker.slot);
+            pass_on_moved(worker.slot);
             on_worker_exit(worker, status);
             continue;
         }
@@ -663,6 +668,19 @@ void Master::pass_on_kick(std::size_t dead_slot) {
     [[maybe_unused]] auto written = ::write(kick_fds_[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
 }
 
+// Connections moved to a worker that died before reading them: each still has a request
+// its client waits for. They go to another worker (serving ones first), as a kick does.
+void Master::pass_on_moved(std::size_t dead_slot) {
+    while (auto moved = worker::receive_connection(handoff_[dead_slot].receive.get())) {
+        const int peer = worker::least_loaded_peer(scoreboard_, scoreboard_.slot(dead_slot));
+        if (peer < 0 || !worker::send_connection(handoff_[static_cast<std::size_t>(peer)].send.get(),
+                                                 moved->socket.get(), moved->unread)) {
+            spdlog::warn("a connection moved to worker slot {} is closed: that worker exited and no other could take it",
+                         dead_slot);
+        }
+    }
+}
+
 std::string Master::status_text() const {
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
     char line[256];
@@ -676,15 +694,16 @@ std::string Master::status_text() const {
     }
     // WAKEUPS: times a new connection woke the worker; EMPTY: of those, how many found
     // nothing to accept (a thundering herd would make EMPTY grow with every connection).
-    // SHED: connections refused because every worker was at --max-connections.
-    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  SHED   RSS(MB)  CURRENT(ms)\n";
+    // SHED: connections refused because every worker was at --max-connections. MOVED:
+    // connections handed to an idle worker with a request that would have waited here.
+    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  SHED   MOVED  RSS(MB)  CURRENT(ms)\n";
     const auto now = shm::now_ms();
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
         const auto& slot = scoreboard_.slot(i);
         const auto state = slot.state.load(std::memory_order_relaxed);
         if (state == shm::WorkerState::empty) continue;
         const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
-        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-6llu %-8.1f %s\n", i,
+        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-6llu %-6llu %-8.1f %s\n", i,
                       slot.pid.load(std::memory_order_relaxed), slot.generation.load(std::memory_order_relaxed),
                       shm::state_name(state),
                       static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
@@ -692,6 +711,7 @@ std::string Master::status_text() const {
                       static_cast<unsigned long long>(slot.accept_wakeups.load(std::memory_order_relaxed)),
                       static_cast<unsigned long long>(slot.accept_empty.load(std::memory_order_relaxed)),
                       static_cast<unsigned long long>(slot.connections_shed.load(std::memory_order_relaxed)),
+                      static_cast<unsigned long long>(slot.connections_moved.load(std::memory_order_relaxed)),
                       static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
                       started ? std::to_string(now - started).c_str() : "-");
         out += line;

@@ -65,6 +65,8 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     slot.accept_wakeups.store(0, std::memory_order_relaxed);
     slot.accept_empty.store(0, std::memory_order_relaxed);
     slot.connections_shed.store(0, std::memory_order_relaxed);
+    slot.php_average_us.store(0, std::memory_order_relaxed);
+    slot.connections_moved.store(0, std::memory_order_relaxed);
     slot.request_started_ms.store(0, std::memory_order_relaxed);
     slot.generation.store(setup.generation, std::memory_order_relaxed);
     slot.started_ms.store(shm::now_ms(), std::memory_order_relaxed);
@@ -75,6 +77,10 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     identity.stop_fd = (*setup.stop_fds)[slot_index].get();
     identity.kick_fd = (*setup.kick_fds)[slot_index].get();
     identity.kick_fds = setup.kick_fds;
+    if (setup.handoff) {
+        identity.handoff = setup.handoff;
+        identity.handoff_receive = (*setup.handoff)[slot_index].receive.get();
+    }
     identity.tls = setup.tls;
     if (setup.metrics) {
         identity.metrics = &setup.metrics->slot(slot_index);

@@ -8,6 +8,7 @@
 #include "core/listen_socket.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
+#include "worker/handoff.hpp"
 
 namespace askr::http::tls {
 class TlsContext;
@@ -40,6 +41,7 @@ struct ZygoteSetup {
     pid_t master_pid;
     const std::vector<core::UniqueFd>* stop_fds;  ///< per slot: the master's "drain and exit"
     const std::vector<core::UniqueFd>* kick_fds;  ///< per slot: a peer's "take a pending connection"
+    const std::vector<worker::HandoffChannel>* handoff = nullptr;  ///< per slot: connections moved to it
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
     shm::Metrics* metrics = nullptr;              ///< per-slot request metrics (issue 6)
 };

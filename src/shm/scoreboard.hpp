@@ -31,6 +31,9 @@ struct alignas(64) WorkerSlot {
     std::atomic<std::uint64_t> accept_wakeups{0};   ///< times a new connection woke this worker
     std::atomic<std::uint64_t> accept_empty{0};     ///< ... and there was nothing to accept (a herd)
     std::atomic<std::uint64_t> connections_shed{0};  ///< refused at --max-connections (503, closed)
+    // Moving a waiting request's connection to an idle worker (worker/handoff.hpp):
+    std::atomic<std::uint32_t> php_average_us{0};     ///< PHP time per request (moving average)
+    std::atomic<std::uint64_t> connections_moved{0};  ///< handed to an idle peer with their request
 };
 
 /// The worker table in anonymous shared memory, created by the master before any fork
@@ -38,7 +41,7 @@ struct alignas(64) WorkerSlot {
 class Scoreboard {
 public:
     static constexpr std::uint32_t magic = 0x41534b52;  // "ASKR"
-    static constexpr std::uint32_t layout_version = 2;
+    static constexpr std::uint32_t layout_version = 3;
 
     /// Maps a table with room for `slots` workers; throws std::runtime_error on failure.
     explicit Scoreboard(std::size_t slots);

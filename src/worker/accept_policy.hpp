@@ -21,4 +21,17 @@ bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self);
 /// connection to when `self` may not take it; -1 when there is none.
 int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self);
 
+// --- moving a connection after its request arrived (worker/handoff.hpp) --------------
+
+/// How long, in microseconds, a request that arrives now would wait for this worker's
+/// PHP thread: `outstanding` requests ahead of it (the running one included) at the
+/// worker's average PHP time, or at least as long as the running script has already run
+/// once that is 10 ms or more (a slow script says nothing good about its remaining time).
+std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding, std::int64_t now_ms);
+
+/// A serving worker other than `self` whose PHP thread is idle with nothing queued and
+/// which has room for one more connection: where a waiting request runs at once. -1 when
+/// there is none.
+int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::uint32_t max_connections);
+
 }  // namespace askr::worker

@@ -1,4 +1,6 @@
 #pragma once
+#include <string_view>
+
 #include <boost/asio/io_context.hpp>
 
 #include "config/serve_options.hpp"
@@ -30,6 +32,13 @@ public:
     virtual void request_started() = 0;
     /// A client connection has closed.
     virtual void connection_closed() = 0;
+    /// A request has just been read: the idle peer to move its connection to, because the
+    /// request would wait here (worker/handoff.hpp), or -1 to serve it here. Cheap when
+    /// this worker's PHP thread is free (the usual case).
+    virtual int move_target() = 0;
+    /// Hands the connection `socket_fd` with the bytes not yet answered to `peer`. True
+    /// when the peer has it: the caller closes its own copy and forgets the connection.
+    virtual bool move_connection(int peer, int socket_fd, std::string_view unread) = 0;
 };
 
 /// What every connection of a worker shares: settings, the PHP queue, and the registry of

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <optional>
 #include <random>
 #include <thread>
@@ -25,6 +27,7 @@
 #include "http/h1/connection.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
+#include "worker/accept_policy.hpp"
 #include "worker/accept_thread.hpp"
 #include "worker/context.hpp"
 #include "worker/telemetry.hpp"
@@ -58,6 +61,7 @@ public:
           request_limit_(staggered_limit(identity.max_requests)),
           signals_(io, SIGTERM, SIGINT),
           stop_requests_(io),
+          moved_in_(io),
           sweeper_(io),
           shutdown_timer_(io),
           telemetry_(options, identity.metrics, identity.supervisor) {
@@ -97,6 +101,10 @@ public:
             stop_requests_.assign(::dup(identity_.stop_fd));
             asio::co_spawn(context_.io, stop_request_loop(), core::log_coroutine_exception);
         }
+        if (identity_.handoff_receive >= 0) {
+            moved_in_.assign(::dup(identity_.handoff_receive));
+            asio::co_spawn(context_.io, moved_in_loop(), core::log_coroutine_exception);
+        }
         asio::co_spawn(context_.io, sweep_loop(), core::log_coroutine_exception);
     }
 
@@ -120,6 +128,27 @@ public:
         std::uint32_t now = open.load(std::memory_order_relaxed);
         while (now > 0 && !open.compare_exchange_weak(now, now - 1, std::memory_order_relaxed)) {
         }
+    }
+
+    // Moving a connection whose request would wait here to an idle peer (handoff.hpp).
+    // The common case costs one comparison: PHP is free, the request runs here.
+    int move_target() override {
+        if (php_outstanding_ == 0 || context_.options.move_after_ms == 0 || !identity_.handoff ||
+            !identity_.slot || !identity_.scoreboard) {
+            return -1;
+        }
+        const auto wait_us = expected_wait_us(*identity_.slot, static_cast<std::uint32_t>(php_outstanding_),
+                                              shm::now_ms());
+        if (wait_us < std::uint64_t{context_.options.move_after_ms} * 1000) return -1;
+        return idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
+    }
+
+    bool move_connection(int peer, int socket_fd, std::string_view unread) override {
+        const auto index = static_cast<std::size_t>(peer);
+        if (!identity_.handoff || index >= identity_.handoff->size()) return false;
+        if (!send_connection((*identity_.handoff)[index].send.get(), socket_fd, unread)) return false;
+        if (identity_.slot) identity_.slot->connections_moved.fetch_add(1, std::memory_order_relaxed);
+        return true;
     }
 
     /// From another thread: drain as the master's stop request would.
@@ -151,6 +180,32 @@ private:
         }
         if (!http::h1::start_connection(context_, std::move(socket), listeners_[listener].kind)) {
             connection_closed();  // counted by the accept thread, closed again at once
+        }
+    }
+
+    // Connections a peer moved here, each with a request to answer at once. Served even
+    // while draining (with Connection: close): the client already sent the request.
+    asio::awaitable<void> moved_in_loop() {
+        for (;;) {
+            auto [ec] = co_await moved_in_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple(use_awaitable));
+            if (ec) co_return;
+            while (auto moved = receive_connection(moved_in_.native_handle())) on_moved_in(std::move(*moved));
+        }
+    }
+
+    void on_moved_in(MovedConnection moved) {
+        if (identity_.slot) identity_.slot->connections.fetch_add(1, std::memory_order_relaxed);
+        sockaddr_storage local{};
+        socklen_t length = sizeof local;
+        boost::system::error_code ec;
+        tcp::socket socket(context_.io);
+        if (::getsockname(moved.socket.get(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+            socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), moved.socket.get(), ec);
+            if (!ec) moved.socket.release();
+        }
+        if (!socket.is_open() ||
+            !http::h1::start_connection(context_, std::move(socket), http::h1::Listener::http, moved.unread)) {
+            connection_closed();
         }
     }
 
@@ -222,6 +277,7 @@ private:
     std::optional<AcceptThread> accept_thread_;
     asio::signal_set signals_;
     asio::posix::stream_descriptor stop_requests_;
+    asio::posix::stream_descriptor moved_in_;  // connections peers hand to this worker
     asio::steady_timer sweeper_;
     asio::steady_timer shutdown_timer_;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
@@ -237,10 +293,12 @@ public:
 
     php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
         set_state(shm::WorkerState::busy, shm::WorkerState::idle);
+        record_php_time();
         if (slot_) slot_->request_started_ms.store(0, std::memory_order_relaxed);
         Exchange* exchange = queue_.take(timeout);
         if (!exchange) return nullptr;
         if (slot_) slot_->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
+        started_ = std::chrono::steady_clock::now();
         set_state(shm::WorkerState::idle, shm::WorkerState::busy);
         return &exchange->script;
     }
@@ -251,8 +309,22 @@ private:
     void set_state(shm::WorkerState from, shm::WorkerState to) {
         if (slot_) slot_->state.compare_exchange_strong(from, to, std::memory_order_relaxed);
     }
+
+    // The request just finished: fold its PHP time into the worker's moving average (1/8
+    // weight), which tells how long a request queued here waits (handoff.hpp).
+    void record_php_time() {
+        if (!slot_ || started_ == std::chrono::steady_clock::time_point{}) return;
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+        started_ = {};
+        const auto sample = static_cast<std::uint64_t>(std::min<std::int64_t>(took.count(), UINT32_MAX));
+        average_us_ = average_us_ == 0 ? sample : (average_us_ * 7 + sample) / 8;
+        slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_), std::memory_order_relaxed);
+    }
+
     PhpQueue& queue_;
     shm::WorkerSlot* slot_;
+    std::chrono::steady_clock::time_point started_{};  // of the running request
+    std::uint64_t average_us_ = 0;
 };
 
 }  // namespace

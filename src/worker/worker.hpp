@@ -6,6 +6,7 @@
 #include "core/listen_socket.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
+#include "worker/handoff.hpp"
 
 namespace askr::http::tls {
 class TlsContext;
@@ -27,6 +28,8 @@ struct WorkerIdentity {
     int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
     int kick_fd = -1;                ///< eventfd: a peer passes a pending connection on (accept_thread.hpp)
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< every slot's kick_fd
+    const std::vector<HandoffChannel>* handoff = nullptr;  ///< every slot's hand-off channel (handoff.hpp)
+    int handoff_receive = -1;                              ///< connections moved to this worker arrive here
     shm::WorkerMetrics* metrics = nullptr;               ///< this worker's metrics slot (issue 6)
     const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
 };

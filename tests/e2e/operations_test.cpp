@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -46,10 +47,10 @@ TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
 }
 
 struct WorkerRow {
-    unsigned requests = 0, connections = 0, wakeups = 0, empty = 0, shed = 0;
+    unsigned requests = 0, connections = 0, wakeups = 0, empty = 0, shed = 0, moved = 0;
 };
 
-// The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY SHED ...).
+// The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY SHED MOVED ...).
 std::vector<WorkerRow> worker_rows(const std::string& socket) {
     std::istringstream table(run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1"));
     std::vector<WorkerRow> rows;
@@ -58,7 +59,7 @@ std::vector<WorkerRow> worker_rows(const std::string& socket) {
         std::istringstream fields(line);
         std::string slot, pid, generation, state;
         WorkerRow row;
-        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed;
+        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed >> row.moved;
         if (fields) rows.push_back(row);
     }
     return rows;
@@ -112,6 +113,84 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     EXPECT_EQ(rows[0].connections + rows[1].connections, 32u);
     EXPECT_LE(std::max(rows[0].connections, rows[1].connections), 19u)
         << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    for (int fd : clients) ::close(fd);
+}
+
+// One response read from a keep-alive connection: its body (the answering worker's pid
+// here), "" when the connection failed. Framed by Content-Length.
+std::string read_response_body(int fd) {
+    std::string in;
+    char buffer[4096];
+    std::size_t head_end;
+    while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return "";
+        in.append(buffer, static_cast<std::size_t>(n));
+    }
+    const auto length_at = in.find("Content-Length: ");
+    if (length_at == std::string::npos || length_at > head_end) return "";
+    const std::size_t length = std::stoul(in.substr(length_at + 16));
+    while (in.size() < head_end + 4 + length) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return "";
+        in.append(buffer, static_cast<std::size_t>(n));
+    }
+    return in.substr(head_end + 4, length);
+}
+
+bool send_all(int fd, const std::string& bytes) {
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+// A keep-alive connection stays with the worker that accepted it. When requests queue
+// behind each other on that worker while another worker's PHP is idle, the connection
+// whose request would wait moves to the idle worker with its request, and stays usable
+// there (worker/handoff.hpp). Without that, all four requests below run one after the
+// other on the same worker.
+TEST(Operations, WaitingRequestsMoveToAnIdleWorker) {
+    TempDir root;
+    root.write("index.php", R"(<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo getmypid();)");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket});
+    // A slow request keeps one worker busy: four keep-alive connections opened meanwhile
+    // all go to the other worker (accept policy), and their first requests run there.
+    auto slow = std::async(std::launch::async, [&] { return request(server.url("/?ms=1500")); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::vector<int> clients;
+    for (int i = 0; i < 4; ++i) {
+        const int fd = connect_loopback(server.port());
+        ASSERT_GE(fd, 0);
+        clients.push_back(fd);
+    }
+    std::string first_worker;
+    for (int fd : clients) {
+        ASSERT_TRUE(send_all(fd, "GET /?ms=50 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        const std::string pid = read_response_body(fd);
+        ASSERT_FALSE(pid.empty());
+        if (first_worker.empty()) first_worker = pid;
+        ASSERT_EQ(pid, first_worker) << "the connections were meant to start on one worker\n" << server.log();
+    }
+    const std::string slow_worker = slow.get().body;
+    ASSERT_NE(slow_worker, first_worker);
+    // Now the slow worker is idle: four requests at once on the four connections.
+    const auto start = Clock::now();
+    for (int fd : clients) ASSERT_TRUE(send_all(fd, "GET /?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::vector<std::string> answered_by;
+    for (int fd : clients) answered_by.push_back(read_response_body(fd));
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const auto moved = std::count(answered_by.begin(), answered_by.end(), slow_worker);
+    for (const auto& pid : answered_by) EXPECT_TRUE(pid == first_worker || pid == slow_worker) << pid;
+    EXPECT_GE(moved, 1) << "no request moved to the idle worker\n" << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    EXPECT_LT(ms, 1150.0) << "one after the other on one worker they take 1200 ms";
+    // The moved connections keep working where they are now.
+    for (int fd : clients) {
+        ASSERT_TRUE(send_all(fd, "GET /?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        EXPECT_FALSE(read_response_body(fd).empty());
+    }
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].moved + rows[1].moved, static_cast<unsigned>(moved));
+    EXPECT_EQ(rows[0].connections + rows[1].connections, 4u);
     for (int fd : clients) ::close(fd);
 }
 

@@ -23,6 +23,7 @@
 #include "http/h2/connection.hpp"
 #include "http/https_redirect.hpp"
 #include "http/status.hpp"
+#include "worker/handoff.hpp"
 
 namespace askr::http::h1 {
 
@@ -34,7 +35,7 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 
 namespace {
 
-constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr std::size_t read_buffer_size = worker::max_moved_bytes;  // a moved connection brings its buffer
 constexpr std::size_t tls_file_chunk = 64 * 1024;  // static files over TLS: pread this much per write
 
 double unix_time_now() {
@@ -82,6 +83,12 @@ public:
     /// Serves the connection until it closes; owns it.
     static asio::awaitable<void> serve(std::unique_ptr<StreamConnection> self);
 
+    /// The bytes a peer worker read before moving this connection here: read first.
+    void take_moved_bytes(std::string_view bytes) {
+        std::memcpy(in_.get(), bytes.data(), bytes.size());
+        in_end_ = bytes.size();
+    }
+
     void abort() override {
         aborted_ = true;
         boost::system::error_code ignored;
@@ -101,6 +108,7 @@ private:
     asio::awaitable<bool> handshake();
     asio::awaitable<bool> detect_h2_preface();
     bool alpn_chose_h2();
+    bool move_to_idle_worker();
     asio::awaitable<bool> read_request();
     asio::awaitable<bool> respond();
     asio::awaitable<bool> redirect_to_https();
@@ -174,7 +182,15 @@ void Connection::append_head(int status, std::string_view fields, Framing framin
     outcome_.head_bytes = out_.size() - head_start;
 }
 
-bool start_connection(worker::Context& context, tcp::socket socket, Listener listener) {
+bool start_connection(worker::Context& context, tcp::socket socket, Listener listener, std::string_view moved_in) {
+    if (!moved_in.empty()) {  // counted where it was accepted
+        if (listener != Listener::http || moved_in.size() > read_buffer_size) return false;
+        const int fd = socket.native_handle();
+        auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
+        connection->take_moved_bytes(moved_in);
+        asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
+        return true;
+    }
     if (context.telemetry) context.telemetry->connection_accepted();
     const int fd = socket.native_handle();
     if (listener == Listener::https) {
@@ -227,6 +243,9 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     }
 
     while (co_await self->read_request()) {
+        if constexpr (!tls) {
+            if (self->move_to_idle_worker()) co_return;
+        }
         self->request_read();
         self->context_.events->request_started();  // may start a drain (--max-requests)
         // Only what the response announced decides: a drain that began while it was
@@ -291,9 +310,13 @@ bool StreamConnection<Stream>::alpn_chose_h2() {
 // differs at its first byte, so this costs no extra read) or hold all of it.
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
-    idle_ = true;
-    set_deadline(context_.draining ? std::chrono::seconds(1) : context_.options.keepalive_timeout);
-    while (in_end_ < h2::client_preface.size()) {
+    idle_ = in_end_ == 0;  // a moved connection arrives with its request (worker/handoff.hpp)
+    set_deadline(!idle_ ? context_.options.header_timeout
+                 : context_.draining ? std::chrono::seconds(1)
+                                     : context_.options.keepalive_timeout);
+    for (;;) {
+        if (in_end_ > 0 && !h2::may_be_preface({in_.get(), in_end_})) co_return false;
+        if (in_end_ >= h2::client_preface.size()) co_return true;
         auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_),
                                                         as_tuple(use_awaitable));
         if (ec || n == 0) co_return false;  // read_request() sees the same end
@@ -303,9 +326,22 @@ asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
             idle_ = false;
             set_deadline(context_.options.header_timeout);
         }
-        if (!h2::may_be_preface({in_.get(), in_end_})) co_return false;
     }
-    co_return true;
+}
+
+// A PHP request that would wait behind others on this worker while another worker's PHP
+// is idle: the connection moves there with the bytes of this request and any after it
+// (worker/handoff.hpp). Only between requests of a clear-text HTTP/1.1 connection whose
+// request is whole in the read buffer; the check costs nothing while PHP here is free.
+template <class Stream>
+bool StreamConnection<Stream>::move_to_idle_worker() {
+    if (listener_ != Listener::http || !request_whole_) return false;
+    const int peer = context_.events->move_target();
+    if (peer < 0) return false;
+    const Request& request = exchange_.request;
+    if (context_.routes.resolve(request.path(), request.query())->kind != Route::Kind::php) return false;
+    return context_.events->move_connection(peer, stream_.native_handle(),
+                                            {in_.get() + request_begin_, in_end_ - request_begin_});
 }
 
 // Reads until one whole request is in exchange_.request. False: close the connection
@@ -313,6 +349,9 @@ asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::read_request() {
     parser_.start(exchange_.request);
+    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    request_begin_ = in_begin_;
+    request_whole_ = true;
     idle_ = in_begin_ == in_end_;
     set_deadline(!idle_ ? context_.options.header_timeout
                  : context_.draining ? std::chrono::seconds(1)  // see expire_if_idle()
@@ -341,6 +380,7 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
                 case Parser::Status::expect_continue:
                     // RFC 9110 section 10.1.1: the body is acceptable, ask for it.
                     if (!co_await write("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
+                    request_whole_ = false;  // moved, it would be asked for its body twice
                     parser_.continue_after_expect();
                     continue;
                 case Parser::Status::need_more:
@@ -349,11 +389,15 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
             if (parser_.headers_complete() && !headers_seen) headers_seen = true;
             if (headers_seen) set_deadline(context_.options.body_timeout);  // a stall, not the total
         }
-        if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-        if (in_end_ == read_buffer_size) {  // the parser consumes everything it is given
-            std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
-            in_end_ -= in_begin_;
-            in_begin_ = 0;
+        // The parser consumes everything it is given: only this request's bytes are kept
+        // (for a move), from its first byte, as long as they leave room to read into.
+        if (in_end_ == read_buffer_size) {
+            const std::size_t from = request_whole_ && request_begin_ > 0 ? request_begin_ : in_begin_;
+            if (from > request_begin_) request_whole_ = false;
+            std::memmove(in_.get(), in_.get() + from, in_end_ - from);
+            in_end_ -= from;
+            in_begin_ -= from;
+            request_begin_ = request_whole_ ? request_begin_ - from : 0;
         }
         auto [ec, n] = co_await stream_.async_read_some(
             asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_), as_tuple(use_awaitable));

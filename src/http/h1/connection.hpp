@@ -23,8 +23,11 @@ enum class Listener {
 };
 
 /// Serves an accepted connection on the I/O thread until it closes (a coroutine owns it).
-/// False when it could not start (no TLS session): the socket is closed.
-bool start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, Listener listener);
+/// False when it could not start (no TLS session): the socket is closed. `moved_in`: the
+/// bytes a peer worker read from this clear-text connection before handing it here
+/// (worker/handoff.hpp); they are parsed as if just read.
+bool start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket, Listener listener,
+                      std::string_view moved_in = {});
 
 /// One HTTP/1.1 connection: reads requests (keep-alive, pipelining), routes each one to a
 /// static file or to PHP, and frames the responses (Content-Length or chunked). Lives on
@@ -60,6 +63,10 @@ protected:
     std::string out_;             // response head (and small bodies) being written
     std::unique_ptr<char[]> in_;  // read buffer
     std::size_t in_begin_ = 0, in_end_ = 0;
+    // Where the request being read starts in in_, while all of it is still there (the
+    // connection can then be moved to another worker with it, worker/handoff.hpp).
+    std::size_t request_begin_ = 0;
+    bool request_whole_ = true;
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;

@@ -62,5 +62,46 @@ TEST(AcceptPolicy, AMomentarilyBusyWorkerCountsOneConnectionMore) {
     EXPECT_TRUE(may_accept(board, self));
 }
 
+// --- moving a waiting request's connection (worker/handoff.hpp) ---------------------
+
+TEST(MovePolicy, ExpectedWaitIsQueuedRequestsTimesTheAveragePhpTime) {
+    shm::Scoreboard board(2);
+    auto& self = serving(board, 0, 4);
+    self.php_average_us.store(30'000);
+    const auto now = shm::now_ms();
+    EXPECT_EQ(expected_wait_us(self, 0, now), 0u);
+    EXPECT_EQ(expected_wait_us(self, 3, now), 90'000u);
+    // Fast requests do not add up to much: a queue of hello-world requests stays put.
+    self.php_average_us.store(25);
+    EXPECT_EQ(expected_wait_us(self, 16, now), 400u);
+}
+
+TEST(MovePolicy, AScriptRunningLongCountsAtLeastItsRunningTime) {
+    shm::Scoreboard board(2);
+    auto& self = serving(board, 0, 4);
+    self.php_average_us.store(100);
+    const auto now = shm::now_ms();
+    self.request_started_ms.store(now - 2000);
+    EXPECT_EQ(expected_wait_us(self, 1, now), 2'000'000u);
+    self.request_started_ms.store(now - 2);  // short: the average decides
+    EXPECT_EQ(expected_wait_us(self, 1, now), 100u);
+}
+
+TEST(MovePolicy, OnlyAnIdleServingPeerWithRoomTakesAConnection) {
+    shm::Scoreboard board(4);
+    auto& self = serving(board, 0, 10);
+    auto& busy = serving(board, 1, 1);
+    busy.state.store(shm::WorkerState::busy);
+    auto& queued = serving(board, 2, 1);
+    queued.php_outstanding.store(1);  // idle thread, but a request was just handed to it
+    board.slot(3).state.store(shm::WorkerState::draining);
+    EXPECT_EQ(idle_peer(board, self, 100), -1);
+    queued.php_outstanding.store(0);
+    EXPECT_EQ(idle_peer(board, self, 100), 2);
+    EXPECT_EQ(idle_peer(board, self, 1), -1);  // at --max-connections
+    self.state.store(shm::WorkerState::busy);
+    EXPECT_EQ(idle_peer(board, queued, 100), -1) << "never itself";
+}
+
 }  // namespace
 }  // namespace askr::worker
