@@ -151,11 +151,13 @@ def fmt_mb(kb):
 
 
 def pick_median(runs):
-    """Among repeated rounds, the run with the median requests/s."""
+    """Among repeated rounds, the run with the median requests/s (the median p99 for
+    paced runs, whose requests/s is fixed)."""
     ok = [r for r in runs if r.get("status") == "ok"]
     if not ok:
         return runs[-1]
-    ok.sort(key=lambda r: r["rps"])
+    paced = all("rate" in r for r in ok)
+    ok.sort(key=lambda r: (r.get("p99_ms") or 0) if paced else r["rps"])
     return ok[(len(ok) - 1) // 2]
 
 
@@ -197,7 +199,13 @@ def cmd_table(args):
                              % (scen, conns, label, r.get("status", "?")))
                 continue
             v = r.get(rk)
-            if base_v and v is not None:
+            shown_conns = conns
+            if "rate" in r:
+                # Paced: every server got the same request rate; compare the latency.
+                shown_conns = "%s @ %s/s" % (conns, r["rate"])
+                base_p99 = base.get("p99_ms") if base and base.get("status") == "ok" else None
+                ratio = ("p99 %.2fx" % (r["p99_ms"] / base_p99)) if base_p99 and r.get("p99_ms") else "–"
+            elif base_v and v is not None:
                 ratio = "%.2fx" % (v / base_v)
                 if rk == "bytes_per_s":
                     ratio += " (bytes/s)"
@@ -207,7 +215,7 @@ def cmd_table(args):
             if r.get("status") != "ok":
                 rps += " (%s)" % r["status"]
             lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                scen, conns, label, rps, ratio, fmt_ms(r.get("p50_ms")),
+                scen, shown_conns, label, rps, ratio, fmt_ms(r.get("p50_ms")),
                 fmt_ms(r.get("p99_ms")), fmt_int(r.get("errors", 0)),
                 fmt_bytes(r.get("bytes_per_s")), fmt_mb(r.get("rss_kb")),
                 fmt_mb(r.get("pss_kb"))))

@@ -80,6 +80,7 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     if (setup.handoff) {
         identity.handoff = setup.handoff;
         identity.handoff_receive = (*setup.handoff)[slot_index].receive.get();
+        identity.slot_index = static_cast<std::uint32_t>(slot_index);
     }
     identity.tls = setup.tls;
     if (setup.metrics) {

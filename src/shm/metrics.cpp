@@ -22,6 +22,7 @@ void WorkerMetrics::fold_from(const WorkerMetrics& other) {
     add_all(kinds, other.kinds);
     in_flight_started.add(other.in_flight_started.get());
     finished.add(other.finished.get());
+    moved_away.add(other.moved_away.get());
     bytes_in.add(other.bytes_in.get());
     bytes_out.add(other.bytes_out.get());
     latency_sum_us.add(other.latency_sum_us.get());
@@ -65,7 +66,7 @@ void Metrics::retire_slot(std::size_t i) {
     WorkerMetrics& gone = slot(i);
     // A worker that died mid-request never finished it: it is no longer in flight.
     const auto started = gone.in_flight_started.get();
-    const auto finished = gone.finished.get();
+    const auto finished = gone.finished.get() + gone.moved_away.get();
     if (started > finished) gone.finished.add(started - finished);
     retired().fold_from(gone);
     gone.reset();
@@ -73,13 +74,14 @@ void Metrics::retire_slot(std::size_t i) {
 
 MetricsSnapshot Metrics::snapshot() const {
     MetricsSnapshot out;
-    std::uint64_t started = 0;
-    auto add = [&out, &started](const WorkerMetrics& m) {
+    std::uint64_t started = 0, moved = 0;
+    auto add = [&out, &started, &moved](const WorkerMetrics& m) {
         for (std::size_t i = 0; i < out.status_classes.size(); ++i)
             out.status_classes[i] += m.status_classes[i].get();
         for (std::size_t i = 0; i < out.kinds.size(); ++i) out.kinds[i] += m.kinds[i].get();
         for (std::size_t i = 0; i < out.latency.size(); ++i) out.latency[i] += m.latency[i].get();
         started += m.in_flight_started.get();
+        moved += m.moved_away.get();
         out.requests += m.finished.get();
         out.bytes_in += m.bytes_in.get();
         out.bytes_out += m.bytes_out.get();
@@ -93,7 +95,7 @@ MetricsSnapshot Metrics::snapshot() const {
     add(retired());
     for (std::size_t i = 0; i < slots_; ++i) add(slot(i));
     // Read without stopping the writers: "finished" may be read after a newer "started".
-    out.in_flight = started > out.requests ? started - out.requests : 0;
+    out.in_flight = started > out.requests + moved ? started - out.requests - moved : 0;
     const SupervisorMetrics& s = supervisor();
     out.worker_starts = s.worker_starts.get();
     out.worker_crashes = s.worker_crashes.get();

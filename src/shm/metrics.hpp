@@ -46,6 +46,7 @@ struct alignas(64) WorkerMetrics {
     std::array<Counter, response_kinds> kinds;  ///< by ResponseKind
     Counter in_flight_started;                  ///< requests read (in flight = started - finished)
     Counter finished;                           ///< requests answered (or abandoned)
+    Counter moved_away;                         ///< requests read, then moved to another worker unanswered
     Counter bytes_in;                           ///< bytes read from clients
     Counter bytes_out;                          ///< bytes written to clients
     Counter latency_sum_us;                     ///< sum of request durations

@@ -198,6 +198,26 @@ Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     return e;
 }
 
+Exchange* PhpQueue::withdraw_movable() {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = head_; i < items_.size(); ++i) {
+        if (!items_[i]->movable) continue;
+        Exchange* e = items_[i];
+        items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+        if (head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        }
+        return e;
+    }
+    return nullptr;
+}
+
+bool PhpQueue::empty() {
+    std::lock_guard lock(mutex_);
+    return head_ == items_.size();
+}
+
 bool PhpQueue::stopped() {
     std::lock_guard lock(mutex_);
     return stopped_;

@@ -33,6 +33,11 @@ public:
     Exchange& operator=(const Exchange&) = delete;
 
     http::Request request;     ///< filled by the I/O thread before submit
+    /// I/O thread only: the connection may move to another worker while this request
+    /// waits for PHP (clear-text HTTP/1.1, request whole in its buffer; handoff.hpp) ...
+    bool movable = false;
+    /// ... and the slot of the idle worker that asked for it, once withdrawn (-1: none).
+    int withdrawn_to = -1;
     std::shared_ptr<const http::Route> route;  ///< how it was routed (owns the script path strings)
     php::ScriptRequest script; ///< what the PHP thread runs
 
@@ -111,6 +116,12 @@ public:
     /// PHP thread: the next request; blocks up to `timeout`; nullptr once stopped and
     /// empty, or when the time is up.
     Exchange* take(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+    /// I/O thread: takes back the first waiting request that is `movable`, so that an
+    /// idle peer can run it (handoff.hpp); nullptr when none waits. The PHP thread never
+    /// sees a withdrawn request.
+    Exchange* withdraw_movable();
+    /// True while no request waits.
+    bool empty();
     /// True once stop() was called.
     bool stopped();
     /// Lets take() return nullptr once the queue is empty.

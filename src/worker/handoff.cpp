@@ -16,7 +16,8 @@ struct Header {
     std::uint32_t magic;
     std::uint32_t length;  ///< bytes after the header
 };
-constexpr std::uint32_t header_magic = 0x414b4d56;  // "AKMV"
+constexpr std::uint32_t connection_magic = 0x414b4d56;  // "AKMV"
+constexpr std::uint32_t steal_magic = 0x414b5354;       // "AKST"
 
 // Room for one descriptor; a message that carries more is malformed (all are closed).
 union Control {
@@ -54,7 +55,7 @@ std::vector<HandoffChannel> make_handoff_channels(std::size_t slots) {
 
 bool send_connection(int channel_send, int socket_fd, std::string_view unread) {
     if (unread.size() > max_moved_bytes) return false;
-    Header header{header_magic, static_cast<std::uint32_t>(unread.size())};
+    Header header{connection_magic, static_cast<std::uint32_t>(unread.size())};
     iovec parts[2] = {{&header, sizeof header}, {const_cast<char*>(unread.data()), unread.size()}};
     Control control{};
     msghdr message{};
@@ -71,7 +72,15 @@ bool send_connection(int channel_send, int socket_fd, std::string_view unread) {
     return sent == static_cast<ssize_t>(sizeof header + unread.size());
 }
 
-std::optional<MovedConnection> receive_connection(int channel_receive) {
+bool send_steal_request(int channel_send, std::uint32_t idle_slot) {
+    struct {
+        Header header;
+        std::uint32_t slot;
+    } message{{steal_magic, sizeof(std::uint32_t)}, idle_slot};
+    return ::send(channel_send, &message, sizeof message, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof message;
+}
+
+std::optional<HandoffMessage> receive_message(int channel_receive) {
     for (;;) {
         Header header{};
         std::string bytes(max_moved_bytes + 1, '\0');  // one byte more: a longer message shows as too long
@@ -87,22 +96,38 @@ std::optional<MovedConnection> receive_connection(int channel_receive) {
             if (errno == EINTR) continue;
             return std::nullopt;  // EAGAIN: nothing waiting (other errors: nothing to read either)
         }
+        const bool sized = !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && static_cast<std::size_t>(n) >= sizeof header &&
+                           header.length == static_cast<std::size_t>(n) - sizeof header;
         cmsghdr* c = CMSG_FIRSTHDR(&message);
+        if (sized && header.magic == steal_magic && !c && header.length == sizeof(std::uint32_t)) {
+            HandoffMessage steal;
+            steal.kind = HandoffMessage::Kind::steal;
+            std::memcpy(&steal.idle_slot, bytes.data(), sizeof steal.idle_slot);
+            return steal;
+        }
         const bool one_socket = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                                c->cmsg_len == CMSG_LEN(sizeof(int)) && !CMSG_NXTHDR(&message, c) &&
-                                !(message.msg_flags & MSG_CTRUNC);
-        const bool well_formed = one_socket && !(message.msg_flags & MSG_TRUNC) &&
-                                 static_cast<std::size_t>(n) >= sizeof header && header.magic == header_magic &&
-                                 header.length == static_cast<std::size_t>(n) - sizeof header;
-        if (!well_formed) {
+                                c->cmsg_len == CMSG_LEN(sizeof(int)) && !CMSG_NXTHDR(&message, c);
+        if (!sized || header.magic != connection_magic || !one_socket) {
             close_passed(message);
             continue;
         }
         int fd;
         std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
         bytes.resize(header.length);
-        return MovedConnection{core::UniqueFd(fd), std::move(bytes)};
+        HandoffMessage moved;
+        moved.socket.reset(fd);
+        moved.unread = std::move(bytes);
+        return moved;
     }
+}
+
+std::optional<MovedConnection> receive_connection(int channel_receive) {
+    while (auto message = receive_message(channel_receive)) {
+        if (message->kind == HandoffMessage::Kind::connection) {
+            return MovedConnection{std::move(message->socket), std::move(message->unread)};
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace askr::worker

@@ -39,15 +39,32 @@ std::vector<HandoffChannel> make_handoff_channels(std::size_t slots);
 /// closes its own copy of `socket_fd`; the connection stays open.
 bool send_connection(int channel_send, int socket_fd, std::string_view unread);
 
+/// Asks the worker reading this channel for one of its waiting requests, with its
+/// connection: the PHP thread of `idle_slot` has nothing to do. Sent by that PHP thread
+/// as it goes idle; never blocks; false when not sent.
+bool send_steal_request(int channel_send, std::uint32_t idle_slot);
+
+/// What arrives on a channel: a connection from a peer, or a peer's steal request.
+struct HandoffMessage {
+    enum class Kind { connection, steal };
+    Kind kind = Kind::connection;
+    core::UniqueFd socket;      ///< connection: the client's socket
+    std::string unread;         ///< connection: bytes read from it and not yet answered
+    std::uint32_t idle_slot = 0;  ///< steal: who asks
+};
+
+/// The next message waiting on the channel, or nullopt when there is none. A message
+/// that is not well-formed (wrong size or header, a socket missing or extra) is dropped
+/// and any descriptor it carried is closed.
+std::optional<HandoffMessage> receive_message(int channel_receive);
+
 /// A connection received from a peer.
 struct MovedConnection {
     core::UniqueFd socket;
     std::string unread;
 };
 
-/// The next connection waiting on the channel, or nullopt when there is none. A message
-/// that is not a well-formed hand-off (wrong size or header, no socket) is dropped and
-/// any descriptor it carried is closed.
+/// The next connection waiting on the channel (steal requests are skipped), or nullopt.
 std::optional<MovedConnection> receive_connection(int channel_receive);
 
 }  // namespace askr::worker

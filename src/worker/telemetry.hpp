@@ -55,6 +55,12 @@ class Telemetry {
         if (slot_) slot_->in_flight_started.add(1);
 #endif
     }
+    /// The request was moved, unanswered, to another worker with its connection.
+    void request_moved() {
+#if ASKR_METRICS_ENABLED
+        if (slot_) slot_->moved_away.add(1);
+#endif
+    }
     /// The request's response was written (or the client went away).
     void request_finished(const http::Request& request, const RequestOutcome& outcome);
     /// Once a second on the I/O thread: flushes the access log, samples the threads' CPU

@@ -189,24 +189,42 @@ private:
         for (;;) {
             auto [ec] = co_await moved_in_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple(use_awaitable));
             if (ec) co_return;
-            while (auto moved = receive_connection(moved_in_.native_handle())) on_moved_in(std::move(*moved));
+            while (auto message = receive_message(moved_in_.native_handle())) {
+                if (message->kind == HandoffMessage::Kind::steal) {
+                    on_steal_request(message->idle_slot);
+                } else {
+                    on_moved_in(std::move(message->socket), message->unread);
+                }
+            }
         }
     }
 
-    void on_moved_in(MovedConnection moved) {
+    void on_moved_in(core::UniqueFd moved, std::string_view unread) {
         if (identity_.slot) identity_.slot->connections.fetch_add(1, std::memory_order_relaxed);
         sockaddr_storage local{};
         socklen_t length = sizeof local;
         boost::system::error_code ec;
         tcp::socket socket(context_.io);
-        if (::getsockname(moved.socket.get(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
-            socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), moved.socket.get(), ec);
-            if (!ec) moved.socket.release();
+        if (::getsockname(moved.get(), reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+            socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), moved.get(), ec);
+            if (!ec) moved.release();
         }
         if (!socket.is_open() ||
-            !http::h1::start_connection(context_, std::move(socket), http::h1::Listener::http, moved.unread)) {
+            !http::h1::start_connection(context_, std::move(socket), http::h1::Listener::http, unread)) {
             connection_closed();
         }
+    }
+
+    // A peer's PHP thread went idle while requests wait here: the first movable one is
+    // taken back from the PHP queue, and its connection moves to that peer (the
+    // connection's coroutine does the sending, h1/connection.cpp).
+    void on_steal_request(std::uint32_t idle_slot) {
+        if (idle_slot == identity_.slot_index || context_.draining) return;
+        Exchange* waiting = context_.php.withdraw_movable();
+        if (!waiting) return;
+        php_finished();
+        waiting->withdrawn_to = static_cast<int>(idle_slot);
+        waiting->wake();
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).
@@ -288,13 +306,15 @@ private:
 // date (busy while a request runs, idle while waiting).
 class RequestFeed final : public php::RequestSource {
 public:
-    RequestFeed(PhpQueue& queue, shm::WorkerSlot* slot) : queue_(queue), slot_(slot) {}
+    RequestFeed(PhpQueue& queue, const WorkerIdentity& identity, std::uint32_t move_after_ms)
+        : queue_(queue), slot_(identity.slot), identity_(identity), move_after_us_(std::uint64_t{move_after_ms} * 1000) {}
     php::ScriptRequest* next() override { return next_for(std::chrono::milliseconds::max()); }
 
     php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
         set_state(shm::WorkerState::busy, shm::WorkerState::idle);
         record_php_time();
         if (slot_) slot_->request_started_ms.store(0, std::memory_order_relaxed);
+        if (queue_.empty()) ask_for_work();
         Exchange* exchange = queue_.take(timeout);
         if (!exchange) return nullptr;
         if (slot_) slot_->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
@@ -321,8 +341,34 @@ private:
         slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_), std::memory_order_relaxed);
     }
 
+    // Nothing to do here: the peer whose waiting requests would wait longest (at least
+    // --move-after-ms) is asked to move one here (handoff.hpp). Late binding, as one
+    // queue shared by all workers would give, without a shared queue.
+    void ask_for_work() {
+        if (move_after_us_ == 0 || !identity_.handoff || !identity_.scoreboard || !slot_) return;
+        const auto& board = *identity_.scoreboard;
+        const auto now = shm::now_ms();
+        int busiest = -1;
+        std::uint64_t longest = 0;
+        for (std::size_t i = 0; i < board.size(); ++i) {
+            const shm::WorkerSlot& peer = board.slot(i);
+            if (&peer == slot_ || peer.state.load(std::memory_order_relaxed) != shm::WorkerState::busy) continue;
+            const auto outstanding = peer.php_outstanding.load(std::memory_order_relaxed);
+            if (outstanding < 2) continue;  // only the running request: nothing waits
+            if (const auto wait = expected_wait_us(peer, outstanding, now); wait >= move_after_us_ && wait > longest) {
+                longest = wait;
+                busiest = static_cast<int>(i);
+            }
+        }
+        if (busiest >= 0 && static_cast<std::size_t>(busiest) < identity_.handoff->size()) {
+            send_steal_request((*identity_.handoff)[static_cast<std::size_t>(busiest)].send.get(), identity_.slot_index);
+        }
+    }
+
     PhpQueue& queue_;
     shm::WorkerSlot* slot_;
+    WorkerIdentity identity_;
+    std::uint64_t move_after_us_;
     std::chrono::steady_clock::time_point started_{};  // of the running request
     std::uint64_t average_us_ = 0;
 };
@@ -331,7 +377,9 @@ private:
 
 struct Runtime::Parts {
     Parts(const config::ServeOptions& options, const WorkerIdentity& identity)
-        : completions(io), io_side(options, identity, io, php_queue, completions), feed(php_queue, identity.slot) {}
+        : completions(io),
+          io_side(options, identity, io, php_queue, completions),
+          feed(php_queue, identity, options.move_after_ms) {}
     asio::io_context io;  // created after fork() (DESIGN.md section 7)
     PhpQueue php_queue;
     Completions completions;

@@ -30,6 +30,7 @@ struct WorkerIdentity {
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< every slot's kick_fd
     const std::vector<HandoffChannel>* handoff = nullptr;  ///< every slot's hand-off channel (handoff.hpp)
     int handoff_receive = -1;                              ///< connections moved to this worker arrive here
+    std::uint32_t slot_index = 0;                          ///< this worker's slot (its handoff channel)
     shm::WorkerMetrics* metrics = nullptr;               ///< this worker's metrics slot (issue 6)
     const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
 };

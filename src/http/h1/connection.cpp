@@ -251,6 +251,10 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
         // Only what the response announced decides: a drain that began while it was
         // written is honoured on the next request (answered with Connection: close).
         const bool again = co_await self->respond();
+        if (self->moved_away_) {  // another worker answers it (serve_php)
+            if (self->context_.telemetry) self->context_.telemetry->request_moved();
+            co_return;
+        }
         self->request_done();
         if (!again) break;
     }
@@ -520,6 +524,8 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
     deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
     outcome_.kind = shm::ResponseKind::php;
     const auto php_began = timing() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    exchange.movable = !tls && listener_ == Listener::http && request_whole_;
+    exchange.withdrawn_to = -1;
     context_.php.submit(exchange);
     context_.events->php_submitted();
 
@@ -530,6 +536,21 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
     bool finished = false;
     char chunk_line[24];
     for (;;) {
+        if (exchange.withdrawn_to >= 0) {
+            // An idle worker asked for a waiting request and this one was taken back from
+            // the PHP queue before it started (worker/handoff.hpp): the connection moves
+            // there with it, or, if that fails, the request queues here again.
+            const int peer = std::exchange(exchange.withdrawn_to, -1);
+            if (context_.events->move_connection(peer, socket().native_handle(),
+                                                 {in_.get() + request_begin_, in_end_ - request_begin_})) {
+                moved_away_ = true;
+                co_return false;
+            }
+            context_.php.submit(exchange);
+            context_.events->php_submitted();
+            co_await exchange.wait();
+            continue;
+        }
         php_body_.clear();
         const auto progress = exchange.take(php_head_, php_body_);
         const std::size_t taken = php_body_.size();

@@ -67,6 +67,7 @@ protected:
     // connection can then be moved to another worker with it, worker/handoff.hpp).
     std::size_t request_begin_ = 0;
     bool request_whole_ = true;
+    bool moved_away_ = false;  // the connection went to another worker with its request
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;
