@@ -72,7 +72,7 @@ bool Exchange::client_gone() {
     if (client_gone_.load(std::memory_order_relaxed)) return true;
     // A peer that hung up shows as POLLRDHUP/POLLHUP; asked only on flush(), as php-fpm
     // learns about an abort only when it writes.
-    pollfd pfd{socket_fd_, POLLRDHUP, 0};
+    pollfd pfd{socket_fd_.load(std::memory_order_relaxed), POLLRDHUP, 0};
     if (::poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
         client_gone_.store(true, std::memory_order_relaxed);
     }

@@ -55,6 +55,11 @@ public:
     };
     /// Resets the response side for a new request.
     void begin();
+    /// The client socket this exchange polls in client_gone().
+    int socket_fd() const { return socket_fd_.load(std::memory_order_relaxed); }
+    /// The connection goes on without this exchange (its response is complete, PHP still
+    /// runs the script): client_gone() stops looking at a socket that may be reused.
+    void detach() { socket_fd_.store(-1, std::memory_order_relaxed); }
     /// Moves what PHP produced into `head` (first time) and `body` (must be empty).
     Progress take(php::ResponseHead& head, std::string& body);
     /// Reports `bytes` taken earlier as written (lets a waiting PHP thread go on).
@@ -72,7 +77,7 @@ private:
     friend class Completions;
     Completions& completions_;
     boost::asio::steady_timer wake_timer_;
-    int socket_fd_;
+    std::atomic<int> socket_fd_;
     bool queued_ = false;        // guarded by Completions' mutex
     bool wake_pending_ = false;  // I/O thread only: news arrived while not waiting
 

@@ -315,7 +315,7 @@ public:
         record_php_time();
         if (slot_) slot_->request_started_ms.store(0, std::memory_order_relaxed);
         if (queue_.empty()) ask_for_work();
-        Exchange* exchange = queue_.take(timeout);
+        Exchange* exchange = take_or_ask(timeout);
         if (!exchange) return nullptr;
         if (slot_) slot_->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
         started_ = std::chrono::steady_clock::now();
@@ -339,6 +339,27 @@ private:
         const auto sample = static_cast<std::uint64_t>(std::min<std::int64_t>(took.count(), UINT32_MAX));
         average_us_ = average_us_ == 0 ? sample : (average_us_ * 7 + sample) / 8;
         slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_), std::memory_order_relaxed);
+    }
+
+    // Waits for a request; while waiting, asks again every 10 ms: a request that queued
+    // behind a script which only later turned out slow (or went on after
+    // fastcgi_finish_request()) is fetched here instead of waiting for it.
+    Exchange* take_or_ask(std::chrono::milliseconds timeout) {
+        if (move_after_us_ == 0 || !identity_.handoff) return queue_.take(timeout);
+        constexpr std::chrono::milliseconds ask_every{10};
+        const auto start = std::chrono::steady_clock::now();
+        for (;;) {
+            auto slice = ask_every;
+            if (timeout != std::chrono::milliseconds::max()) {
+                const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - start);
+                if (left <= std::chrono::milliseconds::zero()) return nullptr;
+                slice = std::min(slice, left);
+            }
+            if (Exchange* exchange = queue_.take(slice)) return exchange;
+            if (queue_.stopped()) return nullptr;
+            ask_for_work();
+        }
     }
 
     // Nothing to do here: the peer whose waiting requests would wait longest (at least

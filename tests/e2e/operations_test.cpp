@@ -95,7 +95,9 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     TempDir root;
     root.write("index.php", "<?php echo 'x';");
     const std::string socket = root.path() + "/control.sock";
-    Server server(root.path(), {"--workers", "2", "--control-socket", socket});
+    // The accept rule alone: moving waiting requests (which follows work, not
+    // connection counts) is off.
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket, "--move-after-ms", "0"});
     std::vector<int> clients;
     for (int i = 0; i < 32; ++i) {
         const int fd = connect_loopback(server.port());
@@ -230,6 +232,30 @@ TEST(Operations, AQueuedRequestMovesWhenAnotherWorkerGoesIdle) {
     EXPECT_EQ(read_response_body(slow), worker_a);
     ::close(slow);
     ::close(queued);
+}
+
+// fastcgi_finish_request(): the client has its response while the script goes on (as
+// MediaWiki does with its deferred updates and jobs). Its connection goes on too: the
+// next request on it does not wait for the script to end, it moves to the idle worker.
+TEST(Operations, TheNextRequestDoesNotWaitForWorkAfterFinishRequest) {
+    TempDir root;
+    root.write("index.php", R"(<?php
+if (($_GET['after'] ?? '') !== '') { echo getmypid(); fastcgi_finish_request(); usleep(1500 * 1000); }
+else { echo getmypid(); })");
+    Server server(root.path(), {"--workers", "2"});
+    const int fd = connect_loopback(server.port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, "GET /?after=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string first = read_response_body(fd);
+    ASSERT_FALSE(first.empty());
+    const auto start = Clock::now();
+    ASSERT_TRUE(send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string second = read_response_body(fd);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    EXPECT_FALSE(second.empty());
+    EXPECT_NE(second, first) << "answered by the worker still running the first script";
+    EXPECT_LT(ms, 1000.0) << "the second request waited for the first script's work after its response";
+    ::close(fd);
 }
 
 // Past --max-connections on every worker, a new connection is refused at once with a

@@ -131,7 +131,7 @@ Connection::Connection(worker::Context& context, int socket_fd, Listener listene
     : http::Connection(context),
       listener_(listener),
       parser_(context.limits),
-      exchange_(context.io, context.completions, socket_fd),
+      exchange_(std::make_unique<worker::Exchange>(context.io, context.completions, socket_fd)),
       in_(new char[read_buffer_size]) {}
 
 Connection::~Connection() = default;
@@ -148,7 +148,7 @@ void Connection::request_read() {
 
 void Connection::request_done() {
     if (!context_.telemetry) return;
-    context_.telemetry->request_finished(exchange_.request, outcome_);
+    context_.telemetry->request_finished(exchange_->request, outcome_);
     outcome_ = {};
 }
 
@@ -175,7 +175,7 @@ void Connection::append_head(int status, std::string_view fields, Framing framin
     }
     if (!keep_alive_) {
         out_.append("Connection: close\r\n");
-    } else if (exchange_.request.version_minor == 0) {
+    } else if (exchange_->request.version_minor == 0) {
         out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
     }
     out_.append("\r\n");
@@ -214,7 +214,7 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     boost::system::error_code ec;
     self->socket().set_option(asio::ip::tcp::no_delay(true), ec);
     self->socket().native_non_blocking(true, ec);
-    auto& endpoints = self->exchange_.request.endpoints;
+    auto& endpoints = self->exchange_->request.endpoints;
     auto remote = self->socket().remote_endpoint(ec);
     auto local = self->socket().local_endpoint(ec);
     if (ec) co_return;  // the peer is already gone
@@ -256,6 +256,7 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
             co_return;
         }
         self->request_done();
+        if (self->detach_pending_) self->detach_exchange();
         if (!again) break;
     }
     if constexpr (tls) {
@@ -279,9 +280,9 @@ asio::awaitable<bool> StreamConnection<Stream>::handshake() {
         auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
         if (!ec) co_return true;
         if (aborted_) {
-            spdlog::debug("{}: TLS handshake timed out", exchange_.request.endpoints.remote_addr);
+            spdlog::debug("{}: TLS handshake timed out", exchange_->request.endpoints.remote_addr);
         } else {
-            spdlog::debug("{}: TLS handshake failed: {}", exchange_.request.endpoints.remote_addr, ec.message());
+            spdlog::debug("{}: TLS handshake failed: {}", exchange_->request.endpoints.remote_addr, ec.message());
             if (ec.category() == asio::error::get_ssl_category() &&
                 ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
                 set_deadline(context_.options.write_timeout);
@@ -342,17 +343,17 @@ bool StreamConnection<Stream>::move_to_idle_worker() {
     if (listener_ != Listener::http || !request_whole_) return false;
     const int peer = context_.events->move_target();
     if (peer < 0) return false;
-    const Request& request = exchange_.request;
+    const Request& request = exchange_->request;
     if (context_.routes.resolve(request.path(), request.query())->kind != Route::Kind::php) return false;
     return context_.events->move_connection(peer, stream_.native_handle(),
                                             {in_.get() + request_begin_, in_end_ - request_begin_});
 }
 
-// Reads until one whole request is in exchange_.request. False: close the connection
+// Reads until one whole request is in exchange_->request. False: close the connection
 // (peer closed, timeout, or an error that has been answered).
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::read_request() {
-    parser_.start(exchange_.request);
+    parser_.start(exchange_->request);
     if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
     request_begin_ = in_begin_;
     request_whole_ = true;
@@ -371,10 +372,10 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
             in_begin_ += result.consumed;
             switch (result.status) {
                 case Parser::Status::complete:
-                    exchange_.request.start_time = unix_time_now();
+                    exchange_->request.start_time = unix_time_now();
                     co_return true;
                 case Parser::Status::error:
-                    spdlog::debug("{}: bad request: {}", exchange_.request.endpoints.remote_addr,
+                    spdlog::debug("{}: bad request: {}", exchange_->request.endpoints.remote_addr,
                                   parser_.error_reason());
                     request_read();
                     co_await send_simple(parser_.error_status(), {}, false);
@@ -409,8 +410,8 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
             if (!idle_ && !aborted_ && ec == asio::error::eof) {
                 auto result = parser_.finish();
                 if (result.status == Parser::Status::complete) {
-                    exchange_.request.keep_alive = false;
-                    exchange_.request.start_time = unix_time_now();
+                    exchange_->request.keep_alive = false;
+                    exchange_->request.start_time = unix_time_now();
                     co_return true;
                 }
             }
@@ -430,11 +431,11 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
 
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::respond() {
-    Request& request = exchange_.request;
+    Request& request = exchange_->request;
     keep_alive_ = request.keep_alive && !context_.draining;
     if (listener_ == Listener::https_redirect) co_return co_await redirect_to_https();
-    exchange_.route = context_.routes.resolve(request.path(), request.query());
-    const Route& route = *exchange_.route;
+    exchange_->route = context_.routes.resolve(request.path(), request.query());
+    const Route& route = *exchange_->route;
     switch (route.kind) {
         case Route::Kind::php: co_return co_await serve_php();
         case Route::Kind::static_file: co_return co_await serve_static();
@@ -455,10 +456,10 @@ asio::awaitable<bool> StreamConnection<Stream>::respond() {
 // static files below that folder are served here, nothing else from the root.
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::redirect_to_https() {
-    const Request& request = exchange_.request;
+    const Request& request = exchange_->request;
     if (is_acme_challenge(request.path())) {
-        exchange_.route = context_.routes.resolve(request.path(), request.query());
-        const Route& route = *exchange_.route;
+        exchange_->route = context_.routes.resolve(request.path(), request.query());
+        const Route& route = *exchange_->route;
         const std::string challenges = context_.router.root + "/.well-known/acme-challenge/";
         if (route.kind == Route::Kind::static_file && route.file.starts_with(challenges)) {
             co_return co_await serve_static();
@@ -491,7 +492,7 @@ asio::awaitable<bool> StreamConnection<Stream>::send_simple(int status, std::str
     std::string_view body = simple_body(status, body_storage);
     std::string all_fields(fields);
     all_fields.append("Content-Type: text/html\r\n");
-    const bool head_only = exchange_.request.method == "HEAD";
+    const bool head_only = exchange_->request.method == "HEAD";
     out_.clear();
     append_head(status, all_fields, Framing::length, body.size());
     const bool ok = co_await write(out_, head_only ? std::string_view{} : body);
@@ -517,7 +518,7 @@ asio::awaitable<void> StreamConnection<Stream>::close_after_error() {
 
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
-    worker::Exchange& exchange = exchange_;
+    worker::Exchange& exchange = *exchange_;
     const Route& route = *exchange.route;
     exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
     exchange.begin();
@@ -611,16 +612,47 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
         }
         exchange.written(taken);
         if (progress.released) break;
+        if (finished && !failed) {
+            // fastcgi_finish_request(): the client has its whole response while the script
+            // goes on (deferred updates, jobs). The connection goes on too, with a fresh
+            // exchange, as behind php-fpm; its next request may move to an idle worker.
+            if (timing()) outcome_.php = std::chrono::steady_clock::now() - php_began;
+            detach_pending_ = true;  // once the request is recorded (serve)
+            break;
+        }
         deadline_ = Clock::time_point::max();
         co_await exchange.wait();
     }
     co_return keep_alive_ && !failed;
 }
 
+// The PHP thread still runs the request of `exchange` (its response is complete): a small
+// coroutine keeps the exchange alive until PHP releases it, then counts PHP as done.
+static asio::awaitable<void> finish_detached(std::unique_ptr<worker::Exchange> exchange, worker::WorkerEvents* events) {
+    php::ResponseHead ignored_head;
+    std::string ignored_body;
+    for (;;) {
+        ignored_body.clear();
+        const auto progress = exchange->take(ignored_head, ignored_body);
+        exchange->written(ignored_body.size());
+        if (progress.released) break;
+        co_await exchange->wait();
+    }
+    if (events) events->php_finished();
+}
+
+void Connection::detach_exchange() {
+    auto fresh = std::make_unique<worker::Exchange>(context_.io, context_.completions, exchange_->socket_fd());
+    fresh->request.endpoints = exchange_->request.endpoints;
+    exchange_->detach();
+    asio::co_spawn(context_.io, finish_detached(std::exchange(exchange_, std::move(fresh)), context_.events),
+                   core::log_coroutine_exception);
+}
+
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::serve_static() {
     outcome_.kind = shm::ResponseKind::static_file;
-    static_files::prepare_file_response(exchange_.request, context_.files, exchange_.route->file, file_);
+    static_files::prepare_file_response(exchange_->request, context_.files, exchange_->route->file, file_);
     if (file_.status == 404 || file_.status == 403 || file_.status == 405) {
         co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
     }

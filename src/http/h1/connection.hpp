@@ -56,7 +56,11 @@ protected:
 
     const Listener listener_;
     Parser parser_;
-    worker::Exchange exchange_;
+    /// Gives the request still running in PHP after fastcgi_finish_request() its own
+    /// life (it ends when PHP releases it) and takes a fresh exchange for the next one.
+    void detach_exchange();
+
+    std::unique_ptr<worker::Exchange> exchange_;  // replaced when detached
     static_files::FileResponse file_;
     php::ResponseHead php_head_;
     std::string php_body_;
@@ -68,6 +72,7 @@ protected:
     std::size_t request_begin_ = 0;
     bool request_whole_ = true;
     bool moved_away_ = false;  // the connection went to another worker with its request
+    bool detach_pending_ = false;  // the response is complete, the script still runs
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;
