@@ -11,5 +11,6 @@ function init(args)
 end
 
 function delay()
-  return math.floor(-math.log(1 - math.random()) * mean_ms)
+  -- wrk takes whole milliseconds: rounded, not truncated, so that the mean stays right
+  return math.floor(-math.log(1 - math.random()) * mean_ms + 0.5)
 end
