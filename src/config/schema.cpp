@@ -557,18 +557,19 @@ const std::vector<Option>& table() {
          .max = 1024,
          .bind = count_field(&ServeOptions::workers)},
         {.section = "workers",
-         .key = "move_after_ms",
+         .key = "move_after_us",
          .type = Type::integer,
-         .cli = "--move-after-ms",
-         .value_name = "MS",
-         .doc = "A keep-alive HTTP/1.1 connection whose new PHP request would wait at least this "
-                "long behind others on its worker (queued requests times the worker's average PHP "
-                "time, or a script running 10 ms or more) moves, with its request, to a worker "
-                "whose PHP is idle. 0 never moves connections (docs/architecture.md).",
-         .example = "5",
+         .cli = "--move-after-us",
+         .value_name = "US",
+         .doc = "Microseconds: a keep-alive HTTP/1.1 connection whose new PHP request would wait "
+                "at least this long behind others on its worker (queued requests times the "
+                "worker's average PHP time, or a script running 10 ms or more) moves, with its "
+                "request, to a worker whose PHP is idle. 0 never moves connections "
+                "(docs/architecture.md).",
+         .example = "1000",
          .min = 0,
-         .max = 60000,
-         .bind = count_field(&ServeOptions::move_after_ms)},
+         .max = 60000000,
+         .bind = count_field(&ServeOptions::move_after_us)},
 
         // [admin]
         {.section = "admin",

@@ -65,7 +65,7 @@ struct ServeOptions {
     unsigned workers = 0;                            ///< worker processes (0 = number of cores)
     std::uint64_t max_requests = 0;                  ///< recycle a worker after this many (0 = never)
     std::uint32_t max_connections = 1024;            ///< open client connections per worker; past it, shed
-    std::uint32_t move_after_ms = 1;                 ///< move a connection whose request would wait this long (0 = never)
+    std::uint32_t move_after_us = 250;               ///< move a connection whose request would wait this long (0 = never)
     std::string user;                                ///< drop the zygote and workers to this user
     std::string group;                               ///< ... and group (default: the user's)
     std::string control_socket;                      ///< `askr status` socket ("" = default path)

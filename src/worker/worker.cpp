@@ -133,13 +133,13 @@ public:
     // Moving a connection whose request would wait here to an idle peer (handoff.hpp).
     // The common case costs one comparison: PHP is free, the request runs here.
     int move_target() override {
-        if (php_outstanding_ == 0 || context_.options.move_after_ms == 0 || !identity_.handoff ||
+        if (php_outstanding_ == 0 || context_.options.move_after_us == 0 || !identity_.handoff ||
             !identity_.slot || !identity_.scoreboard) {
             return -1;
         }
         const auto wait_us = expected_wait_us(*identity_.slot, static_cast<std::uint32_t>(php_outstanding_),
                                               shm::now_ms());
-        if (wait_us < std::uint64_t{context_.options.move_after_ms} * 1000) return -1;
+        if (wait_us < context_.options.move_after_us) return -1;
         return idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
     }
 
@@ -306,8 +306,8 @@ private:
 // date (busy while a request runs, idle while waiting).
 class RequestFeed final : public php::RequestSource {
 public:
-    RequestFeed(PhpQueue& queue, const WorkerIdentity& identity, std::uint32_t move_after_ms)
-        : queue_(queue), slot_(identity.slot), identity_(identity), move_after_us_(std::uint64_t{move_after_ms} * 1000) {}
+    RequestFeed(PhpQueue& queue, const WorkerIdentity& identity, std::uint32_t move_after_us)
+        : queue_(queue), slot_(identity.slot), identity_(identity), move_after_us_(move_after_us) {}
     php::ScriptRequest* next() override { return next_for(std::chrono::milliseconds::max()); }
 
     php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
@@ -363,10 +363,12 @@ private:
     }
 
     // Nothing to do here: the peer whose waiting requests would wait longest (at least
-    // --move-after-ms) is asked to move one here (handoff.hpp). Late binding, as one
+    // --move-after-us) is asked to move one here (handoff.hpp). Late binding, as one
     // queue shared by all workers would give, without a shared queue.
     void ask_for_work() {
         if (move_after_us_ == 0 || !identity_.handoff || !identity_.scoreboard || !slot_) return;
+        // A draining worker (stop, reload, --max-requests) takes no new work.
+        if (slot_->state.load(std::memory_order_relaxed) == shm::WorkerState::draining) return;
         const auto& board = *identity_.scoreboard;
         const auto now = shm::now_ms();
         int busiest = -1;
@@ -400,7 +402,7 @@ struct Runtime::Parts {
     Parts(const config::ServeOptions& options, const WorkerIdentity& identity)
         : completions(io),
           io_side(options, identity, io, php_queue, completions),
-          feed(php_queue, identity, options.move_after_ms) {}
+          feed(php_queue, identity, options.move_after_us) {}
     asio::io_context io;  // created after fork() (DESIGN.md section 7)
     PhpQueue php_queue;
     Completions completions;

@@ -97,7 +97,7 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     const std::string socket = root.path() + "/control.sock";
     // The accept rule alone: moving waiting requests (which follows work, not
     // connection counts) is off.
-    Server server(root.path(), {"--workers", "2", "--control-socket", socket, "--move-after-ms", "0"});
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket, "--move-after-us", "0"});
     std::vector<int> clients;
     for (int i = 0; i < 32; ++i) {
         const int fd = connect_loopback(server.port());
