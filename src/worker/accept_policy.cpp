@@ -69,4 +69,21 @@ int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::ui
     return -1;
 }
 
+int busiest_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::int64_t now_ms,
+                 std::uint64_t min_wait_us) {
+    int busiest = -1;
+    std::uint64_t longest = 0;
+    for (std::size_t i = 0; i < board.size(); ++i) {
+        const shm::WorkerSlot& peer = board.slot(i);
+        if (&peer == &self || peer.state.load(std::memory_order_relaxed) != shm::WorkerState::busy) continue;
+        const auto outstanding = peer.php_outstanding.load(std::memory_order_relaxed);
+        if (outstanding < 2) continue;  // only the running request: nothing waits
+        if (const auto wait = expected_wait_us(peer, outstanding, now_ms); wait >= min_wait_us && wait > longest) {
+            longest = wait;
+            busiest = static_cast<int>(i);
+        }
+    }
+    return busiest;
+}
+
 }  // namespace askr::worker

@@ -34,4 +34,10 @@ std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outsta
 /// there is none.
 int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::uint32_t max_connections);
 
+/// The busy worker other than `self` whose waiting requests (beyond the running one)
+/// would wait longest, if that is at least `min_wait_us`: the one an idle worker asks for
+/// work. -1 when there is none.
+int busiest_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::int64_t now_ms,
+                 std::uint64_t min_wait_us);
+
 }  // namespace askr::worker

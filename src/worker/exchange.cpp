@@ -191,11 +191,16 @@ Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     }
     if (head_ == items_.size()) return nullptr;
     Exchange* e = items_[head_++];
+    reset_if_drained();
+    return e;
+}
+
+// Under the lock: once every item has been taken, the vector starts over (no growth).
+void PhpQueue::reset_if_drained() {
     if (head_ == items_.size()) {
         items_.clear();
         head_ = 0;
     }
-    return e;
 }
 
 Exchange* PhpQueue::withdraw_movable() {
@@ -204,10 +209,7 @@ Exchange* PhpQueue::withdraw_movable() {
         if (!items_[i]->movable) continue;
         Exchange* e = items_[i];
         items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
-        if (head_ == items_.size()) {
-            items_.clear();
-            head_ = 0;
-        }
+        reset_if_drained();
         return e;
     }
     return nullptr;

@@ -133,6 +133,8 @@ public:
     void stop();
 
 private:
+    void reset_if_drained();  // with mutex_ held
+
     std::mutex mutex_;
     std::condition_variable ready_;
     std::vector<Exchange*> items_;

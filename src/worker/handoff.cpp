@@ -19,7 +19,8 @@ struct Header {
 constexpr std::uint32_t connection_magic = 0x414b4d56;  // "AKMV"
 constexpr std::uint32_t steal_magic = 0x414b5354;       // "AKST"
 
-// Room for one descriptor; a message that carries more is malformed (all are closed).
+// A hand-off carries one descriptor. Room for a few more, so that a malformed message
+// with extra descriptors is received whole and every one of them closed.
 union Control {
     cmsghdr header;
     char bytes[CMSG_SPACE(sizeof(int) * 4)];

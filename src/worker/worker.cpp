@@ -307,7 +307,7 @@ private:
 class RequestFeed final : public php::RequestSource {
 public:
     RequestFeed(PhpQueue& queue, const WorkerIdentity& identity, std::uint32_t move_after_us)
-        : queue_(queue), slot_(identity.slot), identity_(identity), move_after_us_(move_after_us) {}
+        : queue_(queue), identity_(identity), slot_(identity_.slot), move_after_us_(move_after_us) {}
     php::ScriptRequest* next() override { return next_for(std::chrono::milliseconds::max()); }
 
     php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
@@ -369,28 +369,15 @@ private:
         if (move_after_us_ == 0 || !identity_.handoff || !identity_.scoreboard || !slot_) return;
         // A draining worker (stop, reload, --max-requests) takes no new work.
         if (slot_->state.load(std::memory_order_relaxed) == shm::WorkerState::draining) return;
-        const auto& board = *identity_.scoreboard;
-        const auto now = shm::now_ms();
-        int busiest = -1;
-        std::uint64_t longest = 0;
-        for (std::size_t i = 0; i < board.size(); ++i) {
-            const shm::WorkerSlot& peer = board.slot(i);
-            if (&peer == slot_ || peer.state.load(std::memory_order_relaxed) != shm::WorkerState::busy) continue;
-            const auto outstanding = peer.php_outstanding.load(std::memory_order_relaxed);
-            if (outstanding < 2) continue;  // only the running request: nothing waits
-            if (const auto wait = expected_wait_us(peer, outstanding, now); wait >= move_after_us_ && wait > longest) {
-                longest = wait;
-                busiest = static_cast<int>(i);
-            }
-        }
+        const int busiest = busiest_peer(*identity_.scoreboard, *slot_, shm::now_ms(), move_after_us_);
         if (busiest >= 0 && static_cast<std::size_t>(busiest) < identity_.handoff->size()) {
             send_steal_request((*identity_.handoff)[static_cast<std::size_t>(busiest)].send.get(), identity_.slot_index);
         }
     }
 
     PhpQueue& queue_;
-    shm::WorkerSlot* slot_;
     WorkerIdentity identity_;
+    shm::WorkerSlot* const slot_;  // identity_.slot (may be null in tests)
     std::uint64_t move_after_us_;
     std::chrono::steady_clock::time_point started_{};  // of the running request
     std::uint64_t average_us_ = 0;

@@ -85,6 +85,7 @@ public:
 
     /// The bytes a peer worker read before moving this connection here: read first.
     void take_moved_bytes(std::string_view bytes) {
+        if (bytes.empty()) return;
         std::memcpy(in_.get(), bytes.data(), bytes.size());
         in_end_ = bytes.size();
     }
@@ -108,6 +109,8 @@ private:
     asio::awaitable<bool> handshake();
     asio::awaitable<bool> detect_h2_preface();
     bool alpn_chose_h2();
+    bool movable() const { return !tls && listener_ == Listener::http && request_whole_; }
+    bool move_to(int peer);
     bool move_to_idle_worker();
     asio::awaitable<bool> read_request();
     asio::awaitable<bool> respond();
@@ -185,13 +188,9 @@ void Connection::append_head(int status, std::string_view fields, Framing framin
 bool start_connection(worker::Context& context, tcp::socket socket, Listener listener, std::string_view moved_in) {
     if (!moved_in.empty()) {  // counted where it was accepted
         if (listener != Listener::http || moved_in.size() > read_buffer_size) return false;
-        const int fd = socket.native_handle();
-        auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
-        connection->take_moved_bytes(moved_in);
-        asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
-        return true;
+    } else if (context.telemetry) {
+        context.telemetry->connection_accepted();
     }
-    if (context.telemetry) context.telemetry->connection_accepted();
     const int fd = socket.native_handle();
     if (listener == Listener::https) {
         SSL* ssl = context.tls ? SSL_new(context.tls) : nullptr;
@@ -205,6 +204,7 @@ bool start_connection(worker::Context& context, tcp::socket socket, Listener lis
         return true;
     }
     auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
+    connection->take_moved_bytes(moved_in);
     asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
     return true;
 }
@@ -340,12 +340,18 @@ asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
 // request is whole in the read buffer; the check costs nothing while PHP here is free.
 template <class Stream>
 bool StreamConnection<Stream>::move_to_idle_worker() {
-    if (listener_ != Listener::http || !request_whole_) return false;
+    if (!movable()) return false;
     const int peer = context_.events->move_target();
     if (peer < 0) return false;
     const Request& request = exchange_->request;
     if (context_.routes.resolve(request.path(), request.query())->kind != Route::Kind::php) return false;
-    return context_.events->move_connection(peer, stream_.native_handle(),
+    return move_to(peer);
+}
+
+// Hands the socket to `peer` with the bytes of this request and any after it.
+template <class Stream>
+bool StreamConnection<Stream>::move_to(int peer) {
+    return context_.events->move_connection(peer, socket().native_handle(),
                                             {in_.get() + request_begin_, in_end_ - request_begin_});
 }
 
@@ -525,7 +531,7 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
     deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
     outcome_.kind = shm::ResponseKind::php;
     const auto php_began = timing() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    exchange.movable = !tls && listener_ == Listener::http && request_whole_;
+    exchange.movable = movable();
     exchange.withdrawn_to = -1;
     context_.php.submit(exchange);
     context_.events->php_submitted();
@@ -541,9 +547,7 @@ asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
             // An idle worker asked for a waiting request and this one was taken back from
             // the PHP queue before it started (worker/handoff.hpp): the connection moves
             // there with it, or, if that fails, the request queues here again.
-            const int peer = std::exchange(exchange.withdrawn_to, -1);
-            if (context_.events->move_connection(peer, socket().native_handle(),
-                                                 {in_.get() + request_begin_, in_end_ - request_begin_})) {
+            if (move_to(std::exchange(exchange.withdrawn_to, -1))) {
                 moved_away_ = true;
                 co_return false;
             }

@@ -103,5 +103,27 @@ TEST(MovePolicy, OnlyAnIdleServingPeerWithRoomTakesAConnection) {
     EXPECT_EQ(idle_peer(board, queued, 100), -1) << "never itself";
 }
 
+TEST(MovePolicy, AnIdleWorkerAsksTheBusyPeerWhoseQueueWaitsLongest) {
+    shm::Scoreboard board(4);
+    auto& self = serving(board, 0, 1);
+    auto& one_running = serving(board, 1, 5);
+    one_running.state.store(shm::WorkerState::busy);
+    one_running.php_outstanding.store(1);  // nothing waits behind it
+    one_running.php_average_us.store(50'000);
+    auto& short_queue = serving(board, 2, 5);
+    short_queue.state.store(shm::WorkerState::busy);
+    short_queue.php_outstanding.store(2);
+    short_queue.php_average_us.store(1'000);
+    auto& long_queue = serving(board, 3, 5);
+    long_queue.state.store(shm::WorkerState::busy);
+    long_queue.php_outstanding.store(3);
+    long_queue.php_average_us.store(1'000);
+    const auto now = shm::now_ms();
+    EXPECT_EQ(busiest_peer(board, self, now, 250), 3);
+    EXPECT_EQ(busiest_peer(board, self, now, 2'500), 3);
+    EXPECT_EQ(busiest_peer(board, self, now, 5'000), -1) << "no queue waits that long";
+    EXPECT_EQ(busiest_peer(board, long_queue, now, 250), 2) << "never itself";
+}
+
 }  // namespace
 }  // namespace askr::worker
