@@ -46,7 +46,13 @@ core::UniqueFd open_control_socket(const std::string& path) {
     if (connect_to(path)) {
         throw std::runtime_error("another askr already answers on " + path + " (stop it, or pick another --listen port)");
     }
-    ::unlink(path.c_str());  // a stale file from a server that crashed
+    // A stale file from a server that crashed. In a sticky directory (/tmp) only its owner
+    // may remove it: say so, instead of bind()'s "Address already in use".
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        throw std::runtime_error("cannot remove the stale control socket " + path + " (" + std::strerror(errno) +
+                                 "; left by a server that stopped, perhaps run by another user): remove it, or "
+                                 "give --control-socket another path");
+    }
     core::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::listen(fd.get(), 16) != 0) {

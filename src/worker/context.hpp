@@ -30,6 +30,8 @@ public:
     virtual void php_finished() = 0;
     /// A request has been read and is about to be answered.
     virtual void request_started() = 0;
+    /// A request counted by request_started() went to a peer before PHP ran it.
+    virtual void request_moved_away() = 0;
     /// A client connection has closed.
     virtual void connection_closed() = 0;
     /// A request has just been read: the idle peer to move its connection to, because the

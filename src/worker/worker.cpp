@@ -63,6 +63,7 @@ public:
           stop_requests_(io),
           moved_in_(io),
           sweeper_(io),
+          recheck_(io),
           shutdown_timer_(io),
           telemetry_(options, identity.metrics, identity.supervisor) {
         context_.telemetry = &telemetry_;
@@ -114,6 +115,7 @@ public:
     void php_submitted() override {
         ++php_outstanding_;
         if (identity_.slot) identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
+        if (php_outstanding_ >= 2) watch_waiting();
     }
 
     void php_finished() override {
@@ -163,6 +165,11 @@ public:
             spdlog::info("worker {}: {} requests served (--max-requests); recycling", ::getpid(), requests_);
             begin_drain();
         }
+    }
+
+    void request_moved_away() override {
+        if (requests_ > 0) --requests_;  // counted by request_started(), served by the peer
+        if (identity_.slot) identity_.slot->requests.store(requests_, std::memory_order_relaxed);
     }
 
 private:
@@ -225,6 +232,28 @@ private:
         php_finished();
         waiting->withdrawn_to = static_cast<int>(idle_slot);
         waiting->wake();
+    }
+
+    // While a request waits here for PHP, every 10 ms: if it would now wait at least
+    // --move-after-us (the running script turned out slow) and a peer is idle, it moves
+    // there, as if that peer had asked. A peer asks by itself when it goes idle; this
+    // covers the peer that was idle all along, without idle workers polling.
+    void watch_waiting() {
+        if (watching_ || context_.options.move_after_us == 0 || !identity_.handoff || !identity_.slot ||
+            !identity_.scoreboard) {
+            return;
+        }
+        watching_ = true;
+        recheck_.expires_after(std::chrono::milliseconds(10));
+        recheck_.async_wait([this](boost::system::error_code ec) {
+            watching_ = false;
+            if (ec || php_outstanding_ < 2 || context_.draining) return;
+            if (expected_wait_us(*identity_.slot, 1, shm::now_ms()) >= context_.options.move_after_us) {
+                const int peer = idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
+                if (peer >= 0) on_steal_request(static_cast<std::uint32_t>(peer));
+            }
+            watch_waiting();
+        });
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).
@@ -297,6 +326,8 @@ private:
     asio::posix::stream_descriptor stop_requests_;
     asio::posix::stream_descriptor moved_in_;  // connections peers hand to this worker
     asio::steady_timer sweeper_;
+    asio::steady_timer recheck_;  // watch_waiting()
+    bool watching_ = false;
     asio::steady_timer shutdown_timer_;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
     Telemetry telemetry_;
@@ -314,8 +345,10 @@ public:
         set_state(shm::WorkerState::busy, shm::WorkerState::idle);
         record_php_time();
         if (slot_) slot_->request_started_ms.store(0, std::memory_order_relaxed);
+        // Going idle: ask a busy peer for a waiting request once. Later, a busy peer
+        // moves one here by itself (IoSide::watch_waiting); an idle worker sleeps.
         if (queue_.empty()) ask_for_work();
-        Exchange* exchange = take_or_ask(timeout);
+        Exchange* exchange = queue_.take(timeout);
         if (!exchange) return nullptr;
         if (slot_) slot_->request_started_ms.store(shm::now_ms(), std::memory_order_relaxed);
         started_ = std::chrono::steady_clock::now();
@@ -339,27 +372,6 @@ private:
         const auto sample = static_cast<std::uint64_t>(std::min<std::int64_t>(took.count(), UINT32_MAX));
         average_us_ = average_us_ == 0 ? sample : (average_us_ * 7 + sample) / 8;
         slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_), std::memory_order_relaxed);
-    }
-
-    // Waits for a request; while waiting, asks again every 10 ms: a request that queued
-    // behind a script which only later turned out slow (or went on after
-    // fastcgi_finish_request()) is fetched here instead of waiting for it.
-    Exchange* take_or_ask(std::chrono::milliseconds timeout) {
-        if (move_after_us_ == 0 || !identity_.handoff) return queue_.take(timeout);
-        constexpr std::chrono::milliseconds ask_every{10};
-        const auto start = std::chrono::steady_clock::now();
-        for (;;) {
-            auto slice = ask_every;
-            if (timeout != std::chrono::milliseconds::max()) {
-                const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::steady_clock::now() - start);
-                if (left <= std::chrono::milliseconds::zero()) return nullptr;
-                slice = std::min(slice, left);
-            }
-            if (Exchange* exchange = queue_.take(slice)) return exchange;
-            if (queue_.stopped()) return nullptr;
-            ask_for_work();
-        }
     }
 
     // Nothing to do here: the peer whose waiting requests would wait longest (at least

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -97,6 +98,20 @@ TEST(ConfigFile, ServeStopsOnAnInvalidFileWithStatus2) {
     EXPECT_NE(run.output.find("/nonexistent/askr.toml: cannot read the config file"),
               std::string::npos)
         << run.output;
+}
+
+// A leftover file where the control socket goes that cannot be removed (here a
+// directory; in /tmp, another user's stale socket) stops the start with what to do, not
+// with bind()'s "Address already in use".
+TEST(ConfigFile, ServeExplainsAControlSocketPathItCannotUse) {
+    TempDir dir;
+    const std::string path = dir.path() + "/askr.sock";
+    std::filesystem::create_directory(path);
+    auto run = askr("serve --root " + dir.path() + " --listen 127.0.0.1:0 --control-socket " + path);
+    EXPECT_NE(run.status, 0) << run.output;
+    EXPECT_NE(run.output.find("cannot remove the stale control socket " + path), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("give --control-socket another path"), std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find("listening"), std::string::npos) << run.output;
 }
 
 TEST(ConfigCheck, GoodFileIsOk) {

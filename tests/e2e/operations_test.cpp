@@ -9,9 +9,10 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -47,6 +48,7 @@ TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
 }
 
 struct WorkerRow {
+    std::string pid;
     unsigned requests = 0, connections = 0, wakeups = 0, empty = 0, shed = 0, moved = 0;
 };
 
@@ -57,9 +59,9 @@ std::vector<WorkerRow> worker_rows(const std::string& socket) {
     for (std::string line; std::getline(table, line);) {
         if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
         std::istringstream fields(line);
-        std::string slot, pid, generation, state;
+        std::string slot, generation, state;
         WorkerRow row;
-        fields >> slot >> pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed >> row.moved;
+        fields >> slot >> row.pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed >> row.moved;
         if (fields) rows.push_back(row);
     }
     return rows;
@@ -232,6 +234,83 @@ TEST(Operations, AQueuedRequestMovesWhenAnotherWorkerGoesIdle) {
     EXPECT_EQ(read_response_body(slow), worker_a);
     ::close(slow);
     ::close(queued);
+}
+
+// Late binding without idle workers polling: the other worker has been idle all along
+// (when it went idle, nothing waited anywhere). A request queued behind a script that
+// only later turns out slow moves there once its wait passes --move-after-us, because
+// the busy worker looks again while a request waits. A moved request is counted once,
+// by the worker that ran it.
+TEST(Operations, ARequestBehindAScriptThatTurnsOutSlowMovesToAWorkerIdleAllAlong) {
+    TempDir root;
+    root.write("index.php", R"(<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo getmypid();)");
+    const std::string socket = root.path() + "/control.sock";
+    // 300 ms: the request sent 50 ms into the slow script does not move on arrival.
+    Server server(root.path(), {"--workers", "2", "--move-after-us", "300000", "--control-socket", socket});
+    // Worker B runs a 500 ms request while two connections open: they go to worker A.
+    auto busy_b = std::async(std::launch::async, [&] { return request(server.url("/?ms=500")); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    const int slow = connect_loopback(server.port());
+    const int queued = connect_loopback(server.port());
+    ASSERT_GE(slow, 0);
+    ASSERT_GE(queued, 0);
+    ASSERT_TRUE(send_all(slow, "GET /?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string worker_a = read_response_body(slow);
+    ASSERT_TRUE(send_all(queued, "GET /?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(read_response_body(queued), worker_a);
+    const std::string worker_b = busy_b.get().body;
+    ASSERT_NE(worker_a, worker_b);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // B idle, nothing waiting
+    ASSERT_TRUE(send_all(slow, "GET /?ms=2000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto start = Clock::now();
+    ASSERT_TRUE(send_all(queued, "GET /?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const std::string answered_by = read_response_body(queued);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    EXPECT_EQ(answered_by, worker_b) << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    // It moves about 300 ms into the slow script; behind it, it would wait 1950 ms.
+    EXPECT_LT(ms, 1500.0);
+    EXPECT_EQ(read_response_body(slow), worker_a);
+    // Five requests were sent; each is counted once, where it ran.
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].requests + rows[1].requests, 5u);
+    EXPECT_EQ(rows[0].moved + rows[1].moved, 1u);
+    ::close(slow);
+    ::close(queued);
+}
+
+// Context switches a process's threads have made (waiting for something counts one).
+unsigned long voluntary_switches(const std::string& pid) {
+    unsigned long total = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+        std::ifstream status(task.path() / "status");
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stoul(line.substr(24));
+        }
+    }
+    return total;
+}
+
+// An idle server sleeps: no worker wakes up to look for work (a busy worker hands work
+// over by itself, see above). Only the once-a-second timeout sweep runs.
+TEST(Operations, IdleWorkersDoNotWakeUp) {
+    TempDir root;
+    root.write("index.php", "<?php echo getmypid();");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket});
+    ASSERT_EQ(get(server.url("/")).status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 2u);
+    std::vector<unsigned long> before;
+    for (const auto& row : rows) before.push_back(voluntary_switches(row.pid));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        // Polling every 10 ms would be 200 in these 2 s; the sweep is 2 or 3.
+        EXPECT_LE(voluntary_switches(rows[i].pid) - before[i], 20u) << "worker " << rows[i].pid << " woke up while idle";
+    }
 }
 
 // fastcgi_finish_request(): the client has its response while the script goes on (as

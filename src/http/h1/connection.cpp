@@ -252,6 +252,7 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
         // written is honoured on the next request (answered with Connection: close).
         const bool again = co_await self->respond();
         if (self->moved_away_) {  // another worker answers it (serve_php)
+            self->context_.events->request_moved_away();
             if (self->context_.telemetry) self->context_.telemetry->request_moved();
             co_return;
         }
