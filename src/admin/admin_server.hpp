@@ -59,6 +59,8 @@ class AdminServer {
     /// Handles what poll() reported for the descriptors add_poll_fds() added, and closes
     /// clients past their deadline.
     void on_poll(std::span<const pollfd> fds);
+    /// True while no admin client is connected (nothing has a deadline to watch).
+    bool idle() const { return clients_.empty(); }
 
     struct Client;  ///< one admin connection (admin_server.cpp)
 

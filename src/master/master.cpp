@@ -114,9 +114,11 @@ private:
     void answer_control();
     std::string status_text() const;
     void kill_hung_workers();
+    int poll_timeout_ms() const;
     void pass_on_kick(std::size_t dead_slot);
     void pass_on_moved(std::size_t dead_slot);
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
+    const Generation* current() const { return generations_.empty() ? nullptr : generations_.back().get(); }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
 
@@ -221,7 +223,7 @@ int Master::run() {
         }
         const std::size_t admin_first = fds.size();
         admin_.add_poll_fds(fds);
-        int n = ::poll(fds.data(), fds.size(), 50);
+        int n = ::poll(fds.data(), fds.size(), poll_timeout_ms());
         if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         if (fds[0].revents & POLLIN) {
             signalfd_siginfo info;
@@ -561,6 +563,18 @@ void Master::retire(Worker& worker, int signal) {
 
 // Keeps the wanted number of workers of the current generation, and rolls a reload
 // forward: one new worker at a time; an old one retires only once a new one is ready.
+// While something is under way (starting, a respawn or reload, stopping, an admin client
+// with a deadline), the master looks every 50 ms: worker readiness is read from the
+// worker table. Otherwise events wake it (signals, SIGCHLD included, and the sockets) and
+// it looks once a second for requests past --request-timeout: an idle server sleeps.
+int Master::poll_timeout_ms() const {
+    const Generation* gen = current();
+    const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ && !reload_pending_ &&
+                         spawns_in_flight_ == 0 && count_workers(gen->number, true) >= options_.workers &&
+                         workers_.size() == options_.workers && admin_.idle();
+    return settled ? 1000 : 50;
+}
+
 void Master::maintain() {
     Generation* gen = current();
     if (!gen) {
