@@ -561,8 +561,6 @@ void Master::retire(Worker& worker, int signal) {
     ::kill(worker.pid, signal);
 }
 
-// Keeps the wanted number of workers of the current generation, and rolls a reload
-// forward: one new worker at a time; an old one retires only once a new one is ready.
 // While something is under way (starting, a respawn or reload, stopping, an admin client
 // with a deadline), the master looks every 50 ms: worker readiness is read from the
 // worker table. Otherwise events wake it (signals, SIGCHLD included, and the sockets) and
@@ -575,6 +573,8 @@ int Master::poll_timeout_ms() const {
     return settled ? 1000 : 50;
 }
 
+// Keeps the wanted number of workers of the current generation, and rolls a reload
+// forward: one new worker at a time; an old one retires only once a new one is ready.
 void Master::maintain() {
     Generation* gen = current();
     if (!gen) {

@@ -135,14 +135,8 @@ public:
     // Moving a connection whose request would wait here to an idle peer (handoff.hpp).
     // The common case costs one comparison: PHP is free, the request runs here.
     int move_target() override {
-        if (php_outstanding_ == 0 || context_.options.move_after_us == 0 || !identity_.handoff ||
-            !identity_.slot || !identity_.scoreboard) {
-            return -1;
-        }
-        const auto wait_us = expected_wait_us(*identity_.slot, static_cast<std::uint32_t>(php_outstanding_),
-                                              shm::now_ms());
-        if (wait_us < context_.options.move_after_us) return -1;
-        return idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
+        if (php_outstanding_ == 0 || !can_move()) return -1;
+        return idle_peer_for(static_cast<std::uint32_t>(php_outstanding_));
     }
 
     bool move_connection(int peer, int socket_fd, std::string_view unread) override {
@@ -239,21 +233,27 @@ private:
     // there, as if that peer had asked. A peer asks by itself when it goes idle; this
     // covers the peer that was idle all along, without idle workers polling.
     void watch_waiting() {
-        if (watching_ || context_.options.move_after_us == 0 || !identity_.handoff || !identity_.slot ||
-            !identity_.scoreboard) {
-            return;
-        }
+        if (watching_ || !can_move()) return;
         watching_ = true;
         recheck_.expires_after(std::chrono::milliseconds(10));
         recheck_.async_wait([this](boost::system::error_code ec) {
             watching_ = false;
             if (ec || php_outstanding_ < 2 || context_.draining) return;
-            if (expected_wait_us(*identity_.slot, 1, shm::now_ms()) >= context_.options.move_after_us) {
-                const int peer = idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
-                if (peer >= 0) on_steal_request(static_cast<std::uint32_t>(peer));
-            }
+            if (const int peer = idle_peer_for(1); peer >= 0) on_steal_request(static_cast<std::uint32_t>(peer));
             watch_waiting();
         });
+    }
+
+    // Moving is on, and this worker has the worker table and the peers' sockets.
+    bool can_move() const {
+        return context_.options.move_after_us != 0 && identity_.handoff && identity_.slot && identity_.scoreboard;
+    }
+
+    // Where a request with `ahead` requests before it here (the running one included)
+    // goes: an idle peer when it would wait at least --move-after-us, else -1 (it waits).
+    int idle_peer_for(std::uint32_t ahead) const {
+        if (expected_wait_us(*identity_.slot, ahead, shm::now_ms()) < context_.options.move_after_us) return -1;
+        return idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).
