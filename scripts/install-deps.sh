@@ -25,6 +25,14 @@ packages=(
   php-illuminate-view php-illuminate-filesystem php-illuminate-support
   php-symfony-http-kernel php-symfony-http-foundation php-symfony-routing
   php-symfony-event-dispatcher php-symfony-runtime php-symfony-error-handler
+  # the whole Laravel 8 framework (examples/laravel-app, integrations/laravel)
+  php-laravel-framework php-psr-simple-cache
+  # compression, Redis (cache and broadcasting across nodes), systemd readiness
+  libbrotli-dev libzstd-dev libhiredis-dev libsystemd-dev redis-server php8.2-redis
+  # packaging (make deb: dpkg-shlibdeps comes with dpkg-dev, lintian checks the package)
+  dpkg-dev lintian
+  # more anchors: APCu (the cache benchmark), Caddy 2 and h2o (front servers)
+  php8.2-apcu caddy h2o
 )
 # `--bench`: what only bench/run needs on top (MediaWiki is 230 MB: not for every build).
 if [ "${1:-}" = --bench ]; then
