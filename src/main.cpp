@@ -6,12 +6,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "config/check.hpp"
 #include "config/command_line.hpp"
 #include "config/docs.hpp"
 #include "config/loader.hpp"
 #include "core/listen_socket.hpp"
 #include "core/log.hpp"
+#include "doctor/config_check.hpp"
 #include "doctor/doctor.hpp"
 #include "master/control_socket.hpp"
 #include "master/master.hpp"
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
             return config_error(e);
         }
     }
-    if (check->parsed()) return config::run_config_check(check_file);
+    if (check->parsed()) return doctor::run_config_check(check_file);
     if (docs->parsed()) {
         std::fputs(config::configuration_markdown().c_str(), stdout);
         return 0;

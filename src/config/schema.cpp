@@ -82,7 +82,8 @@ Binding size_field(std::uint64_t ServeOptions::*member) {
 }
 
 // A size with bounds (header and URI limits): outside them, say which sizes are accepted.
-Binding bounded_size_field(std::uint64_t ServeOptions::*member, std::uint64_t low, std::uint64_t high) {
+Binding bounded_size_field(std::uint64_t ServeOptions::*member, std::uint64_t low,
+                           std::uint64_t high) {
     return {[member, low, high](ServeOptions& o, const Value& v) {
                 const auto size = static_cast<std::uint64_t>(std::get<std::int64_t>(v));
                 if (size < low || size > high) {
@@ -168,15 +169,13 @@ Binding key_values_field(KeyValues ServeOptions::*member) {
 }
 
 Binding symlinks_binding() {
-    return {
-        [](ServeOptions& o, const Value& v) {
-            o.symlinks = std::get<std::string>(v) == "inside-root"
-                             ? http::SymlinkPolicy::inside_root
-                             : http::SymlinkPolicy::follow;
-        },
-        [](const ServeOptions& o) {
-            return quote(o.symlinks == http::SymlinkPolicy::inside_root ? "inside-root" : "follow");
-        }};
+    return {[](ServeOptions& o, const Value& v) {
+                o.symlinks = std::get<std::string>(v) == "inside-root" ? SymlinkPolicy::inside_root
+                                                                       : SymlinkPolicy::follow;
+            },
+            [](const ServeOptions& o) {
+                return quote(o.symlinks == SymlinkPolicy::inside_root ? "inside-root" : "follow");
+            }};
 }
 
 Binding admin_listen_binding() {

@@ -7,20 +7,20 @@
 #include <utility>
 #include <vector>
 
-#include "http/router.hpp"
+#include "config/symlink_policy.hpp"
 
 namespace askr::config {
 
 /// A configuration problem, worded for the user: what is wrong and how to fix it.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 /// One address to listen on.
 struct ListenAddress {
-    std::string host;         ///< "127.0.0.1", "::1", "0.0.0.0", "::"
-    std::uint16_t port = 0;   ///< 0 = any free port (tests)
+    std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"
+    std::uint16_t port = 0;  ///< 0 = any free port (tests)
     /// The address as written ("[::1]:8080").
     std::string text() const;
 };
@@ -34,51 +34,53 @@ bool is_loopback(const ListenAddress& address);
 /// Everything `askr serve` needs. The defaults here are the documented defaults: the
 /// schema (schema.cpp) reads them for docs/configuration.md.
 struct ServeOptions {
-    std::string root;                                ///< document root (made absolute)
+    std::string root;  ///< document root (made absolute)
     std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
-    std::string index = "index.php";                 ///< directory index and front controller
-    std::uint64_t max_body_size = 8ull << 20;        ///< request bodies above this get 413
-    std::uint64_t max_header_size = 32 << 10;        ///< all header fields together, else 431
-    std::uint64_t max_uri_size = 8 << 10;            ///< request-target, else 414
-    unsigned max_header_count = 100;                 ///< header fields, else 431
-    std::uint32_t h2_max_streams = 100;              ///< HTTP/2 concurrent streams per connection
+    std::string index = "index.php";           ///< directory index and front controller
+    std::uint64_t max_body_size = 8ull << 20;  ///< request bodies above this get 413
+    std::uint64_t max_header_size = 32 << 10;  ///< all header fields together, else 431
+    std::uint64_t max_uri_size = 8 << 10;      ///< request-target, else 414
+    unsigned max_header_count = 100;           ///< header fields, else 431
+    std::uint32_t h2_max_streams = 100;        ///< HTTP/2 concurrent streams per connection
     // TLS (issue 5): with a certificate, every --listen address speaks TLS.
-    std::string tls_cert;                            ///< PEM certificate chain, leaf first (--tls-cert)
-    std::string tls_key;                             ///< PEM private key (--tls-key)
-    bool tls_self_signed = false;                    ///< generate a self-signed certificate at start
-    std::string tls_self_signed_dir;                 ///< where it is kept ("" = default_self_signed_dir())
+    std::string tls_cert;             ///< PEM certificate chain, leaf first (--tls-cert)
+    std::string tls_key;              ///< PEM private key (--tls-key)
+    bool tls_self_signed = false;     ///< generate a self-signed certificate at start
+    std::string tls_self_signed_dir;  ///< where it is kept ("" = default_self_signed_dir())
     std::chrono::seconds tls_handshake_timeout{10};  ///< connect to the end of the TLS handshake
-    std::vector<std::pair<std::string, std::string>> tls_sni;  ///< more (cert, key) pairs, chosen by SNI name
-    std::vector<ListenAddress> listen_http;          ///< plain-HTTP listeners redirecting to HTTPS
+    std::vector<std::pair<std::string, std::string>>
+        tls_sni;                             ///< more (cert, key) pairs, chosen by SNI name
+    std::vector<ListenAddress> listen_http;  ///< plain-HTTP listeners redirecting to HTTPS
     /// True when the --listen addresses speak TLS.
     bool tls() const { return !tls_cert.empty() || tls_self_signed; }
-    http::SymlinkPolicy symlinks = http::SymlinkPolicy::follow;
+    SymlinkPolicy symlinks = SymlinkPolicy::follow;
     std::vector<std::pair<std::string, std::string>> php_ini;  ///< -d key=value overrides
-    std::vector<std::string> php_extensions;         ///< extensions that must be loaded (checked at start)
-    std::chrono::seconds header_timeout{15};         ///< first byte to end of headers
-    std::chrono::seconds keepalive_timeout{60};      ///< idle time between requests
-    std::chrono::seconds body_timeout{60};           ///< longest pause while a body arrives
-    std::chrono::seconds write_timeout{60};          ///< longest stall writing to a client
-    std::chrono::seconds shutdown_timeout{30};       ///< graceful stop: drain at most this long
-    std::chrono::seconds request_timeout{0};         ///< wall clock a PHP request may run (0 = no limit)
+    std::vector<std::string> php_extensions;  ///< extensions that must be loaded (checked at start)
+    std::chrono::seconds header_timeout{15};  ///< first byte to end of headers
+    std::chrono::seconds keepalive_timeout{60};  ///< idle time between requests
+    std::chrono::seconds body_timeout{60};       ///< longest pause while a body arrives
+    std::chrono::seconds write_timeout{60};      ///< longest stall writing to a client
+    std::chrono::seconds shutdown_timeout{30};   ///< graceful stop: drain at most this long
+    std::chrono::seconds request_timeout{0};  ///< wall clock a PHP request may run (0 = no limit)
     std::string log_level = "info";
-    unsigned workers = 0;                            ///< worker processes (0 = number of cores)
-    std::uint64_t max_requests = 0;                  ///< recycle a worker after this many (0 = never)
-    std::uint32_t max_connections = 1024;            ///< open client connections per worker; past it, shed
-    std::uint32_t move_after_us = 250;               ///< move a connection whose request would wait this long (0 = never)
-    std::string user;                                ///< drop the zygote and workers to this user
-    std::string group;                               ///< ... and group (default: the user's)
-    std::string control_socket;                      ///< `askr status` socket ("" = default path)
-    std::string worker_script;                       ///< worker mode: the script that boots the app
-    bool frankenphp_compat = false;                  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
-    bool cow = false;                                ///< boot the worker script in the zygote, fork warm workers
-    bool paranoid = false;                           ///< development: report app state that grows between requests
+    unsigned workers = 0;                  ///< worker processes (0 = number of cores)
+    std::uint64_t max_requests = 0;        ///< recycle a worker after this many (0 = never)
+    std::uint32_t max_connections = 1024;  ///< open client connections per worker; past it, shed
+    std::uint32_t move_after_us =
+        250;            ///< move a connection whose request would wait this long (0 = never)
+    std::string user;   ///< drop the zygote and workers to this user
+    std::string group;  ///< ... and group (default: the user's)
+    std::string control_socket;      ///< `askr status` socket ("" = default path)
+    std::string worker_script;       ///< worker mode: the script that boots the app
+    bool frankenphp_compat = false;  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
+    bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
+    bool paranoid = false;           ///< development: report app state that grows between requests
     /// Admin listener (issue 6; nullopt = off). Parsed and validated here, served elsewhere.
     std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
-    std::string admin_token;                         ///< bearer token the admin API requires
-    std::string access_log;                          ///< access log path ("" = off)
-    std::string access_log_format = "combined";      ///< combined or json
-    std::string error_log;                           ///< error log path ("" = stderr)
+    std::string admin_token;                     ///< bearer token the admin API requires
+    std::string access_log;                      ///< access log path ("" = off)
+    std::string access_log_format = "combined";  ///< combined or json
+    std::string error_log;                       ///< error log path ("" = stderr)
 };
 
 }  // namespace askr::config

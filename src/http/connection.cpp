@@ -1,15 +1,13 @@
 #include "http/connection.hpp"
 
-#include "worker/context.hpp"
-
 namespace askr::http {
 
-Connection::Connection(worker::Context& context) : context_(context) {
+Connection::Connection(Context& context) : context_(context) {
     next = context_.connections;
     if (next) next->prev = this;
     context_.connections = this;
     ++context_.connection_count;
-    set_deadline(context_.options.header_timeout);
+    set_deadline(context_.timeouts.header);
 }
 
 Connection::~Connection() {

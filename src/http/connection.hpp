@@ -1,15 +1,13 @@
 #pragma once
 #include <chrono>
 
-namespace askr::worker {
-struct Context;
-}
+#include "http/context.hpp"
 
 namespace askr::http {
 
 /// An open client connection of any protocol, as the worker sees it: registered in
-/// worker::Context::connections (for timeouts and draining) from construction to
-/// destruction. HTTP/1 and HTTP/2 connections derive from it. Lives on the I/O thread.
+/// Context::connections (for timeouts and draining) from construction to destruction.
+/// HTTP/1 and HTTP/2 connections derive from it. Lives on the I/O thread.
 class Connection {
   public:
     using Clock = std::chrono::steady_clock;
@@ -29,17 +27,17 @@ class Connection {
     /// Closes the connection now (timeout, shutdown): pending operations are cancelled.
     virtual void abort() = 0;
 
-    Connection* prev = nullptr;  ///< registry links (worker::Context::connections)
+    Connection* prev = nullptr;  ///< registry links (Context::connections)
     Connection* next = nullptr;
     /// Set when another Connection object takes the socket over (HTTP/1 → HTTP/2): this
     /// one's end is then not the client connection's end.
     bool handed_over = false;
 
   protected:
-    explicit Connection(worker::Context& context);
+    explicit Connection(Context& context);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
 
-    worker::Context& context_;
+    Context& context_;
     Clock::time_point deadline_;
 };
 

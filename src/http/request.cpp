@@ -19,6 +19,7 @@ void Request::clear() {
     version_major = 1;
     version_minor = 1;
     keep_alive = true;
+    movable = false;
     start_time = 0;
 }
 

@@ -22,7 +22,7 @@ struct Endpoints {
 /// lower-case (HTTP/2 requires it, HTTP/1 names are case-insensitive). The object is
 /// reused across the requests of a connection so that its buffers are allocated once.
 class Request {
-public:
+  public:
     /// Drops the previous request's content, keeping buffer capacity.
     void clear();
 
@@ -37,18 +37,21 @@ public:
     /// First value of the header named `lower_name`, or "" when absent.
     std::string_view header(std::string_view lower_name) const;
 
-    std::string method;        ///< "GET", "POST", ...
-    std::string target;        ///< request-target as sent: path and query, still encoded
+    std::string method;              ///< "GET", "POST", ...
+    std::string target;              ///< request-target as sent: path and query, still encoded
     std::string_view path() const;   ///< target up to '?'
     std::string_view query() const;  ///< target after '?', "" when none
     int version_major = 1;
     int version_minor = 1;
     std::string_view protocol() const;  ///< "HTTP/1.1", "HTTP/1.0", "HTTP/2.0"
     bool keep_alive = true;             ///< the connection may carry another request
+    /// The request may be handed, unanswered, to another worker with its connection
+    /// (set by the protocol: clear-text HTTP/1.1 with the whole request in its buffer).
+    bool movable = false;
 
     /// Appends body bytes: kept in memory up to `memory_limit`, then the whole body moves
-    /// to an unlinked temporary file (DESIGN.md section 2), so that a large upload costs disk,
-    /// not memory. False when the temporary file cannot be written.
+    /// to an unlinked temporary file, so that a large upload costs disk, not memory. False
+    /// when the temporary file cannot be written.
     bool append_body(const char* data, std::size_t length, std::size_t memory_limit = 1 << 20);
     /// Copies up to `length` body bytes from `offset` into `out`; returns how many.
     std::size_t read_body(std::uint64_t offset, char* out, std::size_t length) const;
@@ -57,11 +60,11 @@ public:
     /// True when the body lives in a temporary file.
     bool body_spooled() const { return static_cast<bool>(body_file_); }
 
-    std::string body;      ///< the body while it is small (empty once spooled to a file)
-    Endpoints endpoints;   ///< addresses of the connection
-    double start_time = 0; ///< arrival time, seconds since the epoch
+    std::string body;       ///< the body while it is small (empty once spooled to a file)
+    Endpoints endpoints;    ///< addresses of the connection
+    double start_time = 0;  ///< arrival time, seconds since the epoch
 
-private:
+  private:
     struct HeaderRef {
         std::uint32_t name_offset, name_length, value_offset, value_length;
     };

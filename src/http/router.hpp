@@ -2,13 +2,12 @@
 #include <string>
 #include <string_view>
 
+#include "config/symlink_policy.hpp"
+
 namespace askr::http {
 
 /// Whether files reached through symbolic links may lie outside the document root.
-enum class SymlinkPolicy {
-    follow,       ///< serve whatever the path resolves to (nginx's default)
-    inside_root,  ///< refuse (forbidden) a file whose realpath() is outside the root
-};
+using SymlinkPolicy = config::SymlinkPolicy;
 
 /// What the router needs to know about a site.
 struct RouterConfig {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "http/request.hpp"
+#include "http/response_head.hpp"
 #include "php/cgi_environment.hpp"
 
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
@@ -14,20 +15,18 @@ namespace askr::php {
 /// Settings applied when PHP starts (once per process, before serving).
 struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
-    std::string server_software = "Askr";                   ///< SERVER_SOFTWARE
+    std::string server_software = "Askr";                  ///< SERVER_SOFTWARE
     bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
 };
 
-/// The response head PHP produced: status and header lines, framing headers removed.
-struct ResponseHead {
-    int status = 200;
-    std::string fields;          ///< "Name: value\r\n" lines as the script set them
-    std::string content_length;  ///< a Content-Length the script set itself ("" if none)
-};
+/// The response head a script produced: its status and fields as the script set them;
+/// `content_length` holds a Content-Length the script declared itself (the server frames
+/// the body it actually gets, and uses the declaration only to answer HEAD).
+using ResponseHead = http::ResponseHead;
 
 /// Where a running script's response goes; implemented by the server (one per request).
 class ResponseWriter {
-public:
+  public:
     virtual ~ResponseWriter() = default;
     /// Hands over output produced so far. `head` is non-null exactly once, with the first
     /// call. `body` is taken (swapped with an empty buffer of some capacity). `last` ends
@@ -64,7 +63,7 @@ void run_script(ScriptRequest& script);
 
 /// Hands requests to a worker script (implemented by the worker process).
 class RequestSource {
-public:
+  public:
     virtual ~RequestSource() = default;
     /// Blocks until the next request; nullptr when the worker must stop.
     virtual ScriptRequest* next() = 0;
@@ -76,10 +75,10 @@ public:
 
 /// A worker script and how to run it (worker mode: the app boots once per process).
 struct WorkerScript {
-    std::string filename;             ///< absolute path of the script
+    std::string filename;  ///< absolute path of the script
     std::string document_root;
-    bool frankenphp_compat = false;   ///< also frankenphp_handle_request() and FRANKENPHP_WORKER
-    bool paranoid = false;            ///< report app state that grows between requests
+    bool frankenphp_compat = false;  ///< also frankenphp_handle_request() and FRANKENPHP_WORKER
+    bool paranoid = false;           ///< report app state that grows between requests
 };
 
 /// Runs the worker script on this (the PHP) thread: it boots the app and loops on
@@ -90,7 +89,7 @@ void run_worker_script(const WorkerScript& worker, RequestSource& source);
 
 /// The zygote's side of the copy-on-write template (--cow), called from PHP.
 class ForkServer {
-public:
+  public:
     virtual ~ForkServer() = default;
     /// Called once the app has booted (askr_cow_ready(), or the first
     /// askr_handle_request()): tells the master the generation is ready and forks workers

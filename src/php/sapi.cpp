@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <syslog.h>
 
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -14,12 +15,12 @@
 
 extern "C" {
 #include "SAPI.h"
+#include "ext/standard/head.h"
 #include "php.h"
 #include "php_main.h"
 #include "php_variables.h"
 #include "zend_constants.h"
 #include "zend_signal.h"
-#include "ext/standard/head.h"
 }
 
 namespace askr::php {
@@ -27,15 +28,13 @@ namespace {
 
 using detail::ActiveRequest;
 
-ActiveRequest request_state;           // reused: buffers keep their capacity
-ActiveRequest* current = nullptr;      // set while a script runs
-std::string ini_entries;               // must outlive PHP (PHP keeps the pointer)
+ActiveRequest request_state;       // reused: buffers keep their capacity
+ActiveRequest* current = nullptr;  // set while a script runs
+std::string ini_entries;           // must outlive PHP (PHP keeps the pointer)
 std::string server_software;
 
 // Output is handed to the server in pieces of this size, or sooner on flush().
 constexpr std::size_t push_threshold = 64 * 1024;
-
-
 
 // Hands what the script produced to the server. False when the client is gone.
 bool push_output(bool last) {
@@ -55,14 +54,15 @@ bool push_output(bool last) {
     return delivered;
 }
 
-
 // --- the sapi_module_struct callbacks -------------------------------------------------
 
 int on_startup(sapi_module_struct* module) {
     return php_module_startup(module, detail::functions_module());
 }
 
-int on_deactivate() { return SUCCESS; }
+int on_deactivate() {
+    return SUCCESS;
+}
 
 // Unbuffered write: PHP's output layer calls this with what a script echoes.
 size_t on_ub_write(const char* data, size_t length) {
@@ -92,28 +92,41 @@ int on_send_headers(sapi_headers_struct* headers) {
     if (!current) return SAPI_HEADER_SENT_SUCCESSFULLY;
     ResponseHead& head = current->head;
     current->head_captured = true;
+    head.clear();
     head.status = headers->http_response_code ? headers->http_response_code : 200;
-    head.fields.clear();
-    head.content_length.clear();
     zend_llist_position position;
-    for (auto* h = static_cast<sapi_header_struct*>(zend_llist_get_first_ex(&headers->headers, &position));
-         h != nullptr; h = static_cast<sapi_header_struct*>(zend_llist_get_next_ex(&headers->headers, &position))) {
+    for (auto* h = static_cast<sapi_header_struct*>(
+             zend_llist_get_first_ex(&headers->headers, &position));
+         h != nullptr; h = static_cast<sapi_header_struct*>(
+                           zend_llist_get_next_ex(&headers->headers, &position))) {
         std::string_view line(h->header, h->header_len);
         auto colon = line.find(':');
         if (colon == std::string_view::npos) continue;
         auto name = core::trim_ows(line.substr(0, colon));
         auto value = core::trim_ows(line.substr(colon + 1));
-        // Framing and connection headers belong to the server (RFC 9110 section 7.6.1).
         if (core::iequals(name, "content-length")) {
-            head.content_length.assign(value);
+            std::uint64_t declared = 0;
+            if (std::from_chars(value.data(), value.data() + value.size(), declared).ec ==
+                std::errc{}) {
+                head.content_length = declared;
+            }
         } else if (core::iequals(name, "status")) {  // CGI's Status header, as php-fpm honours it
             int code = 0;
-            for (char c : value.substr(0, 3)) code = c >= '0' && c <= '9' ? code * 10 + (c - '0') : -1000;
+            for (char c : value.substr(0, 3))
+                code = c >= '0' && c <= '9' ? code * 10 + (c - '0') : -1000;
             if (code >= 100 && code <= 999) head.status = code;
-        } else if (!core::iequals(name, "transfer-encoding") && !core::iequals(name, "connection") &&
-                   !core::iequals(name, "keep-alive")) {
-            head.fields.append(name).append(": ").append(value).append("\r\n");
+        } else if (!http::is_protocol_owned(name)) {
+            // Framing and connection fields belong to the server (RFC 9110 section 7.6.1).
+            head.fields.add(name, value);
         }
+    }
+    // Only 200-599 can be a final status (RFC 9110 section 15): a 1xx sent as the final
+    // answer would leave the client waiting for another, and the next response on the
+    // connection would be read as this one's. Interim responses go through headers_send().
+    if (head.status < 200 || head.status > 599) {
+        spdlog::error("PHP: {} set the invalid final status {}: answered 500 instead",
+                      current->filename, head.status);
+        head.status = 500;
     }
     return SAPI_HEADER_SENT_SUCCESSFULLY;
 }
@@ -139,11 +152,13 @@ void on_register_server_variables(zval* track_vars) {
                               if (key.size() >= sizeof name) return;
                               std::memcpy(name, key.data(), key.size());
                               name[key.size()] = '\0';
-                              php_register_variable_safe(name, value.data(), value.size(), track_vars);
+                              php_register_variable_safe(name, value.data(), value.size(),
+                                                         track_vars);
                           });
     if (detail::worker_mode) {
         php_register_variable_safe(const_cast<char*>("ASKR_WORKER"), "1", 1, track_vars);
-        if (detail::frankenphp_compat) php_register_variable_safe(const_cast<char*>("FRANKENPHP_WORKER"), "1", 1, track_vars);
+        if (detail::frankenphp_compat)
+            php_register_variable_safe(const_cast<char*>("FRANKENPHP_WORKER"), "1", 1, track_vars);
     }
 }
 
@@ -172,30 +187,30 @@ sapi_module_struct make_module() {
     sapi_module_struct m{};
     m.name = const_cast<char*>(startup_name);
     m.pretty_name = const_cast<char*>("Askr");
-    m.startup = on_startup;                         // php_module_startup + Askr's functions
+    m.startup = on_startup;  // php_module_startup + Askr's functions
     m.shutdown = php_module_shutdown_wrapper;
-    m.activate = nullptr;                           // nothing per request beyond PHP's own
+    m.activate = nullptr;  // nothing per request beyond PHP's own
     m.deactivate = on_deactivate;
-    m.ub_write = on_ub_write;                       // script output → the response
-    m.flush = on_flush;                             // flush() → sent to the client now
+    m.ub_write = on_ub_write;  // script output → the response
+    m.flush = on_flush;        // flush() → sent to the client now
     m.get_stat = nullptr;
-    m.getenv = nullptr;                             // the process environment
+    m.getenv = nullptr;  // the process environment
     m.sapi_error = php_error;
-    m.header_handler = nullptr;                     // PHP keeps the header list itself
-    m.send_headers = on_send_headers;               // the head, framed later by the server
+    m.header_handler = nullptr;        // PHP keeps the header list itself
+    m.send_headers = on_send_headers;  // the head, framed later by the server
     m.send_header = nullptr;
-    m.read_post = on_read_post;                     // request body (already read by the I/O thread)
-    m.read_cookies = on_read_cookies;               // all Cookie headers joined
+    m.read_post = on_read_post;        // request body (already read by the I/O thread)
+    m.read_cookies = on_read_cookies;  // all Cookie headers joined
     m.register_server_variables = on_register_server_variables;  // the CGI/1.1 contract
-    m.log_message = on_log_message;                 // PHP errors → Askr's log
-    m.get_request_time = on_get_request_time;       // REQUEST_TIME(_FLOAT) = arrival time
+    m.log_message = on_log_message;                              // PHP errors → Askr's log
+    m.get_request_time = on_get_request_time;  // REQUEST_TIME(_FLOAT) = arrival time
     m.terminate_process = nullptr;
-    m.php_ini_path_override = nullptr;              // the embed SAPI's php.ini and conf.d
+    m.php_ini_path_override = nullptr;  // the embed SAPI's php.ini and conf.d
     m.default_post_reader = nullptr;
     m.treat_data = nullptr;
     m.executable_location = nullptr;
     m.php_ini_ignore = 0;
-    m.php_ini_ignore_cwd = 1;                       // never read a php.ini from the cwd
+    m.php_ini_ignore_cwd = 1;  // never read a php.ini from the cwd
     m.input_filter = nullptr;
     m.ini_defaults = nullptr;
     m.phpinfo_as_text = 0;
@@ -215,7 +230,8 @@ namespace detail {
 void end_request(ActiveRequest& a) {
     ResponseHead* head = nullptr;
     if (!a.head_pushed) {
-        if (!a.head_captured && a.head.status == 200) a.head.status = 500;  // PHP never sent headers
+        if (!a.head_captured && a.head.status == 200)
+            a.head.status = 500;  // PHP never sent headers
         head = &a.head;
         a.head_pushed = true;
     }
@@ -226,7 +242,9 @@ void end_request(ActiveRequest& a) {
     current = nullptr;
 }
 
-ActiveRequest* active() { return current; }
+ActiveRequest* active() {
+    return current;
+}
 
 bool finish_request() {
     if (!current || current->finished) return false;
@@ -242,7 +260,8 @@ void startup(const EngineOptions& options) {
     server_software = options.server_software;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     ini_entries.clear();
-    for (const auto& [key, value] : options.ini) ini_entries.append(key).append("=").append(value).append("\n");
+    for (const auto& [key, value] : options.ini)
+        ini_entries.append(key).append("=").append(value).append("\n");
 
 #ifdef ZEND_SIGNALS
     zend_signal_startup();
@@ -250,9 +269,10 @@ void startup(const EngineOptions& options) {
     sapi_startup(&askr_module);
     askr_module.ini_entries = ini_entries.data();  // after sapi_startup, which clears it
     if (askr_module.startup(&askr_module) == FAILURE) {
-        throw std::runtime_error("PHP failed to start (php_module_startup); see the PHP messages above");
+        throw std::runtime_error(
+            "PHP failed to start (php_module_startup); see the PHP messages above");
     }
-    sapi_module.name = const_cast<char*>("askr");   // what php_sapi_name() answers
+    sapi_module.name = const_cast<char*>("askr");  // what php_sapi_name() answers
     // PHP_SAPI was registered during startup under the startup name: apps test it as
     // often as php_sapi_name(), so it must say "askr" too.
     // The string must be a real permanent interned one: once opcache has started,
@@ -261,10 +281,12 @@ void startup(const EngineOptions& options) {
     // was freed by code releasing it as a string: seen with the Illuminate example app
     // in classic mode as PHP_SAPI reading "" and a corrupted heap (the next request
     // crashed in PCRE's JIT code).
-    if (auto* constant = static_cast<zend_constant*>(zend_hash_str_find_ptr(EG(zend_constants), "PHP_SAPI", 8))) {
+    if (auto* constant = static_cast<zend_constant*>(
+            zend_hash_str_find_ptr(EG(zend_constants), "PHP_SAPI", 8))) {
         zend_string* name = zend_string_init("askr", 4, 1);
         GC_SET_REFCOUNT(name, 1);
-        GC_TYPE_INFO(name) = GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
+        GC_TYPE_INFO(name) = GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT)
+                                          << GC_FLAGS_SHIFT);
         zend_string_hash_val(name);
         ZVAL_INTERNED_STR(&constant->value, name);
     }
@@ -279,23 +301,31 @@ void startup(const EngineOptions& options) {
     detail::bind_execution_timer_to_this_thread();
 }
 
-void bind_php_thread() { detail::bind_execution_timer_to_this_thread(); }
+void bind_php_thread() {
+    detail::bind_execution_timer_to_this_thread();
+}
 
 void shutdown() {
     php_module_shutdown();
     sapi_shutdown();
 }
 
-std::string_view php_version() { return PHP_VERSION; }
+std::string_view php_version() {
+    return PHP_VERSION;
+}
 
 namespace detail {
 
-ActiveRequest& http_request_state() { return request_state; }
-void set_current(ActiveRequest* a) { current = a; }
+ActiveRequest& http_request_state() {
+    return request_state;
+}
+void set_current(ActiveRequest* a) {
+    current = a;
+}
 
 void begin_request_info(ActiveRequest& a, ScriptRequest& script) {
     a.script = &script;
-    a.head = ResponseHead{};
+    a.head.clear();
     a.head_pushed = false;
     a.head_captured = false;
     a.finished = false;
@@ -328,9 +358,10 @@ void begin_request_info(ActiveRequest& a, ScriptRequest& script) {
 void mark_fatal_as_500() {
     // A fatal error or uncaught exception is a 500, also when display_errors put the
     // message in the body (PHP itself sets 500 only when display_errors is off).
-    constexpr int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE |
-                          E_RECOVERABLE_ERROR;
-    if ((PG(last_error_type) & fatal) && !SG(headers_sent) && SG(sapi_headers).http_response_code == 200) {
+    constexpr int fatal =
+        E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE | E_RECOVERABLE_ERROR;
+    if ((PG(last_error_type) & fatal) && !SG(headers_sent) &&
+        SG(sapi_headers).http_response_code == 200) {
         SG(sapi_headers).http_response_code = 500;
     }
 }
@@ -345,7 +376,7 @@ void run_script(ScriptRequest& script) {
         spdlog::error("PHP request startup failed for {}", a.filename);
         a.head.status = 500;
         a.output.assign("Internal Server Error\n");
-        a.head.fields.assign("Content-Type: text/plain\r\n");
+        a.head.fields.add("Content-Type", "text/plain");
         detail::end_request(a);
         return;
     }

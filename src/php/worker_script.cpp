@@ -15,12 +15,12 @@
 
 extern "C" {
 #include "SAPI.h"
+#include "ext/random/php_random.h"
 #include "php.h"
 #include "php_main.h"
 #include "php_output.h"
 #include "php_variables.h"
 #include "zend_exceptions.h"
-#include "ext/random/php_random.h"
 }
 
 namespace askr::php {
@@ -35,18 +35,18 @@ namespace {
 using detail::ActiveRequest;
 
 RequestSource* source = nullptr;
-ActiveRequest idle_state;       // the worker script itself, between requests
+ActiveRequest idle_state;  // the worker script itself, between requests
 ScriptRequest idle_script;
 http::Request idle_request;
 zend_long request_time_limit = 0;
-std::uint64_t handled = 0;      // requests handled by the current run of the script
-bool stop_seen = false;         // the source said there are no more requests
+std::uint64_t handled = 0;          // requests handled by the current run of the script
+bool stop_seen = false;             // the source said there are no more requests
 ForkServer* fork_server = nullptr;  // --cow: the zygote's fork loop (null otherwise)
-bool forked = false;            // --cow: this process is a worker forked from the template
+bool forked = false;                // --cow: this process is a worker forked from the template
 
 // Output of the worker script outside a request goes to the log.
 class LogWriter final : public ResponseWriter {
-public:
+  public:
     bool push(ResponseHead*, std::string& body, bool) override {
         log(body);
         return true;
@@ -54,7 +54,7 @@ public:
     void end(ResponseHead*, std::string& body) override { log(body); }
     bool client_gone() override { return false; }
 
-private:
+  private:
     static void log(std::string& body) {
         while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
         if (!body.empty()) spdlog::info("worker script: {}", body);
@@ -67,7 +67,8 @@ constexpr const char* reloaded_modules[] = {"filter", "session"};
 
 void call_module_hooks(bool startup) {
     for (const char* name : reloaded_modules) {
-        auto* module = static_cast<zend_module_entry*>(zend_hash_str_find_ptr(&module_registry, name, std::strlen(name)));
+        auto* module = static_cast<zend_module_entry*>(
+            zend_hash_str_find_ptr(&module_registry, name, std::strlen(name)));
         if (!module) continue;
         auto hook = startup ? module->request_startup_func : module->request_shutdown_func;
         if (hook) hook(module->type, module->module_number);
@@ -96,12 +97,19 @@ void open_idle_context() {
 // Each RINIT/RSHUTDOWN and sapi_activate/sapi_deactivate stays paired: the idle context
 // is closed before a request starts and opened again after it.
 void close_idle_context() {
-    zend_try { call_module_hooks(false); } zend_end_try();
+    zend_try {
+        call_module_hooks(false);
+    }
+    zend_end_try();
     zend_try {
         php_output_end_all();
         php_output_deactivate();
-    } zend_end_try();
-    zend_try { sapi_deactivate(); } zend_end_try();
+    }
+    zend_end_try();
+    zend_try {
+        sapi_deactivate();
+    }
+    zend_end_try();
 }
 
 // Request startup inside a running script (instead of php_request_startup()).
@@ -114,7 +122,8 @@ void start_http_request(ScriptRequest& script) {
     sapi_activate();
     SG(sapi_headers).http_response_code = 200;
     if (PG(output_buffering)) {
-        php_output_start_user(nullptr, PG(output_buffering) > 1 ? PG(output_buffering) : 0, PHP_OUTPUT_HANDLER_STDFLAGS);
+        php_output_start_user(nullptr, PG(output_buffering) > 1 ? PG(output_buffering) : 0,
+                              PHP_OUTPUT_HANDLER_STDFLAGS);
     } else if (PG(implicit_flush)) {
         php_output_set_implicit_flush(1);
     }
@@ -136,15 +145,27 @@ void start_http_request(ScriptRequest& script) {
 void finish_http_request() {
     ActiveRequest& a = detail::http_request_state();
     detail::mark_fatal_as_500();
-    zend_try { php_output_end_all(); } zend_end_try();
-    zend_try { call_module_hooks(false); } zend_end_try();  // session written and closed
-    zend_try { php_output_deactivate(); } zend_end_try();   // headers sent
+    zend_try {
+        php_output_end_all();
+    }
+    zend_end_try();
+    zend_try {
+        call_module_hooks(false);
+    }
+    zend_end_try();  // session written and closed
+    zend_try {
+        php_output_deactivate();
+    }
+    zend_end_try();  // headers sent
     if (SG(request_info).request_body) {
         php_stream_close(SG(request_info).request_body);
         SG(request_info).request_body = nullptr;
     }
     zend_unset_timeout();
-    zend_try { sapi_deactivate(); } zend_end_try();          // uploaded temp files removed
+    zend_try {
+        sapi_deactivate();
+    }
+    zend_end_try();  // uploaded temp files removed
     zend_set_memory_limit(PG(memory_limit));
     zend_hash_str_del(&EG(symbol_table), ZEND_STRL("_SESSION"));
     detail::end_request(a);
@@ -161,11 +182,13 @@ void enter_fork_server() {
     std::fflush(nullptr);
     source = &fork_server->serve_forks();
     forked = true;
-    RANDOM_G(mt19937_seeded) = false;         // mt_rand(), rand(), shuffle(), ...
-    RANDOM_G(combined_lcg_seeded) = false;    // lcg_value(), uniqid(more_entropy)
+    RANDOM_G(mt19937_seeded) = false;       // mt_rand(), rand(), shuffle(), ...
+    RANDOM_G(combined_lcg_seeded) = false;  // lcg_value(), uniqid(more_entropy)
 }
 
-bool in_idle_context() { return detail::active() == &idle_state; }
+bool in_idle_context() {
+    return detail::active() == &idle_state;
+}
 
 }  // namespace
 
@@ -177,7 +200,9 @@ void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS) {
     ZEND_PARSE_PARAMETERS_NONE();
     if (!fork_server || forked) RETURN_FALSE;
     if (!in_idle_context()) {
-        zend_throw_error(nullptr, "askr_cow_ready() can only be called by a worker script, outside of a request");
+        zend_throw_error(
+            nullptr,
+            "askr_cow_ready() can only be called by a worker script, outside of a request");
         RETURN_THROWS();
     }
     enter_fork_server();
@@ -195,8 +220,9 @@ void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
     // askr_handle_request() is where the app has booted.
     if (fork_server && !forked && in_idle_context()) enter_fork_server();
     if (!source || !in_idle_context()) {
-        zend_throw_error(nullptr, "askr_handle_request() can only be called by a worker script (--worker), "
-                                  "outside of a request");
+        zend_throw_error(nullptr,
+                         "askr_handle_request() can only be called by a worker script (--worker), "
+                         "outside of a request");
         RETURN_THROWS();
     }
     // The previous request and the app's own reset (the loop body) are done: the state
@@ -269,8 +295,10 @@ void run_once(const WorkerScript& worker) {
 void answer_unavailable(ScriptRequest& script) {
     ResponseHead head;
     head.status = 503;
-    head.fields = "Content-Type: text/plain\r\nRetry-After: 1\r\n";
-    std::string body = "503 Service Unavailable: the worker script is failing to start (see the server log)\n";
+    head.fields.add("Content-Type", "text/plain");
+    head.fields.add("Retry-After", "1");
+    std::string body =
+        "503 Service Unavailable: the worker script is failing to start (see the server log)\n";
     script.writer->end(&head, body);
 }
 
@@ -295,21 +323,25 @@ void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
         if (stop_seen || requests.stopping()) break;
         // The script ended while requests are still wanted: start it again. If it did
         // not get to serve anything, wait longer each time (it is failing at boot).
-        const bool failed_at_boot = handled == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(5);
-        delay = failed_at_boot ? std::min(std::max(delay * 2, std::chrono::milliseconds(100)), std::chrono::milliseconds(10000))
+        const bool failed_at_boot =
+            handled == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(5);
+        delay = failed_at_boot ? std::min(std::max(delay * 2, std::chrono::milliseconds(100)),
+                                          std::chrono::milliseconds(10000))
                                : std::chrono::milliseconds(0);
         if (requests.stopping()) break;
         if (failed_at_boot) {
-            spdlog::error("worker script {} ended before serving a request; restarting in {} ms", worker.filename,
-                          delay.count());
+            spdlog::error("worker script {} ended before serving a request; restarting in {} ms",
+                          worker.filename, delay.count());
         } else {
-            spdlog::info("worker script {} ended after {} request(s); restarting", worker.filename, handled);
+            spdlog::info("worker script {} ended after {} request(s); restarting", worker.filename,
+                         handled);
         }
         // While the script cannot start, clients get a 503 at once instead of waiting,
         // and a stop request ends the wait.
         const auto until = std::chrono::steady_clock::now() + delay;
         while (!requests.stopping()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                until - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
             if (ScriptRequest* waiting = requests.next_for(left)) answer_unavailable(*waiting);
         }
@@ -324,8 +356,9 @@ TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks) {
     handled = 0;
     run_once(worker);  // in the zygote, returns only if askr_cow_ready() was never reached
     if (!forked) {
-        spdlog::error("worker script {} ended before askr_cow_ready() (--cow): the app did not boot",
-                      worker.filename);
+        spdlog::error(
+            "worker script {} ended before askr_cow_ready() (--cow): the app did not boot",
+            worker.filename);
         return TemplateEnd::boot_failed;
     }
     if (stop_seen || source->stopping()) return TemplateEnd::worker_stopped;
@@ -334,13 +367,16 @@ TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks) {
     // this one stopped accepting (run_once), answers what is already queued with 503, and
     // exits.
     if (handled == 0) {
-        spdlog::error("worker script {} ended before serving a request; this worker exits", worker.filename);
+        spdlog::error("worker script {} ended before serving a request; this worker exits",
+                      worker.filename);
     } else {
-        spdlog::info("worker script {} ended after {} request(s); a new worker is forked from the template",
-                     worker.filename, handled);
+        spdlog::info(
+            "worker script {} ended after {} request(s); a new worker is forked from the template",
+            worker.filename, handled);
     }
     while (!source->stopping()) {
-        if (ScriptRequest* waiting = source->next_for(std::chrono::milliseconds(100))) answer_unavailable(*waiting);
+        if (ScriptRequest* waiting = source->next_for(std::chrono::milliseconds(100)))
+            answer_unavailable(*waiting);
     }
     return handled == 0 ? TemplateEnd::worker_failed : TemplateEnd::worker_ended;
 }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "http/handler.hpp"
 #include "static/conditional.hpp"
 
 namespace askr::static_files {
@@ -22,7 +23,8 @@ void append_number(std::string& out, std::uint64_t value) {
 
 void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
                            FileResponse& out) {
-    out.fields.clear();
+    out.head.clear();
+    out.error_page = false;
     out.fd.reset();
     out.file.reset();
     out.inline_body = {};
@@ -30,57 +32,71 @@ void prepare_file_response(const http::Request& request, FileCache& cache, const
     out.send_body = false;
     const bool head = request.method == "HEAD";
     if (!head && request.method != "GET") {
-        out.status = 405;
-        out.fields = "Allow: GET, HEAD\r\n";
+        out.head.status = 405;
+        out.head.fields.add("Allow", "GET, HEAD");
+        out.error_page = true;
         return;
     }
     FileLookup lookup = cache.lookup(path);
     if (!lookup.file) {
-        out.status = lookup.error_status;
+        out.head.status = lookup.error_status;
+        out.error_page = true;
         return;
     }
     const CachedFile& file = *lookup.file;
-    auto& f = out.fields;
-    f.append("ETag: ").append(file.etag).append("\r\n");
-    f.append("Last-Modified: ").append(file.last_modified).append("\r\n");
+    auto& f = out.head.fields;
+    f.add("ETag", file.etag);
+    f.add("Last-Modified", file.last_modified);
     auto cache_control = cache_control_for(request.path());
-    if (!cache_control.empty()) f.append("Cache-Control: ").append(cache_control).append("\r\n");
+    if (!cache_control.empty()) f.add("Cache-Control", cache_control);
 
-    switch (evaluate_preconditions(true, request.header("if-match"), request.header("if-none-match"),
-                                   request.header("if-modified-since"), request.header("if-unmodified-since"),
-                                   file.etag, file.mtime)) {
-        case Precondition::not_modified: out.status = 304; return;
-        case Precondition::precondition_failed: out.status = 412; return;
-        case Precondition::proceed: break;
+    switch (evaluate_preconditions(true, request.header("if-match"),
+                                   request.header("if-none-match"),
+                                   request.header("if-modified-since"),
+                                   request.header("if-unmodified-since"), file.etag, file.mtime)) {
+        case Precondition::not_modified:
+            out.head.status = 304;
+            return;
+        case Precondition::precondition_failed:
+            out.head.status = 412;
+            out.head.content_length = 0;
+            return;
+        case Precondition::proceed:
+            break;
     }
 
-    f.append("Content-Type: ").append(file.content_type).append("\r\n");
-    f.append("Accept-Ranges: bytes\r\n");
-    auto range = evaluate_range(request.header("range"), request.header("if-range"), file.etag, file.mtime, file.size);
+    f.add("Content-Type", file.content_type);
+    f.add("Accept-Ranges", "bytes");
+    auto range = evaluate_range(request.header("range"), request.header("if-range"), file.etag,
+                                file.mtime, file.size);
     switch (range.kind) {
-        case RangeKind::unsatisfiable:
-            out.status = 416;
-            f.append("Content-Range: bytes */");
-            append_number(f, file.size);
-            f.append("\r\n");
+        case RangeKind::unsatisfiable: {
+            out.head.status = 416;
+            out.head.content_length = 0;
+            std::string value = "bytes */";
+            append_number(value, file.size);
+            f.add("Content-Range", value);
             return;
-        case RangeKind::partial:
-            out.status = 206;
+        }
+        case RangeKind::partial: {
+            out.head.status = 206;
             out.offset = range.range.first;
             out.length = range.range.last - range.range.first + 1;
-            f.append("Content-Range: bytes ");
-            append_number(f, range.range.first);
-            f += '-';
-            append_number(f, range.range.last);
-            f += '/';
-            append_number(f, file.size);
-            f.append("\r\n");
+            std::string value = "bytes ";
+            append_number(value, range.range.first);
+            value += '-';
+            append_number(value, range.range.last);
+            value += '/';
+            append_number(value, file.size);
+            f.add("Content-Range", value);
             break;
+        }
         case RangeKind::full:
-            out.status = 200;
+            out.head.status = 200;
             out.length = file.size;
             break;
     }
+    out.head.content_length = out.length;
     out.send_body = !head && out.length > 0;
     if (!out.send_body) return;
     if (file.inline_content) {
@@ -90,10 +106,30 @@ void prepare_file_response(const http::Request& request, FileCache& cache, const
     }
     out.fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!out.fd) {  // removed since the cache saw it
-        out.status = 404;
-        out.fields.clear();
+        out.head.clear();
+        out.head.status = 404;
+        out.error_page = true;
         out.send_body = false;
     }
+}
+
+boost::asio::awaitable<void> serve_file(const http::Request& request, http::ResponseSink& sink,
+                                        FileCache& cache, const std::string& path,
+                                        FileResponse& file) {
+    sink.outcome().kind = shm::ResponseKind::static_file;
+    prepare_file_response(request, cache, path, file);
+    if (file.error_page) {
+        co_await http::respond_with_status(sink, file.head.status, file.head.fields);
+    } else if (!file.send_body) {
+        co_await sink.send(&file.head, {}, true);  // HEAD, 304, 412, 416: the head alone
+    } else if (file.fd.get() < 0) {
+        co_await sink.send(&file.head, file.inline_body, true);  // from memory, with the head
+    } else {
+        co_await sink.send_file(&file.head, {file.fd.get(), file.offset, file.length});
+    }
+    file.fd.reset();
+    file.file.reset();
+    file.inline_body = {};
 }
 
 }  // namespace askr::static_files

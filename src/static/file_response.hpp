@@ -4,22 +4,26 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "core/unique_fd.hpp"
 #include "http/request.hpp"
+#include "http/response.hpp"
 #include "static/file_cache.hpp"
 
 namespace askr::static_files {
 
 /// What to send for a static file, independent of the protocol that frames it.
 struct FileResponse {
-    int status = 200;
-    std::string fields;          ///< "Name: value\r\n" lines (type, validators, ranges)
+    http::ResponseHead head;  ///< status, type, validators, range fields; content_length set
     std::shared_ptr<const CachedFile> file;  ///< keeps inline content alive while it is sent
-    std::string_view inline_body;  ///< the body from memory (small files), else empty
-    core::UniqueFd fd;           ///< the open file for sendfile (large files)
-    std::uint64_t offset = 0;    ///< first byte of the body in the file
-    std::uint64_t length = 0;    ///< Content-Length (also for HEAD)
-    bool send_body = false;      ///< false for HEAD, 304, 412, 416, 405
+    std::string_view inline_body;            ///< the body from memory (small files), else empty
+    core::UniqueFd fd;                       ///< the open file for sendfile (large files)
+    std::uint64_t offset = 0;                ///< first byte of the body in the file
+    std::uint64_t length = 0;                ///< Content-Length (also for HEAD)
+    bool send_body = false;                  ///< false for HEAD, 304, 412, 416, 405
+    /// A status Askr answers with its own page (404, 403, 405), with head.fields added.
+    bool error_page = false;
 };
 
 /// Prepares the response for `path` (an existing file the router chose), through `cache`:
@@ -29,5 +33,12 @@ struct FileResponse {
 /// Small files come from memory; larger ones are opened for sendfile.
 void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
                            FileResponse& out);
+
+/// The chain's static-file stage: answers `request` with the file at `path` through
+/// `sink` (small files from memory with the head in one write, larger ones with
+/// sendfile where the protocol allows). `scratch` is reused between requests.
+boost::asio::awaitable<void> serve_file(const http::Request& request, http::ResponseSink& sink,
+                                        FileCache& cache, const std::string& path,
+                                        FileResponse& scratch);
 
 }  // namespace askr::static_files

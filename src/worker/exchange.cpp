@@ -12,18 +12,19 @@ namespace askr::worker {
 
 namespace asio = boost::asio;
 
-Exchange::Exchange(asio::io_context& io, Completions& completions, int socket_fd)
-    : completions_(completions), wake_timer_(io), socket_fd_(socket_fd) {
-    script.request = &request;
+Exchange::Exchange(asio::io_context& io, Completions& completions)
+    : completions_(completions), wake_timer_(io), socket_fd_(-1) {
     script.writer = this;
 }
 
-Exchange::~Exchange() { completions_.forget(*this); }
+Exchange::~Exchange() {
+    completions_.forget(*this);
+}
 
 bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
     std::unique_lock lock(mutex_);
     if (head) {
-        head_ = std::move(*head);
+        std::swap(head_, *head);
         head_ready_ = true;
     }
     if (client_gone_.load(std::memory_order_relaxed)) {
@@ -39,7 +40,8 @@ bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
     completions_.notify(*this);
     // Bounded buffering: a slow client holds PHP only once this much is unwritten.
     lock.lock();
-    while (!client_gone_.load(std::memory_order_relaxed) && output_.size() + in_flight_ > max_buffered) {
+    while (!client_gone_.load(std::memory_order_relaxed) &&
+           output_.size() + in_flight_ > max_buffered) {
         php_waiting_ = true;
         space_.wait(lock);
         php_waiting_ = false;
@@ -51,7 +53,7 @@ void Exchange::end(php::ResponseHead* head, std::string& body) {
     {
         std::lock_guard lock(mutex_);
         if (head) {
-            head_ = std::move(*head);
+            std::swap(head_, *head);
             head_ready_ = true;
         }
         if (!complete_ && !client_gone_.load(std::memory_order_relaxed)) {
@@ -79,7 +81,11 @@ bool Exchange::client_gone() {
     return client_gone_.load(std::memory_order_relaxed);
 }
 
-void Exchange::begin() {
+void Exchange::begin(const http::Request& request, int socket_fd) {
+    script.request = &request;
+    socket_fd_.store(socket_fd, std::memory_order_relaxed);
+    movable = request.movable;
+    withdrawn_to = -1;
     wake_pending_ = false;
     std::lock_guard lock(mutex_);
     head_ready_ = head_taken_ = complete_ = released_ = false;
@@ -92,7 +98,7 @@ Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
     std::lock_guard lock(mutex_);
     Progress progress;
     if (head_ready_ && !head_taken_) {
-        head = std::move(head_);
+        std::swap(head, head_);  // both keep buffers: no allocation per request
         head_taken_ = true;
         progress.head = true;
     }
@@ -178,7 +184,8 @@ void PhpQueue::submit(Exchange& exchange) {
 Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     const bool forever = timeout == std::chrono::milliseconds::max();
-    const auto until = forever ? std::chrono::steady_clock::time_point::max() : std::chrono::steady_clock::now() + timeout;
+    const auto until = forever ? std::chrono::steady_clock::time_point::max()
+                               : std::chrono::steady_clock::now() + timeout;
     while (head_ == items_.size() && !stopped_) {
         sleeping_ = true;
         if (forever) {

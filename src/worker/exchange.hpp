@@ -19,27 +19,32 @@ namespace askr::worker {
 
 class Completions;
 
-/// One PHP request crossing between the I/O thread and the PHP thread, and its response
-/// coming back as a stream. Owned by a connection and reused for its requests.
+/// The PHP mailbox: one PHP request crossing from the I/O thread to the PHP thread, and its
+/// response coming back as a stream. Only requests that go to PHP get one, from the PHP
+/// handler's pool (php_handler.hpp); it is reused.
 ///
-/// The I/O thread fills `request`, submits the exchange, then loops on take()/wait() and
-/// writes what it gets. The PHP thread pushes head and body (push/end); it waits only
-/// when more than `max_buffered` bytes are not yet written to a slow client.
+/// The I/O thread points `script` at the request, submits the exchange, then loops on
+/// take()/wait() and hands what it gets to the response sink. The PHP thread pushes head
+/// and body (push/end); it waits only when more than `max_buffered` bytes are not yet
+/// written to a slow client.
 class Exchange final : public php::ResponseWriter {
-public:
-    Exchange(boost::asio::io_context& io, Completions& completions, int socket_fd);
+  public:
+    Exchange(boost::asio::io_context& io, Completions& completions);
     ~Exchange() override;
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
 
-    http::Request request;     ///< filled by the I/O thread before submit
     /// I/O thread only: the connection may move to another worker while this request
     /// waits for PHP (clear-text HTTP/1.1, request whole in its buffer; handoff.hpp) ...
     bool movable = false;
     /// ... and the slot of the idle worker that asked for it, once withdrawn (-1: none).
     int withdrawn_to = -1;
     std::shared_ptr<const http::Route> route;  ///< how it was routed (owns the script path strings)
-    php::ScriptRequest script; ///< what the PHP thread runs
+    php::ScriptRequest script;                 ///< what the PHP thread runs
+    /// I/O thread: where take() puts the head and body (kept with the exchange, so that
+    /// their buffers are reused from request to request).
+    php::ResponseHead taken_head;
+    std::string taken_body;
 
     // --- PHP thread -------------------------------------------------------------------
     bool push(php::ResponseHead* head, std::string& body, bool last) override;
@@ -53,8 +58,8 @@ public:
         bool complete = false;  ///< the response is complete (all body taken)
         bool released = false;  ///< the PHP thread is done with this exchange
     };
-    /// Resets the response side for a new request.
-    void begin();
+    /// Prepares the exchange for `request`, whose client connection is `socket_fd`.
+    void begin(const http::Request& request, int socket_fd);
     /// The client socket this exchange polls in client_gone().
     int socket_fd() const { return socket_fd_.load(std::memory_order_relaxed); }
     /// The connection goes on without this exchange (its response is complete, PHP still
@@ -73,7 +78,7 @@ public:
 
     static constexpr std::size_t max_buffered = 1 << 20;
 
-private:
+  private:
     friend class Completions;
     Completions& completions_;
     boost::asio::steady_timer wake_timer_;
@@ -95,16 +100,17 @@ private:
 };
 
 /// Wakes exchanges on the I/O thread when the PHP thread has news for them; batches the
-/// wake-ups (one post per burst, DESIGN.md section 2).
+/// wake-ups (one post per burst: a cross-thread wake-up costs more than the work it
+/// announces, docs/architecture.md).
 class Completions {
-public:
+  public:
     explicit Completions(boost::asio::io_context& io) : io_(io) {}
     /// Any thread: `exchange` has news.
     void notify(Exchange& exchange);
     /// I/O thread: `exchange` is going away; drop it from the pending list.
     void forget(Exchange& exchange);
 
-private:
+  private:
     void drain();
     boost::asio::io_context& io_;
     std::mutex mutex_;
@@ -115,7 +121,7 @@ private:
 
 /// Requests waiting for the PHP thread, in arrival order.
 class PhpQueue {
-public:
+  public:
     /// I/O thread: hands a request to PHP.
     void submit(Exchange& exchange);
     /// PHP thread: the next request; blocks up to `timeout`; nullptr once stopped and
@@ -132,7 +138,7 @@ public:
     /// Lets take() return nullptr once the queue is empty.
     void stop();
 
-private:
+  private:
     void reset_if_drained();  // with mutex_ held
 
     std::mutex mutex_;

@@ -53,7 +53,8 @@ Telemetry::~Telemetry() {
     if (access_log_) access_log_->flush();
 }
 
-void Telemetry::request_finished(const http::Request& request, const RequestOutcome& outcome) {
+void Telemetry::request_finished(const http::Request& request,
+                                 const http::RequestOutcome& outcome) {
     if (!timing_) return;
     const auto duration = std::chrono::steady_clock::now() - outcome.began;
     const auto us = static_cast<std::uint64_t>(

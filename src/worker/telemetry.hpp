@@ -7,7 +7,9 @@
 #include <memory>
 
 #include "config/serve_options.hpp"
+#include "http/context.hpp"
 #include "http/request.hpp"
+#include "http/response.hpp"
 #include "shm/metrics.hpp"
 #include "worker/access_log.hpp"
 
@@ -18,51 +20,41 @@
 
 namespace askr::worker {
 
-/// How one request was answered, as the connection saw it.
-struct RequestOutcome {
-    int status = 0;
-    shm::ResponseKind kind = shm::ResponseKind::other;
-    std::uint64_t bytes_in = 0;                     ///< bytes read for this request
-    std::uint64_t bytes_out = 0;                    ///< bytes written, head included
-    std::uint64_t head_bytes = 0;                   ///< of which the response head
-    std::chrono::steady_clock::time_point began{};  ///< request read completely
-    std::chrono::steady_clock::duration php{};      ///< hand-off to PHP's release
-};
-
 /// A worker's metrics and access log: what connections record per request, on the I/O
 /// thread (single writer of the worker's metrics slot; no lock, no system call except the
 /// access log's buffered writes).
-class Telemetry {
+class Telemetry final : public http::RequestObserver {
   public:
     /// `slot` and `supervisor` may be null (no shared memory: nothing recorded).
     Telemetry(const config::ServeOptions& options, shm::WorkerMetrics* slot,
               const shm::SupervisorMetrics* supervisor);
-    ~Telemetry();
+    ~Telemetry() override;
     Telemetry(const Telemetry&) = delete;
     Telemetry& operator=(const Telemetry&) = delete;
 
     /// True when requests must be timed (metrics or an access log).
-    bool timing() const { return timing_; }
+    bool timing() const override { return timing_; }
     /// A connection was accepted.
-    void connection_accepted() {
+    void connection_accepted() override {
 #if ASKR_METRICS_ENABLED
         if (slot_) slot_->connections_accepted.add(1);
 #endif
     }
     /// A whole request was read; it is in flight until request_finished().
-    void request_started() {
+    void request_started() override {
 #if ASKR_METRICS_ENABLED
         if (slot_) slot_->in_flight_started.add(1);
 #endif
     }
     /// The request was moved, unanswered, to another worker with its connection.
-    void request_moved() {
+    void request_moved() override {
 #if ASKR_METRICS_ENABLED
         if (slot_) slot_->moved_away.add(1);
 #endif
     }
     /// The request's response was written (or the client went away).
-    void request_finished(const http::Request& request, const RequestOutcome& outcome);
+    void request_finished(const http::Request& request,
+                          const http::RequestOutcome& outcome) override;
     /// Once a second on the I/O thread: flushes the access log, samples the threads' CPU
     /// time, reopens the log files when the master asked (SIGUSR1).
     void tick();

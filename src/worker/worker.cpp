@@ -10,26 +10,30 @@
 #include <random>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
 
+#include "http/connection.hpp"
+#include "http/context.hpp"
 #include "http/h1/connection.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
 #include "worker/accept_policy.hpp"
 #include "worker/accept_thread.hpp"
-#include "worker/context.hpp"
+#include "worker/chain.hpp"
+#include "worker/exchange.hpp"
+#include "worker/php_handler.hpp"
 #include "worker/telemetry.hpp"
 
 namespace askr::worker {
@@ -38,6 +42,9 @@ namespace asio = boost::asio;
 using asio::as_tuple;
 using asio::use_awaitable;
 using tcp = asio::ip::tcp;
+
+// A moved connection brings its read buffer along.
+static_assert(max_moved_bytes == http::h1::read_buffer_size);
 
 namespace {
 
@@ -51,12 +58,14 @@ std::uint64_t staggered_limit(std::uint64_t max_requests) {
 }
 
 // The I/O thread's side of a worker: accepting (with the load-following accept policy),
-// signals, timeouts, draining.
-class IoSide final : public WorkerEvents {
-public:
-    IoSide(const config::ServeOptions& options, const WorkerIdentity& identity, asio::io_context& io,
-           PhpQueue& php, Completions& completions)
-        : context_(options, io, php, completions),
+// the handler chain, signals, timeouts, draining.
+class IoSide final : public http::ConnectionEvents, public PhpLoad {
+  public:
+    IoSide(const config::ServeOptions& options, const WorkerIdentity& identity,
+           asio::io_context& io, PhpQueue& php, Completions& completions)
+        : options_(options),
+          context_(io),
+          php_queue_(php),
           identity_(identity),
           request_limit_(staggered_limit(identity.max_requests)),
           signals_(io, SIGTERM, SIGINT),
@@ -65,39 +74,56 @@ public:
           sweeper_(io),
           recheck_(io),
           shutdown_timer_(io),
-          telemetry_(options, identity.metrics, identity.supervisor) {
-        context_.telemetry = &telemetry_;
-        context_.router.root = options.root;
-        context_.router.index = options.index;
-        context_.router.symlinks = options.symlinks;
-        context_.router.worker_script = options.worker_script;
+          telemetry_(options, identity.metrics, identity.supervisor),
+          router_{options.root, options.index, options.symlinks, options.worker_script},
+          php_handler_(io, php, completions, *this, &telemetry_, router_),
+          chain_(router_, php_handler_) {
+        context_.observer = &telemetry_;
         context_.limits.max_body_bytes = options.max_body_size;
         context_.limits.max_header_bytes = options.max_header_size;
         context_.limits.max_target_bytes = options.max_uri_size;
         context_.limits.max_header_count = options.max_header_count;
+        context_.limits.h2_max_streams = options.h2_max_streams;
+        context_.timeouts.header = options.header_timeout;
+        context_.timeouts.keepalive = options.keepalive_timeout;
+        context_.timeouts.body = options.body_timeout;
+        context_.timeouts.write = options.write_timeout;
+        context_.timeouts.tls_handshake = options.tls_handshake_timeout;
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;
-        context_.on_last_connection_closed = [](Context& c) { asio::post(c.io, [&c] { finish(c); }); };
+        context_.owner = this;
+        context_.on_last_connection_closed = [](http::Context& c) {
+            auto* self = static_cast<IoSide*>(c.owner);
+            asio::post(c.io, [self] { self->finish(); });
+        };
     }
 
     void start(std::vector<core::ListenSocket>& sockets) {
         std::vector<AcceptSocket> accept_sockets;
+        std::uint16_t https_port = 0;
+        for (auto& s : sockets) {
+            if (!s.redirect_to_https && context_.tls && https_port == 0) https_port = s.port;
+        }
+        redirect_.emplace(chain_, router_, https_port);
+        plain_ = {&chain_, false, true};
         for (auto& s : sockets) {
             accept_sockets.push_back({s.fd.get(), s.redirect_to_https || !context_.tls});
-            listeners_.push_back({s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(),
-                                  s.redirect_to_https ? http::h1::Listener::https_redirect
-                                  : context_.tls      ? http::h1::Listener::https
-                                                      : http::h1::Listener::http});
-            if (listeners_.back().kind == http::h1::Listener::https && context_.https_port == 0) {
-                context_.https_port = s.port;
-            }
+            const http::h1::Service service =
+                s.redirect_to_https ? http::h1::Service{&*redirect_, false, false}
+                : context_.tls      ? http::h1::Service{&chain_, true, false}
+                                    : plain_;
+            listeners_.push_back(
+                {s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(), service});
         }
-        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds, identity_.kick_fd,
+        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds,
+                          identity_.kick_fd,
                           identity_.metrics ? &identity_.metrics->connections_shed : nullptr};
-        accept_thread_.emplace(accept_sockets, context_.options.max_connections, peers, [this](int fd, std::size_t listener) {
-            asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
-        });
-        signals_.async_wait([this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
+        accept_thread_.emplace(
+            accept_sockets, options_.max_connections, peers, [this](int fd, std::size_t listener) {
+                asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
+            });
+        signals_.async_wait(
+            [this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
         if (identity_.stop_fd >= 0) {
             stop_requests_.assign(::dup(identity_.stop_fd));
             asio::co_spawn(context_.io, stop_request_loop(), core::log_coroutine_exception);
@@ -114,13 +140,15 @@ public:
     // in order.
     void php_submitted() override {
         ++php_outstanding_;
-        if (identity_.slot) identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
+        if (identity_.slot)
+            identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
         if (php_outstanding_ >= 2) watch_waiting();
     }
 
     void php_finished() override {
         --php_outstanding_;
-        if (identity_.slot) identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
+        if (identity_.slot)
+            identity_.slot->php_outstanding.store(php_outstanding_, std::memory_order_relaxed);
     }
 
     void connection_closed() override {
@@ -132,18 +160,25 @@ public:
         }
     }
 
-    // Moving a connection whose request would wait here to an idle peer (handoff.hpp).
-    // The common case costs one comparison: PHP is free, the request runs here.
-    int move_target() override {
+    // Moving a connection whose request would wait here for PHP to an idle peer
+    // (handoff.hpp). The common case costs one comparison: PHP is free, the request runs here.
+    int move_target(const http::Request& request) override {
         if (php_outstanding_ == 0 || !can_move()) return -1;
-        return idle_peer_for(static_cast<std::uint32_t>(php_outstanding_));
+        const int peer = idle_peer_for(static_cast<std::uint32_t>(php_outstanding_));
+        if (peer < 0 || chain_.routes().resolve(request.path(), request.query())->kind !=
+                            http::Route::Kind::php) {
+            return -1;
+        }
+        return peer;
     }
 
     bool move_connection(int peer, int socket_fd, std::string_view unread) override {
         const auto index = static_cast<std::size_t>(peer);
         if (!identity_.handoff || index >= identity_.handoff->size()) return false;
-        if (!send_connection((*identity_.handoff)[index].send.get(), socket_fd, unread)) return false;
-        if (identity_.slot) identity_.slot->connections_moved.fetch_add(1, std::memory_order_relaxed);
+        if (!send_connection((*identity_.handoff)[index].send.get(), socket_fd, unread))
+            return false;
+        if (identity_.slot)
+            identity_.slot->connections_moved.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
 
@@ -156,7 +191,8 @@ public:
         ++requests_;
         if (identity_.slot) identity_.slot->requests.store(requests_, std::memory_order_relaxed);
         if (request_limit_ != 0 && requests_ >= request_limit_ && !context_.draining) {
-            spdlog::info("worker {}: {} requests served (--max-requests); recycling", ::getpid(), requests_);
+            spdlog::info("worker {}: {} requests served (--max-requests); recycling", ::getpid(),
+                         requests_);
             begin_drain();
         }
     }
@@ -166,7 +202,7 @@ public:
         if (identity_.slot) identity_.slot->requests.store(requests_, std::memory_order_relaxed);
     }
 
-private:
+  private:
     // On the I/O thread: a connection the accept thread took. One accepted as the drain
     // began is still served (with Connection: close): dropping it would fail a request
     // the client already sent.
@@ -179,7 +215,8 @@ private:
             connection_closed();
             return;
         }
-        if (!http::h1::start_connection(context_, std::move(socket), listeners_[listener].kind)) {
+        if (!http::h1::start_connection(context_, std::move(socket),
+                                        listeners_[listener].service)) {
             connection_closed();  // counted by the accept thread, closed again at once
         }
     }
@@ -188,7 +225,8 @@ private:
     // while draining (with Connection: close): the client already sent the request.
     asio::awaitable<void> moved_in_loop() {
         for (;;) {
-            auto [ec] = co_await moved_in_.async_wait(asio::posix::descriptor_base::wait_read, as_tuple(use_awaitable));
+            auto [ec] = co_await moved_in_.async_wait(asio::posix::descriptor_base::wait_read,
+                                                      as_tuple(use_awaitable));
             if (ec) co_return;
             while (auto message = receive_message(moved_in_.native_handle())) {
                 if (message->kind == HandoffMessage::Kind::steal) {
@@ -211,7 +249,7 @@ private:
             if (!ec) moved.release();
         }
         if (!socket.is_open() ||
-            !http::h1::start_connection(context_, std::move(socket), http::h1::Listener::http, unread)) {
+            !http::h1::start_connection(context_, std::move(socket), plain_, unread)) {
             connection_closed();
         }
     }
@@ -221,7 +259,7 @@ private:
     // connection's coroutine does the sending, h1/connection.cpp).
     void on_steal_request(std::uint32_t idle_slot) {
         if (idle_slot == identity_.slot_index || context_.draining) return;
-        Exchange* waiting = context_.php.withdraw_movable();
+        Exchange* waiting = php_queue_.withdraw_movable();
         if (!waiting) return;
         php_finished();
         waiting->withdrawn_to = static_cast<int>(idle_slot);
@@ -239,21 +277,24 @@ private:
         recheck_.async_wait([this](boost::system::error_code ec) {
             watching_ = false;
             if (ec || php_outstanding_ < 2 || context_.draining) return;
-            if (const int peer = idle_peer_for(1); peer >= 0) on_steal_request(static_cast<std::uint32_t>(peer));
+            if (const int peer = idle_peer_for(1); peer >= 0)
+                on_steal_request(static_cast<std::uint32_t>(peer));
             watch_waiting();
         });
     }
 
     // Moving is on, and this worker has the worker table and the peers' sockets.
     bool can_move() const {
-        return context_.options.move_after_us != 0 && identity_.handoff && identity_.slot && identity_.scoreboard;
+        return options_.move_after_us != 0 && identity_.handoff && identity_.slot &&
+               identity_.scoreboard;
     }
 
     // Where a request with `ahead` requests before it here (the running one included)
     // goes: an idle peer when it would wait at least --move-after-us, else -1 (it waits).
     int idle_peer_for(std::uint32_t ahead) const {
-        if (expected_wait_us(*identity_.slot, ahead, shm::now_ms()) < context_.options.move_after_us) return -1;
-        return idle_peer(*identity_.scoreboard, *identity_.slot, context_.options.max_connections);
+        if (expected_wait_us(*identity_.slot, ahead, shm::now_ms()) < options_.move_after_us)
+            return -1;
+        return idle_peer(*identity_.scoreboard, *identity_.slot, options_.max_connections);
     }
 
     // The master asks for a drain through the slot's eventfd (see master.cpp).
@@ -283,7 +324,9 @@ private:
             for (auto* c = context_.connections; c; c = c->next) {
                 if (c->deadline() < now) c->on_deadline();
             }
-            if (identity_.slot) identity_.slot->rss_bytes.store(shm::current_rss_bytes(), std::memory_order_relaxed);
+            if (identity_.slot)
+                identity_.slot->rss_bytes.store(shm::current_rss_bytes(),
+                                                std::memory_order_relaxed);
             telemetry_.tick();  // access log flush, CPU split, log reopen (SIGUSR1)
         }
     }
@@ -291,36 +334,39 @@ private:
     void begin_drain() {
         if (context_.draining) return;
         context_.draining = true;
-        if (identity_.slot) identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
+        if (identity_.slot)
+            identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
         if (accept_thread_) accept_thread_->stop();
         for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
         if (context_.connection_count == 0) {
-            asio::post(context_.io, [this] { finish(context_); });
+            asio::post(context_.io, [this] { finish(); });
             return;
         }
-        shutdown_timer_.expires_after(context_.options.shutdown_timeout);
+        shutdown_timer_.expires_after(options_.shutdown_timeout);
         shutdown_timer_.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
-            spdlog::warn("worker {}: shutdown timeout, {} connection(s) still busy; exiting", ::getpid(),
-                         context_.connection_count);
+            spdlog::warn("worker {}: shutdown timeout, {} connection(s) still busy; exiting",
+                         ::getpid(), context_.connection_count);
             std::_Exit(0);
         });
     }
 
-    static void finish(Context& context) {
-        context.php.stop();
-        context.io.stop();
+    void finish() {
+        php_queue_.stop();
+        context_.io.stop();
     }
 
-    Context context_;
+    const config::ServeOptions& options_;
+    http::Context context_;
+    PhpQueue& php_queue_;
     WorkerIdentity identity_;
     std::uint64_t request_limit_;
     std::uint64_t requests_ = 0;
-    struct ListenerKind {
+    struct Listener {
         tcp protocol;
-        http::h1::Listener kind;
+        http::h1::Service service;
     };
-    std::vector<ListenerKind> listeners_;  // by listening socket, as the accept thread numbers them
+    std::vector<Listener> listeners_;  // by listening socket, as the accept thread numbers them
     std::optional<AcceptThread> accept_thread_;
     asio::signal_set signals_;
     asio::posix::stream_descriptor stop_requests_;
@@ -331,14 +377,22 @@ private:
     asio::steady_timer shutdown_timer_;
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
     Telemetry telemetry_;
+    http::RouterConfig router_;
+    PhpHandler php_handler_;
+    Chain chain_;
+    std::optional<RedirectToHttps> redirect_;  // the chain of --listen-http sockets
+    http::h1::Service plain_;                  // clear-text listeners (and connections moved in)
 };
 
 // The PHP thread's side of the queue: the next request, and the worker table kept up to
 // date (busy while a request runs, idle while waiting).
 class RequestFeed final : public php::RequestSource {
-public:
+  public:
     RequestFeed(PhpQueue& queue, const WorkerIdentity& identity, std::uint32_t move_after_us)
-        : queue_(queue), identity_(identity), slot_(identity_.slot), move_after_us_(move_after_us) {}
+        : queue_(queue),
+          identity_(identity),
+          slot_(identity_.slot),
+          move_after_us_(move_after_us) {}
     php::ScriptRequest* next() override { return next_for(std::chrono::milliseconds::max()); }
 
     php::ScriptRequest* next_for(std::chrono::milliseconds timeout) override {
@@ -358,7 +412,7 @@ public:
 
     bool stopping() override { return queue_.stopped(); }
 
-private:
+  private:
     void set_state(shm::WorkerState from, shm::WorkerState to) {
         if (slot_) slot_->state.compare_exchange_strong(from, to, std::memory_order_relaxed);
     }
@@ -367,11 +421,14 @@ private:
     // weight), which tells how long a request queued here waits (handoff.hpp).
     void record_php_time() {
         if (!slot_ || started_ == std::chrono::steady_clock::time_point{}) return;
-        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started_);
         started_ = {};
-        const auto sample = static_cast<std::uint64_t>(std::min<std::int64_t>(took.count(), UINT32_MAX));
+        const auto sample =
+            static_cast<std::uint64_t>(std::min<std::int64_t>(took.count(), UINT32_MAX));
         average_us_ = average_us_ == 0 ? sample : (average_us_ * 7 + sample) / 8;
-        slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_), std::memory_order_relaxed);
+        slot_->php_average_us.store(static_cast<std::uint32_t>(average_us_),
+                                    std::memory_order_relaxed);
     }
 
     // Nothing to do here: the peer whose waiting requests would wait longest (at least
@@ -381,9 +438,11 @@ private:
         if (move_after_us_ == 0 || !identity_.handoff || !identity_.scoreboard || !slot_) return;
         // A draining worker (stop, reload, --max-requests) takes no new work.
         if (slot_->state.load(std::memory_order_relaxed) == shm::WorkerState::draining) return;
-        const int busiest = busiest_peer(*identity_.scoreboard, *slot_, shm::now_ms(), move_after_us_);
+        const int busiest =
+            busiest_peer(*identity_.scoreboard, *slot_, shm::now_ms(), move_after_us_);
         if (busiest >= 0 && static_cast<std::size_t>(busiest) < identity_.handoff->size()) {
-            send_steal_request((*identity_.handoff)[static_cast<std::size_t>(busiest)].send.get(), identity_.slot_index);
+            send_steal_request((*identity_.handoff)[static_cast<std::size_t>(busiest)].send.get(),
+                               identity_.slot_index);
         }
     }
 
@@ -406,7 +465,8 @@ struct Runtime::Parts {
     PhpQueue php_queue;
     Completions completions;
     IoSide io_side;
-    RequestFeed feed;  // idle <-> busy by compare-exchange: a `draining` set by the I/O thread stays
+    RequestFeed
+        feed;  // idle <-> busy by compare-exchange: a `draining` set by the I/O thread stays
     std::thread io_thread;
 };
 
@@ -416,7 +476,7 @@ Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSo
     php::bind_php_thread();  // the zygote's timer did not survive the fork
     // SIGQUIT is the fast stop: exit in the handler itself (async-signal-safe), before the
     // interrupted script can finish anything.
-    struct sigaction quit{};
+    struct sigaction quit {};
     quit.sa_handler = [](int) { ::_exit(0); };
     sigemptyset(&quit.sa_mask);
     ::sigaction(SIGQUIT, &quit, nullptr);
@@ -430,14 +490,21 @@ Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSo
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     parts_->io_thread = std::thread([io = &parts_->io] { io->run(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    if (identity.slot) identity.slot->state.store(shm::WorkerState::idle, std::memory_order_release);
+    if (identity.slot)
+        identity.slot->state.store(shm::WorkerState::idle, std::memory_order_release);
 }
 
-Runtime::~Runtime() { join(); }
+Runtime::~Runtime() {
+    join();
+}
 
-php::RequestSource& Runtime::requests() { return parts_->feed; }
+php::RequestSource& Runtime::requests() {
+    return parts_->feed;
+}
 
-void Runtime::drain() { parts_->io_side.request_drain(); }
+void Runtime::drain() {
+    parts_->io_side.request_drain();
+}
 
 void Runtime::join() {
     if (parts_->io_thread.joinable()) parts_->io_thread.join();
@@ -450,7 +517,8 @@ int run_worker(const config::ServeOptions& options, std::vector<core::ListenSock
     if (options.worker_script.empty()) {
         while (php::ScriptRequest* script = feed.next()) php::run_script(*script);
     } else {
-        php::WorkerScript worker{options.worker_script, options.root, options.frankenphp_compat, options.paranoid};
+        php::WorkerScript worker{options.worker_script, options.root, options.frankenphp_compat,
+                                 options.paranoid};
         php::run_worker_script(worker, feed);  // worker mode: the script loops on the feed
     }
     runtime.join();

@@ -1,3 +1,6 @@
+// One HTTP/1.1 connection: reads requests (keep-alive, pipelining), hands each to the
+// handler chain, and is the chain's ResponseSink: it frames what the chain sends with
+// Content-Length, chunked coding or the close (RFC 9112 section 6). Lives on the I/O thread.
 #include "http/h1/connection.hpp"
 
 #include <netinet/tcp.h>
@@ -9,21 +12,23 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
+#include <memory>
 #include <type_traits>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
-
+#include "http/connection.hpp"
+#include "http/h1/parser.hpp"
 #include "http/h2/connection.hpp"
-#include "http/https_redirect.hpp"
 #include "http/status.hpp"
-#include "worker/handoff.hpp"
 
 namespace askr::http::h1 {
 
@@ -35,30 +40,14 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 
 namespace {
 
-constexpr std::size_t read_buffer_size = worker::max_moved_bytes;  // a moved connection brings its buffer
-constexpr std::size_t tls_file_chunk = 64 * 1024;  // static files over TLS: pread this much per write
+constexpr std::size_t tls_file_chunk =
+    64 * 1024;  // static files over TLS: pread this much per write
 
-double unix_time_now() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-void append_number(std::string& out, std::uint64_t value, int base = 10) {
+void append_number(std::string& out, std::uint64_t value) {
     char buffer[24];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, base);
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
     (void)ec;
     out.append(buffer, end);
-}
-
-// The body of a response Askr itself produces (errors, redirects).
-std::string_view simple_body(int status, std::string& scratch) {
-    scratch.assign("<!DOCTYPE html><html><head><title>");
-    append_number(scratch, static_cast<std::uint64_t>(status));
-    scratch.append(" ").append(reason_phrase(status)).append("</title></head><body><h1>");
-    append_number(scratch, static_cast<std::uint64_t>(status));
-    scratch.append(" ").append(reason_phrase(status)).append("</h1></body></html>\n");
-    return scratch;
 }
 
 // A browser pointed at http:// on the TLS port (OpenSSL recognises the request line in
@@ -68,17 +57,145 @@ constexpr std::string_view plain_http_on_tls_port =
     "HTTP/1.1 400 Bad Request\r\nServer: Askr\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n"
     "Connection: close\r\n\r\nThis port speaks HTTPS: use https:// in the address.\n";
 
+// How the body of the response being sent is delimited on the wire.
+enum class Wire { none, length, chunked, until_close };
+
+// The protocol-independent part of a connection: state, parsing, the response head.
+class Connection : public http::Connection, public ResponseSink {
+  public:
+    bool idle() const { return idle_; }
+    // When idle, closes within a second (draining): a request that arrives before that
+    // is still answered, with Connection: close, so keep-alive clients move on cleanly.
+    void expire_if_idle() override {
+        if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
+    }
+
+    RequestOutcome& outcome() override { return outcome_; }
+    bool head_sent() const override { return head_sent_; }
+    int socket_fd() const override { return socket_fd_; }
+
+    std::unique_ptr<Request> release_request() override {
+        auto fresh = std::make_unique<Request>();
+        fresh->endpoints = request_->endpoints;
+        return std::exchange(request_, std::move(fresh));
+    }
+
+  protected:
+    Connection(Context& context, int socket_fd, const Service& service)
+        : http::Connection(context),
+          service_(service),
+          parser_(context.limits),
+          request_(std::make_unique<Request>()),
+          in_(new char[read_buffer_size]),
+          socket_fd_(socket_fd) {}
+
+    // A response begins: nothing of it is on the wire yet.
+    void begin_response() {
+        head_sent_ = complete_ = recorded_ = false;
+        wire_ = Wire::none;
+        remaining_ = 0;
+        keep_alive_ = request_->keep_alive && !context_.draining;
+    }
+
+    // The head of the response in out_, and how its body goes (wire_, remaining_).
+    void append_head(const ResponseHead& head, std::size_t first_bytes, bool last) {
+        const BodyFraming framing = decide_framing(*request_, head, first_bytes, last);
+        if (head.close) keep_alive_ = false;
+        // A drain may have begun while PHP ran: this response must then announce the close,
+        // or the client sends its next request into a connection about to be closed.
+        if (context_.draining) keep_alive_ = false;
+        if (!framing.body) {
+            wire_ = Wire::none;
+        } else if (framing.content_length) {
+            wire_ = Wire::length;
+            remaining_ = *framing.content_length;
+        } else if (request_->version_minor == 0) {
+            wire_ = Wire::until_close;  // HTTP/1.0 has no chunked coding
+            keep_alive_ = false;
+        } else {
+            wire_ = Wire::chunked;
+        }
+        outcome_.status = head.status;
+        const std::size_t head_start = out_.size();
+        out_.append("HTTP/1.1 ");
+        append_number(out_, static_cast<std::uint64_t>(head.status));
+        out_ += ' ';
+        out_.append(reason_phrase(head.status))
+            .append("\r\nServer: Askr\r\nDate: ")
+            .append(http_date_now());
+        out_.append("\r\n");
+        for (std::size_t i = 0; i < head.fields.size(); ++i) {
+            if (is_protocol_owned(head.fields.name(i))) continue;
+            out_.append(head.fields.name(i))
+                .append(": ")
+                .append(head.fields.value(i))
+                .append("\r\n");
+        }
+        if (framing.content_length) {
+            out_.append("Content-Length: ");
+            append_number(out_, *framing.content_length);
+            out_.append("\r\n");
+        } else if (wire_ == Wire::chunked) {
+            out_.append("Transfer-Encoding: chunked\r\n");
+        }
+        if (!keep_alive_) {
+            out_.append("Connection: close\r\n");
+        } else if (request_->version_minor == 0) {
+            out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
+        }
+        out_.append("\r\n");
+        outcome_.head_bytes = out_.size() - head_start;
+        head_sent_ = true;
+    }
+
+    // Metrics and access log: a whole request was read / answered (once per request).
+    void request_read() {
+        if (!context_.observer) return;
+        if (context_.observer->timing()) outcome_.began = std::chrono::steady_clock::now();
+        context_.observer->request_started();
+    }
+    void request_done() {
+        if (recorded_) return;
+        recorded_ = true;
+        if (context_.observer) context_.observer->request_finished(*request_, outcome_);
+        outcome_ = {};
+    }
+
+    const Service service_;
+    Parser parser_;
+    std::unique_ptr<Request> request_;  // the request being read or answered
+    RequestOutcome outcome_;
+    std::string out_;             // response head (and framing) being written
+    std::unique_ptr<char[]> in_;  // read buffer
+    std::size_t in_begin_ = 0, in_end_ = 0;
+    // Where the request being read starts in in_, while all of it is still there (the
+    // connection can then be moved to another worker with it, worker/handoff.hpp).
+    std::size_t request_begin_ = 0;
+    bool request_whole_ = true;
+    const int socket_fd_;
+    Wire wire_ = Wire::none;
+    std::uint64_t remaining_ = 0;  // Wire::length: body bytes still to send
+    bool head_sent_ = false;
+    bool complete_ = false;  // the response's last byte has been written
+    bool recorded_ = false;  // request_done() ran for this request
+    bool keep_alive_ = true;
+    bool idle_ = true;
+    bool aborted_ = false;
+};
+
 // One HTTP/1.1 connection over `Stream`: tcp::socket (plain) or asio::ssl::stream (TLS).
-// Everything specific to TLS is behind `if constexpr (tls)`: the plain instantiation
-// compiles to what it was before TLS existed (sendfile, no extra branch).
+// Everything specific to TLS is behind `if constexpr (tls)`: the plain instantiation pays
+// nothing for TLS (sendfile, no extra branch).
 template <class Stream>
 class StreamConnection final : public Connection {
-public:
+  public:
     static constexpr bool tls = std::is_same_v<Stream, TlsStream>;
 
     template <class... StreamArgs>
-    StreamConnection(worker::Context& context, int socket_fd, Listener listener, StreamArgs&&... stream_args)
-        : Connection(context, socket_fd, listener), stream_(std::forward<StreamArgs>(stream_args)...) {}
+    StreamConnection(Context& context, int socket_fd, const Service& service,
+                     StreamArgs&&... stream_args)
+        : Connection(context, socket_fd, service),
+          stream_(std::forward<StreamArgs>(stream_args)...) {}
 
     /// Serves the connection until it closes; owns it.
     static asio::awaitable<void> serve(std::unique_ptr<StreamConnection> self);
@@ -97,7 +214,11 @@ public:
         socket().cancel(ignored);
     }
 
-private:
+    asio::awaitable<bool> interim(int status, const Fields& fields) override;
+    asio::awaitable<bool> send(const ResponseHead* head, std::string_view body, bool last) override;
+    asio::awaitable<bool> send_file(const ResponseHead* head, FileBody file) override;
+
+  private:
     tcp::socket& socket() {
         if constexpr (tls) {
             return stream_.next_layer();
@@ -109,112 +230,63 @@ private:
     asio::awaitable<bool> handshake();
     asio::awaitable<bool> detect_h2_preface();
     bool alpn_chose_h2();
-    bool movable() const { return !tls && listener_ == Listener::http && request_whole_; }
+    bool movable() const { return !tls && service_.movable && request_whole_; }
     bool move_to(int peer);
     bool move_to_idle_worker();
     asio::awaitable<bool> read_request();
-    asio::awaitable<bool> respond();
-    asio::awaitable<bool> redirect_to_https();
-    asio::awaitable<bool> serve_php();
-    asio::awaitable<bool> serve_static();
-    asio::awaitable<bool> send_file_body();
-    asio::awaitable<bool> send_simple(int status, std::string_view fields, bool keep_alive);
+    asio::awaitable<bool> answer();
+    asio::awaitable<bool> refuse(int status);
     /// Writes the pieces in one gather write; false when the client is gone or too slow.
-    asio::awaitable<bool> write(std::string_view a, std::string_view b = {}, std::string_view c = {},
-                                std::string_view d = {});
+    asio::awaitable<bool> write(std::string_view a, std::string_view b = {},
+                                std::string_view c = {}, std::string_view d = {});
+    asio::awaitable<bool> write_file(FileBody file);
+    void response_written(bool ok, bool last);
     asio::awaitable<void> close_after_error();
 
     Stream stream_;
-    std::unique_ptr<char[]> file_chunk_;  // TLS only: the piece of a static file being written
+    std::unique_ptr<char[]> file_chunk_;  // TLS only: the piece of a file being written
 };
 
 }  // namespace
 
-Connection::Connection(worker::Context& context, int socket_fd, Listener listener)
-    : http::Connection(context),
-      listener_(listener),
-      parser_(context.limits),
-      exchange_(std::make_unique<worker::Exchange>(context.io, context.completions, socket_fd)),
-      in_(new char[read_buffer_size]) {}
-
-Connection::~Connection() = default;
-
-void Connection::expire_if_idle() {
-    if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
-}
-
-void Connection::request_read() {
-    if (!context_.telemetry) return;
-    if (context_.telemetry->timing()) outcome_.began = std::chrono::steady_clock::now();
-    context_.telemetry->request_started();
-}
-
-void Connection::request_done() {
-    if (!context_.telemetry) return;
-    context_.telemetry->request_finished(exchange_->request, outcome_);
-    outcome_ = {};
-}
-
-void Connection::append_head(int status, std::string_view fields, Framing framing, std::uint64_t length) {
-    outcome_.status = status;
-    const std::size_t head_start = out_.size();
-    // A drain may have begun while PHP ran: this response must then announce the close,
-    // or the client sends its next request into a connection about to be closed.
-    if (context_.draining) keep_alive_ = false;
-    out_.append("HTTP/1.1 ");
-    append_number(out_, static_cast<std::uint64_t>(status));
-    out_ += ' ';
-    out_.append(reason_phrase(status)).append("\r\nServer: Askr\r\nDate: ").append(http_date_now());
-    out_.append("\r\n").append(fields);
-    switch (framing) {
-        case Framing::length:
-            out_.append("Content-Length: ");
-            append_number(out_, length);
-            out_.append("\r\n");
-            break;
-        case Framing::chunked: out_.append("Transfer-Encoding: chunked\r\n"); break;
-        case Framing::until_close:
-        case Framing::none: break;
-    }
-    if (!keep_alive_) {
-        out_.append("Connection: close\r\n");
-    } else if (exchange_->request.version_minor == 0) {
-        out_.append("Connection: keep-alive\r\n");  // HTTP/1.0 keep-alive must be confirmed
-    }
-    out_.append("\r\n");
-    outcome_.head_bytes = out_.size() - head_start;
-}
-
-bool start_connection(worker::Context& context, tcp::socket socket, Listener listener, std::string_view moved_in) {
+bool start_connection(Context& context, tcp::socket socket, const Service& service,
+                      std::string_view moved_in) {
     if (!moved_in.empty()) {  // counted where it was accepted
-        if (listener != Listener::http || moved_in.size() > read_buffer_size) return false;
-    } else if (context.telemetry) {
-        context.telemetry->connection_accepted();
+        if (service.tls || moved_in.size() > read_buffer_size) return false;
+    } else if (context.observer) {
+        context.observer->connection_accepted();
     }
     const int fd = socket.native_handle();
-    if (listener == Listener::https) {
+    if (service.tls) {
         SSL* ssl = context.tls ? SSL_new(context.tls) : nullptr;
         if (!ssl) {
-            spdlog::error("TLS: cannot start a session (SSL_new: {})", ERR_reason_error_string(ERR_get_error()));
+            spdlog::error("TLS: cannot start a session (SSL_new: {})",
+                          ERR_reason_error_string(ERR_get_error()));
             return false;  // the socket closes
         }
         // The stream owns `ssl` from here (asio's engine frees it).
-        auto connection = std::make_unique<StreamConnection<TlsStream>>(context, fd, listener, std::move(socket), ssl);
-        asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)), core::log_coroutine_exception);
+        auto connection = std::make_unique<StreamConnection<TlsStream>>(context, fd, service,
+                                                                        std::move(socket), ssl);
+        asio::co_spawn(context.io, StreamConnection<TlsStream>::serve(std::move(connection)),
+                       core::log_coroutine_exception);
         return true;
     }
-    auto connection = std::make_unique<StreamConnection<tcp::socket>>(context, fd, listener, std::move(socket));
+    auto connection =
+        std::make_unique<StreamConnection<tcp::socket>>(context, fd, service, std::move(socket));
     connection->take_moved_bytes(moved_in);
-    asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)), core::log_coroutine_exception);
+    asio::co_spawn(context.io, StreamConnection<tcp::socket>::serve(std::move(connection)),
+                   core::log_coroutine_exception);
     return true;
 }
+
+namespace {
 
 template <class Stream>
 asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConnection> self) {
     boost::system::error_code ec;
     self->socket().set_option(asio::ip::tcp::no_delay(true), ec);
     self->socket().native_non_blocking(true, ec);
-    auto& endpoints = self->exchange_->request.endpoints;
+    auto& endpoints = self->request_->endpoints;
     auto remote = self->socket().remote_endpoint(ec);
     auto local = self->socket().local_endpoint(ec);
     if (ec) co_return;  // the peer is already gone
@@ -230,14 +302,15 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
         // count at 0 in between; it is one client connection changing hands, not a close.
         if (self->alpn_chose_h2()) {
             self->handed_over = true;
-            h2::start_connection(self->context_, std::move(self->stream_), endpoints);
+            h2::start_connection(self->context_, std::move(self->stream_), endpoints,
+                                 *self->service_.handler);
             co_return;
         }
     } else {
-        if (self->listener_ == Listener::http && co_await self->detect_h2_preface()) {
+        if (co_await self->detect_h2_preface()) {
             self->handed_over = true;
             h2::start_connection(self->context_, std::move(self->stream_), endpoints,
-                                 {self->in_.get(), self->in_end_});
+                                 *self->service_.handler, {self->in_.get(), self->in_end_});
             co_return;
         }
     }
@@ -247,18 +320,11 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
             if (self->move_to_idle_worker()) co_return;
         }
         self->request_read();
-        self->context_.events->request_started();  // may start a drain (--max-requests)
+        if (self->context_.events)
+            self->context_.events->request_started();  // may start a drain (--max-requests)
         // Only what the response announced decides: a drain that began while it was
         // written is honoured on the next request (answered with Connection: close).
-        const bool again = co_await self->respond();
-        if (self->moved_away_) {  // another worker answers it (serve_php)
-            self->context_.events->request_moved_away();
-            if (self->context_.telemetry) self->context_.telemetry->request_moved();
-            co_return;
-        }
-        self->request_done();
-        if (self->detach_pending_) self->detach_exchange();
-        if (!again) break;
+        if (!co_await self->answer()) break;
     }
     if constexpr (tls) {
         // Say close_notify (RFC 8446 section 6.1), so that a response delimited by the close
@@ -271,24 +337,53 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     }
 }
 
-// The TLS handshake, bounded by --tls-handshake-timeout through the connection's deadline
+// Hands the request to the chain. False: close the connection (after this response, or
+// because the connection went to another worker with its request).
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::answer() {
+    begin_response();
+    request_->movable = movable();
+    HandlerResult result = co_await service_.handler->handle(*request_, *this);
+    while (result.move_to >= 0) {
+        // An idle worker asked for a waiting request and this one was taken back before
+        // PHP started it (worker/handoff.hpp): the connection moves there with it, or,
+        // if that fails, the chain takes it again here.
+        if (move_to(result.move_to)) {
+            if (context_.events) context_.events->request_moved_away();
+            if (context_.observer) context_.observer->request_moved();
+            outcome_ = {};
+            co_return false;
+        }
+        begin_response();
+        result = co_await service_.handler->handle(*request_, *this);
+    }
+    // A handler that ended without completing its response (the client went away, or it
+    // failed half-way) leaves nothing the client could tell from a whole response.
+    if (!complete_) keep_alive_ = false;
+    request_done();
+    co_return keep_alive_;
+}
+
+// The TLS handshake, bounded by the handshake timeout through the connection's deadline
 // (the worker's once-a-second sweep closes it): a client that connects and sends nothing,
 // or stalls half-way, holds a connection for that long at most.
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::handshake() {
     if constexpr (tls) {
-        set_deadline(context_.options.tls_handshake_timeout);
-        auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+        set_deadline(context_.timeouts.tls_handshake);
+        auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                                     as_tuple(use_awaitable));
         if (!ec) co_return true;
         if (aborted_) {
-            spdlog::debug("{}: TLS handshake timed out", exchange_->request.endpoints.remote_addr);
+            spdlog::debug("{}: TLS handshake timed out", request_->endpoints.remote_addr);
         } else {
-            spdlog::debug("{}: TLS handshake failed: {}", exchange_->request.endpoints.remote_addr, ec.message());
+            spdlog::debug("{}: TLS handshake failed: {}", request_->endpoints.remote_addr,
+                          ec.message());
             if (ec.category() == asio::error::get_ssl_category() &&
                 ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
-                set_deadline(context_.options.write_timeout);
-                auto [write_ec, n] = co_await asio::async_write(socket(), asio::buffer(plain_http_on_tls_port),
-                                                                as_tuple(use_awaitable));
+                set_deadline(context_.timeouts.write);
+                auto [write_ec, n] = co_await asio::async_write(
+                    socket(), asio::buffer(plain_http_on_tls_port), as_tuple(use_awaitable));
                 if (!write_ec) co_await close_after_error();
             }
         }
@@ -304,7 +399,8 @@ bool StreamConnection<Stream>::alpn_chose_h2() {
         const unsigned char* protocol = nullptr;
         unsigned int length = 0;
         SSL_get0_alpn_selected(stream_.native_handle(), &protocol, &length);
-        return std::string_view(reinterpret_cast<const char*>(protocol), protocol ? length : 0) == h2::alpn_id;
+        return std::string_view(reinterpret_cast<const char*>(protocol), protocol ? length : 0) ==
+               h2::alpn_id;
     } else {
         return false;
     }
@@ -317,94 +413,98 @@ bool StreamConnection<Stream>::alpn_chose_h2() {
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::detect_h2_preface() {
     idle_ = in_end_ == 0;  // a moved connection arrives with its request (worker/handoff.hpp)
-    set_deadline(!idle_ ? context_.options.header_timeout
+    set_deadline(!idle_              ? context_.timeouts.header
                  : context_.draining ? std::chrono::seconds(1)
-                                     : context_.options.keepalive_timeout);
+                                     : context_.timeouts.keepalive);
     for (;;) {
         if (in_end_ > 0 && !h2::may_be_preface({in_.get(), in_end_})) co_return false;
         if (in_end_ >= h2::client_preface.size()) co_return true;
-        auto [ec, n] = co_await stream_.async_read_some(asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_),
-                                                        as_tuple(use_awaitable));
+        auto [ec, n] = co_await stream_.async_read_some(
+            asio::buffer(in_.get() + in_end_, read_buffer_size - in_end_), as_tuple(use_awaitable));
         if (ec || n == 0) co_return false;  // read_request() sees the same end
         in_end_ += n;
         outcome_.bytes_in += n;  // HTTP/1 bytes after all, most of the time
         if (idle_) {
             idle_ = false;
-            set_deadline(context_.options.header_timeout);
+            set_deadline(context_.timeouts.header);
         }
     }
 }
 
-// A PHP request that would wait behind others on this worker while another worker's PHP
-// is idle: the connection moves there with the bytes of this request and any after it
+// A request that would wait behind others on this worker while another worker's PHP is
+// idle: the connection moves there with the bytes of this request and any after it
 // (worker/handoff.hpp). Only between requests of a clear-text HTTP/1.1 connection whose
 // request is whole in the read buffer; the check costs nothing while PHP here is free.
 template <class Stream>
 bool StreamConnection<Stream>::move_to_idle_worker() {
-    if (!movable()) return false;
-    const int peer = context_.events->move_target();
-    if (peer < 0) return false;
-    const Request& request = exchange_->request;
-    if (context_.routes.resolve(request.path(), request.query())->kind != Route::Kind::php) return false;
-    return move_to(peer);
+    if (!movable() || !context_.events) return false;
+    const int peer = context_.events->move_target(*request_);
+    return peer >= 0 && move_to(peer);
 }
 
 // Hands the socket to `peer` with the bytes of this request and any after it.
 template <class Stream>
 bool StreamConnection<Stream>::move_to(int peer) {
-    return context_.events->move_connection(peer, socket().native_handle(),
+    return context_.events &&
+           context_.events->move_connection(peer, socket().native_handle(),
                                             {in_.get() + request_begin_, in_end_ - request_begin_});
 }
 
-// Reads until one whole request is in exchange_->request. False: close the connection
-// (peer closed, timeout, or an error that has been answered).
+// Reads until one whole request is in request_. False: close the connection (peer
+// closed, timeout, or an error that has been answered).
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::read_request() {
-    parser_.start(exchange_->request);
+    parser_.start(*request_);
     if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
     request_begin_ = in_begin_;
     request_whole_ = true;
     idle_ = in_begin_ == in_end_;
-    set_deadline(!idle_ ? context_.options.header_timeout
+    set_deadline(!idle_              ? context_.timeouts.header
                  : context_.draining ? std::chrono::seconds(1)  // see expire_if_idle()
-                                     : context_.options.keepalive_timeout);
+                                     : context_.timeouts.keepalive);
     bool headers_seen = false;
     for (;;) {
         if (in_begin_ < in_end_) {
             if (idle_) {
                 idle_ = false;
-                set_deadline(context_.options.header_timeout);  // slowloris: not extended by trickling
+                set_deadline(context_.timeouts.header);  // slowloris: not extended by trickling
             }
             auto result = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
             in_begin_ += result.consumed;
             switch (result.status) {
                 case Parser::Status::complete:
-                    exchange_->request.start_time = unix_time_now();
+                    request_->start_time = core::unix_time_now();
                     co_return true;
                 case Parser::Status::error:
-                    spdlog::debug("{}: bad request: {}", exchange_->request.endpoints.remote_addr,
+                    spdlog::debug("{}: bad request: {}", request_->endpoints.remote_addr,
                                   parser_.error_reason());
-                    request_read();
-                    co_await send_simple(parser_.error_status(), {}, false);
-                    request_done();
-                    co_await close_after_error();
+                    co_await refuse(parser_.error_status());
                     co_return false;
-                case Parser::Status::expect_continue:
-                    // RFC 9110 section 10.1.1: the body is acceptable, ask for it.
+                case Parser::Status::expect_continue: {
+                    // RFC 9110 section 10.1.1: invite the body only if the request will not
+                    // be refused anyway; otherwise answer now, and close (the client may
+                    // send the body regardless).
+                    const int refused = service_.handler->refuse_before_body(*request_);
+                    if (refused != 0) {
+                        co_await refuse(refused);
+                        co_return false;
+                    }
                     if (!co_await write("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
                     request_whole_ = false;  // moved, it would be asked for its body twice
                     parser_.continue_after_expect();
                     continue;
+                }
                 case Parser::Status::need_more:
                     break;
             }
             if (parser_.headers_complete() && !headers_seen) headers_seen = true;
-            if (headers_seen) set_deadline(context_.options.body_timeout);  // a stall, not the total
+            if (headers_seen) set_deadline(context_.timeouts.body);  // a stall, not the total
         }
         // The parser consumes everything it is given: only this request's bytes are kept
         // (for a move), from its first byte, as long as they leave room to read into.
         if (in_end_ == read_buffer_size) {
-            const std::size_t from = request_whole_ && request_begin_ > 0 ? request_begin_ : in_begin_;
+            const std::size_t from =
+                request_whole_ && request_begin_ > 0 ? request_begin_ : in_begin_;
             if (from > request_begin_) request_whole_ = false;
             std::memmove(in_.get(), in_.get() + from, in_end_ - from);
             in_end_ -= from;
@@ -417,17 +517,16 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
             if (!idle_ && !aborted_ && ec == asio::error::eof) {
                 auto result = parser_.finish();
                 if (result.status == Parser::Status::complete) {
-                    exchange_->request.keep_alive = false;
-                    exchange_->request.start_time = unix_time_now();
+                    request_->keep_alive = false;
+                    request_->start_time = core::unix_time_now();
                     co_return true;
                 }
             }
             if (aborted_ && !idle_ && !context_.draining) {
                 // Timed out in the middle of a request (RFC 9110 section 15.5.9).
                 aborted_ = false;
-                request_read();
-                co_await send_simple(408, {}, false);
-                request_done();
+                co_await refuse(408);
+                co_return false;
             }
             co_return false;
         }
@@ -436,250 +535,130 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
     }
 }
 
+// Answers the request being read with an error and closes the connection. After an error
+// the client may still be sending (a body we refused): closing at once would make the
+// kernel send RST and destroy the error response in flight (RFC 9112 section 9.6), hence
+// close_after_error().
 template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::respond() {
-    Request& request = exchange_->request;
-    keep_alive_ = request.keep_alive && !context_.draining;
-    if (listener_ == Listener::https_redirect) co_return co_await redirect_to_https();
-    exchange_->route = context_.routes.resolve(request.path(), request.query());
-    const Route& route = *exchange_->route;
-    switch (route.kind) {
-        case Route::Kind::php: co_return co_await serve_php();
-        case Route::Kind::static_file: co_return co_await serve_static();
-        case Route::Kind::redirect: {
-            std::string fields = "Location: " + route.location + "\r\n";
-            co_return co_await send_simple(301, fields, keep_alive_);
-        }
-        case Route::Kind::forbidden: co_return co_await send_simple(403, {}, keep_alive_);
-        case Route::Kind::bad_request: co_return co_await send_simple(400, {}, false);
-        case Route::Kind::not_found: break;
-    }
-    co_return co_await send_simple(404, {}, keep_alive_);
-}
-
-// --listen-http: every request is sent to HTTPS with 308 (RFC 9110 section 15.4.9: the
-// method and body are kept), except ACME HTTP-01 challenges, which certbot's webroot mode
-// puts under ROOT/.well-known/acme-challenge/ and the CA fetches over plain HTTP. Only
-// static files below that folder are served here, nothing else from the root.
-template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::redirect_to_https() {
-    const Request& request = exchange_->request;
-    if (is_acme_challenge(request.path())) {
-        exchange_->route = context_.routes.resolve(request.path(), request.query());
-        const Route& route = *exchange_->route;
-        const std::string challenges = context_.router.root + "/.well-known/acme-challenge/";
-        if (route.kind == Route::Kind::static_file && route.file.starts_with(challenges)) {
-            co_return co_await serve_static();
-        }
-        co_return co_await send_simple(404, {}, keep_alive_);
-    }
-    const auto& local = request.endpoints.local_addr;
-    const std::string fallback = local.find(':') != std::string::npos ? "[" + local + "]" : local;
-    const auto location = https_redirect_location(request.header("host"), request.target, context_.https_port, fallback);
-    if (!location) co_return co_await send_simple(400, {}, false);
-    co_return co_await send_simple(308, "Location: " + *location + "\r\n", keep_alive_);
+asio::awaitable<bool> StreamConnection<Stream>::refuse(int status) {
+    request_read();
+    begin_response();
+    const bool ok = co_await respond_with_status(*this, status, {}, true);
+    request_done();
+    if (ok) co_await close_after_error();
+    co_return false;
 }
 
 template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::write(std::string_view a, std::string_view b, std::string_view c,
-                                                      std::string_view d) {
+asio::awaitable<bool> StreamConnection<Stream>::interim(int status, const Fields& fields) {
+    // RFC 9110 section 15.2: a server must not send a 1xx response to an HTTP/1.0 client;
+    // 101 belongs to the Upgrade mechanism, not to handlers.
+    if (head_sent_ || request_->version_minor == 0 || status < 100 || status > 199 || status == 101)
+        co_return false;
+    out_.clear();
+    out_.append("HTTP/1.1 ");
+    append_number(out_, static_cast<std::uint64_t>(status));
+    out_ += ' ';
+    out_.append(reason_phrase(status)).append("\r\n");
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (is_protocol_owned(fields.name(i))) continue;
+        out_.append(fields.name(i)).append(": ").append(fields.value(i)).append("\r\n");
+    }
+    out_.append("\r\n");
+    co_return co_await write(out_);
+}
+
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::send(const ResponseHead* head,
+                                                     std::string_view body, bool last) {
+    if (complete_) co_return false;
+    out_.clear();
+    if (head && !head_sent_) append_head(*head, body.size(), last);
+    if (!head_sent_) co_return false;  // a body before its head: a handler's mistake
+    char chunk_line[24];
+    std::string_view chunk_start;
+    std::string_view chunk_end;
+    switch (wire_) {
+        case Wire::none:
+            body = {};
+            break;
+        case Wire::length:
+            // Never more than announced: the excess would be read as the next response.
+            if (body.size() > remaining_)
+                body = body.substr(0, static_cast<std::size_t>(remaining_));
+            remaining_ -= body.size();
+            break;
+        case Wire::chunked:
+            if (!body.empty()) {
+                auto end = std::to_chars(chunk_line, chunk_line + 20, body.size(), 16).ptr;
+                *end++ = '\r';
+                *end++ = '\n';
+                chunk_start = {chunk_line, static_cast<std::size_t>(end - chunk_line)};
+                chunk_end = last ? "\r\n0\r\n\r\n" : "\r\n";
+            } else if (last) {
+                chunk_end = "0\r\n\r\n";  // RFC 9112 section 7.1: the last chunk
+            }
+            break;
+        case Wire::until_close:
+            break;
+    }
+    const bool ok = out_.empty() && chunk_start.empty() && body.empty() && chunk_end.empty()
+                        ? true
+                        : co_await write(out_, chunk_start, body, chunk_end);
+    response_written(ok, last);
+    co_return ok;
+}
+
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::send_file(const ResponseHead* head, FileBody file) {
+    if (complete_) co_return false;
+    out_.clear();
+    if (head && !head_sent_) append_head(*head, static_cast<std::size_t>(file.length), true);
+    if (!head_sent_) co_return false;
+    bool ok;
+    if (wire_ == Wire::none || file.length == 0) {
+        ok = co_await write(out_);
+    } else {
+        if (wire_ == Wire::length) file.length = std::min(file.length, remaining_);
+        ok = co_await write_file(file);
+        if (ok && wire_ == Wire::length) remaining_ -= file.length;
+    }
+    response_written(ok, true);
+    co_return ok;
+}
+
+// Bookkeeping once a piece of the response is on the wire (or failed).
+template <class Stream>
+void StreamConnection<Stream>::response_written(bool ok, bool last) {
+    if (!ok) {
+        keep_alive_ = false;
+        return;
+    }
+    if (!last) return;
+    complete_ = true;
+    // Fewer bytes than announced: the client waits for the rest; only the close ends it.
+    if (wire_ == Wire::length && remaining_ > 0) keep_alive_ = false;
+    request_done();
+}
+
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::write(std::string_view a, std::string_view b,
+                                                      std::string_view c, std::string_view d) {
     // Over TLS, asio copies small gather writes into one buffer first (8 KiB), so a head
     // and a small body still leave in one record and one send().
-    std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c), asio::buffer(d)};
-    set_deadline(context_.options.write_timeout);
+    std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c),
+                                              asio::buffer(d)};
+    set_deadline(context_.timeouts.write);
     auto [ec, n] = co_await asio::async_write(stream_, buffers, as_tuple(use_awaitable));
     outcome_.bytes_out += n;
     co_return !ec;
 }
 
+// The head in out_, then `file.length` bytes of `file.fd` from `file.offset`.
 template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::send_simple(int status, std::string_view fields, bool keep_alive) {
-    keep_alive_ = keep_alive && !context_.draining;
-    std::string body_storage;
-    std::string_view body = simple_body(status, body_storage);
-    std::string all_fields(fields);
-    all_fields.append("Content-Type: text/html\r\n");
-    const bool head_only = exchange_->request.method == "HEAD";
-    out_.clear();
-    append_head(status, all_fields, Framing::length, body.size());
-    const bool ok = co_await write(out_, head_only ? std::string_view{} : body);
-    co_return ok && keep_alive_;
-}
-
-// After an error the client may still be sending (a body we refused): closing at once
-// would make the kernel send RST and destroy the error response in flight (RFC 9112
-// section 9.6). Stop sending, read and discard for a short while, then close. Over TLS
-// the discarded bytes are records nobody needs to decrypt: the TCP socket is read.
-template <class Stream>
-asio::awaitable<void> StreamConnection<Stream>::close_after_error() {
-    boost::system::error_code ec;
-    socket().shutdown(asio::socket_base::shutdown_send, ec);
-    deadline_ = Clock::now() + std::chrono::seconds(2);
-    for (std::size_t drained = 0; drained < (1 << 20);) {
-        auto [read_ec, n] = co_await socket().async_read_some(asio::buffer(in_.get(), read_buffer_size),
-                                                              as_tuple(use_awaitable));
-        if (read_ec || n == 0) break;
-        drained += n;
-    }
-}
-
-template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::serve_php() {
-    worker::Exchange& exchange = *exchange_;
-    const Route& route = *exchange.route;
-    exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
-    exchange.begin();
-    deadline_ = Clock::time_point::max();  // PHP's own limits apply while it runs
-    outcome_.kind = shm::ResponseKind::php;
-    const auto php_began = timing() ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    exchange.movable = movable();
-    exchange.withdrawn_to = -1;
-    context_.php.submit(exchange);
-    context_.events->php_submitted();
-
-    const bool head_only = exchange.request.method == "HEAD";
-    bool no_body = head_only;
-    Framing framing = Framing::none;
-    bool failed = false;
-    bool finished = false;
-    char chunk_line[24];
-    for (;;) {
-        if (exchange.withdrawn_to >= 0) {
-            // An idle worker asked for a waiting request and this one was taken back from
-            // the PHP queue before it started (worker/handoff.hpp): the connection moves
-            // there with it, or, if that fails, the request queues here again.
-            if (move_to(std::exchange(exchange.withdrawn_to, -1))) {
-                moved_away_ = true;
-                co_return false;
-            }
-            context_.php.submit(exchange);
-            context_.events->php_submitted();
-            co_await exchange.wait();
-            continue;
-        }
-        php_body_.clear();
-        const auto progress = exchange.take(php_head_, php_body_);
-        const std::size_t taken = php_body_.size();
-        // The PHP thread is free before the client has its answer: say so now, or a client
-        // that reconnects at once finds this worker still counted busy (accept policy).
-        if (progress.released) {
-            if (timing()) outcome_.php = std::chrono::steady_clock::now() - php_began;
-            context_.events->php_finished();
-        }
-        if (!failed && !finished && (progress.head || taken > 0 || progress.complete)) {
-            out_.clear();
-            if (progress.head) {
-                no_body = head_only || status_has_no_body(php_head_.status);
-                std::uint64_t length = php_body_.size();
-                if (status_has_no_body(php_head_.status)) {
-                    framing = Framing::none;
-                } else if (head_only) {
-                    // PHP discards a HEAD response's body (headers_only): announce a length
-                    // only when the script declared one (RFC 9110 section 8.6).
-                    framing = Framing::none;
-                    if (!php_head_.content_length.empty()) {
-                        const auto& declared = php_head_.content_length;
-                        if (std::from_chars(declared.data(), declared.data() + declared.size(), length).ec ==
-                            std::errc{}) {
-                            framing = Framing::length;
-                        }
-                    }
-                } else if (progress.complete) {
-                    framing = Framing::length;  // the whole response is known: one write
-                } else if (exchange.request.version_minor == 0) {
-                    framing = Framing::until_close;  // HTTP/1.0 has no chunked coding
-                    keep_alive_ = false;
-                } else {
-                    framing = Framing::chunked;  // streamed: flush() or a large output
-                }
-                append_head(php_head_.status, php_head_.fields, framing, length);
-            }
-            std::string_view body = no_body ? std::string_view{} : std::string_view(php_body_);
-            std::string_view chunk_start;
-            std::string_view chunk_end;
-            if (framing == Framing::chunked) {
-                if (!body.empty()) {
-                    auto end = std::to_chars(chunk_line, chunk_line + 20, body.size(), 16).ptr;
-                    *end++ = '\r';
-                    *end++ = '\n';
-                    chunk_start = {chunk_line, static_cast<std::size_t>(end - chunk_line)};
-                    chunk_end = progress.complete ? "\r\n0\r\n\r\n" : "\r\n";
-                } else if (progress.complete) {
-                    chunk_end = "0\r\n\r\n";  // RFC 9112 section 7.1: the last chunk
-                }
-            }
-            if (!co_await write(out_, chunk_start, body, chunk_end)) {
-                failed = true;
-                keep_alive_ = false;
-                exchange.mark_client_gone();
-            }
-            finished = progress.complete;
-        }
-        exchange.written(taken);
-        if (progress.released) break;
-        if (finished && !failed) {
-            // fastcgi_finish_request(): the client has its whole response while the script
-            // goes on (deferred updates, jobs). The connection goes on too, with a fresh
-            // exchange, as behind php-fpm; its next request may move to an idle worker.
-            if (timing()) outcome_.php = std::chrono::steady_clock::now() - php_began;
-            detach_pending_ = true;  // once the request is recorded (serve)
-            break;
-        }
-        deadline_ = Clock::time_point::max();
-        co_await exchange.wait();
-    }
-    co_return keep_alive_ && !failed;
-}
-
-// The PHP thread still runs the request of `exchange` (its response is complete): a small
-// coroutine keeps the exchange alive until PHP releases it, then counts PHP as done.
-static asio::awaitable<void> finish_detached(std::unique_ptr<worker::Exchange> exchange, worker::WorkerEvents* events) {
-    php::ResponseHead ignored_head;
-    std::string ignored_body;
-    for (;;) {
-        ignored_body.clear();
-        const auto progress = exchange->take(ignored_head, ignored_body);
-        exchange->written(ignored_body.size());
-        if (progress.released) break;
-        co_await exchange->wait();
-    }
-    if (events) events->php_finished();
-}
-
-void Connection::detach_exchange() {
-    auto fresh = std::make_unique<worker::Exchange>(context_.io, context_.completions, exchange_->socket_fd());
-    fresh->request.endpoints = exchange_->request.endpoints;
-    exchange_->detach();
-    asio::co_spawn(context_.io, finish_detached(std::exchange(exchange_, std::move(fresh)), context_.events),
-                   core::log_coroutine_exception);
-}
-
-template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::serve_static() {
-    outcome_.kind = shm::ResponseKind::static_file;
-    static_files::prepare_file_response(exchange_->request, context_.files, exchange_->route->file, file_);
-    if (file_.status == 404 || file_.status == 403 || file_.status == 405) {
-        co_return co_await send_simple(file_.status, file_.fields, keep_alive_);
-    }
-    out_.clear();
-    const Framing framing = status_has_no_body(file_.status) ? Framing::none : Framing::length;
-    append_head(file_.status, file_.fields, framing, file_.length);
-    if (!file_.send_body) co_return co_await write(out_) && keep_alive_;
-    if (file_.fd.get() < 0) {  // small file from memory: head and body in one write
-        const bool ok = co_await write(out_, file_.inline_body);
-        file_.file.reset();
-        co_return ok && keep_alive_;
-    }
-    const bool ok = co_await send_file_body();
-    file_.fd.reset();
-    co_return ok && keep_alive_;
-}
-
-// The head in out_, then file_.length bytes of file_.fd from file_.offset.
-template <class Stream>
-asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
-    off_t offset = static_cast<off_t>(file_.offset);
-    std::uint64_t remaining = file_.length;
+asio::awaitable<bool> StreamConnection<Stream>::write_file(FileBody file) {
+    off_t offset = static_cast<off_t>(file.offset);
+    std::uint64_t remaining = file.length;
     if constexpr (tls) {
         // sendfile() cannot write through OpenSSL: read the file a chunk at a time and write
         // it through the stream (the head goes with the first chunk), with the same write
@@ -687,11 +666,15 @@ asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
         if (!file_chunk_) file_chunk_.reset(new char[tls_file_chunk]);
         std::string_view head = out_;
         while (remaining > 0) {
-            const ssize_t n = ::pread(file_.fd.get(), file_chunk_.get(),
-                                      static_cast<std::size_t>(std::min<std::uint64_t>(remaining, tls_file_chunk)), offset);
+            const ssize_t n = ::pread(
+                file.fd, file_chunk_.get(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(remaining, tls_file_chunk)),
+                offset);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) co_return false;  // error, or the file shrank: the length promised cannot be kept
-            if (!co_await write(head, {file_chunk_.get(), static_cast<std::size_t>(n)})) co_return false;
+            if (n <= 0)
+                co_return false;  // error, or the file shrank: the length promised cannot be kept
+            if (!co_await write(head, {file_chunk_.get(), static_cast<std::size_t>(n)}))
+                co_return false;
             head = {};
             offset += n;
             remaining -= static_cast<std::uint64_t>(n);
@@ -699,21 +682,24 @@ asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
         co_return true;
     } else {
         // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
-        set_deadline(context_.options.write_timeout);
-        auto [ec, n] = co_await stream_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
+        set_deadline(context_.timeouts.write);
+        auto [ec, n] =
+            co_await stream_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
         outcome_.bytes_out += n;
         if (ec || n != out_.size()) co_return false;
         while (remaining > 0) {
-            ssize_t sent = ::sendfile(stream_.native_handle(), file_.fd.get(), &offset,
-                                      static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
+            ssize_t sent =
+                ::sendfile(stream_.native_handle(), file.fd, &offset,
+                           static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 20)));
             if (sent > 0) {
                 remaining -= static_cast<std::uint64_t>(sent);
                 outcome_.bytes_out += static_cast<std::uint64_t>(sent);
-                set_deadline(context_.options.write_timeout);
+                set_deadline(context_.timeouts.write);
                 continue;
             }
             if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
-                auto [wait_ec] = co_await stream_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
+                auto [wait_ec] = co_await stream_.async_wait(asio::socket_base::wait_write,
+                                                             as_tuple(use_awaitable));
                 if (wait_ec) co_return false;
                 continue;
             }
@@ -722,5 +708,22 @@ asio::awaitable<bool> StreamConnection<Stream>::send_file_body() {
         co_return true;
     }
 }
+
+// Stop sending, read and discard for a short while, then close. Over TLS the discarded
+// bytes are records nobody needs to decrypt: the TCP socket is read.
+template <class Stream>
+asio::awaitable<void> StreamConnection<Stream>::close_after_error() {
+    boost::system::error_code ec;
+    socket().shutdown(asio::socket_base::shutdown_send, ec);
+    deadline_ = Clock::now() + std::chrono::seconds(2);
+    for (std::size_t drained = 0; drained < (1 << 20);) {
+        auto [read_ec, n] = co_await socket().async_read_some(
+            asio::buffer(in_.get(), read_buffer_size), as_tuple(use_awaitable));
+        if (read_ec || n == 0) break;
+        drained += n;
+    }
+}
+
+}  // namespace
 
 }  // namespace askr::http::h1

@@ -36,8 +36,8 @@ struct Parser::State : Message {
     http_parser parser;
     Limits limits;
     Request* request = nullptr;
-    std::string field;   // current header name (lower-case), may arrive in pieces
-    std::string value;   // current header value (both keep their capacity across requests)
+    std::string field;  // current header name (lower-case), may arrive in pieces
+    std::string value;  // current header value (both keep their capacity across requests)
 
     // -1, not 1: from on_headers_complete, http_parser reads 1 as "no body" (http_parser.h).
     int fail(int status, const char* reason) {
@@ -51,26 +51,42 @@ namespace {
 
 using State = Parser::State;
 
-State& state_of(http_parser* p) { return *static_cast<State*>(p->data); }
+State& state_of(http_parser* p) {
+    return *static_cast<State*>(p->data);
+}
 
 bool is_tchar(unsigned char c) {  // RFC 9110 section 5.6.2
     if (c >= '0' && c <= '9') return true;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~': return true;
-        default: return false;
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
+            return true;
+        default:
+            return false;
     }
 }
-
-
 
 // A Host value: reg-name, IPv4 or [IPv6], optional port (RFC 3986 section 3.2.2). Apps build
 // URLs from it, so nothing else is let through.
 bool valid_host(std::string_view host) {
     if (host.empty()) return false;
     for (unsigned char c : host) {
-        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':' || c == '[' || c == ']'))
+        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':' || c == '[' ||
+              c == ']'))
             return false;
     }
     return true;
@@ -82,7 +98,8 @@ int store_header(State& s) {
         return s.fail(431, "too many header fields");
     }
     for (unsigned char c : s.value) {
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return s.fail(400, "control character in a header value");
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return s.fail(400, "control character in a header value");
     }
     s.request->add_header(s.field, core::trim_ows(s.value));
     s.field.clear();
@@ -134,13 +151,16 @@ int on_headers_complete(http_parser* p) {
 
     if (r.version_major != 1) return s.fail(505, "unsupported HTTP version");
     if (r.target.empty()) return s.fail(400, "empty request-target");
+    // asterisk-form (RFC 9112 section 3.2.4) is for OPTIONS only; the chain answers it.
+    const bool asterisk_form = r.target == "*" && r.method == "OPTIONS";
     // absolute-form (RFC 9112 section 3.2.2): keep the path, the server is the origin.
-    if (r.target.front() != '/') {
+    if (r.target.front() != '/' && !asterisk_form) {
         std::string_view t = r.target;
         auto scheme_end = t.find("://");
         if (scheme_end == std::string_view::npos) return s.fail(400, "invalid request-target");
         auto path_start = t.find('/', scheme_end + 3);
-        r.target = path_start == std::string_view::npos ? std::string("/") : std::string(t.substr(path_start));
+        r.target = path_start == std::string_view::npos ? std::string("/")
+                                                        : std::string(t.substr(path_start));
     }
     for (unsigned char c : r.target) {
         if (c <= 0x20 || c == 0x7f) return s.fail(400, "invalid character in the request-target");
@@ -169,8 +189,10 @@ int on_headers_complete(http_parser* p) {
     // RFC 9112 section 6.1 and 6.3: Transfer-Encoding with Content-Length is a smuggling
     // attempt; a transfer coding other than chunked cannot be decoded here.
     if (!transfer_encoding.empty()) {
-        if (content_lengths > 0) return s.fail(400, "Content-Length together with Transfer-Encoding");
-        if (!core::iequals(transfer_encoding, "chunked")) return s.fail(501, "unsupported Transfer-Encoding");
+        if (content_lengths > 0)
+            return s.fail(400, "Content-Length together with Transfer-Encoding");
+        if (!core::iequals(transfer_encoding, "chunked"))
+            return s.fail(501, "unsupported Transfer-Encoding");
         if (r.version_minor == 0) return s.fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     }
     if (content_lengths > 1) return s.fail(400, "repeated Content-Length");
@@ -199,7 +221,8 @@ int on_body(http_parser* p, const char* at, std::size_t length) {
     if (s.request->body_length() + length > s.limits.max_body_bytes) {
         return s.fail(413, "body larger than the maximum body size");
     }
-    if (!s.request->append_body(at, length)) return s.fail(500, "cannot spool the request body to disk");
+    if (!s.request->append_body(at, length))
+        return s.fail(500, "cannot spool the request body to disk");
     return 0;
 }
 
@@ -258,7 +281,8 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
             const std::size_t skip = s.skip_lf ? 1 : 0;
             s.skip_lf = false;
             std::size_t used = 0;
-            if (s.framing.feed(chunk + skip, available - skip, used) == ChunkedFraming::Result::invalid) {
+            if (s.framing.feed(chunk + skip, available - skip, used) ==
+                ChunkedFraming::Result::invalid) {
                 s.fail(400, "invalid chunked framing (RFC 9112 section 7.1)");
                 return {Status::error, total};
             }
@@ -279,9 +303,15 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
         if (s.error_status != 0) return {Status::error, total};
         if (err != HPE_OK && err != HPE_PAUSED) {
             switch (err) {
-                case HPE_HEADER_OVERFLOW: s.fail(431, "header section too large"); break;
-                case HPE_INVALID_TRANSFER_ENCODING: s.fail(501, "unsupported Transfer-Encoding"); break;
-                case HPE_UNEXPECTED_CONTENT_LENGTH: s.fail(400, "conflicting Content-Length"); break;
+                case HPE_HEADER_OVERFLOW:
+                    s.fail(431, "header section too large");
+                    break;
+                case HPE_INVALID_TRANSFER_ENCODING:
+                    s.fail(501, "unsupported Transfer-Encoding");
+                    break;
+                case HPE_UNEXPECTED_CONTENT_LENGTH:
+                    s.fail(400, "conflicting Content-Length");
+                    break;
                 case HPE_INVALID_METHOD:
                     // RFC 9110 section 9.1: 501 for a method this server does not know; bytes
                     // that are not a request line at all (binary, TLS on the plain port) get 400.
@@ -291,7 +321,9 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
                         s.fail(400, "not an HTTP request");
                     }
                     break;
-                default: s.fail(400, http_errno_description(err)); break;
+                default:
+                    s.fail(400, http_errno_description(err));
+                    break;
             }
             return {Status::error, total};
         }
@@ -313,8 +345,14 @@ Parser::Result Parser::finish() {
     return {Status::error, 0};
 }
 
-int Parser::error_status() const { return state_->error_status; }
-const char* Parser::error_reason() const { return state_->error_reason ? state_->error_reason : ""; }
-bool Parser::headers_complete() const { return state_->headers_done; }
+int Parser::error_status() const {
+    return state_->error_status;
+}
+const char* Parser::error_reason() const {
+    return state_->error_reason ? state_->error_reason : "";
+}
+bool Parser::headers_complete() const {
+    return state_->headers_done;
+}
 
 }  // namespace askr::http::h1

@@ -3,29 +3,25 @@
 #include <cstdint>
 #include <memory>
 
+#include "http/limits.hpp"
 #include "http/request.hpp"
 
 namespace askr::http::h1 {
 
-/// Bounds on what one HTTP/1 request may hold; past them the request is refused.
-struct Limits {
-    std::size_t max_target_bytes = 8 * 1024;   ///< request-target length, else 414
-    std::size_t max_header_bytes = 32 * 1024;  ///< all field names and values, else 431
-    std::size_t max_header_count = 100;        ///< number of fields, else 431
-    std::uint64_t max_body_bytes = 8 << 20;    ///< body (also chunked), else 413
-};
+/// Bounds on what one request may hold (shared with HTTP/2).
+using Limits = http::Limits;
 
 /// Incremental HTTP/1.x request parser: nodejs/http-parser underneath, with Askr's own
 /// strict checks on top (RFC 9112): Host required and unique in HTTP/1.1, no
 /// Content-Length with Transfer-Encoding, only "chunked" as transfer coding, no control
 /// characters in field values, bounded sizes. Input may arrive in slices of any size.
 class Parser {
-public:
+  public:
     enum class Status {
-        need_more,         ///< everything given was consumed; the request is not complete
-        expect_continue,   ///< headers are complete and the client waits for "100 Continue"
-        complete,          ///< a whole request (headers and body) is in the Request
-        error,             ///< the request is invalid: answer error_status() and close
+        need_more,        ///< everything given was consumed; the request is not complete
+        expect_continue,  ///< headers are complete and the client waits for "100 Continue"
+        complete,         ///< a whole request (headers and body) is in the Request
+        error,            ///< the request is invalid: answer error_status() and close
     };
     /// What feed() did: its status and how many bytes of the input it used.
     struct Result {
@@ -55,7 +51,7 @@ public:
 
     struct State;  ///< http_parser and what the callbacks build (parser.cpp)
 
-private:
+  private:
     std::unique_ptr<State> state_;
 };
 

@@ -8,13 +8,12 @@
 
 #include "http/h2/session.hpp"
 #include "http/h2/stream.hpp"
-#include "worker/context.hpp"
 
 namespace askr::http::h2 {
 
 namespace {
 
-// Runs a callback body; no exception may cross into nghttp2 (STYLE.md 8).
+// Runs a callback body; no exception may cross into nghttp2 (C code cannot unwind it).
 template <class F>
 int guarded(const char* what, F&& body) noexcept {
     try {
@@ -44,6 +43,7 @@ CallbacksPtr Callbacks::make() {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(callbacks, send_data);
     return owned;
 }
 
@@ -105,7 +105,7 @@ int Callbacks::on_data_chunk(nghttp2_session* s, std::uint8_t, std::int32_t id,
         Stream* st = stream(s, id);
         if (!st || st->dispatched) return 0;
         st->last_received = Session::Clock::now();
-        st->outcome.bytes_in += length;
+        st->outcome().bytes_in += length;
         if (st->error_status != 0) return 0;
         Request& request = st->request();
         if (request.body_length() + length > session(user_data).context_.limits.max_body_bytes) {
@@ -150,9 +150,15 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
             st->headers_complete = true;
             st->last_received = Session::Clock::now();
             // RFC 9110 section 10.1.1: a client waiting for 100 Continue before its body
-            // gets it (an early error, such as 431, answers instead).
+            // gets it, unless the request is refused anyway (an early error, such as 431,
+            // or what the chain says: 404, 405, 413), which then answers at once.
             if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 && st->error_status == 0 &&
                 st->request().header("expect") == "100-continue") {
+                st->error_status = self.handler_.refuse_before_body(st->request());
+                if (st->error_status != 0) {
+                    self.dispatch(*st);
+                    return 0;
+                }
                 static const char status[] = ":status", code[] = "100";
                 nghttp2_nv nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(status)),
                               reinterpret_cast<std::uint8_t*>(const_cast<char*>(code)),
@@ -192,28 +198,32 @@ int Callbacks::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t 
 }
 
 // The response body, as the client's flow-control window lets it go (RFC 9113
-// section 5.2): nghttp2 asks for at most `length` bytes.
-ssize_t Callbacks::read_body(nghttp2_session* s, std::int32_t, std::uint8_t* buffer,
-                             std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
-                             void*) {
-    (void)s;
+// section 5.2): nghttp2 asks for at most `length` bytes. Nothing is copied here
+// (NGHTTP2_DATA_FLAG_NO_COPY): send_data() puts the frame into the write batch.
+ssize_t Callbacks::read_body(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length,
+                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
     return guarded("body", [&]() -> int {
         auto& st = *static_cast<Stream*>(source->ptr);
         bool eof = false;
-        const long n = st.read_body(reinterpret_cast<char*>(buffer), length, eof);
-        if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets this stream only
-        if (n > 0) {
-            st.last_progress = Session::Clock::now();
-            st.outcome.bytes_out += static_cast<std::uint64_t>(n);
-        }
+        const std::size_t n = st.ready_bytes(length, eof);
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
         if (eof) {
             *flags |= NGHTTP2_DATA_FLAG_EOF;
-            st.sending = false;
         } else if (n == 0) {
             st.deferred = true;
             return NGHTTP2_ERR_DEFERRED;
         }
         return static_cast<int>(n);
+    });
+}
+
+// A DATA frame is due: its head and payload go into the write batch (Session::send_data).
+int Callbacks::send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* frame_head,
+                         std::size_t length, nghttp2_data_source* source, void* user_data) {
+    return guarded("send data", [&] {
+        return session(user_data).send_data(frame_head, length, frame->data.padlen,
+                                            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0,
+                                            *static_cast<Stream*>(source->ptr));
     });
 }
 

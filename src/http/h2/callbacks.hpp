@@ -8,7 +8,7 @@
 namespace askr::http::h2 {
 
 class Session;
-struct Stream;
+class Stream;
 
 /// Owns an nghttp2_session_callbacks.
 using CallbacksPtr =
@@ -16,7 +16,7 @@ using CallbacksPtr =
 
 /// The callbacks nghttp2 calls while a Session feeds it bytes or takes frames from it;
 /// user_data is the Session (they are its friends). None lets an exception out
-/// (STYLE.md 8): a failure becomes NGHTTP2_ERR_CALLBACK_FAILURE.
+/// (an exception must never cross into C code): a failure becomes NGHTTP2_ERR_CALLBACK_FAILURE.
 struct Callbacks {
     /// The callback table for a server session.
     static CallbacksPtr make();
@@ -41,10 +41,13 @@ struct Callbacks {
     /// A stream closed (done or reset).
     static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code,
                                void* user_data);
-    /// The response body, as far as the client's window allows.
+    /// How much of the response body may go in the next DATA frame (the client's window).
     static ssize_t read_body(nghttp2_session* s, std::int32_t id, std::uint8_t* buffer,
                              std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
                              void* user_data);
+    /// Writes a DATA frame into the write batch without copying its payload.
+    static int send_data(nghttp2_session* s, nghttp2_frame* frame, const std::uint8_t* frame_head,
+                         std::size_t length, nghttp2_data_source* source, void* user_data);
 };
 
 }  // namespace askr::http::h2

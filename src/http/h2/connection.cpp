@@ -13,7 +13,6 @@
 
 #include "core/log.hpp"
 #include "http/h2/session.hpp"
-#include "worker/context.hpp"
 
 namespace askr::http::h2 {
 
@@ -36,8 +35,8 @@ class StreamConnection final : public Session {
   public:
     static constexpr bool tls = std::is_same_v<Stream, TlsStream>;
 
-    StreamConnection(worker::Context& context, Stream stream, const Endpoints& endpoints)
-        : Session(context, endpoints, lowest_layer(stream).native_handle()),
+    StreamConnection(Context& context, Stream stream, const Endpoints& endpoints, Handler& handler)
+        : Session(context, endpoints, lowest_layer(stream).native_handle(), handler),
           stream_(std::move(stream)),
           writer_done_(context.io),
           in_(new char[read_buffer_size]) {}
@@ -71,7 +70,9 @@ class StreamConnection final : public Session {
     asio::steady_timer writer_done_;
     bool writer_running_ = true;
     std::unique_ptr<char[]> in_;
-    std::string out_;
+    OutputBatch batch_;
+    std::vector<iovec> iovecs_;
+    std::vector<asio::const_buffer> buffers_;
 };
 
 template <class Stream>
@@ -96,11 +97,11 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
             co_await self->stream_.async_shutdown(as_tuple(use_awaitable));
         }
     }
-    // The client sees the end now; the descriptor stays ours until PHP has released the
-    // exchanges (Exchange::client_gone() polls it: a reused number would mislead it).
+    // The client sees the end now; the descriptor stays ours until every handler has
+    // returned (a running script polls it for a hang-up: a reused number would mislead it).
     boost::system::error_code ignored;
     self->socket().shutdown(asio::socket_base::shutdown_both, ignored);
-    co_await self->wait_for_php();
+    co_await self->wait_for_streams();
     self->socket().close(ignored);
 }
 
@@ -117,18 +118,24 @@ asio::awaitable<void> StreamConnection<Stream>::read_loop() {
 template <class Stream>
 asio::awaitable<void> StreamConnection<Stream>::write_loop() {
     for (;;) {
-        out_.clear();
-        if (!aborted_) produce(out_, write_batch);
-        if (out_.empty()) {
+        batch_.clear();
+        if (!aborted_) produce(batch_, write_batch);
+        if (batch_.empty()) {
+            batch_written(batch_);  // streams whose last frame was empty (END_STREAM alone)
             if (aborted_ || closing_ || finished()) break;
             co_await wait_for_output();
             continue;
         }
+        // One gather write: the frames nghttp2 serialised and the DATA payloads where
+        // they lie (the handlers' buffers, files read into the batch).
+        batch_.to_iovecs(iovecs_);
+        buffers_.clear();
+        for (const auto& v : iovecs_) buffers_.emplace_back(v.iov_base, v.iov_len);
         writing_ = true;
         write_began_ = Clock::now();
-        auto [ec, n] =
-            co_await asio::async_write(stream_, asio::buffer(out_), as_tuple(use_awaitable));
+        auto [ec, n] = co_await asio::async_write(stream_, buffers_, as_tuple(use_awaitable));
         writing_ = false;
+        batch_written(batch_);
         if (ec) {
             abort();
             break;
@@ -148,17 +155,18 @@ bool may_be_preface(std::string_view bytes) {
     return bytes.substr(0, n) == client_preface.substr(0, n);
 }
 
-void start_connection(worker::Context& context, tcp::socket socket, const Endpoints& endpoints,
-                      std::string_view received) {
+void start_connection(Context& context, tcp::socket socket, const Endpoints& endpoints,
+                      Handler& handler, std::string_view received) {
     using Connection = StreamConnection<tcp::socket>;
-    auto connection = std::make_unique<Connection>(context, std::move(socket), endpoints);
+    auto connection = std::make_unique<Connection>(context, std::move(socket), endpoints, handler);
     asio::co_spawn(context.io, Connection::serve(std::move(connection), std::string(received)),
                    core::log_coroutine_exception);
 }
 
-void start_connection(worker::Context& context, TlsStream stream, const Endpoints& endpoints) {
+void start_connection(Context& context, TlsStream stream, const Endpoints& endpoints,
+                      Handler& handler) {
     using Connection = StreamConnection<TlsStream>;
-    auto connection = std::make_unique<Connection>(context, std::move(stream), endpoints);
+    auto connection = std::make_unique<Connection>(context, std::move(stream), endpoints, handler);
     asio::co_spawn(context.io, Connection::serve(std::move(connection), std::string()),
                    core::log_coroutine_exception);
 }

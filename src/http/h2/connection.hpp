@@ -3,6 +3,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "http/context.hpp"
+#include "http/handler.hpp"
 #include "http/request.hpp"
 
 // HTTP/2 (RFC 9113) as the rest of Askr sees it: the HTTP/1 connection hands a connection
@@ -12,10 +14,6 @@
 namespace boost::asio::ssl {
 template <class Stream>
 class stream;
-}
-
-namespace askr::worker {
-struct Context;
 }
 
 namespace askr::http::h2 {
@@ -33,12 +31,12 @@ bool may_be_preface(std::string_view bytes);
 /// Serves a clear-text HTTP/2 connection (prior knowledge, RFC 9113 section 3.3) on the
 /// I/O thread until it closes. `received` are the bytes already read (the preface and
 /// whatever followed it).
-void start_connection(worker::Context& context, boost::asio::ip::tcp::socket socket,
-                      const Endpoints& endpoints, std::string_view received);
+void start_connection(Context& context, boost::asio::ip::tcp::socket socket,
+                      const Endpoints& endpoints, Handler& handler, std::string_view received);
 
 /// Serves an HTTP/2 connection over TLS (ALPN chose "h2"; the handshake is done).
-void start_connection(worker::Context& context,
+void start_connection(Context& context,
                       boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream,
-                      const Endpoints& endpoints);
+                      const Endpoints& endpoints, Handler& handler);
 
 }  // namespace askr::http::h2

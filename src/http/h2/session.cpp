@@ -3,43 +3,66 @@
 #include <nghttp2/nghttp2.h>
 
 #include <charconv>
-#include <ctime>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/h2/callbacks.hpp"
 #include "http/h2/stream.hpp"
 #include "http/status.hpp"
-#include "worker/context.hpp"
 
 namespace askr::http::h2 {
 
 namespace asio = boost::asio;
 
-namespace {
-
-double unix_time_now() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+void OutputBatch::append_copy(const void* data, std::size_t length) {
+    const std::size_t offset = frames.size();
+    frames.append(static_cast<const char*>(data), length);
+    append_frames(offset, length);
 }
 
-}  // namespace
+void OutputBatch::append_frames(std::size_t offset, std::size_t length) {
+    if (length == 0) return;
+    // Consecutive bytes of `frames` make one piece.
+    if (!pieces.empty() && !pieces.back().external &&
+        pieces.back().offset + pieces.back().length == offset) {
+        pieces.back().length += length;
+    } else {
+        pieces.push_back({nullptr, offset, length});
+    }
+    bytes += length;
+}
+
+void OutputBatch::append_external(const char* data, std::size_t length) {
+    if (length == 0) return;
+    pieces.push_back({data, 0, length});
+    bytes += length;
+}
+
+void OutputBatch::to_iovecs(std::vector<iovec>& out) const {
+    out.clear();
+    for (const auto& piece : pieces) {
+        const char* base = piece.external ? piece.external : frames.data() + piece.offset;
+        out.push_back({const_cast<char*>(base), piece.length});
+    }
+}
 
 void Session::SessionFree::operator()(nghttp2_session* session) const noexcept {
     nghttp2_session_del(session);
 }
 
-Session::Session(worker::Context& context, const Endpoints& endpoints, int socket_fd)
+Session::Session(Context& context, const Endpoints& endpoints, int socket_fd, Handler& handler)
     : http::Connection(context),
       endpoints_(endpoints),
       socket_fd_(socket_fd),
+      handler_(handler),
       output_signal_(context.io),
-      php_signal_(context.io),
+      streams_signal_(context.io),
       idle_since_(Clock::now()) {
     auto callbacks = Callbacks::make();
 
@@ -57,7 +80,7 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
     session_.reset(session);
 
     const nghttp2_settings_entry settings[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, context.options.h2_max_streams},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, context.limits.h2_max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, initial_window_size},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
          static_cast<std::uint32_t>(context.limits.max_header_bytes)},
@@ -75,7 +98,7 @@ Session::Session(worker::Context& context, const Endpoints& endpoints, int socke
 }
 
 Session::~Session() {
-    session_.reset();  // first: the streams its data sources point to are still alive
+    session_.reset();  // first: it may call back into streams that are still alive
 }
 
 bool Session::receive(const char* data, std::size_t length) {
@@ -94,19 +117,65 @@ bool Session::receive(const char* data, std::size_t length) {
     return !closing_ && !finished();
 }
 
-void Session::produce(std::string& out, std::size_t limit) {
-    while (out.size() < limit) {
+void Session::produce(OutputBatch& batch, std::size_t limit) {
+    batch_ = &batch;
+    while (batch.bytes < limit) {
         const std::uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(session_.get(), &data);
         if (n < 0) {
             spdlog::debug("h2: {}: cannot send: {}", endpoints_.remote_addr,
                           nghttp2_strerror(static_cast<int>(n)));
             closing_ = true;
-            return;
+            break;
         }
-        if (n == 0) return;
-        out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+        if (n == 0) break;  // nothing more (DATA frames went through send_data())
+        batch.append_copy(data, static_cast<std::size_t>(n));
     }
+    batch_ = nullptr;
+}
+
+// A DATA frame (NGHTTP2_DATA_FLAG_NO_COPY): its 9-byte head is copied into the batch and
+// its payload is referenced where it is, or read from the file into the batch.
+int Session::send_data(const std::uint8_t* frame_head, std::size_t length, std::size_t padding,
+                       bool end_stream, Stream& stream) {
+    if (!batch_) return NGHTTP2_ERR_WOULDBLOCK;
+    OutputBatch& batch = *batch_;
+    // Askr never asks for padding (`padding` counts the pad-length byte); honoured all the same.
+    const std::size_t start = batch.frames.size();
+    batch.frames.append(reinterpret_cast<const char*>(frame_head), 9);
+    if (padding > 0) batch.frames.push_back(static_cast<char>(padding - 1));
+    const std::size_t payload_at = batch.frames.size();
+    const char* external = stream.take_bytes(length, batch.frames, payload_at);
+    if (!external && batch.frames.size() != payload_at + length) {
+        batch.frames.resize(start);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the file cannot be read: this stream is
+                                                       // reset
+    }
+    if (external) {
+        batch.append_frames(start, payload_at - start);
+        batch.append_external(external, length);
+        const std::size_t tail = batch.frames.size();
+        if (padding > 1) batch.frames.append(padding - 1, '\0');
+        batch.append_frames(tail, batch.frames.size() - tail);
+    } else {
+        if (padding > 1) batch.frames.append(padding - 1, '\0');
+        batch.append_frames(start, batch.frames.size() - start);
+    }
+    if (!stream.in_flight) {
+        stream.in_flight = true;
+        batch.streams.push_back(&stream);
+    }
+    stream.last_progress = Clock::now();
+    stream.outcome().bytes_out += length;
+    if (end_stream) stream.mark_complete();
+    return 0;
+}
+
+void Session::batch_written(OutputBatch& batch) {
+    // A stream whose handler was waiting may finish and be released here: collect first.
+    for (Stream* stream : batch.streams) stream->write_completed();
+    for (Stream* stream : batch.streams) release_if_done(*stream);
+    batch.clear();
 }
 
 bool Session::finished() const {
@@ -129,20 +198,19 @@ void Session::wake_writer() {
 
 void Session::transport_closed() {
     closing_ = true;
-    for (auto& [id, stream] : streams_) {
-        if (!stream->closed && stream->php_running() &&
-            (!stream->php_complete || stream->pending_bytes() > 0)) {
-            stream->exchange->mark_client_gone();  // as in stream_closed()
-        }
-        stream->closed = true;
+    std::vector<Stream*> all;
+    for (auto& [id, stream] : streams_) all.push_back(stream.get());
+    for (Stream* stream : all) {
+        stream->in_flight = false;
+        if (!stream->closed) stream->on_closed();
+        release_if_done(*stream);
     }
-    std::erase_if(streams_, [](const auto& entry) { return !entry.second->php_running(); });
 }
 
-asio::awaitable<void> Session::wait_for_php() {
-    while (php_running_ > 0) {
-        php_signal_.expires_at(asio::steady_timer::time_point::max());
-        co_await php_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+asio::awaitable<void> Session::wait_for_streams() {
+    while (busy_streams_ > 0) {
+        streams_signal_.expires_at(asio::steady_timer::time_point::max());
+        co_await streams_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
 
@@ -178,7 +246,7 @@ void Session::goaway(std::uint32_t error_code, bool immediately) {
 void Session::on_deadline() {
     const auto now = Clock::now();
     if (aborted_) return;
-    if (closing_ || (writing_ && now - write_began_ > context_.options.write_timeout)) {
+    if (closing_ || (writing_ && now - write_began_ > context_.timeouts.write)) {
         abort();  // the GOAWAY could not be written in time, or the client reads nothing at all
         return;
     }
@@ -196,15 +264,15 @@ void Session::on_deadline() {
     // holds back (zero-window stall): the stream is reset, its memory and PHP freed.
     for (auto& [id, stream] : streams_) {
         if (stream->closed) continue;
-        // A header block (HEADERS + CONTINUATION) has --header-timeout from its first
+        // A header block (HEADERS + CONTINUATION) has the header timeout from its first
         // frame, as an HTTP/1 head has: trickling does not extend it. A body may pause
-        // for --body-timeout between DATA frames.
+        // for the body timeout between DATA frames.
         const bool receive_stall =
             !stream->request_complete &&
-            (stream->headers_complete ? now - stream->last_received > context_.options.body_timeout
-                                      : now - stream->opened > context_.options.header_timeout);
-        const bool send_stall = stream->pending_bytes() > 0 &&
-                                now - stream->last_progress > context_.options.write_timeout;
+            (stream->headers_complete ? now - stream->last_received > context_.timeouts.body
+                                      : now - stream->opened > context_.timeouts.header);
+        const bool send_stall =
+            stream->pending_bytes() > 0 && now - stream->last_progress > context_.timeouts.write;
         if (receive_stall || send_stall) {
             spdlog::debug("h2: {}: stream {} reset: {}", endpoints_.remote_addr, id,
                           receive_stall ? "request stalled" : "client window stalled");
@@ -220,8 +288,8 @@ void Session::update_deadline() {
     if (closing_) {
         deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(2));
     } else if (streams_.empty()) {
-        deadline_ = idle_since_ + (context_.draining ? std::chrono::seconds(1)
-                                                     : context_.options.keepalive_timeout);
+        deadline_ = idle_since_ +
+                    (context_.draining ? std::chrono::seconds(1) : context_.timeouts.keepalive);
     } else {
         // on_deadline() checks the streams once a second. Not pushed back by traffic: a
         // client sending PINGs must not keep a stalled stream from being checked.
@@ -248,29 +316,21 @@ void Session::stream_reset() {
     }
 }
 
-std::unique_ptr<worker::Exchange> Session::take_exchange() {
-    if (spare_exchanges_.empty()) {
-        return std::make_unique<worker::Exchange>(context_.io, context_.completions, socket_fd_);
-    }
-    auto exchange = std::move(spare_exchanges_.back());
-    spare_exchanges_.pop_back();
-    return exchange;
-}
-
 Stream* Session::open_stream(std::int32_t id) {
-    // Streams reset while PHP still runs them count too: a client cannot queue more PHP
-    // work than twice the stream limit by resetting streams.
-    if (streams_.size() >= 2 * std::size_t{context_.options.h2_max_streams} || closing_) {
+    // Streams reset while their handler still runs count too: a client cannot queue more
+    // PHP work than twice the stream limit by resetting streams.
+    if (streams_.size() >= 2 * std::size_t{context_.limits.h2_max_streams} || closing_) {
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
         return nullptr;
     }
-    auto stream = std::make_unique<Stream>(id, take_exchange());
-    Request& request = stream->request();
-    request.clear();
-    request.endpoints = endpoints_;
-    request.version_major = 2;
-    request.version_minor = 0;
-    stream->opened = stream->last_received = stream->last_progress = Clock::now();
+    std::unique_ptr<Stream> stream;
+    if (spare_streams_.empty()) {
+        stream = std::make_unique<Stream>(*this, context_.io);
+    } else {
+        stream = std::move(spare_streams_.back());
+        spare_streams_.pop_back();
+    }
+    stream->open(id, endpoints_);
     Stream* raw = stream.get();
     nghttp2_session_set_stream_user_data(session_.get(), id, raw);
     streams_[id] = std::move(stream);
@@ -283,208 +343,144 @@ void Session::stream_closed(std::int32_t id, std::uint32_t error_code) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     Stream& stream = *it->second;
-    stream.closed = true;
-    if (stream.php_running()) {
-        // Reset before the response was complete: PHP goes on without output and sees
-        // connection_aborted(). After a complete response (a script still running after
-        // fastcgi_finish_request()) nothing changes for it. pump_php() erases the stream.
-        if (error_code != NGHTTP2_NO_ERROR || !stream.php_complete || stream.pending_bytes() > 0) {
-            stream.exchange->mark_client_gone();
-        }
-    } else {
-        erase_stream(id);
-    }
+    stream.on_closed();
+    release_if_done(stream);
 }
 
-void Session::erase_stream(std::int32_t id) {
-    auto it = streams_.find(id);
-    if (it == streams_.end()) return;
-    if (it->second->dispatched && context_.telemetry) {
-        context_.telemetry->request_finished(it->second->request(), it->second->outcome);
-    }
-    body_memory_in_use_ -= it->second->body_memory;
-    if (it->second->exchange && spare_exchanges_.size() < 8) {
-        it->second->exchange->request.clear();
-        spare_exchanges_.push_back(std::move(it->second->exchange));
-    }
+// A stream goes once nghttp2 has closed it and nothing else uses it (its handler has
+// returned, no write in progress carries its bytes).
+void Session::release_if_done(Stream& stream) {
+    if (!stream.closed || stream.busy()) return;
+    auto it = streams_.find(stream.id);
+    if (it == streams_.end() || it->second.get() != &stream) return;
+    if (stream.dispatched && context_.observer)
+        context_.observer->request_finished(stream.request(), stream.outcome());
+    body_memory_in_use_ -= stream.body_memory;
+    auto owned = std::move(it->second);
     streams_.erase(it);
+    if (spare_streams_.size() < 8) spare_streams_.push_back(std::move(owned));
     if (streams_.empty()) idle_since_ = Clock::now();
     update_deadline();
 }
 
 void Session::dispatch(Stream& stream) {
     stream.dispatched = true;
-    Request& request = stream.request();
-    request.start_time = unix_time_now();
-    if (context_.telemetry) {  // metrics and access log, as for HTTP/1 (erase_stream() ends it)
-        if (context_.telemetry->timing()) stream.outcome.began = std::chrono::steady_clock::now();
-        stream.outcome.bytes_in += stream.header_bytes;
-        context_.telemetry->request_started();
+    stream.handler_running = true;
+    ++busy_streams_;
+    stream.request().start_time = core::unix_time_now();
+    if (context_.observer) {  // metrics and access log, as for HTTP/1 (release_if_done() ends it)
+        if (context_.observer->timing()) stream.outcome().began = std::chrono::steady_clock::now();
+        stream.outcome().bytes_in += stream.header_bytes;
+        context_.observer->request_started();
     }
-    if (stream.error_status != 0) return respond_simple(stream, stream.error_status);
-    if (request.method.empty() || request.target.empty() || request.target.front() != '/') {
-        return respond_simple(stream,
-                              request.method == "OPTIONS" && request.target == "*" ? 204 : 400);
-    }
-    context_.events->request_started();  // may start a drain (--max-requests)
-    auto& exchange = *stream.exchange;
-    exchange.route = context_.routes.resolve(request.path(), request.query());
-    const Route& route = *exchange.route;
-    switch (route.kind) {
-        case Route::Kind::php:
-            stream.outcome.kind = shm::ResponseKind::php;
-            return serve_php(stream);
-        case Route::Kind::static_file:
-            stream.outcome.kind = shm::ResponseKind::static_file;
-            return serve_static(stream);
-        case Route::Kind::redirect:
-            return respond_simple(stream, 301, "Location: " + route.location + "\r\n");
-        case Route::Kind::forbidden:
-            return respond_simple(stream, 403);
-        case Route::Kind::bad_request:
-            return respond_simple(stream, 400);
-        case Route::Kind::not_found:
-            break;
-    }
-    respond_simple(stream, 404);
+    // Called from nghttp2's callbacks: the chain runs from the event loop, not inside them.
+    asio::co_spawn(context_.io, run_chain(stream), core::log_coroutine_exception);
 }
 
-void Session::respond_simple(Stream& stream, int status, std::string_view fields) {
-    stream.kind = Stream::Kind::memory;
-    stream.set_simple_body(status);
-    std::string all_fields(fields);
-    all_fields.append("Content-Type: text/html\r\n");
-    const bool head_only = stream.request().method == "HEAD";
-    submit_head(stream, status, all_fields, static_cast<std::int64_t>(stream.body.size()),
-                !head_only);
-}
-
-void Session::serve_static(Stream& stream) {
-    auto& file = stream.file;
-    static_files::prepare_file_response(stream.request(), context_.files,
-                                        stream.exchange->route->file, file);
-    if (file.status == 404 || file.status == 403 || file.status == 405) {
-        return respond_simple(stream, file.status, file.fields);
+asio::awaitable<void> Session::run_chain(Stream& stream) {
+    if (stream.error_status != 0) {
+        co_await respond_with_status(stream, stream.error_status);
+    } else {
+        if (context_.events)
+            context_.events->request_started();  // may start a drain (--max-requests)
+        co_await handler_.handle(stream.request(), stream);
     }
-    stream.kind = Stream::Kind::file;
-    stream.file_offset = file.offset;
-    stream.file_remaining = file.send_body ? file.length : 0;
-    const bool no_body = status_has_no_body(file.status);
-    submit_head(stream, file.status, file.fields,
-                no_body ? -1 : static_cast<std::int64_t>(file.length),
-                file.send_body && file.length > 0);
+    stream.handler_running = false;
+    // A handler that returned without ending its response: the client must not wait for
+    // the rest (RST_STREAM, RFC 9113 section 8.1).
+    if (!stream.closed && !stream.complete()) {
+        nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream.id,
+                                  NGHTTP2_INTERNAL_ERROR);
+        wake_writer();
+    }
+    --busy_streams_;
+    release_if_done(stream);
+    if (busy_streams_ == 0) streams_signal_.cancel();
 }
 
-bool Session::submit_head(Stream& stream, int status, std::string_view fields,
-                          std::int64_t content_length, bool with_body) {
-    stream.outcome.status = status;
+namespace {
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+    return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+            reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+            value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+// The name/value pairs handed to nghttp2, reused (nghttp2 copies them; I/O thread only).
+thread_local std::vector<nghttp2_nv> nv_scratch;
+
+}  // namespace
+
+// `fields` as nghttp2 pairs after the ones already in nv_scratch, names lower-cased into
+// names_ (RFC 9113 section 8.2.1), the protocol's own fields left out.
+void Session::append_fields(const Fields& fields) {
+    std::size_t names_size = 0;
+    for (std::size_t i = 0; i < fields.size(); ++i) names_size += fields.name(i).size();
+    if (names_.size() < names_size)
+        names_.resize(names_size);  // sized first: the pointers stay valid
+    char* name_out = names_.data();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        const auto name = fields.name(i);
+        if (is_protocol_owned(name)) continue;
+        for (std::size_t k = 0; k < name.size(); ++k) {
+            const char c = name[k];
+            name_out[k] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+        }
+        nv_scratch.push_back(make_nv({name_out, name.size()}, fields.value(i)));
+        name_out += name.size();
+    }
+}
+
+bool Session::submit_response(Stream& stream, const ResponseHead& head,
+                              const std::optional<std::uint64_t>& length, bool data_follows) {
+    stream.outcome().status = head.status;
     char status_text[8];
     const auto status_end =
-        std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
+        std::to_chars(status_text, status_text + sizeof status_text, head.status).ptr;
     char length_text[24];
-    std::string_view length_value;
-    if (content_length >= 0) {
-        length_value = {
-            length_text,
-            static_cast<std::size_t>(
-                std::to_chars(length_text, length_text + sizeof length_text, content_length).ptr -
-                length_text)};
+    const auto length_end =
+        length ? std::to_chars(length_text, length_text + sizeof length_text, *length).ptr
+               : length_text;
+    nv_scratch.clear();
+    nv_scratch.push_back(
+        make_nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
+    nv_scratch.push_back(make_nv("server", "Askr"));
+    nv_scratch.push_back(make_nv("date", http_date_now()));
+    if (length) {
+        nv_scratch.push_back(make_nv(
+            "content-length", {length_text, static_cast<std::size_t>(length_end - length_text)}));
     }
-    response_fields_.assign(fields);
-    auto nv = [](std::string_view name, std::string_view value) {
-        return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-                          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())),
-                          name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
-    };
-    std::vector<nghttp2_nv> headers;  // nghttp2_submit_response() copies them
-    headers.reserve(response_fields_.fields().size() + 4);
-    headers.push_back(
-        nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
-    headers.push_back(nv("server", "Askr"));
-    headers.push_back(nv("date", http_date_now()));
-    if (!length_value.empty()) headers.push_back(nv("content-length", length_value));
-    for (const auto& field : response_fields_.fields())
-        headers.push_back(nv(field.name, field.value));
+    append_fields(head.fields);
     nghttp2_data_provider provider{};
     provider.source.ptr = &stream;
     provider.read_callback = Callbacks::read_body;
-    stream.sending = with_body;
     stream.last_progress = Clock::now();
-    const int rv = nghttp2_submit_response(session_.get(), stream.id, headers.data(),
-                                           headers.size(), with_body ? &provider : nullptr);
+    const int rv = nghttp2_submit_response(session_.get(), stream.id, nv_scratch.data(),
+                                           nv_scratch.size(), data_follows ? &provider : nullptr);
     wake_writer();
     return rv == 0;
 }
 
-void Session::serve_php(Stream& stream) {
-    stream.kind = Stream::Kind::php;
-    worker::Exchange& exchange = *stream.exchange;
-    const Route& route = *exchange.route;
-    exchange.script.target = {route.file, route.script_name, route.path_info, context_.router.root};
-    exchange.begin();
-    stream.php_submitted = true;
-    ++php_running_;
-    context_.php.submit(exchange);
-    context_.events->php_submitted();
-    stream.php_began = std::chrono::steady_clock::now();
-    asio::co_spawn(context_.io, pump_php(stream), core::log_coroutine_exception);
+bool Session::submit_interim(Stream& stream, int status, const Fields& fields) {
+    char status_text[8];
+    const auto status_end =
+        std::to_chars(status_text, status_text + sizeof status_text, status).ptr;
+    nv_scratch.clear();
+    nv_scratch.push_back(
+        make_nv(":status", {status_text, static_cast<std::size_t>(status_end - status_text)}));
+    append_fields(fields);
+    const int rv = nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream.id, nullptr,
+                                          nv_scratch.data(), nv_scratch.size(), nullptr);
+    wake_writer();
+    return rv == 0;
 }
 
-// Output of a PHP request, from the PHP thread to DATA frames. What PHP hands over is kept
-// in the stream until the client's window takes it; Exchange::written() is told only
-// then, so a slow or zero-window client holds PHP back (Exchange::max_buffered) instead
-// of growing memory.
-asio::awaitable<void> Session::pump_php(Stream& stream) {
-    worker::Exchange& exchange = *stream.exchange;
-    const bool head_only = stream.request().method == "HEAD";
-    std::string taken;
-    for (;;) {
-        taken.clear();
-        const auto progress = exchange.take(stream.php_head, taken);
-        if (stream.closed) {
-            exchange.written(taken.size());
-        } else {
-            if (progress.head) {
-                const int status = stream.php_head.status;
-                stream.discard_body = head_only || status_has_no_body(status);
-                std::int64_t length = -1;
-                if (status_has_no_body(status)) {
-                    length = -1;
-                } else if (head_only) {
-                    const auto& declared = stream.php_head.content_length;
-                    std::int64_t value = 0;
-                    if (!declared.empty() &&
-                        std::from_chars(declared.data(), declared.data() + declared.size(), value)
-                                .ec == std::errc{}) {
-                        length = value;
-                    }
-                } else if (progress.complete) {
-                    length = static_cast<std::int64_t>(taken.size());
-                }
-                stream.php_complete = progress.complete;
-                const bool with_body =
-                    !stream.discard_body && !(progress.complete && taken.empty());
-                stream.append_output(taken, exchange);
-                submit_head(stream, status, stream.php_head.fields, length, with_body);
-            } else {
-                stream.php_complete = progress.complete;
-                stream.append_output(taken, exchange);
-                if (stream.deferred) {
-                    stream.deferred = false;
-                    nghttp2_session_resume_data(session_.get(), stream.id);
-                }
-                wake_writer();
-            }
-        }
-        if (progress.released) break;
-        co_await exchange.wait();
+void Session::resume(Stream& stream) {
+    if (stream.deferred) {
+        stream.deferred = false;
+        nghttp2_session_resume_data(session_.get(), stream.id);
     }
-    stream.php_released = true;
-    stream.outcome.php = std::chrono::steady_clock::now() - stream.php_began;
-    --php_running_;
-    context_.events->php_finished();
-    if (stream.closed) erase_stream(stream.id);
-    if (php_running_ == 0) php_signal_.cancel();
+    wake_writer();
 }
 
 }  // namespace askr::http::h2

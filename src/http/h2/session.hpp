@@ -1,4 +1,5 @@
 #pragma once
+#include <sys/uio.h>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -10,25 +11,53 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/connection.hpp"
-#include "http/h2/response_fields.hpp"
+#include "http/handler.hpp"
 #include "http/request.hpp"
 
-struct nghttp2_session;  // nghttp2's session; <nghttp2/nghttp2.h> stays in session.cpp
-
-namespace askr::worker {
-class Exchange;
-}
+struct nghttp2_session;  // nghttp2's session; <nghttp2/nghttp2.h> stays in src/http/h2/*.cpp
 
 namespace askr::http::h2 {
 
-struct Stream;     // one request/response exchange (session.cpp)
-struct Callbacks;  // nghttp2's callbacks, friends of Session (session.cpp)
+class Stream;
+struct Callbacks;  // nghttp2's callbacks, friends of Session (callbacks.cpp)
 
-/// The protocol side of one HTTP/2 connection, independent of the transport: an
-/// nghttp2 server session, its streams, and the hand-off of complete requests to the
-/// static-file and PHP paths that HTTP/1 uses. The transport (plain TCP or TLS,
-/// connection.cpp) feeds received bytes in, takes frames out, and runs the coroutines.
-/// Neither copyable nor movable: nghttp2 holds a pointer to it.
+/// What one socket write carries: frames nghttp2 serialised (copied into `frames`) and
+/// DATA payloads that stay where they are (the handlers' buffers), gathered into one
+/// writev.
+struct OutputBatch {
+    /// One piece of the write: bytes of `frames` from `offset`, or `external` memory.
+    struct Piece {
+        const char* external;
+        std::size_t offset;
+        std::size_t length;
+    };
+    std::string frames;
+    std::vector<Piece> pieces;
+    std::vector<Stream*> streams;  ///< streams whose bytes are in this write
+    std::size_t bytes = 0;
+
+    void clear() {
+        frames.clear();
+        pieces.clear();
+        streams.clear();
+        bytes = 0;
+    }
+    bool empty() const { return bytes == 0; }
+    /// Copies `length` bytes into `frames`.
+    void append_copy(const void* data, std::size_t length);
+    /// Adds `length` bytes of `frames` just written there from `offset`.
+    void append_frames(std::size_t offset, std::size_t length);
+    /// Adds memory that stays valid until the write completes.
+    void append_external(const char* data, std::size_t length);
+    /// The pieces as iovecs (valid until `frames` changes).
+    void to_iovecs(std::vector<iovec>& out) const;
+};
+
+/// The protocol side of one HTTP/2 connection, independent of the transport: an nghttp2
+/// server session and its streams, each request handed to the handler chain with its
+/// stream as the ResponseSink. The transport (plain TCP or TLS, connection.cpp) feeds
+/// received bytes in, takes write batches out, and runs the coroutines. Neither copyable
+/// nor movable: nghttp2 holds a pointer to it.
 class Session : public http::Connection {
   public:
     ~Session() override;
@@ -37,7 +66,7 @@ class Session : public http::Connection {
     void on_deadline() override;
 
     /// Defaults of the server's HTTP/2 limits (RFC 9113 section 6.5.2), see docs/http2.md.
-    // The concurrent-stream limit is [server] http2_max_streams (config::ServeOptions).
+    // The concurrent-stream limit is Limits::h2_max_streams.
     static constexpr std::uint32_t initial_window_size = 256 * 1024;  ///< per stream
     static constexpr std::uint32_t connection_window_size = 1 << 20;  ///< whole connection
     static constexpr std::size_t body_memory_limit =
@@ -47,24 +76,40 @@ class Session : public http::Connection {
     static constexpr unsigned rapid_reset_limit = 200;             ///< client resets per window ...
     static constexpr std::chrono::seconds rapid_reset_window{10};  ///< ... before ENHANCE_YOUR_CALM
 
+    // --- for the streams ---------------------------------------------------------------
+    /// Submits a response head; `data_follows`: DATA frames come from the stream (else the
+    /// HEADERS frame ends the stream). False when nghttp2 refuses it.
+    bool submit_response(Stream& stream, const ResponseHead& head,
+                         const std::optional<std::uint64_t>& length, bool data_follows);
+    /// Submits a 1xx interim response on the stream.
+    bool submit_interim(Stream& stream, int status, const Fields& fields);
+    /// The stream has new body bytes for nghttp2 (it had deferred).
+    void resume(Stream& stream);
+    /// Wakes the writer (new frames may be ready).
+    void wake_writer();
+    /// The socket of the connection (a running script polls it for a hang-up).
+    int socket_fd() const { return socket_fd_; }
+    /// The event loop.
+    boost::asio::io_context& io() { return context_.io; }
+
   protected:
-    Session(worker::Context& context, const Endpoints& endpoints, int socket_fd);
+    Session(Context& context, const Endpoints& endpoints, int socket_fd, Handler& handler);
 
     /// Feeds bytes read from the client to nghttp2; false when the connection must close
     /// (after what is queued, a GOAWAY, has been written).
     bool receive(const char* data, std::size_t length);
-    /// Appends frames ready to go out to `out`, up to about `limit` bytes.
-    void produce(std::string& out, std::size_t limit);
+    /// Fills `batch` with what is ready to go out, up to about `limit` bytes.
+    void produce(OutputBatch& batch, std::size_t limit);
+    /// The write of `batch` has completed (or failed): the streams in it go on.
+    void batch_written(OutputBatch& batch);
     /// True when nothing more will be sent or received: close once `out` is written.
     bool finished() const;
     /// Suspends the writer until there may be something to send.
     boost::asio::awaitable<void> wait_for_output();
-    /// Wakes the writer (new frames may be ready).
-    void wake_writer();
-    /// The transport is gone: PHP requests still running see a client that went away.
+    /// The transport is gone: every stream is closed; running handlers see the client gone.
     void transport_closed();
-    /// Suspends until the PHP thread has released every request of this connection.
-    boost::asio::awaitable<void> wait_for_php();
+    /// Suspends until no handler runs for any stream (a script may still poll the socket).
+    boost::asio::awaitable<void> wait_for_streams();
 
     bool closing_ = false;  ///< GOAWAY queued or the client left: close when written
     bool aborted_ = false;  ///< abort() ran
@@ -79,29 +124,28 @@ class Session : public http::Connection {
 
     Stream* open_stream(std::int32_t id);
     void dispatch(Stream& stream);
-    void respond_simple(Stream& stream, int status, std::string_view fields = {});
-    void serve_static(Stream& stream);
-    void serve_php(Stream& stream);
-    boost::asio::awaitable<void> pump_php(Stream& stream);
-    /// Submits a response head ("Name: value\r\n" fields); with_body: a DATA source follows.
-    bool submit_head(Stream& stream, int status, std::string_view fields,
-                     std::int64_t content_length, bool with_body);
+    boost::asio::awaitable<void> run_chain(Stream& stream);
+    int send_data(const std::uint8_t* frame_head, std::size_t length, std::size_t padding,
+                  bool end_stream, Stream& stream);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
-    void erase_stream(std::int32_t id);
+    void release_if_done(Stream& stream);
     void stream_reset();
     void goaway(std::uint32_t error_code, bool immediately);
     void update_deadline();
-    std::unique_ptr<worker::Exchange> take_exchange();
+    void append_fields(const Fields& fields);
 
     std::unique_ptr<nghttp2_session, SessionFree> session_;
     Endpoints endpoints_;
     int socket_fd_;
-    std::unordered_map<std::int32_t, std::unique_ptr<Stream>> streams_;  // open, or waiting for PHP
-    std::vector<std::unique_ptr<worker::Exchange>> spare_exchanges_;
+    Handler& handler_;
+    std::unordered_map<std::int32_t, std::unique_ptr<Stream>>
+        streams_;  // open, or their handler runs
+    std::vector<std::unique_ptr<Stream>> spare_streams_;
+    OutputBatch* batch_ = nullptr;  // the batch produce() fills (send_data() appends to it)
     boost::asio::steady_timer output_signal_;
     bool output_wanted_ = false;
-    boost::asio::steady_timer php_signal_;
-    std::size_t php_running_ = 0;  // PHP requests not yet released by the PHP thread
+    boost::asio::steady_timer streams_signal_;
+    std::size_t busy_streams_ = 0;  // streams whose handler runs
     Clock::time_point idle_since_;
     Clock::time_point reset_window_start_{};
     unsigned resets_in_window_ = 0;
@@ -110,7 +154,7 @@ class Session : public http::Connection {
     bool shutdown_noticed_ = false;  // drain: the first GOAWAY (last stream 2^31-1) is queued
     bool final_goaway_ = false;      // drain: the GOAWAY naming the last stream is queued
     Clock::time_point shutdown_notice_time_{};
-    ResponseFields response_fields_;
+    std::vector<char> names_;  // lower-cased response field names for nghttp2
 };
 
 }  // namespace askr::http::h2

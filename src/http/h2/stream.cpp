@@ -4,87 +4,172 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
-#include "http/status.hpp"
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "http/h2/session.hpp"
 
 namespace askr::http::h2 {
 
-void Stream::set_simple_body(int status) {
-    const auto code = std::to_string(status);
-    const auto reason = reason_phrase(status);
-    body.assign("<!DOCTYPE html><html><head><title>").append(code).append(" ").append(reason);
-    body.append("</title></head><body><h1>")
-        .append(code)
-        .append(" ")
-        .append(reason)
-        .append("</h1></body></html>\n");
-    body_offset = 0;
+namespace asio = boost::asio;
+
+Stream::Stream(Session& session, asio::io_context& io)
+    : session_(session), request_(std::make_unique<Request>()), sent_signal_(io) {}
+
+void Stream::open(std::int32_t stream_id, const Endpoints& endpoints) {
+    id = stream_id;
+    authority.clear();
+    header_bytes = header_count = body_memory = 0;
+    error_status = 0;
+    headers_complete = request_complete = dispatched = handler_running = closed = deferred =
+        in_flight = false;
+    opened = last_received = last_progress = Clock::now();
+    if (!request_) request_ = std::make_unique<Request>();
+    request_->clear();
+    request_->endpoints = endpoints;
+    request_->version_major = 2;
+    request_->version_minor = 0;
+    outcome_ = {};
+    head_sent_ = complete_ = no_body_ = waiting_ = false;
+    memory_ = {};
+    memory_taken_ = 0;
+    file_ = {};
+    file_body_ = last_ = false;
 }
 
-long Stream::read_body(char* out, std::size_t length, bool& eof) {
-    eof = false;
-    if (kind == Kind::file) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, file_remaining));
-        long got = 0;
-        if (file.fd.get() < 0) {
-            // From memory: inline_body is the body to send (already the range, if any).
-            const auto sent = static_cast<std::size_t>(file_offset - file.offset);
-            const auto available =
-                file.inline_body.size() > sent ? file.inline_body.size() - sent : 0;
-            got = static_cast<long>(std::min<std::size_t>(n, available));
-            std::memcpy(out, file.inline_body.data() + sent, static_cast<std::size_t>(got));
-        } else {
-            do {
-                got = ::pread(file.fd.get(), out, n, static_cast<off_t>(file_offset));
-            } while (got < 0 && errno == EINTR);
-        }
-        if (got <= 0 && n > 0)
-            return -1;  // the file shrank or cannot be read: the length promised cannot be kept
-        file_offset += static_cast<std::uint64_t>(got);
-        file_remaining -= static_cast<std::uint64_t>(got);
-        if (file_remaining == 0) {
-            eof = true;
-            file.fd.reset();
-            file.file.reset();
-        }
-        return got;
+std::unique_ptr<Request> Stream::release_request() {
+    auto fresh = std::make_unique<Request>();
+    fresh->endpoints = request_->endpoints;
+    return std::exchange(request_, std::move(fresh));
+}
+
+int Stream::socket_fd() const {
+    return session_.socket_fd();
+}
+
+asio::awaitable<bool> Stream::interim(int status, const Fields& fields) {
+    // 101 belongs to the Upgrade mechanism, which HTTP/2 does not have (RFC 9113 section 8.6).
+    if (head_sent_ || closed || status < 100 || status > 199 || status == 101) co_return false;
+    co_return session_.submit_interim(*this, status, fields);
+}
+
+// The head goes out with the first piece of the body (or alone, ending the stream).
+asio::awaitable<bool> Stream::submit(const ResponseHead& head, std::size_t first_bytes, bool last) {
+    const BodyFraming framing = decide_framing(*request_, head, first_bytes, last);
+    no_body_ = !framing.body;
+    const bool data_follows = !no_body_ && !(last && first_bytes == 0);
+    head_sent_ = true;
+    if (!session_.submit_response(*this, head, framing.content_length, data_follows))
+        co_return false;
+    if (!data_follows) {
+        complete_ = true;  // END_STREAM on the HEADERS frame
+        co_return true;
     }
-    const std::size_t n = std::min(length, body.size() - body_offset);
-    std::memcpy(out, body.data() + body_offset, n);
-    body_offset += n;
-    if (body_offset == body.size()) {
-        body.clear();
-        body_offset = 0;
-        eof = kind != Kind::php || php_complete;
+    co_return co_await wait_until_sent();
+}
+
+asio::awaitable<bool> Stream::send(const ResponseHead* head, std::string_view body, bool last) {
+    if (complete_) co_return no_body_;  // a HEAD or 304 answer's body: dropped, not an error
+    if (closed) co_return false;
+    if (!head_sent_) {
+        if (!head) co_return false;  // a body before its head: a handler's mistake
+        memory_ = body;
+        memory_taken_ = 0;
+        file_body_ = false;
+        last_ = last;
+        co_return co_await submit(*head, body.size(), last);
     }
-    if (kind == Kind::php && n > 0) exchange->written(n);
-    return static_cast<long>(n);
+    if (no_body_) co_return true;
+    if (body.empty() && !last) co_return true;
+    memory_ = body;
+    memory_taken_ = 0;
+    last_ = last;
+    last_progress = Clock::now();  // waiting for the handler was no stall of the client's
+    session_.resume(*this);
+    co_return co_await wait_until_sent();
+}
+
+asio::awaitable<bool> Stream::send_file(const ResponseHead* head, FileBody file) {
+    if (complete_) co_return no_body_;
+    if (closed) co_return false;
+    file_ = file;
+    file_body_ = true;
+    memory_ = {};
+    memory_taken_ = 0;
+    last_ = true;
+    if (!head_sent_) {
+        if (!head) co_return false;
+        co_return co_await submit(*head, static_cast<std::size_t>(file.length), true);
+    }
+    if (no_body_) co_return true;
+    last_progress = Clock::now();
+    session_.resume(*this);
+    co_return co_await wait_until_sent();
+}
+
+// Until the writer has written every byte handed to it (its buffer is then the handler's
+// again), or the stream has closed and no write still holds its bytes.
+asio::awaitable<bool> Stream::wait_until_sent() {
+    for (;;) {
+        if (closed && !in_flight) co_return false;
+        const bool handed_over = file_body_ ? file_.length == 0 : memory_taken_ == memory_.size();
+        if (handed_over && !in_flight && (!last_ || complete_)) {
+            memory_ = {};
+            memory_taken_ = 0;
+            if (file_body_) file_ = {};
+            co_return true;
+        }
+        waiting_ = true;
+        sent_signal_.expires_at(asio::steady_timer::time_point::max());
+        co_await sent_signal_.async_wait(asio::as_tuple(asio::use_awaitable));
+        waiting_ = false;
+    }
+}
+
+std::size_t Stream::ready_bytes(std::size_t length, bool& eof) const {
+    const std::uint64_t available = file_body_ ? file_.length : memory_.size() - memory_taken_;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, available));
+    eof = last_ && n == available;
+    return n;
+}
+
+const char* Stream::take_bytes(std::size_t length, std::string& frames, std::size_t at) {
+    if (!file_body_) {
+        const char* data = memory_.data() + memory_taken_;
+        memory_taken_ += length;
+        return data;
+    }
+    frames.resize(at + length);
+    std::size_t got = 0;
+    while (got < length) {
+        const ssize_t n = ::pread(file_.fd, frames.data() + at + got, length - got,
+                                  static_cast<off_t>(file_.offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {  // an error, or the file shrank: the length announced cannot be kept
+            frames.resize(at);
+            return nullptr;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    file_.offset += length;
+    file_.length -= length;
+    return nullptr;
+}
+
+void Stream::write_completed() {
+    in_flight = false;
+    if (waiting_) sent_signal_.cancel();
+}
+
+void Stream::on_closed() {
+    closed = true;
+    if (waiting_ && !in_flight) sent_signal_.cancel();
 }
 
 std::uint64_t Stream::pending_bytes() const {
-    if (!sending) return 0;
-    if (kind == Kind::file) return file_remaining;
-    return body.size() - body_offset;
-}
-
-void Stream::append_output(std::string& taken, worker::Exchange& from) {
-    if (discard_body || closed) {
-        from.written(taken.size());
-        taken.clear();
-        return;
-    }
-    if (body_offset == body.size()) {
-        body.clear();
-        body_offset = 0;
-        if (!taken.empty()) last_progress = Clock::now();  // waiting for PHP is no client stall
-    }
-    if (body.empty()) {
-        body.swap(taken);
-    } else {
-        body.append(taken);
-    }
-    taken.clear();
+    if (!head_sent_ || complete_) return 0;
+    return file_body_ ? file_.length : memory_.size() - memory_taken_;
 }
 
 }  // namespace askr::http::h2

@@ -3,70 +3,102 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "http/request.hpp"
-#include "php/engine.hpp"
-#include "static/file_response.hpp"
-#include "worker/exchange.hpp"
-#include "worker/telemetry.hpp"
+#include "http/response.hpp"
 
 namespace askr::http::h2 {
 
-/// One HTTP/2 stream: the request being assembled from HEADERS and DATA, then its
-/// response body waiting for the client's flow-control window. Owned by the Session;
+class Session;
+
+/// One HTTP/2 stream: the request being assembled from HEADERS and DATA, then the chain's
+/// ResponseSink for it (HEADERS, DATA frames as the client's window allows, END_STREAM).
+/// Body bytes are never copied: a DATA frame's payload is written from the handler's
+/// buffer (or read from the file straight into the write batch), and send() completes once
+/// the socket write that carried its last byte has completed. Owned by the Session;
 /// internal to src/http/h2/.
-struct Stream {
+class Stream final : public ResponseSink {
+  public:
     using Clock = std::chrono::steady_clock;
-    /// Where the response body comes from.
-    enum class Kind { none, memory, file, php };
 
-    Stream(std::int32_t stream_id, std::unique_ptr<worker::Exchange> owned)
-        : id(stream_id), exchange(std::move(owned)) {}
+    Stream(Session& session, boost::asio::io_context& io);
 
-    /// The request (it lives in the exchange, which PHP reads it from).
-    Request& request() { return exchange->request; }
-    /// Sets `body` to the page Askr answers an error or redirect with.
-    void set_simple_body(int status);
-    /// Copies up to `length` body bytes into `out`; sets `eof` with the last ones. Returns
-    /// the count, 0 when nothing is ready yet (PHP has not produced more), -1 on a read error.
-    long read_body(char* out, std::size_t length, bool& eof);
+    /// Makes the object serve stream `id` (a reused object starts over).
+    void open(std::int32_t id, const Endpoints& endpoints);
+
+    // --- ResponseSink ----------------------------------------------------------------
+    boost::asio::awaitable<bool> interim(int status, const Fields& fields) override;
+    boost::asio::awaitable<bool> send(const ResponseHead* head, std::string_view body,
+                                      bool last) override;
+    boost::asio::awaitable<bool> send_file(const ResponseHead* head, FileBody file) override;
+    bool head_sent() const override { return head_sent_; }
+    RequestOutcome& outcome() override { return outcome_; }
+    std::unique_ptr<Request> release_request() override;
+    int socket_fd() const override;
+
+    // --- for the Session and nghttp2's callbacks -------------------------------------
+    /// The request being assembled.
+    Request& request() { return *request_; }
+    /// nghttp2 asks for up to `length` payload bytes: how many are ready (0: none yet),
+    /// with `eof` set on the last ones. Nothing is copied here (NGHTTP2_DATA_FLAG_NO_COPY).
+    std::size_t ready_bytes(std::size_t length, bool& eof) const;
+    /// nghttp2 writes a DATA frame of `length` payload bytes: where they are. For a
+    /// memory body, a pointer into the handler's buffer (valid until write_completed());
+    /// for a file, null, the bytes read into `frames` at `at` (`frames` is left as it was
+    /// when the file cannot be read).
+    const char* take_bytes(std::size_t length, std::string& frames, std::size_t at);
+    /// The frame carrying END_STREAM has been taken.
+    void mark_complete() { complete_ = true; }
+    /// True once the response's last byte has been handed to the writer.
+    bool complete() const { return complete_; }
+    /// A socket write that carried this stream's bytes (or failed to) has completed.
+    void write_completed();
+    /// nghttp2 closed the stream (done, or reset by either side).
+    void on_closed();
     /// Bytes of the response ready but not yet sent (held back by the client's window).
     std::uint64_t pending_bytes() const;
-    /// Takes PHP output (swapped out of `taken`); discarded at once for HEAD and 204/304.
-    void append_output(std::string& taken, worker::Exchange& from);
-    /// True while the PHP thread may still use the exchange.
-    bool php_running() const { return php_submitted && !php_released; }
+    /// True while the chain still runs for this stream (the object must live).
+    bool busy() const { return handler_running || waiting_ || in_flight; }
 
-    const std::int32_t id;
-    std::unique_ptr<worker::Exchange> exchange;
-    Kind kind = Kind::none;
+    std::int32_t id = 0;
     std::string authority;         ///< :authority, becomes Host
     std::size_t header_bytes = 0;  ///< RFC 9113 section 6.5.2 size so far
     std::size_t header_count = 0;
-    std::size_t body_memory = 0;    ///< bytes of the request body in memory (Session's budget)
-    int error_status = 0;           ///< the request is refused with this status (413, 431, ...)
-    bool headers_complete = false;  ///< the request's header block is complete
-    bool request_complete = false;  ///< END_STREAM received
-    bool dispatched = false;        ///< routed and answered (or handed to PHP)
-    bool closed = false;            ///< nghttp2 closed the stream (reset or done)
-    bool sending = false;           ///< a response body is being sent
-    bool deferred = false;          ///< nghttp2 waits for resume_data (no output ready)
-    bool discard_body = false;      ///< HEAD, 204, 304: PHP's output is dropped
-    bool php_submitted = false;
-    bool php_released = false;
-    bool php_complete = false;        ///< PHP's whole output is in `body` (or sent)
+    std::size_t body_memory = 0;      ///< bytes of the request body in memory (Session's budget)
+    int error_status = 0;             ///< the request is refused with this status (413, 431, ...)
+    bool headers_complete = false;    ///< the request's header block is complete
+    bool request_complete = false;    ///< END_STREAM received
+    bool dispatched = false;          ///< handed to the chain
+    bool handler_running = false;     ///< the chain has not returned yet
+    bool closed = false;              ///< nghttp2 closed the stream (reset or done)
+    bool deferred = false;            ///< nghttp2 waits for resume_data (nothing ready)
+    bool in_flight = false;           ///< a socket write in progress carries its bytes
     Clock::time_point opened;         ///< HEADERS began (header timeout)
     Clock::time_point last_received;  ///< last request bytes (body stall timeout)
     Clock::time_point last_progress;  ///< last response bytes sent (write stall timeout)
-    worker::RequestOutcome outcome;   ///< for the metrics and the access log (worker/telemetry.hpp)
-    std::chrono::steady_clock::time_point php_began;  ///< handed to PHP (outcome.php)
 
-    std::string body;  ///< memory / PHP body not yet sent, from body_offset
-    std::size_t body_offset = 0;
-    static_files::FileResponse file;
-    std::uint64_t file_offset = 0;
-    std::uint64_t file_remaining = 0;
-    php::ResponseHead php_head;
+  private:
+    boost::asio::awaitable<bool> submit(const ResponseHead& head, std::size_t first_bytes,
+                                        bool last);
+    boost::asio::awaitable<bool> wait_until_sent();
+
+    Session& session_;
+    std::unique_ptr<Request> request_;
+    RequestOutcome outcome_;
+    boost::asio::steady_timer sent_signal_;
+    bool head_sent_ = false;
+    bool complete_ = false;  // the last byte was handed over
+    bool no_body_ = false;   // HEAD, 204, 304: body bytes are dropped
+    bool waiting_ = false;   // send() waits in wait_until_sent()
+    // The body being sent: handler memory, or a file range.
+    std::string_view memory_;
+    std::size_t memory_taken_ = 0;
+    FileBody file_{};
+    bool file_body_ = false;
+    bool last_ = false;  // what is pending ends the response
 };
 
 }  // namespace askr::http::h2

@@ -14,7 +14,7 @@ TEST(Telemetry, RecordsARequestIntoItsSlot) {
     Telemetry telemetry(options, &metrics.slot(0), &metrics.supervisor());
     EXPECT_EQ(telemetry.timing(), ASKR_METRICS_ENABLED != 0);
     http::Request request;
-    RequestOutcome outcome;
+    http::RequestOutcome outcome;
     outcome.status = 404;
     outcome.bytes_in = 80;
     outcome.bytes_out = 300;
@@ -41,7 +41,7 @@ TEST(Telemetry, RecordingARequestIsCheap) {
     config::ServeOptions options;
     Telemetry telemetry(options, &metrics.slot(0), &metrics.supervisor());
     http::Request request;
-    RequestOutcome outcome;
+    http::RequestOutcome outcome;
     outcome.status = 200;
     outcome.kind = shm::ResponseKind::php;
     constexpr int rounds = 1'000'000;

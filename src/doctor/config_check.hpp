@@ -1,7 +1,7 @@
 #pragma once
 #include <string>
 
-namespace askr::config {
+namespace askr::doctor {
 
 /// `askr config-check [FILE]`: loads FILE (or the file `askr serve` would read) with the
 /// environment, runs every check that needs no running server (including parsing the
@@ -9,4 +9,4 @@ namespace askr::config {
 /// stderr. Returns the exit status: 0 valid, 2 invalid.
 int run_config_check(const std::string& file);
 
-}  // namespace askr::config
+}  // namespace askr::doctor

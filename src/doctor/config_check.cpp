@@ -1,11 +1,16 @@
-#include "config/check.hpp"
+#include "doctor/config_check.hpp"
 
 #include <cstdio>
 
 #include "config/loader.hpp"
 #include "http/tls/tls_context.hpp"
 
-namespace askr::config {
+namespace askr::doctor {
+
+using config::Config;
+using config::ConfigError;
+using config::ConfigErrors;
+using config::ServeOptions;
 
 namespace {
 
@@ -29,7 +34,7 @@ std::string summary(const Config& config) {
 }  // namespace
 
 int run_config_check(const std::string& file) {
-    const std::string path = find_config_file(file);
+    const std::string path = config::find_config_file(file);
     if (path.empty()) {
         std::fprintf(
             stderr,
@@ -38,16 +43,16 @@ int run_config_check(const std::string& file) {
         return 2;
     }
     try {
-        Config config = load({path, askr_environment(), {}});
-        finalize(config);
-        if (!config.options.tls_cert.empty()) {
+        Config loaded = config::load({path, config::askr_environment(), {}});
+        config::finalize(loaded);
+        if (!loaded.options.tls_cert.empty()) {
             try {
-                http::tls::TlsContext context(config.options.tls_cert, config.options.tls_key);
+                http::tls::TlsContext context(loaded.options.tls_cert, loaded.options.tls_key);
             } catch (const ConfigError& e) {
-                throw ConfigErrors({config.where("tls", "cert") + ": " + e.what()});
+                throw ConfigErrors({loaded.where("tls", "cert") + ": " + e.what()});
             }
         }
-        std::printf("%s: ok (%s)\n", path.c_str(), summary(config).c_str());
+        std::printf("%s: ok (%s)\n", path.c_str(), summary(loaded).c_str());
         return 0;
     } catch (const ConfigErrors& e) {
         for (const auto& m : e.messages()) std::fprintf(stderr, "askr: %s\n", m.c_str());
@@ -60,4 +65,4 @@ int run_config_check(const std::string& file) {
     }
 }
 
-}  // namespace askr::config
+}  // namespace askr::doctor

@@ -1,0 +1,72 @@
+#include "http/fields.hpp"
+
+#include <algorithm>
+
+#include "core/text.hpp"
+
+namespace askr::http {
+
+bool is_protocol_owned(std::string_view name) {
+    // By length first: most names an application sets are none of these lengths.
+    switch (name.size()) {
+        case 7:
+            return core::iequals(name, "upgrade");
+        case 10:
+            return core::iequals(name, "connection") || core::iequals(name, "keep-alive");
+        case 14:
+            return core::iequals(name, "content-length");
+        case 16:
+            return core::iequals(name, "proxy-connection");
+        case 17:
+            return core::iequals(name, "transfer-encoding");
+        default:
+            return false;
+    }
+}
+
+void Fields::add(std::string_view name, std::string_view value) {
+    Ref ref;
+    ref.name_offset = static_cast<std::uint32_t>(storage_.size());
+    ref.name_length = static_cast<std::uint32_t>(name.size());
+    storage_.append(name);
+    ref.value_offset = static_cast<std::uint32_t>(storage_.size());
+    ref.value_length = static_cast<std::uint32_t>(value.size());
+    storage_.append(value);
+    refs_.push_back(ref);
+}
+
+std::size_t Fields::remove(std::string_view name) {
+    const auto before = refs_.size();
+    // The bytes stay in storage_ until clear(): removing is rare (a filter taking a field
+    // out), and the offsets of the others stay valid.
+    std::erase_if(refs_, [&](const Ref& r) {
+        return core::iequals({storage_.data() + r.name_offset, r.name_length}, name);
+    });
+    return before - refs_.size();
+}
+
+std::string_view Fields::get(std::string_view name) const {
+    for (std::size_t i = 0; i < refs_.size(); ++i) {
+        if (core::iequals(this->name(i), name)) return value(i);
+    }
+    return {};
+}
+
+bool Fields::has(std::string_view name) const {
+    for (std::size_t i = 0; i < refs_.size(); ++i) {
+        if (core::iequals(this->name(i), name)) return true;
+    }
+    return false;
+}
+
+void Fields::clear() {
+    storage_.clear();
+    refs_.clear();
+}
+
+void Fields::swap(Fields& other) noexcept {
+    storage_.swap(other.storage_);
+    refs_.swap(other.refs_);
+}
+
+}  // namespace askr::http

@@ -1,0 +1,54 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace askr::http {
+
+/// True for the fields only the protocol writes, which a sink never copies from a
+/// response's field list: the ones that describe one connection rather than the message
+/// (RFC 9110 section 7.6.1; RFC 9113 section 8.2.2 forbids them in HTTP/2: Connection,
+/// Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade) and Content-Length, which
+/// the protocol derives from the body it frames. Any case.
+bool is_protocol_owned(std::string_view name);
+
+/// Response header fields as (name, value) pairs, in the order they were added, names
+/// as the application spelled them. HTTP/1 writes them as they are; HTTP/2 lower-cases
+/// the names (RFC 9113 section 8.2.1). The storage is reused: clear() keeps capacity.
+class Fields {
+  public:
+    /// Appends a field (copied).
+    void add(std::string_view name, std::string_view value);
+    /// Removes every field named `name` (any case); returns how many.
+    std::size_t remove(std::string_view name);
+    /// The value of the first field named `name` (any case), "" when absent.
+    std::string_view get(std::string_view name) const;
+    /// True when a field named `name` (any case) is present.
+    bool has(std::string_view name) const;
+    /// Number of fields.
+    std::size_t size() const { return refs_.size(); }
+    /// True when there are none.
+    bool empty() const { return refs_.empty(); }
+    /// Name of field `i`.
+    std::string_view name(std::size_t i) const {
+        return {storage_.data() + refs_[i].name_offset, refs_[i].name_length};
+    }
+    /// Value of field `i`.
+    std::string_view value(std::size_t i) const {
+        return {storage_.data() + refs_[i].value_offset, refs_[i].value_length};
+    }
+    /// Removes every field, keeping the buffers.
+    void clear();
+    /// Exchanges contents (and buffers) with `other`.
+    void swap(Fields& other) noexcept;
+
+  private:
+    struct Ref {
+        std::uint32_t name_offset, name_length, value_offset, value_length;
+    };
+    std::string storage_;
+    std::vector<Ref> refs_;
+};
+
+}  // namespace askr::http
