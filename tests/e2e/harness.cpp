@@ -157,7 +157,39 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
         return;
     }
     baseline_fds_ = open_fds();
+    baseline_worker_fds_ = worker_fds();
 }
+
+namespace {
+
+int count_fds(pid_t pid) {
+    int count = 0;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        ++count;
+    }
+    return count;
+}
+
+// Descriptors a worker holds beyond what it (or, for a worker started later, the
+// largest first worker) had after start; empty when every worker is back to that.
+std::string worker_fd_excess(const std::map<pid_t, int>& now, const std::map<pid_t, int>& baseline, int allowed) {
+    int largest = 0;
+    for (const auto& [pid, fds] : baseline) largest = std::max(largest, fds);
+    std::string excess;
+    for (const auto& [pid, fds] : now) {
+        const auto it = baseline.find(pid);
+        const int limit = (it != baseline.end() ? it->second : largest) + allowed;
+        if (fds > limit) {
+            excess += "worker " + std::to_string(pid) + " holds " + std::to_string(fds) + " descriptors, " +
+                      std::to_string(limit) + " after start; ";
+        }
+    }
+    return excess;
+}
+
+}  // namespace
 
 Server::~Server() {
     if (!stopped_) {
@@ -169,6 +201,16 @@ Server::~Server() {
             fds = open_fds();
         }
         EXPECT_LE(fds, baseline_fds_) << "the server holds more file descriptors than after start";
+        // The same for every worker: a connection, a static file, a spooled body or a PHP
+        // mailbox that outlives its request shows here.
+        if (!baseline_worker_fds_.empty()) {
+            std::string excess = worker_fd_excess(worker_fds(), baseline_worker_fds_, allowed_worker_fds_);
+            for (int i = 0; i < 150 && !excess.empty(); ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                excess = worker_fd_excess(worker_fds(), baseline_worker_fds_, allowed_worker_fds_);
+            }
+            EXPECT_EQ(excess, "") << "a worker holds more file descriptors than after start";
+        }
         int status = stop();
         EXPECT_EQ(status, 0) << "askr did not exit cleanly on SIGTERM:\n" << log();
     }
@@ -204,14 +246,19 @@ bool Server::wait_for_log(const std::string& text, std::chrono::milliseconds tim
     return false;
 }
 
-int Server::open_fds() const {
-    int count = 0;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec); !ec && it != fs::directory_iterator();
-         it.increment(ec)) {
-        ++count;
+int Server::open_fds() const { return count_fds(pid_); }
+
+std::map<pid_t, int> Server::worker_fds() const {
+    // Workers are the master's children (it is their subreaper) named "askr: worker".
+    std::map<pid_t, int> result;
+    std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+    for (pid_t child; children >> child;) {
+        std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
+        std::string name;
+        std::getline(comm, name);
+        if (name == "askr: worker") result[child] = count_fds(child);
     }
-    return count;
+    return result;
 }
 
 int Server::stop(int signal, std::chrono::milliseconds timeout) {

@@ -69,6 +69,11 @@ public:
     void allow_error(const std::string& text) { allowed_errors_.push_back(text); }
     /// Number of open file descriptors of the server process.
     int open_fds() const;
+    /// Open file descriptors of each worker process, by pid.
+    std::map<pid_t, int> worker_fds() const;
+    /// The app may keep this many more descriptors open in a worker than it had when the
+    /// server started (a worker script's database connection, a log file it opened).
+    void allow_worker_fds(int extra) { allowed_worker_fds_ = extra; }
     /// Sends `signal` and waits for exit; returns the exit status (or 128+signal).
     int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
@@ -81,6 +86,8 @@ private:
     std::uint16_t http_port_ = 0;
     std::string scheme_ = "http";
     int baseline_fds_ = 0;
+    std::map<pid_t, int> baseline_worker_fds_;
+    int allowed_worker_fds_ = 0;
     bool stopped_ = false;
     std::vector<std::string> allowed_errors_;
 };
