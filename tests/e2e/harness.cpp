@@ -93,7 +93,9 @@ std::string TempDir::copy_fixture(const std::string& name, const std::string& re
     return write(relative, read_file(fixture_path(name)));
 }
 
-std::string fixture_path(const std::string& name) { return std::string(ASKR_SOURCE_DIR) + "/tests/e2e/fixtures/" + name; }
+std::string fixture_path(const std::string& name) {
+    return std::string(ASKR_SOURCE_DIR) + "/tests/e2e/fixtures/" + name;
+}
 
 Server::Server(const std::string& root, std::vector<std::string> extra_args,
                std::vector<std::pair<std::string, std::string>> env) {
@@ -106,10 +108,12 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     if (std::find(args.begin(), args.end(), "--admin-listen") == args.end()) {
         args.insert(args.end(), {"--admin-listen", "127.0.0.1:0"});
     }
-    if (auto it = std::find(args.begin(), args.end(), "--error-log"); it != args.end() && it + 1 != args.end()) {
+    if (auto it = std::find(args.begin(), args.end(), "--error-log");
+        it != args.end() && it + 1 != args.end()) {
         error_log_path_ = *(it + 1);
     }
-    const bool redirect_listener = std::find(args.begin(), args.end(), "--listen-http") != args.end();
+    const bool redirect_listener =
+        std::find(args.begin(), args.end(), "--listen-http") != args.end();
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(log_fd, 1);
@@ -125,7 +129,8 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     ::close(log_fd);
     // "listening on https://127.0.0.1:P" (or http://), and with --listen-http also
     // "listening on http://127.0.0.1:Q (redirects to https)".
-    const std::regex listening(R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?)");
+    const std::regex listening(
+        R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?)");
     const std::regex admin_listening(R"(admin listening at http://127\.0\.0\.1:(\d+))");
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
@@ -134,7 +139,8 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
         if (admin_port_ == 0 && std::regex_search(text, admin, admin_listening)) {
             admin_port_ = static_cast<std::uint16_t>(std::stoi(admin[1]));
         }
-        for (auto it = std::sregex_iterator(text.begin(), text.end(), listening); it != std::sregex_iterator(); ++it) {
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), listening);
+             it != std::sregex_iterator(); ++it) {
             const auto port = static_cast<std::uint16_t>(std::stoi((*it)[2]));
             if ((*it)[3].matched) {
                 http_port_ = port;
@@ -153,7 +159,9 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (port_ == 0) {
-        ADD_FAILURE() << "askr did not report listening (and its redirect listener, if any) within 10 s:\n" << log();
+        ADD_FAILURE()
+            << "askr did not report listening (and its redirect listener, if any) within 10 s:\n"
+            << log();
         return;
     }
     baseline_fds_ = open_fds();
@@ -165,8 +173,8 @@ namespace {
 int count_fds(pid_t pid) {
     int count = 0;
     std::error_code ec;
-    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != fs::directory_iterator();
-         it.increment(ec)) {
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
         ++count;
     }
     return count;
@@ -174,7 +182,8 @@ int count_fds(pid_t pid) {
 
 // Descriptors a worker holds beyond what it (or, for a worker started later, the
 // largest first worker) had after start; empty when every worker is back to that.
-std::string worker_fd_excess(const std::map<pid_t, int>& now, const std::map<pid_t, int>& baseline, int allowed) {
+std::string worker_fd_excess(const std::map<pid_t, int>& now, const std::map<pid_t, int>& baseline,
+                             int allowed) {
     int largest = 0;
     for (const auto& [pid, fds] : baseline) largest = std::max(largest, fds);
     std::string excess;
@@ -182,8 +191,8 @@ std::string worker_fd_excess(const std::map<pid_t, int>& now, const std::map<pid
         const auto it = baseline.find(pid);
         const int limit = (it != baseline.end() ? it->second : largest) + allowed;
         if (fds > limit) {
-            excess += "worker " + std::to_string(pid) + " holds " + std::to_string(fds) + " descriptors, " +
-                      std::to_string(limit) + " after start; ";
+            excess += "worker " + std::to_string(pid) + " holds " + std::to_string(fds) +
+                      " descriptors, " + std::to_string(limit) + " after start; ";
         }
     }
     return excess;
@@ -204,7 +213,8 @@ Server::~Server() {
         // The same for every worker: a connection, a static file, a spooled body or a PHP
         // mailbox that outlives its request shows here.
         if (!baseline_worker_fds_.empty()) {
-            std::string excess = worker_fd_excess(worker_fds(), baseline_worker_fds_, allowed_worker_fds_);
+            std::string excess =
+                worker_fd_excess(worker_fds(), baseline_worker_fds_, allowed_worker_fds_);
             for (int i = 0; i < 150 && !excess.empty(); ++i) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
                 excess = worker_fd_excess(worker_fds(), baseline_worker_fds_, allowed_worker_fds_);
@@ -217,9 +227,12 @@ Server::~Server() {
     std::string text = log();
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) {
-        if (line.find("[error]") == std::string::npos && line.find("[critical]") == std::string::npos) continue;
+        if (line.find("[error]") == std::string::npos &&
+            line.find("[critical]") == std::string::npos)
+            continue;
         bool allowed = false;
-        for (const auto& a : allowed_errors_) allowed = allowed || line.find(a) != std::string::npos;
+        for (const auto& a : allowed_errors_)
+            allowed = allowed || line.find(a) != std::string::npos;
         EXPECT_TRUE(allowed) << "unexpected error in the server log: " << line;
     }
     ::unlink(log_path_.c_str());
@@ -230,7 +243,8 @@ std::string Server::url(const std::string& path) const {
 }
 
 std::string Server::log() const {
-    return error_log_path_.empty() ? read_file(log_path_) : read_file(log_path_) + read_file(error_log_path_);
+    return error_log_path_.empty() ? read_file(log_path_)
+                                   : read_file(log_path_) + read_file(error_log_path_);
 }
 
 std::string Server::admin_url(const std::string& path) const {
@@ -246,12 +260,15 @@ bool Server::wait_for_log(const std::string& text, std::chrono::milliseconds tim
     return false;
 }
 
-int Server::open_fds() const { return count_fds(pid_); }
+int Server::open_fds() const {
+    return count_fds(pid_);
+}
 
 std::map<pid_t, int> Server::worker_fds() const {
     // Workers are the master's children (it is their subreaper) named "askr: worker".
     std::map<pid_t, int> result;
-    std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+    std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) +
+                           "/children");
     for (pid_t child; children >> child;) {
         std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
         std::string name;
@@ -328,12 +345,14 @@ Response request(const std::string& url, const RequestOptions& options) {
         }
         curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
     } else if (!options.body.empty() || options.method == "POST" || options.method == "PUT") {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(options.body.size()));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(options.body.size()));
         curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, options.body.c_str());
     }
     if (options.method == "HEAD") {
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else if (options.method != "GET" && !(options.method == "POST" && (mime || !options.body.empty()))) {
+    } else if (options.method != "GET" &&
+               !(options.method == "POST" && (mime || !options.body.empty()))) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, options.method.c_str());
     }
     CURLcode rc = curl_easy_perform(curl);
@@ -341,7 +360,9 @@ Response request(const std::string& url, const RequestOptions& options) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     long version = 0;
     curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version);
-    response.version = version == CURL_HTTP_VERSION_1_0 ? "1.0" : version == CURL_HTTP_VERSION_2_0 ? "2" : "1.1";
+    response.version = version == CURL_HTTP_VERSION_1_0   ? "1.0"
+                       : version == CURL_HTTP_VERSION_2_0 ? "2"
+                                                          : "1.1";
     if (mime) curl_mime_free(mime);
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
@@ -371,7 +392,8 @@ std::string command_output(const std::string& command) {
     return out;
 }
 
-std::string raw_exchange(std::uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout, bool half_close) {
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds timeout, bool half_close) {
     int fd = connect_loopback(port);
     if (fd < 0) return {};
     std::size_t sent = 0;

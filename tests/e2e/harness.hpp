@@ -16,7 +16,7 @@ namespace askr::test {
 
 /// A temporary directory, removed with its content at the end of the test.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -30,13 +30,13 @@ public:
     /// Copies a fixture from tests/e2e/fixtures/NAME into the directory as `relative`.
     std::string copy_fixture(const std::string& name, const std::string& relative) const;
 
-private:
+  private:
     std::string path_;
 };
 
 /// A running `askr serve`.
 class Server {
-public:
+  public:
     /// Starts `askr serve --listen 127.0.0.1:0 --root ROOT ARGS...` (no --root when ROOT is
     /// "", for a --config file that names it; with `env` added to
     /// its environment) and waits until it says it listens, over HTTP or HTTPS, and with
@@ -64,7 +64,8 @@ public:
     /// Everything the server printed so far.
     std::string log() const;
     /// Waits until the log contains `text` (false after `timeout`).
-    bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+    bool wait_for_log(const std::string& text,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
     /// Lets the log contain "[error]" lines that include `text` without failing the test.
     void allow_error(const std::string& text) { allowed_errors_.push_back(text); }
     /// Number of open file descriptors of the server process.
@@ -77,7 +78,7 @@ public:
     /// Sends `signal` and waits for exit; returns the exit status (or 128+signal).
     int stop(int signal = 15, std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
-private:
+  private:
     std::string log_path_;
     std::string error_log_path_;  // --error-log, if given
     pid_t pid_ = -1;
@@ -94,10 +95,11 @@ private:
 
 /// A response as a client sees it.
 struct Response {
-    long status = 0;                                          ///< 0 when the request failed
-    std::string error;                                        ///< curl's error text, if any
-    std::string version;                                      ///< "1.1", "1.0", "2"
-    std::vector<std::pair<std::string, std::string>> header_list;  ///< as received, names lower-cased
+    long status = 0;      ///< 0 when the request failed
+    std::string error;    ///< curl's error text, if any
+    std::string version;  ///< "1.1", "1.0", "2"
+    std::vector<std::pair<std::string, std::string>>
+        header_list;  ///< as received, names lower-cased
     std::string body;
     /// Last value of a header (name lower-case), "" when absent.
     std::string header(const std::string& lower_name) const;
@@ -120,7 +122,9 @@ struct RequestOptions {
 /// Sends one request with libcurl (a fresh connection each time).
 Response request(const std::string& url, const RequestOptions& options = {});
 /// GET shorthand.
-inline Response get(const std::string& url) { return request(url); }
+inline Response get(const std::string& url) {
+    return request(url);
+}
 
 /// Sends raw bytes on a new TCP connection to 127.0.0.1:port and returns everything
 /// read until the server closes or `timeout` passes without data. With
@@ -132,7 +136,8 @@ int connect_loopback(std::uint16_t port);
 std::string command_output(const std::string& command);
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(3), bool half_close = false);
+                         std::chrono::milliseconds timeout = std::chrono::seconds(3),
+                         bool half_close = false);
 
 /// Status code of the first response in raw HTTP bytes, 0 if there is none.
 int raw_status(const std::string& response);
