@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cost of the request metrics (issue 6): the same server built with and without
+# Cost of the request metrics: the same server built with and without
 # recording (-DASKR_METRICS=OFF), measured A/B interleaved with wrk on hello.php and a
 # 1 KiB static file. The machine is shared: compare only within one run.
 #   bench/metrics_overhead.sh [ROUNDS] [DURATION]

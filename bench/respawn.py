@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Warm vs cold respawn (issue 4): time from `kill -9` of a worker to its replacement
+"""Warm vs cold respawn: time from `kill -9` of a worker to its replacement
 serving a request, for the Illuminate example app in worker mode, without and with --cow.
 
 Usage: bench/respawn.py [rounds]   (build/askr must exist; port 18190 free)

@@ -9,7 +9,7 @@ packages=(
   # PHP, embedded (the library, its headers, the extensions apps and tests use)
   libphp8.2-embed php8.2-dev php8.2-cli php8.2-opcache php8.2-mbstring php8.2-xml
   php8.2-sqlite3 php8.2-intl php8.2-curl php8.2-gd
-  # libraries (see docs/architecture.md and DESIGN.md section 4)
+  # libraries (docs/architecture.md, "Dependencies")
   libboost1.81-dev libhttp-parser-dev libnghttp2-dev libssl-dev libtomlplusplus-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev media-types zlib1g-dev
   # tests

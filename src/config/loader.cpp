@@ -408,7 +408,7 @@ void finalize(Config& config) {
     if (!o.group.empty() && o.user.empty())
         fail("server", "group", "needs [server] user (--user) as well");
 
-    // TLS options that only make sense together (issue 5).
+    // TLS options that only make sense together.
     if (o.tls_cert.empty() != o.tls_key.empty()) {
         if (o.tls_cert.empty()) {
             fail("tls", "key", "needs [tls] cert (--tls-cert), the certificate it belongs to");
@@ -438,13 +438,15 @@ void finalize(Config& config) {
         if (!path->empty()) *path = absolute(*path);  // SIGHUP re-reads them
     }
     if (!o.tls_sni.empty() && o.tls_cert.empty()) {
-        fail("tls", "sni", "adds certificates to [tls] cert: give the default one with cert and key");
+        fail("tls", "sni",
+             "adds certificates to [tls] cert: give the default one with cert and key");
     }
     for (auto& [cert, key] : o.tls_sni) {
         for (auto* path : {&cert, &key}) {
             if (::access(path->c_str(), R_OK) != 0) {
                 fail("tls", "sni",
-                     *path + ": cannot read: " + std::error_code(errno, std::generic_category()).message());
+                     *path + ": cannot read: " +
+                         std::error_code(errno, std::generic_category()).message());
             }
             *path = absolute(*path);
         }
@@ -461,7 +463,8 @@ void finalize(Config& config) {
             o.worker_script = script.string();
         }
     }
-    if (o.cow && o.worker_script.empty()) fail("worker", "cow", "needs worker mode: set [worker] script (--worker)");
+    if (o.cow && o.worker_script.empty())
+        fail("worker", "cow", "needs worker mode: set [worker] script (--worker)");
     if (o.paranoid && o.worker_script.empty()) {
         fail("worker", "paranoid", "needs worker mode: set [worker] script (--worker)");
     }

@@ -42,7 +42,7 @@ struct ServeOptions {
     std::uint64_t max_uri_size = 8 << 10;      ///< request-target, else 414
     unsigned max_header_count = 100;           ///< header fields, else 431
     std::uint32_t h2_max_streams = 100;        ///< HTTP/2 concurrent streams per connection
-    // TLS (issue 5): with a certificate, every --listen address speaks TLS.
+    // TLS: with a certificate, every --listen address speaks TLS.
     std::string tls_cert;             ///< PEM certificate chain, leaf first (--tls-cert)
     std::string tls_key;              ///< PEM private key (--tls-key)
     bool tls_self_signed = false;     ///< generate a self-signed certificate at start
@@ -75,7 +75,7 @@ struct ServeOptions {
     bool frankenphp_compat = false;  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
     bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
     bool paranoid = false;           ///< development: report app state that grows between requests
-    /// Admin listener (issue 6; nullopt = off). Parsed and validated here, served elsewhere.
+    /// Admin listener (nullopt = off). Parsed and validated here, served elsewhere.
     std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
     std::string admin_token;                     ///< bearer token the admin API requires
     std::string access_log;                      ///< access log path ("" = off)

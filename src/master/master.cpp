@@ -2,9 +2,9 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -43,14 +43,15 @@ std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
         const int s = WTERMSIG(status);
-        return std::string("killed by signal ") + std::to_string(s) + " (SIG" + sigabbrev_np(s) + ")";
+        return std::string("killed by signal ") + std::to_string(s) + " (SIG" + sigabbrev_np(s) +
+               ")";
     }
     return "status " + std::to_string(status);
 }
 
 // A process role's restart delay: grows while it keeps dying young (crash loop).
 class Backoff {
-public:
+  public:
     explicit Backoff(const ProcessRole& role) : role_(role) {}
     /// Records an exit after `uptime`; returns the delay before the next start.
     milliseconds on_exit(Clock::duration uptime, bool crashed) {
@@ -65,7 +66,7 @@ public:
     }
     int streak() const { return streak_; }
 
-private:
+  private:
     const ProcessRole& role_;
     int streak_ = 0;
 };
@@ -83,22 +84,27 @@ struct Worker {
     std::uint32_t generation = 0;
     std::size_t slot = 0;
     Clock::time_point started;
-    bool retiring = false;  // told to stop (reload, shutdown): its exit is expected
+    bool retiring = false;   // told to stop (reload, shutdown): its exit is expected
     bool timed_out = false;  // killed for --request-timeout
 };
 
 class Master final : public admin::Supervisor {
-public:
+  public:
     Master(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets)
-        : options_(options), sockets_(sockets), scoreboard_(2 * options.workers), metrics_(scoreboard_.size()),
-          admin_(options, scoreboard_, metrics_, *this), worker_backoff_(worker_role), zygote_backoff_(zygote_role) {}
+        : options_(options),
+          sockets_(sockets),
+          scoreboard_(2 * options.workers),
+          metrics_(scoreboard_.size()),
+          admin_(options, scoreboard_, metrics_, *this),
+          worker_backoff_(worker_role),
+          zygote_backoff_(zygote_role) {}
 
     int run();
-    // admin::Supervisor (the admin listener, issue 6)
+    // admin::Supervisor (the admin listener)
     admin::SupervisorStatus supervisor_status() const override;
     void request_reload() override;
 
-private:
+  private:
     void start_generation();
     void handle_signal(int signal);
     void prepare_log_files();
@@ -118,7 +124,9 @@ private:
     void pass_on_kick(std::size_t dead_slot);
     void pass_on_moved(std::size_t dead_slot);
     Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
-    const Generation* current() const { return generations_.empty() ? nullptr : generations_.back().get(); }
+    const Generation* current() const {
+        return generations_.empty() ? nullptr : generations_.back().get();
+    }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
 
@@ -126,7 +134,7 @@ private:
     std::vector<core::ListenSocket>& sockets_;
     std::unique_ptr<http::tls::TlsContext> tls_;  // what new generations inherit (null: plain HTTP)
     shm::Scoreboard scoreboard_;
-    shm::Metrics metrics_;      // per-slot request metrics, folded into totals when a worker is reaped
+    shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     admin::AdminServer admin_;  // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -134,11 +142,13 @@ private:
     Clock::time_point started_ = Clock::now();
     std::vector<std::unique_ptr<Generation>> generations_;  // oldest first; back() is current
     std::map<pid_t, Worker> workers_;
-    std::map<pid_t, int> early_exits_;     // workers that died before the zygote named them
+    std::map<pid_t, int> early_exits_;  // workers that died before the zygote named them
     std::vector<bool> slot_taken_;
     std::vector<core::UniqueFd> stop_fds_;  // per slot: "drain and exit" without a signal
-    std::vector<core::UniqueFd> kick_fds_;  // per slot: "take a pending connection" (worker/accept_thread.hpp)
-    std::vector<worker::HandoffChannel> handoff_;  // per slot: connections moved to it (worker/handoff.hpp)
+    std::vector<core::UniqueFd>
+        kick_fds_;  // per slot: "take a pending connection" (worker/accept_thread.hpp)
+    std::vector<worker::HandoffChannel>
+        handoff_;  // per slot: connections moved to it (worker/handoff.hpp)
     std::uint32_t next_generation_ = 1;
     Backoff worker_backoff_;
     Backoff zygote_backoff_;
@@ -164,15 +174,18 @@ void raise_open_file_limit(std::uint32_t max_connections) {
     }
     constexpr rlim_t reserve = 64;  // listening sockets, logs, PHP's own files
     if (limit.rlim_cur != RLIM_INFINITY && max_connections + reserve > limit.rlim_cur) {
-        spdlog::warn("--max-connections {} needs about {} open files per worker, but the limit is {}: raise it "
-                     "(ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-connections",
-                     max_connections, max_connections + reserve, static_cast<unsigned long long>(limit.rlim_cur));
+        spdlog::warn(
+            "--max-connections {} needs about {} open files per worker, but the limit is {}: raise "
+            "it "
+            "(ulimit -n, or LimitNOFILE= in a systemd unit) or lower --max-connections",
+            max_connections, max_connections + reserve,
+            static_cast<unsigned long long>(limit.rlim_cur));
     }
 }
 
 int Master::run() {
     raise_open_file_limit(options_.max_connections);
-    // Log files first (issue 6): a path that cannot be written stops the start here.
+    // Log files first: a path that cannot be written stops the start here.
     prepare_log_files();
     if (!options_.error_log.empty()) core::log_to_file(options_.error_log);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // workers (double-forked) are adopted by the master
@@ -196,16 +209,18 @@ int Master::run() {
     signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals_) throw std::runtime_error("signalfd() failed");
     if (options_.paranoid) {
-        spdlog::warn("--paranoid is on: every worker checks the app's state between requests (slower; "
-                     "for development only)");
+        spdlog::warn(
+            "--paranoid is on: every worker checks the app's state between requests (slower; "
+            "for development only)");
     }
     if (::geteuid() == 0 && options_.user.empty()) {
-        spdlog::warn("running as root without --user: PHP scripts run as root; "
-                     "pass --user www-data (or another unprivileged user)");
+        spdlog::warn(
+            "running as root without --user: PHP scripts run as root; "
+            "pass --user www-data (or another unprivileged user)");
     }
 
-    spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root, options_.workers,
-                 options_.index);
+    spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root,
+                 options_.workers, options_.index);
     control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port)
                                                     : options_.control_socket;
     control_ = open_control_socket(control_path_);
@@ -224,10 +239,12 @@ int Master::run() {
         const std::size_t admin_first = fds.size();
         admin_.add_poll_fds(fds);
         int n = ::poll(fds.data(), fds.size(), poll_timeout_ms());
-        if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+        if (n < 0 && errno != EINTR)
+            throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         if (fds[0].revents & POLLIN) {
             signalfd_siginfo info;
-            while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+            while (::read(signals_.get(), &info, sizeof info) ==
+                   static_cast<ssize_t>(sizeof info)) {
                 handle_signal(static_cast<int>(info.ssi_signo));
             }
         }
@@ -247,13 +264,15 @@ int Master::run() {
             }
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
-            if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
+            if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 &&
+                errno == ECHILD) {
                 ::unlink(control_path_.c_str());
                 spdlog::info("stopped");
                 return exit_status_;
             }
             if (Clock::now() > stop_deadline_) {
-                spdlog::error("{} worker(s) still running after the shutdown timeout; killing them", workers_.size());
+                spdlog::error("{} worker(s) still running after the shutdown timeout; killing them",
+                              workers_.size());
                 for (auto& [pid, w] : workers_) ::kill(pid, SIGKILL);
                 for (auto& g : generations_) ::kill(g->zygote, SIGKILL);
                 stop_deadline_ = Clock::now() + std::chrono::seconds(5);
@@ -283,8 +302,8 @@ void Master::start_generation() {
         // workers): their zygotes wait for EOF on them to exit.
         for (auto& g : generations_) g->control.reset();
         admin_.close_in_child();
-        ZygoteSetup setup{&options_, &sockets_, &scoreboard_, generation->number, pair[1], ::getppid(), &stop_fds_,
-                          &kick_fds_};
+        ZygoteSetup setup{&options_, &sockets_,   &scoreboard_, generation->number,
+                          pair[1],   ::getppid(), &stop_fds_,   &kick_fds_};
         setup.handoff = &handoff_;
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
@@ -304,8 +323,8 @@ void Master::handle_signal(int signal) {
         case SIGQUIT: {
             const bool fast = signal == SIGQUIT;
             if (stopping_ && !fast) return;
-            spdlog::info("{}: {} stop of {} worker(s)", sigabbrev_np(signal), fast ? "fast" : "graceful",
-                         workers_.size());
+            spdlog::info("{}: {} stop of {} worker(s)", sigabbrev_np(signal),
+                         fast ? "fast" : "graceful", workers_.size());
             stopping_ = true;
             stop_deadline_ = Clock::now() + options_.shutdown_timeout + std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
@@ -325,8 +344,11 @@ void Master::handle_signal(int signal) {
             reload_tls();
             start_generation();
             break;
-        case SIGUSR1: reopen_logs(); break;
-        default: break;
+        case SIGUSR1:
+            reopen_logs();
+            break;
+        default:
+            break;
     }
 }
 
@@ -342,7 +364,8 @@ void Master::reopen_logs() {
     }
     if (!core::reopen_log_file()) {
         ok = false;
-        spdlog::error("SIGUSR1: cannot reopen {}; still writing to the old file", options_.error_log);
+        spdlog::error("SIGUSR1: cannot reopen {}; still writing to the old file",
+                      options_.error_log);
     }
     metrics_.supervisor().log_reopens.add(1);
     metrics_.supervisor().log_generation.fetch_add(1, std::memory_order_relaxed);
@@ -351,8 +374,10 @@ void Master::reopen_logs() {
 
 // Creates the log files (owned by --user when started as root): workers open them by path.
 void Master::prepare_log_files() {
-    if (!options_.error_log.empty()) worker::prepare_log_file(options_.error_log, "--error-log", options_.user);
-    if (!options_.access_log.empty()) worker::prepare_log_file(options_.access_log, "--access-log", options_.user);
+    if (!options_.error_log.empty())
+        worker::prepare_log_file(options_.error_log, "--error-log", options_.user);
+    if (!options_.access_log.empty())
+        worker::prepare_log_file(options_.access_log, "--access-log", options_.user);
 }
 
 admin::SupervisorStatus Master::supervisor_status() const {
@@ -372,7 +397,7 @@ void Master::request_reload() {
     handle_signal(SIGHUP);
 }
 
-// Certificates are re-read on every reload (issue 5): the new generation inherits the new
+// Certificates are re-read on every reload: the new generation inherits the new
 // context, old workers keep theirs until they retire, so no connection is dropped. Files
 // that do not load leave the previous certificate serving.
 void Master::reload_tls() {
@@ -402,7 +427,8 @@ void Master::reap_children() {
             slot.state.store(shm::WorkerState::empty, std::memory_order_release);
             slot.connections.store(0, std::memory_order_relaxed);
             slot.php_outstanding.store(0, std::memory_order_relaxed);
-            if (::read(kick_fds_[worker.slot].get(), &stale, sizeof stale) > 0) pass_on_kick(worker.slot);
+            if (::read(kick_fds_[worker.slot].get(), &stale, sizeof stale) > 0)
+                pass_on_kick(worker.slot);
             pass_on_moved(worker.slot);
             on_worker_exit(worker, status);
             continue;
@@ -414,13 +440,16 @@ void Master::reap_children() {
             const bool was_ready = (*g)->ready;
             const auto uptime = Clock::now() - (*g)->started;
             if (!stopping_ && (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || was_current)) {
-                spdlog::error("generation {}: zygote {} {}", (*g)->number, pid, describe_exit(status));
+                spdlog::error("generation {}: zygote {} {}", (*g)->number, pid,
+                              describe_exit(status));
             }
             generations_.erase(g);
             spawns_in_flight_ = 0;  // what that zygote was forking will not be named now
             if (stopping_) continue;
             if (was_current && !was_ready && reloading_ && !generations_.empty()) {
-                spdlog::error("reload failed: the new generation did not start; the previous one keeps serving");
+                spdlog::error(
+                    "reload failed: the new generation did not start; the previous one keeps "
+                    "serving");
                 reloading_ = false;
             } else if (was_current) {
                 // The serving generation lost its zygote: start a new one (backoff on loops).
@@ -441,17 +470,21 @@ void Master::on_worker_exit(const Worker& worker, int status) {
     const auto uptime = Clock::now() - worker.started;
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     metrics_.retire_slot(worker.slot);  // its counts join the totals before the slot is reused
-    if (!worker.retiring && !stopping_) (clean ? metrics_.supervisor().worker_recycles : metrics_.supervisor().worker_crashes).add(1);
+    if (!worker.retiring && !stopping_)
+        (clean ? metrics_.supervisor().worker_recycles : metrics_.supervisor().worker_crashes)
+            .add(1);
     if (worker.retiring || stopping_) {
-        spdlog::info("worker {} (generation {}) stopped: {}", worker.pid, worker.generation, describe_exit(status));
+        spdlog::info("worker {} (generation {}) stopped: {}", worker.pid, worker.generation,
+                     describe_exit(status));
         finish_reload_if_done();
         return;
     }
     if (worker.timed_out) {
-        spdlog::warn("worker {} (generation {}) killed for --request-timeout; restarting", worker.pid,
-                     worker.generation);
+        spdlog::warn("worker {} (generation {}) killed for --request-timeout; restarting",
+                     worker.pid, worker.generation);
     } else if (clean) {
-        spdlog::info("worker {} (generation {}) recycled after {} requests", worker.pid, worker.generation,
+        spdlog::info("worker {} (generation {}) recycled after {} requests", worker.pid,
+                     worker.generation,
                      scoreboard_.slot(worker.slot).requests.load(std::memory_order_relaxed));
     } else {
         spdlog::error("worker {} (generation {}) {}; restarting", worker.pid, worker.generation,
@@ -460,8 +493,9 @@ void Master::on_worker_exit(const Worker& worker, int status) {
     auto delay = worker_backoff_.on_exit(uptime, !clean);
     if (delay.count() > 0) {
         next_worker_start_ = Clock::now() + delay;
-        spdlog::error("worker crash loop: {} crashes in a row right after start; next start in {} ms",
-                      worker_backoff_.streak(), delay.count());
+        spdlog::error(
+            "worker crash loop: {} crashes in a row right after start; next start in {} ms",
+            worker_backoff_.streak(), delay.count());
     }
     finish_reload_if_done();
 }
@@ -478,12 +512,14 @@ void Master::read_zygote(Generation& generation) {
         case ZygoteMessage::ready:
             generation.ready = true;
             spdlog::info("generation {}: PHP started in {} ms", generation.number,
-                         std::chrono::duration_cast<milliseconds>(Clock::now() - generation.started).count());
+                         std::chrono::duration_cast<milliseconds>(Clock::now() - generation.started)
+                             .count());
             break;
         case ZygoteMessage::failed:
-            spdlog::error("generation {}: PHP failed to start: {}", generation.number, message.text);
+            spdlog::error("generation {}: PHP failed to start: {}", generation.number,
+                          message.text);
             break;
-        // --cow (issue 4): the app failed to boot in the zygote. At start there is nothing
+        // --cow: the app failed to boot in the zygote. At start there is nothing
         // to fall back on: stop with an error. During a reload the old generation serves on.
         case ZygoteMessage::boot_failed:
             spdlog::error("generation {}: {}", generation.number, message.text);
@@ -516,7 +552,8 @@ void Master::read_zygote(Generation& generation) {
             if (stopping_) retire(workers_[w.pid], SIGTERM);
             break;
         }
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -547,7 +584,8 @@ void Master::spawn_worker(Generation& generation) {
     ZygoteMessage command{};
     command.type = ZygoteMessage::spawn;
     command.slot = static_cast<std::uint32_t>(*slot);
-    if (::send(generation.control.get(), &command, sizeof command, MSG_NOSIGNAL) != sizeof command) return;
+    if (::send(generation.control.get(), &command, sizeof command, MSG_NOSIGNAL) != sizeof command)
+        return;
     slot_taken_[*slot] = true;
     ++spawns_in_flight_;
 }
@@ -567,8 +605,9 @@ void Master::retire(Worker& worker, int signal) {
 // it looks once a second for requests past --request-timeout: an idle server sleeps.
 int Master::poll_timeout_ms() const {
     const Generation* gen = current();
-    const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ && !reload_pending_ &&
-                         spawns_in_flight_ == 0 && count_workers(gen->number, true) >= options_.workers &&
+    const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
+                         !reload_pending_ && spawns_in_flight_ == 0 &&
+                         count_workers(gen->number, true) >= options_.workers &&
                          workers_.size() == options_.workers && admin_.idle();
     return settled ? 1000 : 50;
 }
@@ -591,8 +630,9 @@ void Master::maintain() {
         for (const auto& s : sockets_) {
             const bool v6 = s.host.find(':') != std::string::npos;
             const bool https = tls_ && !s.redirect_to_https;
-            spdlog::info("listening on {}://{}{}{}:{}{}", https ? "https" : "http", v6 ? "[" : "", s.host, v6 ? "]" : "",
-                         s.port, s.redirect_to_https ? " (redirects to https)" : "");
+            spdlog::info("listening on {}://{}{}{}:{}{}", https ? "https" : "http", v6 ? "[" : "",
+                         s.host, v6 ? "]" : "", s.port,
+                         s.redirect_to_https ? " (redirects to https)" : "");
         }
     }
     const auto now = Clock::now();
@@ -634,7 +674,8 @@ void Master::finish_reload_if_done() {
         if (g.get() != gen) g->control.reset();
     }
     reloading_ = false;
-    spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number, options_.workers);
+    spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number,
+                 options_.workers);
     if (reload_pending_) {
         reload_pending_ = false;
         handle_signal(SIGHUP);
@@ -648,7 +689,8 @@ void Master::answer_control() {
     pollfd pfd{client.get(), POLLIN, 0};
     char request[64] = {};
     if (::poll(&pfd, 1, 200) <= 0 || ::read(client.get(), request, sizeof request - 1) <= 0) return;
-    std::string reply = std::string_view(request).starts_with("status") ? status_text() : "unknown command\n";
+    std::string reply =
+        std::string_view(request).starts_with("status") ? status_text() : "unknown command\n";
     ::send(client.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
 }
 
@@ -659,7 +701,8 @@ void Master::answer_control() {
 // takes its place. Its other connections are closed with it.
 void Master::kill_hung_workers() {
     if (options_.request_timeout.count() == 0) return;
-    const std::int64_t limit_ms = std::chrono::duration_cast<milliseconds>(options_.request_timeout).count();
+    const std::int64_t limit_ms =
+        std::chrono::duration_cast<milliseconds>(options_.request_timeout).count();
     const std::int64_t now = shm::now_ms();
     for (auto& [pid, worker] : workers_) {
         if (worker.timed_out) continue;
@@ -667,8 +710,10 @@ void Master::kill_hung_workers() {
         if (slot.pid.load(std::memory_order_relaxed) != pid) continue;
         const std::int64_t started = slot.request_started_ms.load(std::memory_order_relaxed);
         if (started == 0 || now - started < limit_ms) continue;
-        spdlog::warn("worker {}: a request has run for {} s, past --request-timeout {} s; killing the worker", pid,
-                     (now - started) / 1000, options_.request_timeout.count());
+        spdlog::warn(
+            "worker {}: a request has run for {} s, past --request-timeout {} s; killing the "
+            "worker",
+            pid, (now - started) / 1000, options_.request_timeout.count());
         worker.timed_out = true;
         ::kill(pid, SIGKILL);
     }
@@ -679,7 +724,8 @@ void Master::pass_on_kick(std::size_t dead_slot) {
     const int peer = worker::least_loaded_peer(scoreboard_, scoreboard_.slot(dead_slot));
     if (peer < 0) return;
     const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(kick_fds_[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
+    [[maybe_unused]] auto written =
+        ::write(kick_fds_[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
 }
 
 // Connections moved to a worker that died before reading them: each still has a request
@@ -687,47 +733,60 @@ void Master::pass_on_kick(std::size_t dead_slot) {
 void Master::pass_on_moved(std::size_t dead_slot) {
     while (auto moved = worker::receive_connection(handoff_[dead_slot].receive.get())) {
         const int peer = worker::least_loaded_peer(scoreboard_, scoreboard_.slot(dead_slot));
-        if (peer < 0 || !worker::send_connection(handoff_[static_cast<std::size_t>(peer)].send.get(),
-                                                 moved->socket.get(), moved->unread)) {
-            spdlog::warn("a connection moved to worker slot {} is closed: that worker exited and no other could take it",
-                         dead_slot);
+        if (peer < 0 ||
+            !worker::send_connection(handoff_[static_cast<std::size_t>(peer)].send.get(),
+                                     moved->socket.get(), moved->unread)) {
+            spdlog::warn(
+                "a connection moved to worker slot {} is closed: that worker exited and no other "
+                "could take it",
+                dead_slot);
         }
     }
 }
 
 std::string Master::status_text() const {
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    const auto uptime =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
     char line[256];
-    std::snprintf(line, sizeof line, "askr %s, master %d, up %lds, generation %u, %u worker(s)%s\n", ASKR_VERSION,
-                  ::getpid(), static_cast<long>(uptime), generations_.empty() ? 0u : generations_.back()->number,
-                  options_.workers, reloading_ ? ", reloading" : stopping_ ? ", stopping" : "");
+    std::snprintf(line, sizeof line, "askr %s, master %d, up %lds, generation %u, %u worker(s)%s\n",
+                  ASKR_VERSION, ::getpid(), static_cast<long>(uptime),
+                  generations_.empty() ? 0u : generations_.back()->number, options_.workers,
+                  reloading_  ? ", reloading"
+                  : stopping_ ? ", stopping"
+                              : "");
     std::string out = line;
     if (!scoreboard_.valid()) {
-        out += "the worker table's header is damaged (a stray write into shared memory); restart the server\n";
+        out +=
+            "the worker table's header is damaged (a stray write into shared memory); restart the "
+            "server\n";
         return out;
     }
     // WAKEUPS: times a new connection woke the worker; EMPTY: of those, how many found
     // nothing to accept (a thundering herd would make EMPTY grow with every connection).
     // SHED: connections refused because every worker was at --max-connections. MOVED:
     // connections handed to an idle worker with a request that would have waited here.
-    out += "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  SHED   MOVED  RSS(MB)  CURRENT(ms)\n";
+    out +=
+        "SLOT  PID      GEN  STATE     REQUESTS   CONNS  WAKEUPS  EMPTY  SHED   MOVED  RSS(MB)  "
+        "CURRENT(ms)\n";
     const auto now = shm::now_ms();
     for (std::size_t i = 0; i < scoreboard_.size(); ++i) {
         const auto& slot = scoreboard_.slot(i);
         const auto state = slot.state.load(std::memory_order_relaxed);
         if (state == shm::WorkerState::empty) continue;
         const auto started = slot.request_started_ms.load(std::memory_order_relaxed);
-        std::snprintf(line, sizeof line, "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-6llu %-6llu %-8.1f %s\n", i,
-                      slot.pid.load(std::memory_order_relaxed), slot.generation.load(std::memory_order_relaxed),
-                      shm::state_name(state),
-                      static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
-                      slot.connections.load(std::memory_order_relaxed),
-                      static_cast<unsigned long long>(slot.accept_wakeups.load(std::memory_order_relaxed)),
-                      static_cast<unsigned long long>(slot.accept_empty.load(std::memory_order_relaxed)),
-                      static_cast<unsigned long long>(slot.connections_shed.load(std::memory_order_relaxed)),
-                      static_cast<unsigned long long>(slot.connections_moved.load(std::memory_order_relaxed)),
-                      static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
-                      started ? std::to_string(now - started).c_str() : "-");
+        std::snprintf(
+            line, sizeof line,
+            "%-5zu %-8d %-4u %-9s %-10llu %-6u %-8llu %-6llu %-6llu %-6llu %-8.1f %s\n", i,
+            slot.pid.load(std::memory_order_relaxed),
+            slot.generation.load(std::memory_order_relaxed), shm::state_name(state),
+            static_cast<unsigned long long>(slot.requests.load(std::memory_order_relaxed)),
+            slot.connections.load(std::memory_order_relaxed),
+            static_cast<unsigned long long>(slot.accept_wakeups.load(std::memory_order_relaxed)),
+            static_cast<unsigned long long>(slot.accept_empty.load(std::memory_order_relaxed)),
+            static_cast<unsigned long long>(slot.connections_shed.load(std::memory_order_relaxed)),
+            static_cast<unsigned long long>(slot.connections_moved.load(std::memory_order_relaxed)),
+            static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
+            started ? std::to_string(now - started).c_str() : "-");
         out += line;
     }
     return out;

@@ -3,7 +3,8 @@
 
 namespace askr::master {
 
-/// One kind of process the master supervises, described as data (STYLE.md 4).
+/// One kind of process the master supervises, described as data: one table says how each
+/// is started and restarted, instead of checks scattered through the master.
 struct ProcessRole {
     const char* name;                         ///< "zygote", "worker"
     std::chrono::milliseconds min_uptime;     ///< an exit sooner than this counts as a crash loop

@@ -23,7 +23,8 @@ struct ZygoteMessage {
         failed = 2,   ///< zygote → master: PHP did not start; `text` says why
         spawn = 3,    ///< master → zygote: fork a worker for scoreboard slot `slot`
         spawned = 4,  ///< zygote → master: worker `pid` forked for `slot`
-        boot_failed = 5,  ///< zygote → master (--cow): the worker script failed before askr_cow_ready()
+        boot_failed =
+            5,  ///< zygote → master (--cow): the worker script failed before askr_cow_ready()
     };
     Type type;
     std::uint32_t slot = 0;
@@ -37,13 +38,15 @@ struct ZygoteSetup {
     std::vector<core::ListenSocket>* sockets;
     shm::Scoreboard* scoreboard;
     std::uint32_t generation;
-    int control_fd;    ///< the zygote's end of the socket pair
+    int control_fd;  ///< the zygote's end of the socket pair
     pid_t master_pid;
     const std::vector<core::UniqueFd>* stop_fds;  ///< per slot: the master's "drain and exit"
-    const std::vector<core::UniqueFd>* kick_fds;  ///< per slot: a peer's "take a pending connection"
-    const std::vector<worker::HandoffChannel>* handoff = nullptr;  ///< per slot: connections moved to it
+    const std::vector<core::UniqueFd>*
+        kick_fds;  ///< per slot: a peer's "take a pending connection"
+    const std::vector<worker::HandoffChannel>* handoff =
+        nullptr;                                 ///< per slot: connections moved to it
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
-    shm::Metrics* metrics = nullptr;              ///< per-slot request metrics (issue 6)
+    shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

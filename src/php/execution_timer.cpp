@@ -2,7 +2,7 @@
 //
 // Debian's NTS libphp is built without ZEND_MAX_EXECUTION_TIMERS, so PHP arms
 // setitimer(ITIMER_PROF), which counts the CPU time of *every* thread of the process: the
-// I/O thread's work would eat into a script's time limit (DESIGN.md section 3). Askr
+// I/O thread's work would eat into a script's time limit. Askr
 // interposes setitimer(): libphp's calls resolve to this definition (the executable exports
 // it, see CMakeLists.txt), and an ITIMER_PROF request made on the PHP thread is turned
 // into a timer on CLOCK_THREAD_CPUTIME_ID that delivers SIGPROF to that thread only.
@@ -24,8 +24,12 @@ namespace {
 std::atomic<pid_t> timer_thread{0};
 timer_t thread_cpu_timer;
 
-timespec to_timespec(const timeval& tv) { return {tv.tv_sec, tv.tv_usec * 1000}; }
-timeval to_timeval(const timespec& ts) { return {ts.tv_sec, ts.tv_nsec / 1000}; }
+timespec to_timespec(const timeval& tv) {
+    return {tv.tv_sec, tv.tv_usec * 1000};
+}
+timeval to_timeval(const timespec& ts) {
+    return {ts.tv_sec, ts.tv_nsec / 1000};
+}
 
 }  // namespace
 
@@ -52,7 +56,8 @@ extern "C" int setitimer(__itimer_which_t which, const struct itimerval* __restr
         if (value) spec = {to_timespec(value->it_interval), to_timespec(value->it_value)};
         itimerspec previous{};
         if (timer_settime(thread_cpu_timer, 0, &spec, &previous) != 0) return -1;
-        if (old_value) *old_value = {to_timeval(previous.it_interval), to_timeval(previous.it_value)};
+        if (old_value)
+            *old_value = {to_timeval(previous.it_interval), to_timeval(previous.it_value)};
         return 0;
     }
     return static_cast<int>(::syscall(SYS_setitimer, which, value, old_value));

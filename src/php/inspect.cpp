@@ -1,6 +1,6 @@
 // A PHP engine started only to be asked about itself, in a child process: the master
-// never loads PHP (DESIGN.md section 1), and `askr doctor` wants to see what the embed
-// SAPI with Askr's settings really loads, not what the CLI's php.ini says.
+// never loads PHP (docs/architecture.md, "Processes"), and `askr doctor` wants to see what the
+// embed SAPI with Askr's settings really loads, not what the CLI's php.ini says.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// --paranoid (issue 4): a state-bleed detector for development. Between requests of a
+// --paranoid: a state-bleed detector for development. Between requests of a
 // worker script it measures what the app keeps across requests (static properties of
 // user classes, $GLOBALS, and what the app hands to askr_paranoid_watch()) and warns
 // about what keeps growing or changing once the app has warmed up.
@@ -128,7 +128,8 @@ function compare(int $window): array {
 bool ensure_detector() {
     if (zend_hash_str_exists(EG(function_table), ZEND_STRL("askr\\paranoid\\check"))) return true;
     std::string code = kDetector;
-    return zend_eval_stringl(code.data(), code.size(), nullptr, "askr paranoid detector") == SUCCESS &&
+    return zend_eval_stringl(code.data(), code.size(), nullptr, "askr paranoid detector") ==
+               SUCCESS &&
            !EG(exception);
 }
 
@@ -153,7 +154,8 @@ void clear_exception() {
 }  // namespace
 
 void paranoid_after_request(std::uint64_t handled) {
-    if (!paranoid || handled < static_cast<std::uint64_t>(kWindow) || handled % kWindow != 0) return;
+    if (!paranoid || handled < static_cast<std::uint64_t>(kWindow) || handled % kWindow != 0)
+        return;
     zend_try {
         if (ensure_detector()) {
             zval window;
@@ -162,14 +164,16 @@ void paranoid_after_request(std::uint64_t handled) {
             if (Z_TYPE(warnings) == IS_ARRAY) {
                 zval* line;
                 ZEND_HASH_FOREACH_VAL(Z_ARRVAL(warnings), line) {
-                    if (Z_TYPE_P(line) == IS_STRING) spdlog::warn("paranoid: worker {}: {}", ::getpid(), Z_STRVAL_P(line));
+                    if (Z_TYPE_P(line) == IS_STRING)
+                        spdlog::warn("paranoid: worker {}: {}", ::getpid(), Z_STRVAL_P(line));
                 }
                 ZEND_HASH_FOREACH_END();
             }
             zval_ptr_dtor(&warnings);
         }
         clear_exception();
-    } zend_end_try();
+    }
+    zend_end_try();
 }
 
 // askr_paranoid_watch(callable $source): bool. $source returns [name => value]: measured

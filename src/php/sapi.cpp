@@ -180,7 +180,7 @@ zend_result on_get_request_time(double* request_time) {
 
 // opcache enables itself only for SAPI names on its allow-list, checked once at startup
 // (PHP 8.2 ext/opcache/ZendAccelerator.c, accel_find_sapi). Askr starts PHP under the
-// php-fpm name and renames the module to "askr" right after (DESIGN.md section 3).
+// php-fpm name and renames the module to "askr" right after (docs/php.md).
 constexpr const char* startup_name = "fpm-fcgi";
 
 sapi_module_struct make_module() {

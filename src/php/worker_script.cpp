@@ -1,7 +1,8 @@
 // Worker mode: the app's script boots once and serves many requests through
 // askr_handle_request(callable): bool. Between two requests, everything a request can
 // leave behind is reset; the steps and what each prevents were measured on this PHP
-// (DESIGN.md section 3, FrankenPHP's frankenphp_worker_request_startup is the model).
+// (docs/worker-mode.md, "What Askr resets between requests"; FrankenPHP's
+// frankenphp_worker_request_startup is the model).
 //
 // Every request switches the SAPI state from the "idle" context of the worker script to
 // the HTTP request and back, each sapi_activate() paired with one sapi_deactivate(), so

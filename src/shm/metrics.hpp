@@ -46,16 +46,16 @@ struct alignas(64) WorkerMetrics {
     std::array<Counter, response_kinds> kinds;  ///< by ResponseKind
     Counter in_flight_started;                  ///< requests read (in flight = started - finished)
     Counter finished;                           ///< requests answered (or abandoned)
-    Counter moved_away;                         ///< requests read, then moved to another worker unanswered
-    Counter bytes_in;                           ///< bytes read from clients
-    Counter bytes_out;                          ///< bytes written to clients
-    Counter latency_sum_us;                     ///< sum of request durations
+    Counter moved_away;      ///< requests read, then moved to another worker unanswered
+    Counter bytes_in;        ///< bytes read from clients
+    Counter bytes_out;       ///< bytes written to clients
+    Counter latency_sum_us;  ///< sum of request durations
     std::array<Counter, latency_buckets> latency;  ///< request durations (non-cumulative)
     Counter php_wall_us;                           ///< PHP requests: from hand-off to PHP's release
     Counter cpu_php_us;                            ///< CPU time of the PHP thread (sampled)
     Counter cpu_io_us;                             ///< CPU time of the I/O thread (sampled)
     Counter connections_accepted;                  ///< connections taken by this worker
-    Counter connections_shed;                      ///< refused at --max-connections (written by the accept thread only)
+    Counter connections_shed;  ///< refused at --max-connections (written by the accept thread only)
 
     /// Adds `other` into this one (the master folds a reaped worker's slot).
     void fold_from(const WorkerMetrics& other);
@@ -90,8 +90,8 @@ struct MetricsSnapshot {
 };
 
 /// The metrics region in anonymous shared memory, created by the master before any fork
-/// (DESIGN.md section 5): header (magic, layout version, size), the supervisor's counters,
-/// the totals of workers that are gone, then one WorkerMetrics per scoreboard slot.
+/// (docs/architecture.md, "Shared memory"): header (magic, layout version, size), the supervisor's
+/// counters, the totals of workers that are gone, then one WorkerMetrics per scoreboard slot.
 class Metrics {
   public:
     static constexpr std::uint32_t magic = 0x41534d54;  // "ASMT"

@@ -4,12 +4,12 @@
 
 namespace askr::shm {
 
-/// An anonymous MAP_SHARED mapping created by the master before any fork (DESIGN.md
-/// section 5), so that every child shares it: a 64-byte header (magic, layout version,
-/// size, item count) followed by the region's plain structs. Unmapped when destroyed;
-/// never resized. Neither copyable nor movable: children hold pointers into it.
+/// An anonymous MAP_SHARED mapping created by the master before any fork
+/// (docs/architecture.md, "Shared memory"), so that every child shares it: a 64-byte header (magic,
+/// layout version, size, item count) followed by the region's plain structs. Unmapped when
+/// destroyed; never resized. Neither copyable nor movable: children hold pointers into it.
 class Region {
-public:
+  public:
     /// Bytes before the contents (one cache line).
     static constexpr std::size_t header_bytes = 64;
 
@@ -26,7 +26,7 @@ public:
     /// True when the header still says what it was created with (no stray write hit it).
     bool valid() const;
 
-private:
+  private:
     struct Header {
         std::uint32_t magic;
         std::uint32_t version;

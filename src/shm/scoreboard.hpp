@@ -21,15 +21,16 @@ struct alignas(64) WorkerSlot {
     std::atomic<pid_t> pid{0};
     std::atomic<std::uint32_t> generation{0};
     std::atomic<WorkerState> state{WorkerState::empty};
-    std::atomic<std::uint64_t> requests{0};           ///< requests completed
-    std::atomic<std::int64_t> request_started_ms{0};  ///< wall clock of the running request, 0 when idle
-    std::atomic<std::uint64_t> rss_bytes{0};          ///< resident memory, refreshed between requests
-    std::atomic<std::int64_t> started_ms{0};          ///< when the worker started
+    std::atomic<std::uint64_t> requests{0};  ///< requests completed
+    std::atomic<std::int64_t> request_started_ms{
+        0};                                   ///< wall clock of the running request, 0 when idle
+    std::atomic<std::uint64_t> rss_bytes{0};  ///< resident memory, refreshed between requests
+    std::atomic<std::int64_t> started_ms{0};  ///< when the worker started
     // The accept policy's inputs (worker/accept_policy.hpp) and what it did:
     std::atomic<std::uint32_t> connections{0};      ///< open client connections
     std::atomic<std::uint32_t> php_outstanding{0};  ///< requests handed to PHP and not yet done
     std::atomic<std::uint64_t> accept_wakeups{0};   ///< times a new connection woke this worker
-    std::atomic<std::uint64_t> accept_empty{0};     ///< ... and there was nothing to accept (a herd)
+    std::atomic<std::uint64_t> accept_empty{0};  ///< ... and there was nothing to accept (a herd)
     std::atomic<std::uint64_t> connections_shed{0};  ///< refused at --max-connections (503, closed)
     // Moving a waiting request's connection to an idle worker (worker/handoff.hpp):
     std::atomic<std::uint32_t> php_average_us{0};     ///< PHP time per request (moving average)
@@ -37,9 +38,10 @@ struct alignas(64) WorkerSlot {
 };
 
 /// The worker table in anonymous shared memory, created by the master before any fork
-/// (DESIGN.md section 5): a header with magic, layout version and size, then the slots.
+/// (docs/architecture.md, "Shared memory"): a header with magic, layout version and size,
+/// then the slots.
 class Scoreboard {
-public:
+  public:
     static constexpr std::uint32_t magic = 0x41534b52;  // "ASKR"
     static constexpr std::uint32_t layout_version = 3;
 
@@ -56,7 +58,7 @@ public:
     /// True when the header still says what it was created with (no stray write hit it).
     bool valid() const;
 
-private:
+  private:
     std::size_t slots_;
     Region region_;
 };

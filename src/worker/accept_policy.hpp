@@ -11,7 +11,7 @@ namespace askr::worker {
 /// by that worker waits behind the slow script).
 std::uint64_t accept_load(const shm::WorkerSlot& slot);
 
-/// The load-following accept rule (DESIGN.md section 2): a worker takes a new connection
+/// The load-following accept rule (docs/architecture.md, "Accept"): a worker takes a new connection
 /// only while its load is at most one connection above the least loaded of the other
 /// serving workers (idle or busy; starting, draining and empty slots do not count). The
 /// least loaded worker always qualifies, so some worker is always accepting.
@@ -27,12 +27,14 @@ int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self)
 /// PHP thread: `outstanding` requests ahead of it (the running one included) at the
 /// worker's average PHP time, or at least as long as the running script has already run
 /// once that is 10 ms or more (a slow script says nothing good about its remaining time).
-std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding, std::int64_t now_ms);
+std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding,
+                               std::int64_t now_ms);
 
 /// A serving worker other than `self` whose PHP thread is idle with nothing queued and
 /// which has room for one more connection: where a waiting request runs at once. -1 when
 /// there is none.
-int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::uint32_t max_connections);
+int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self,
+              std::uint32_t max_connections);
 
 /// The busy worker other than `self` whose waiting requests (beyond the running one)
 /// would wait longest, if that is at least `min_wait_us`: the one an idle worker asks for

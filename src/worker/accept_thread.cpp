@@ -29,7 +29,8 @@ void add(int epoll, int fd, std::uint32_t events, std::uint64_t tag) {
     event.events = events;
     event.data.u64 = tag;
     if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0) {
-        throw std::runtime_error(std::string("cannot watch a listening socket (epoll_ctl): ") + std::strerror(errno));
+        throw std::runtime_error(std::string("cannot watch a listening socket (epoll_ctl): ") +
+                                 std::strerror(errno));
     }
 }
 
@@ -49,15 +50,18 @@ AcceptThread::AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32
       handoff_(std::move(handoff)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (!epoll_ || !stop_fd_) throw std::runtime_error("cannot create the accept thread's epoll or eventfd");
+    if (!epoll_ || !stop_fd_)
+        throw std::runtime_error("cannot create the accept thread's epoll or eventfd");
     // Edge-triggered: a connection this worker leaves for a peer must not wake it again
     // and again. The price is the edge-triggered rule: after a wake-up, accept until
     // EAGAIN or hand the rest on (accept_from).
-    for (std::size_t i = 0; i < sockets_.size(); ++i) add(epoll_.get(), sockets_[i].fd, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, i);
+    for (std::size_t i = 0; i < sockets_.size(); ++i)
+        add(epoll_.get(), sockets_[i].fd, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, i);
     add(epoll_.get(), stop_fd_.get(), EPOLLIN, stop_tag);
     if (peers_.own_kick_fd >= 0) add(epoll_.get(), peers_.own_kick_fd, EPOLLIN, kick_tag);
-    // Every signal stays blocked on this thread: they are for the PHP thread (DESIGN.md
-    // section 3). The thread inherits the mask it is created with.
+    // Every signal stays blocked on this thread: they are for the PHP thread, where PHP
+    // defers them in its critical sections (docs/architecture.md, "Threads"). The thread
+    // inherits the mask it is created with.
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
@@ -65,7 +69,9 @@ AcceptThread::AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
-AcceptThread::~AcceptThread() { stop(); }
+AcceptThread::~AcceptThread() {
+    stop();
+}
 
 void AcceptThread::stop() {
     if (!thread_.joinable()) return;
@@ -93,7 +99,8 @@ void AcceptThread::run() {
                 drain_eventfd(peers_.own_kick_fd);
                 kicked = true;
             } else if (tag < sockets_.size()) {
-                if (peers_.self) peers_.self->accept_wakeups.fetch_add(1, std::memory_order_relaxed);
+                if (peers_.self)
+                    peers_.self->accept_wakeups.fetch_add(1, std::memory_order_relaxed);
                 accept_from(tag, false);
             }
         }
@@ -105,21 +112,24 @@ void AcceptThread::run() {
     }
     // A kick that arrived as this worker stopped would strand its connection.
     std::uint64_t pending = 0;
-    if (peers_.own_kick_fd >= 0 && ::read(peers_.own_kick_fd, &pending, sizeof pending) > 0) kick_peer();
+    if (peers_.own_kick_fd >= 0 && ::read(peers_.own_kick_fd, &pending, sizeof pending) > 0)
+        kick_peer();
 }
 
 void AcceptThread::accept_from(std::size_t listener, bool take_one) {
     const int listen_fd = sockets_[listener].fd;
     bool accepted_any = false;
     for (;;) {
-        const bool allowed = take_one || !peers_.board || !peers_.self || may_accept(*peers_.board, *peers_.self);
+        const bool allowed =
+            take_one || !peers_.board || !peers_.self || may_accept(*peers_.board, *peers_.self);
         if (!allowed) {
             kick_peer();  // it accepts what is left, edge-triggered or not
             return;
         }
         // At --max-connections: a peer with room takes the connection; when there is
         // none, every worker is full and the connection is shed.
-        const bool full = peers_.self && peers_.self->connections.load(std::memory_order_relaxed) >= max_connections_;
+        const bool full = peers_.self && peers_.self->connections.load(std::memory_order_relaxed) >=
+                                             max_connections_;
         if (full && kick_peer(max_connections_)) return;
         const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -154,7 +164,8 @@ bool AcceptThread::kick_peer(std::uint32_t below_connections) {
     const int peer = least_loaded_peer(*peers_.board, *peers_.self);
     if (peer < 0 || static_cast<std::size_t>(peer) >= peers_.kick_fds->size()) return false;
     const auto index = static_cast<std::size_t>(peer);
-    if (peers_.board->slot(index).connections.load(std::memory_order_relaxed) >= below_connections) return false;
+    if (peers_.board->slot(index).connections.load(std::memory_order_relaxed) >= below_connections)
+        return false;
     const std::uint64_t one = 1;
     return ::write((*peers_.kick_fds)[index].get(), &one, sizeof one) == sizeof one;
 }
@@ -169,7 +180,8 @@ void AcceptThread::shed(int fd, std::size_t listener) {
         static constexpr std::string_view busy =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n"
             "Retry-After: 1\r\nConnection: close\r\n\r\nThe server is at its connection limit.\r\n";
-        [[maybe_unused]] auto sent = ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        [[maybe_unused]] auto sent =
+            ::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         ::shutdown(fd, SHUT_WR);
         // Closing with unread request bytes would send a reset, which can destroy the 503
         // before the client reads it: read what already arrived first.
@@ -183,8 +195,8 @@ void AcceptThread::shed(int fd, std::size_t listener) {
     ++shed_unlogged_;
     const std::int64_t now = shm::now_ms();
     if (now - shed_logged_ms_ >= 1000) {
-        spdlog::warn("worker {}: {} connection(s) shed: every worker is at --max-connections ({})", ::getpid(),
-                     shed_unlogged_, max_connections_);
+        spdlog::warn("worker {}: {} connection(s) shed: every worker is at --max-connections ({})",
+                     ::getpid(), shed_unlogged_, max_connections_);
         shed_unlogged_ = 0;
         shed_logged_ms_ = now;
     }

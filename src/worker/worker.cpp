@@ -461,7 +461,7 @@ struct Runtime::Parts {
         : completions(io),
           io_side(options, identity, io, php_queue, completions),
           feed(php_queue, identity, options.move_after_us) {}
-    asio::io_context io;  // created after fork() (DESIGN.md section 7)
+    asio::io_context io;  // created after fork(): an epoll instance is not to be shared
     PhpQueue php_queue;
     Completions completions;
     IoSide io_side;
@@ -484,7 +484,8 @@ Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSo
     parts_->io_side.start(sockets);
 
     // The I/O thread blocks every signal: PHP's timers (SIGPROF) and the stop signals
-    // reach the PHP thread only (ZEND_SIGNALS, DESIGN.md section 3).
+    // reach the PHP thread only (ZEND_SIGNALS: PHP defers signals in its critical
+    // sections, which only works on the thread that runs PHP).
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);

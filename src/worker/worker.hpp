@@ -24,20 +24,22 @@ struct WorkerIdentity {
     const shm::Scoreboard* scoreboard = nullptr;  ///< to see whether another worker is idle
     std::uint32_t generation = 0;
     std::uint64_t max_requests = 0;  ///< 0 = never recycle
-    const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets speak TLS with this (null: plain)
-    int stop_fd = -1;                ///< eventfd: readable when the master asks for a drain
-    int kick_fd = -1;                ///< eventfd: a peer passes a pending connection on (accept_thread.hpp)
+    const http::tls::TlsContext* tls =
+        nullptr;       ///< the --listen sockets speak TLS with this (null: plain)
+    int stop_fd = -1;  ///< eventfd: readable when the master asks for a drain
+    int kick_fd = -1;  ///< eventfd: a peer passes a pending connection on (accept_thread.hpp)
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< every slot's kick_fd
-    const std::vector<HandoffChannel>* handoff = nullptr;  ///< every slot's hand-off channel (handoff.hpp)
-    int handoff_receive = -1;                              ///< connections moved to this worker arrive here
-    std::uint32_t slot_index = 0;                          ///< this worker's slot (its handoff channel)
-    shm::WorkerMetrics* metrics = nullptr;               ///< this worker's metrics slot (issue 6)
+    const std::vector<HandoffChannel>* handoff =
+        nullptr;                            ///< every slot's hand-off channel (handoff.hpp)
+    int handoff_receive = -1;               ///< connections moved to this worker arrive here
+    std::uint32_t slot_index = 0;           ///< this worker's slot (its handoff channel)
+    shm::WorkerMetrics* metrics = nullptr;  ///< this worker's metrics slot
     const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)
 /// on the calling thread, which becomes the PHP thread, the event loop on a second
-/// thread (DESIGN.md section 2). SIGTERM/SIGINT and --max-requests drain gracefully
+/// thread (docs/architecture.md, "Threads"). SIGTERM/SIGINT and --max-requests drain gracefully
 /// (bounded by shutdown_timeout), SIGQUIT stops at once. Returns the exit status.
 int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
                const WorkerIdentity& identity);
@@ -46,7 +48,7 @@ int run_worker(const config::ServeOptions& options, std::vector<core::ListenSock
 /// that feeds the PHP thread (the thread that creates it). Create it in the forked worker,
 /// never before a fork (threads do not survive fork()).
 class Runtime {
-public:
+  public:
     Runtime(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
             const WorkerIdentity& identity);
     /// Waits for the I/O thread (see join()).
@@ -60,7 +62,7 @@ public:
     /// Waits until the I/O thread has finished (after requests() said stop).
     void join();
 
-private:
+  private:
     struct Parts;
     std::unique_ptr<Parts> parts_;
 };

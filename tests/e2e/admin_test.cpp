@@ -1,10 +1,10 @@
-// The admin listener, metrics, Prometheus export and logs (issue 6; docs/admin.md).
+// The admin listener, metrics, Prometheus export and logs (docs/admin.md).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -243,19 +243,22 @@ TEST(Admin, RefusesANonLoopbackListenerWithoutAToken) {
     auto [status, output] = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " +
                                 root.path() + " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0");
     EXPECT_EQ(status, 2) << output;
-    EXPECT_NE(
-        output.find("--admin-listen 0.0.0.0:0: not a loopback address: the admin listener then requires [admin] token"),
-        std::string::npos)
+    EXPECT_NE(output.find("--admin-listen 0.0.0.0:0: not a loopback address: the admin listener "
+                          "then requires [admin] token"),
+              std::string::npos)
         << output;
     std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " +
                                    root.path() + " --listen 127.0.0.1:0 --admin-listen nonsense");
     EXPECT_EQ(status, 2) << output;
     EXPECT_NE(output.find("--admin-listen nonsense: expected HOST:PORT"), std::string::npos)
         << output;
-    std::tie(status, output) = run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
-                                   " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0 --admin-token short");
+    std::tie(status, output) =
+        run(std::string("timeout 10 ") + ASKR_BINARY + " serve --root " + root.path() +
+            " --listen 127.0.0.1:0 --admin-listen 0.0.0.0:0 --admin-token short");
     EXPECT_EQ(status, 2) << output;
-    EXPECT_NE(output.find("--admin-token short: expected at least 16 characters"), std::string::npos) << output;
+    EXPECT_NE(output.find("--admin-token short: expected at least 16 characters"),
+              std::string::npos)
+        << output;
 }
 
 // A port already taken: a clear error, not a server without its admin listener.

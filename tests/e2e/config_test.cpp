@@ -1,5 +1,5 @@
 // askr.toml, `askr config-check`, `askr config-docs` and `askr doctor` with the real
-// binary (issue 6).
+// binary.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -107,10 +107,13 @@ TEST(ConfigFile, ServeExplainsAControlSocketPathItCannotUse) {
     TempDir dir;
     const std::string path = dir.path() + "/askr.sock";
     std::filesystem::create_directory(path);
-    auto run = askr("serve --root " + dir.path() + " --listen 127.0.0.1:0 --control-socket " + path);
+    auto run =
+        askr("serve --root " + dir.path() + " --listen 127.0.0.1:0 --control-socket " + path);
     EXPECT_NE(run.status, 0) << run.output;
-    EXPECT_NE(run.output.find("cannot remove the stale control socket " + path), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("give --control-socket another path"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("cannot remove the stale control socket " + path), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("give --control-socket another path"), std::string::npos)
+        << run.output;
     EXPECT_EQ(run.output.find("listening"), std::string::npos) << run.output;
 }
 

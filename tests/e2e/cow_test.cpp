@@ -1,4 +1,4 @@
-// --cow (issue 4): the zygote runs the worker script up to askr_cow_ready() once per
+// --cow: the zygote runs the worker script up to askr_cow_ready() once per
 // generation and forks warm workers from there. The boot code runs once per generation
 // (the fixture appends a line to boot.log at boot), a killed worker or one whose script
 // ended is replaced by a fork (no boot), random generators differ per worker, a reload
@@ -71,7 +71,8 @@ json get_json(const Server& server, const std::string& path = "/") {
 }
 
 // The first successful response from a worker other than `old_pid` (the replacement).
-std::optional<json> wait_for_replacement(const Server& server, int old_pid, std::chrono::milliseconds timeout) {
+std::optional<json> wait_for_replacement(const Server& server, int old_pid,
+                                         std::chrono::milliseconds timeout) {
     const auto until = Clock::now() + timeout;
     while (Clock::now() < until) {
         auto r = request(server.url("/"), {.timeout_ms = 2000});
@@ -106,12 +107,14 @@ TEST(Cow, BootsOncePerGenerationAndForksWarmWorkers) {
         EXPECT_NE((*j)["boot_pid"], (*j)["pid"]) << "the boot ran in the zygote, not in the worker";
     }
     EXPECT_NE(a["rand"], b["rand"]) << "mt_rand() must be re-seeded in each forked worker";
-    EXPECT_EQ(lines_in(root.path() + "/boot.log"), 1u) << "the boot code ran once for the generation";
+    EXPECT_EQ(lines_in(root.path() + "/boot.log"), 1u)
+        << "the boot code ran once for the generation";
 }
 
 TEST(Cow, KilledOrEndedWorkerIsReplacedWarm) {
     TempDir root;
-    const std::string script = root.write("worker.php", cow_script("v1", "usleep(300000);  // a slow boot"));
+    const std::string script =
+        root.write("worker.php", cow_script("v1", "usleep(300000);  // a slow boot"));
     Server server(root.path(), one_worker({"--worker", script, "--cow"}));
     server.allow_error("killed by signal 9");
     const json first = get_json(server);
@@ -126,7 +129,10 @@ TEST(Cow, KilledOrEndedWorkerIsReplacedWarm) {
     auto replacement = wait_for_replacement(server, victim, 5s);
     ASSERT_TRUE(replacement) << server.log();
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - killed_at).count();
-    std::printf("[ measure  ] --cow: kill -9 -> replacement served a request in %.1f ms (boot takes 300+ ms)\n", ms);
+    std::printf(
+        "[ measure  ] --cow: kill -9 -> replacement served a request in %.1f ms (boot takes 300+ "
+        "ms)\n",
+        ms);
     EXPECT_LT(ms, 300.0) << "the replacement booted instead of forking";
     EXPECT_EQ((*replacement)["count"], 1) << "a fresh copy of the template";
     EXPECT_EQ((*replacement)["boot_pid"], first["boot_pid"]);
@@ -179,7 +185,8 @@ TEST(Cow, MaxRequestsRecyclesIntoForksOfTheTemplate) {
 TEST(Cow, ReloadBootsTheNewCodeOnce) {
     TempDir root;
     const std::string script = root.write("worker.php", cow_script("v1"));
-    Server server(root.path(), {"--workers", "2", "--worker", script, "--cow", "-d", "opcache.validate_timestamps=0"});
+    Server server(root.path(), {"--workers", "2", "--worker", script, "--cow", "-d",
+                                "opcache.validate_timestamps=0"});
     EXPECT_EQ(get_json(server)["version"], "v1");
     root.write("worker.php", cow_script("v2"));
     ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
@@ -193,12 +200,13 @@ TEST(Cow, ReloadBootsTheNewCodeOnce) {
 
 TEST(Cow, BootFailureAtStartIsAClearError) {
     TempDir root;
-    const std::string script =
-        root.write("worker.php", cow_script("v1", "throw new RuntimeException('boot-failure-4711');"));
+    const std::string script = root.write(
+        "worker.php", cow_script("v1", "throw new RuntimeException('boot-failure-4711');"));
     int status = 0;
-    const std::string output = run_command("timeout 30 " ASKR_BINARY " serve --root " + root.path() +
-                                               " --listen 127.0.0.1:0 --workers 1 --cow --worker " + script + " 2>&1",
-                                           &status);
+    const std::string output =
+        run_command("timeout 30 " ASKR_BINARY " serve --root " + root.path() +
+                        " --listen 127.0.0.1:0 --workers 1 --cow --worker " + script + " 2>&1",
+                    &status);
     EXPECT_NE(status, 0) << output;
     EXPECT_NE(status, 124) << "askr kept running: " << output;
     EXPECT_NE(output.find("boot-failure-4711"), std::string::npos) << output;
@@ -210,7 +218,8 @@ TEST(Cow, BootFailureAtStartIsAClearError) {
 TEST(Cow, BootFailureDuringReloadKeepsTheOldGeneration) {
     TempDir root;
     const std::string script = root.write("worker.php", cow_script("v1"));
-    Server server(root.path(), {"--workers", "2", "--worker", script, "--cow", "-d", "opcache.validate_timestamps=0"});
+    Server server(root.path(), {"--workers", "2", "--worker", script, "--cow", "-d",
+                                "opcache.validate_timestamps=0"});
     server.allow_error("boot-failure-4711");
     server.allow_error("ended before askr_cow_ready()");
     server.allow_error("generation 2: zygote");

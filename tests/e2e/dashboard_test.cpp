@@ -1,4 +1,4 @@
-// The admin dashboard in a real browser: Debian's Chromium, headless (issue 6).
+// The admin dashboard in a real browser: Debian's Chromium, headless.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 

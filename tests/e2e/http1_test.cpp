@@ -665,7 +665,7 @@ TEST(Http1, Http10StreamedPhpOutputIsNotChunked) {
 
 /// Each test sends something invalid on its own connection while a "bystander" client
 /// holds a keep-alive connection; afterwards the bystander and new clients must still be
-/// served (issue 2: "nothing breaks for other clients").
+/// served: nothing breaks for other clients.
 class Http1BadInput : public ::testing::Test {
   protected:
     void start(std::vector<std::string> args = {}) {
@@ -762,7 +762,8 @@ TEST_F(Http1BadInput, HeaderAndUriLimitsAreConfigurable) {
     std::string many;
     for (int i = 0; i < 200; ++i) many += "X-Header-" + std::to_string(i) + ": v\r\n";
     RawConnection client(server_->port());
-    ASSERT_TRUE(client.send(get_request("/hello.txt", "X-Big: " + std::string(40 * 1024, 'a') + "\r\n" + many)));
+    ASSERT_TRUE(client.send(
+        get_request("/hello.txt", "X-Big: " + std::string(40 * 1024, 'a') + "\r\n" + many)));
     EXPECT_EQ(client.read_response().status, 200);
     auto response = send_bad(get_request("/" + std::string(1100, 'a')));
     EXPECT_EQ(response.status, 414) << response.status_line;

@@ -1,4 +1,4 @@
-// HTTP/2 (issue 5): h2 over TLS (ALPN) and clear-text h2c with prior knowledge reach the
+// HTTP/2: h2 over TLS (ALPN) and clear-text h2c with prior knowledge reach the
 // same static-file and PHP handlers as HTTP/1; request bodies, streamed responses,
 // concurrency (h2load), and the limits that protect the server: stream limit, header list
 // size, rapid reset, CONTINUATION flood, bad preface, zero-window stall, idle timeout,
@@ -23,7 +23,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shell(const std::string& command) { return command_output(command + " 2>&1"); }
+std::string shell(const std::string& command) {
+    return command_output(command + " 2>&1");
+}
 
 std::string pattern(std::size_t size) {
     std::string s(size, '\0');
@@ -555,7 +557,9 @@ namespace {
 // connection and other clients go on.
 TEST(Http2Smuggling, MalformedRequestsAreResetAndNeverReachPhp) {
     TempDir root;
-    root.write("log.php", R"(<?php file_put_contents(__DIR__ . '/runs.log', $_SERVER['REQUEST_METHOD'] . "\n", FILE_APPEND); echo 'ran';)");
+    root.write(
+        "log.php",
+        R"(<?php file_put_contents(__DIR__ . '/runs.log', $_SERVER['REQUEST_METHOD'] . "\n", FILE_APPEND); echo 'ran';)");
     Server server(root.path());
     struct Case {
         const char* what;
@@ -575,9 +579,11 @@ TEST(Http2Smuggling, MalformedRequestsAreResetAndNeverReachPhp) {
     for (const auto& c : cases) {
         const std::string block = request_block("POST", "/log.php", c.fields);
         if (c.body.empty()) {
-            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, block))) << c.what;
+            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, block)))
+                << c.what;
         } else {
-            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS, stream, block) + frame(DATA, END_STREAM, stream, c.body)))
+            ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS, stream, block) +
+                                    frame(DATA, END_STREAM, stream, c.body)))
                 << c.what;
         }
         auto reset = client.until(RST_STREAM, std::chrono::seconds(5), stream);
@@ -586,7 +592,8 @@ TEST(Http2Smuggling, MalformedRequestsAreResetAndNeverReachPhp) {
         stream += 2;
     }
     // The same connection still serves a well-formed request.
-    ASSERT_TRUE(client.send(frame(HEADERS, END_HEADERS | END_STREAM, stream, request_block("GET", "/log.php"))));
+    ASSERT_TRUE(client.send(
+        frame(HEADERS, END_HEADERS | END_STREAM, stream, request_block("GET", "/log.php"))));
     auto answer = client.until(HEADERS, std::chrono::seconds(5), stream);
     EXPECT_TRUE(answer.has_value()) << "the connection broke after the refused requests";
     EXPECT_EQ(h2_request(server.url("/log.php")).status, 200);

@@ -1,4 +1,5 @@
-// Operating the server: load-following accept without a thundering herd, privilege drop, `askr status` (issue 3).
+// Operating the server: load-following accept without a thundering herd, privilege drop, `askr
+// status`.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -22,7 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string run_command(const std::string& command) { return command_output(command); }
+std::string run_command(const std::string& command) {
+    return command_output(command);
+}
 
 // A slow request pinned on one worker must not delay fast requests from other clients:
 // the busy worker stops accepting, so new connections go to the idle one.
@@ -42,7 +45,10 @@ TEST(Operations, FastRequestsAreNotQueuedBehindASlowOne) {
         worst_ms = std::max(worst_ms, ms);
     }
     // Behind the slow request a fast one would take more than 2 s.
-    EXPECT_LT(worst_ms, 1000.0) << "a fast request waited behind the slow one\n" << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1") << server.log();
+    EXPECT_LT(worst_ms, 1000.0) << "a fast request waited behind the slow one\n"
+                                << run_command(std::string(ASKR_BINARY) + " status --socket " +
+                                               socket + " 2>&1")
+                                << server.log();
     auto slow_response = slow.get();
     EXPECT_EQ(slow_response.status, 200);
 }
@@ -54,14 +60,16 @@ struct WorkerRow {
 
 // The rows of `askr status` (SLOT PID GEN STATE REQUESTS CONNS WAKEUPS EMPTY SHED MOVED ...).
 std::vector<WorkerRow> worker_rows(const std::string& socket) {
-    std::istringstream table(run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1"));
+    std::istringstream table(
+        run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1"));
     std::vector<WorkerRow> rows;
     for (std::string line; std::getline(table, line);) {
         if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
         std::istringstream fields(line);
         std::string slot, generation, state;
         WorkerRow row;
-        fields >> slot >> row.pid >> generation >> state >> row.requests >> row.connections >> row.wakeups >> row.empty >> row.shed >> row.moved;
+        fields >> slot >> row.pid >> generation >> state >> row.requests >> row.connections >>
+            row.wakeups >> row.empty >> row.shed >> row.moved;
         if (fields) rows.push_back(row);
     }
     return rows;
@@ -87,7 +95,8 @@ TEST(Operations, ANewConnectionWakesOneWorkerNotAll) {
         empty += row.empty;
     }
     EXPECT_GE(wakeups, static_cast<unsigned>(connections)) << "every connection wakes a worker";
-    EXPECT_LE(empty, static_cast<unsigned>(connections / 20)) << "wake-ups that found nothing to accept";
+    EXPECT_LE(empty, static_cast<unsigned>(connections / 20))
+        << "wake-ups that found nothing to accept";
 }
 
 // Keep-alive connections stay with the worker that accepted them, so they must be spread
@@ -99,7 +108,8 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
     const std::string socket = root.path() + "/control.sock";
     // The accept rule alone: moving waiting requests (which follows work, not
     // connection counts) is off.
-    Server server(root.path(), {"--workers", "2", "--control-socket", socket, "--move-after-us", "0"});
+    Server server(root.path(),
+                  {"--workers", "2", "--control-socket", socket, "--move-after-us", "0"});
     std::vector<int> clients;
     for (int i = 0; i < 32; ++i) {
         const int fd = connect_loopback(server.port());
@@ -107,7 +117,9 @@ TEST(Operations, KeepAliveConnectionsAreSpreadOverWorkers) {
         clients.push_back(fd);
     }
     const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    for (int fd : clients) ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    for (int fd : clients)
+        ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(request.size()));
     for (int fd : clients) {
         char buffer[512];
         ASSERT_GT(::recv(fd, buffer, sizeof buffer, 0), 0);  // answered, and still open
@@ -143,7 +155,8 @@ std::string read_response_body(int fd) {
 }
 
 bool send_all(int fd, const std::string& bytes) {
-    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
 }
 
 // A keep-alive connection stays with the worker that accepted it. When requests queue
@@ -172,7 +185,8 @@ TEST(Operations, WaitingRequestsMoveToAnIdleWorker) {
         const std::string pid = read_response_body(fd);
         ASSERT_FALSE(pid.empty());
         if (first_worker.empty()) first_worker = pid;
-        ASSERT_EQ(pid, first_worker) << "the connections were meant to start on one worker\n" << server.log();
+        ASSERT_EQ(pid, first_worker) << "the connections were meant to start on one worker\n"
+                                     << server.log();
     }
     const std::string slow_worker = slow.get().body;
     ASSERT_NE(slow_worker, first_worker);
@@ -183,8 +197,11 @@ TEST(Operations, WaitingRequestsMoveToAnIdleWorker) {
     for (int fd : clients) answered_by.push_back(read_response_body(fd));
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const auto moved = std::count(answered_by.begin(), answered_by.end(), slow_worker);
-    for (const auto& pid : answered_by) EXPECT_TRUE(pid == first_worker || pid == slow_worker) << pid;
-    EXPECT_GE(moved, 1) << "no request moved to the idle worker\n" << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    for (const auto& pid : answered_by)
+        EXPECT_TRUE(pid == first_worker || pid == slow_worker) << pid;
+    EXPECT_GE(moved, 1) << "no request moved to the idle worker\n"
+                        << run_command(std::string(ASKR_BINARY) + " status --socket " + socket +
+                                       " 2>&1");
     EXPECT_LT(ms, 1150.0) << "one after the other on one worker they take 1200 ms";
     // The moved connections keep working where they are now.
     for (int fd : clients) {
@@ -228,7 +245,8 @@ TEST(Operations, AQueuedRequestMovesWhenAnotherWorkerGoesIdle) {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const std::string worker_b = busy_b.get().body;
     ASSERT_NE(worker_a, worker_b);
-    EXPECT_EQ(answered_by, worker_b) << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    EXPECT_EQ(answered_by, worker_b)
+        << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
     // B is free at about 1 s; behind A's slow request the answer would come after 2.3 s.
     EXPECT_LT(ms, 1900.0);
     EXPECT_EQ(read_response_body(slow), worker_a);
@@ -246,7 +264,8 @@ TEST(Operations, ARequestBehindAScriptThatTurnsOutSlowMovesToAWorkerIdleAllAlong
     root.write("index.php", R"(<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo getmypid();)");
     const std::string socket = root.path() + "/control.sock";
     // 300 ms: the request sent 50 ms into the slow script does not move on arrival.
-    Server server(root.path(), {"--workers", "2", "--move-after-us", "300000", "--control-socket", socket});
+    Server server(root.path(),
+                  {"--workers", "2", "--move-after-us", "300000", "--control-socket", socket});
     // Worker B runs a 500 ms request while two connections open: they go to worker A.
     auto busy_b = std::async(std::launch::async, [&] { return request(server.url("/?ms=500")); });
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
@@ -267,7 +286,8 @@ TEST(Operations, ARequestBehindAScriptThatTurnsOutSlowMovesToAWorkerIdleAllAlong
     ASSERT_TRUE(send_all(queued, "GET /?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n"));
     const std::string answered_by = read_response_body(queued);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    EXPECT_EQ(answered_by, worker_b) << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
+    EXPECT_EQ(answered_by, worker_b)
+        << run_command(std::string(ASKR_BINARY) + " status --socket " + socket + " 2>&1");
     // It moves about 300 ms into the slow script; behind it, it would wait 1950 ms.
     EXPECT_LT(ms, 1500.0);
     EXPECT_EQ(read_response_body(slow), worker_a);
@@ -287,7 +307,8 @@ unsigned long voluntary_switches(const std::string& pid) {
     for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
         std::ifstream status(task.path() / "status");
         for (std::string line; std::getline(status, line);) {
-            if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stoul(line.substr(24));
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+                total += std::stoul(line.substr(24));
         }
     }
     return total;
@@ -337,7 +358,8 @@ else { echo getmypid(); })");
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     EXPECT_FALSE(second.empty());
     EXPECT_NE(second, first) << "answered by the worker still running the first script";
-    EXPECT_LT(ms, 1000.0) << "the second request waited for the first script's work after its response";
+    EXPECT_LT(ms, 1000.0)
+        << "the second request waited for the first script's work after its response";
     ::close(fd);
 }
 
@@ -348,7 +370,8 @@ TEST(Operations, ConnectionsPastTheLimitAreShedWith503) {
     TempDir root;
     root.write("index.php", "<?php echo 'x';");
     const std::string socket = root.path() + "/control.sock";
-    Server server(root.path(), {"--workers", "1", "--max-connections", "4", "--control-socket", socket});
+    Server server(root.path(),
+                  {"--workers", "1", "--max-connections", "4", "--control-socket", socket});
     const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     std::vector<int> held;
     for (int i = 0; i < 4; ++i) {  // four keep-alive clients, each answered and still open
@@ -362,7 +385,8 @@ TEST(Operations, ConnectionsPastTheLimitAreShedWith503) {
     const std::string refused = raw_exchange(server.port(), request, std::chrono::seconds(5));
     EXPECT_EQ(refused.rfind("HTTP/1.1 503 ", 0), 0u) << refused;
     EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
-    EXPECT_TRUE(server.wait_for_log("connection(s) shed: every worker is at --max-connections (4)"));
+    EXPECT_TRUE(
+        server.wait_for_log("connection(s) shed: every worker is at --max-connections (4)"));
     const auto rows = worker_rows(socket);
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].connections, 4u);
@@ -412,12 +436,17 @@ TEST(Operations, StatusPrintsTheWorkerTable) {
     EXPECT_NE(table.find("master " + std::to_string(server.pid())), std::string::npos) << table;
     EXPECT_NE(table.find("2 worker(s)"), std::string::npos) << table;
     std::size_t rows = 0;
-    for (std::size_t at = table.find("idle"); at != std::string::npos; at = table.find("idle", at + 1)) ++rows;
-    for (std::size_t at = table.find("busy"); at != std::string::npos; at = table.find("busy", at + 1)) ++rows;
+    for (std::size_t at = table.find("idle"); at != std::string::npos;
+         at = table.find("idle", at + 1))
+        ++rows;
+    for (std::size_t at = table.find("busy"); at != std::string::npos;
+         at = table.find("busy", at + 1))
+        ++rows;
     EXPECT_EQ(rows, 2u) << table;
     EXPECT_EQ(server.stop(), 0);
     // After the stop nobody answers, and the command says so with a non-zero status.
-    int status = std::system((std::string(ASKR_BINARY) + " status --socket " + socket + " >/dev/null 2>&1").c_str());
+    int status = std::system(
+        (std::string(ASKR_BINARY) + " status --socket " + socket + " >/dev/null 2>&1").c_str());
     EXPECT_NE(WEXITSTATUS(status), 0);
 }
 
@@ -436,8 +465,9 @@ TEST(Operations, ExecutionTimerIsOnTheWorkersPhpThread) {
         std::ifstream timers("/proc/" + pid + "/timers");
         std::stringstream text;
         text << timers.rdbuf();
-        EXPECT_NE(text.str().find("signal: 27/"), std::string::npos) << "no SIGPROF timer in worker " << pid << ":\n"
-                                                                  << text.str();
+        EXPECT_NE(text.str().find("signal: 27/"), std::string::npos)
+            << "no SIGPROF timer in worker " << pid << ":\n"
+            << text.str();
         EXPECT_NE(text.str().find("notify: signal/tid." + pid), std::string::npos)
             << "the timer must target the PHP thread (the worker's main thread):\n"
             << text.str();
@@ -451,19 +481,24 @@ TEST(Operations, InvalidOptionsAreClearErrors) {
     struct Case {
         std::string args, expected;
     } cases[] = {
-        {"serve --root " + root.path() + " --listen 127.0.0.1:99999", "--listen 127.0.0.1:99999: the port must be"},
-        {"serve --root " + root.path() + " --listen nonsense", "--listen nonsense: expected HOST:PORT"},
+        {"serve --root " + root.path() + " --listen 127.0.0.1:99999",
+         "--listen 127.0.0.1:99999: the port must be"},
+        {"serve --root " + root.path() + " --listen nonsense",
+         "--listen nonsense: expected HOST:PORT"},
         {"serve --root /nonexistent-askr-root", "--root /nonexistent-askr-root"},
         {"serve --root " + root.path() + " --max-body-size 12X", "--max-body-size"},
-        {"serve --root " + root.path() + " --worker /nonexistent/worker.php", "--worker /nonexistent/worker.php"},
-        {"serve --root " + root.path() + " --cow", "needs worker mode: set [worker] script (--worker)"},
+        {"serve --root " + root.path() + " --worker /nonexistent/worker.php",
+         "--worker /nonexistent/worker.php"},
+        {"serve --root " + root.path() + " --cow",
+         "needs worker mode: set [worker] script (--worker)"},
         {"serve --root " + root.path() + " --paranoid", "--paranoid true: needs worker mode"},
     };
     for (const auto& c : cases) {
         const std::string output = run_command(askr + " " + c.args + " 2>&1; echo \"exit=$?\"");
         EXPECT_NE(output.find(c.expected), std::string::npos) << c.args << "\n" << output;
         EXPECT_EQ(output.find("terminate"), std::string::npos) << c.args << "\n" << output;
-        const bool status_ok = output.find("exit=2") != std::string::npos || output.find("exit=105") != std::string::npos ||
+        const bool status_ok = output.find("exit=2") != std::string::npos ||
+                               output.find("exit=105") != std::string::npos ||
                                output.find("exit=106") != std::string::npos;
         EXPECT_TRUE(status_ok) << c.args << "\n" << output;
     }

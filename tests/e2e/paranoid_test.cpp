@@ -1,4 +1,4 @@
-// --paranoid (issue 4): the state-bleed detector names what a worker script leaks from
+// --paranoid: the state-bleed detector names what a worker script leaks from
 // request to request (a static property that grows, a global that changes, a watched
 // container's bindings) after its warm-up, and says nothing about clean apps: the plain
 // worker example and the Illuminate example app.
@@ -35,17 +35,21 @@ TEST(Paranoid, NamesTheLeakingStaticGlobalAndWatchedBindings) {
         ASSERT_EQ(r.status, 200) << r.body;
         ASSERT_EQ(r.body, "ok " + std::to_string(i + 1));
     }
-    ASSERT_TRUE(server.wait_for_log("static property Registry::$seen keeps growing", 3s)) << server.log();
-    ASSERT_TRUE(server.wait_for_log("global $last_uri changes from request to request", 3s)) << server.log();
+    ASSERT_TRUE(server.wait_for_log("static property Registry::$seen keeps growing", 3s))
+        << server.log();
+    ASSERT_TRUE(server.wait_for_log("global $last_uri changes from request to request", 3s))
+        << server.log();
     ASSERT_TRUE(server.wait_for_log("watched 'bindings' keeps growing", 3s)) << server.log();
-    ASSERT_TRUE(server.wait_for_log("the number of global variables keeps growing", 3s)) << server.log();
+    ASSERT_TRUE(server.wait_for_log("the number of global variables keeps growing", 3s))
+        << server.log();
     const std::string log = server.log();
     EXPECT_TRUE(contains(log, "[warning] paranoid: worker")) << log;
     // A cache filled at boot and a constant global are not leaks.
     EXPECT_FALSE(contains(log, "Registry::$config")) << log;
     EXPECT_FALSE(contains(log, "global $booted")) << log;
     // Each leak is reported once, not at every check.
-    EXPECT_EQ(log.find("Registry::$seen keeps growing"), log.rfind("Registry::$seen keeps growing")) << log;
+    EXPECT_EQ(log.find("Registry::$seen keeps growing"), log.rfind("Registry::$seen keeps growing"))
+        << log;
 }
 
 // The Illuminate app with a worker script that forgets to reset: the container's
@@ -63,7 +67,8 @@ while (askr_handle_request(function () use ($kernel) {
 )PHP");
     Server server(root.path(), one_worker({"--worker", script, "--paranoid"}));
     send(server, {"/hello/ada"}, 35);
-    ASSERT_TRUE(server.wait_for_log("static property Illuminate\\Container\\Container::$instance->instances keeps growing", 3s))
+    ASSERT_TRUE(server.wait_for_log(
+        "static property Illuminate\\Container\\Container::$instance->instances keeps growing", 3s))
         << server.log();
 }
 
@@ -79,8 +84,8 @@ TEST(Paranoid, QuietOnTheIlluminateExampleApp) {
     const std::string dir = examples + "/illuminate-app/public";
     Server server(dir, one_worker({"--worker", dir + "/worker.php", "--paranoid"}));
     send(server,
-         {"/hello/ada", "/hello", "/", "/probe/bind/x", "/probe/share/y", "/probe/listen/z", "/probe/state",
-          "/hello/bob?greeting=Hi"},
+         {"/hello/ada", "/hello", "/", "/probe/bind/x", "/probe/share/y", "/probe/listen/z",
+          "/probe/state", "/hello/bob?greeting=Hi"},
          8);
     get(server.url("/"));
     EXPECT_FALSE(contains(server.log(), "paranoid: worker")) << server.log();

@@ -1,4 +1,4 @@
-// The process model of issue 3 (DESIGN.md section 1) as an operator sees it: how many
+// The process model (docs/architecture.md, "Processes") as an operator sees it: how many
 // processes run and who their parent is, one opcache per generation, a killed worker
 // replaced under load, --max-requests recycling, SIGHUP rolling reloads (also a broken
 // one), SIGTERM drain, SIGQUIT fast stop and a worker crash loop. Every test runs a
@@ -478,7 +478,7 @@ TEST(ProcessModel, WorkerCountAndParentage) {
 }
 
 // The supervisor logs what it does: an operator reading the log after a replacement
-// wants to know which process now serves (issue 3: "worker started/exited (with
+// wants to know which process now serves ("worker started/exited (with
 // reason)").
 TEST(ProcessModel, LogNamesEveryWorkerStarted) {
     TempDir root;
@@ -984,7 +984,8 @@ TEST(ProcessModel, RequestTimeoutKillsAHungWorkerAndReplacesIt) {
     RequestOptions options;
     options.timeout_ms = 10000;
     const auto hung = request(server.url("/?hang=1"), options);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_NE(hung.status, 200);
     EXPECT_LT(seconds, 5.0) << "the hung request was not cut at the timeout";
     EXPECT_TRUE(server.wait_for_log("past --request-timeout 1 s; killing the worker"));

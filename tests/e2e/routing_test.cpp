@@ -1,4 +1,4 @@
-// End-to-end routing of `askr serve`, the way a PHP app expects to be reached (issue 2):
+// End-to-end routing of `askr serve`, the way a PHP app expects to be reached:
 // static files, .php execution, directory indexes and redirects, the front controller,
 // PATH_INFO, --index, and what must never be served: PHP source, dotfiles, anything outside
 // the document root (through "..", "%2e%2e", "%2f") and, with --symlinks inside-root, files

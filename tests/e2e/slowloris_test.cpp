@@ -1,4 +1,4 @@
-// A slowloris attack (issue 5): hundreds of connections sending their headers a byte at
+// A slowloris attack: hundreds of connections sending their headers a byte at
 // a time. Normal clients must still be served fast, the attack's connections are closed
 // at the header timeout, and the workers' memory stays bounded.
 #include <gtest/gtest.h>
@@ -25,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 // Resident memory of the server: master and every process it has adopted (workers).
 long server_rss_kb(pid_t master) {
     std::vector<pid_t> pids{master};
-    std::ifstream children("/proc/" + std::to_string(master) + "/task/" + std::to_string(master) + "/children");
+    std::ifstream children("/proc/" + std::to_string(master) + "/task/" + std::to_string(master) +
+                           "/children");
     for (pid_t p; children >> p;) pids.push_back(p);
     long total = 0;
     for (pid_t p : pids) {
@@ -51,7 +52,8 @@ TEST(Slowloris, NormalClientsAreServedWhileHundredsOfConnectionsTrickleHeaders) 
         address.sin_family = AF_INET;
         address.sin_port = htons(server.port());
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);  // completes in the background
+        ::connect(fd, reinterpret_cast<sockaddr*>(&address),
+                  sizeof address);  // completes in the background
         sockets.push_back(fd);
     }
     // The attack: one byte of an endless header block per connection every 100 ms, for
@@ -70,7 +72,8 @@ TEST(Slowloris, NormalClientsAreServedWhileHundredsOfConnectionsTrickleHeaders) 
                 if (::send(sockets[i], &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) ++sent[i];
                 char sink[256];
                 const ssize_t n = ::recv(sockets[i], sink, sizeof sink, MSG_DONTWAIT);
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
+                if (n == 0 ||
+                    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
                     open[i] = false;
                     ++closed_by_server;
                 }
@@ -84,7 +87,8 @@ TEST(Slowloris, NormalClientsAreServedWhileHundredsOfConnectionsTrickleHeaders) 
     for (int i = 0; i < 40; ++i) {
         const auto start = Clock::now();
         const auto r = get(server.url("/"));
-        worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        worst_ms = std::max(
+            worst_ms, std::chrono::duration<double, std::milli>(Clock::now() - start).count());
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.body, "fast");
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -97,7 +101,8 @@ TEST(Slowloris, NormalClientsAreServedWhileHundredsOfConnectionsTrickleHeaders) 
     // Every attacking connection was cut at the 3 s header timeout (the attack ran 6 s).
     EXPECT_GE(closed_by_server.load(), attackers * 9 / 10);
     // 300 connections with a partial request each: buffers, not megabytes each.
-    EXPECT_LT(rss_during - rss_before, 40 * 1024) << "RSS before " << rss_before << " kB, during " << rss_during << " kB";
+    EXPECT_LT(rss_during - rss_before, 40 * 1024)
+        << "RSS before " << rss_before << " kB, during " << rss_during << " kB";
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// End-to-end static file serving of `askr serve` (issue 2): Content-Type from
+// End-to-end static file serving of `askr serve`: Content-Type from
 // /etc/mime.types, ETag/Last-Modified and conditional GET (RFC 9110 section 13), single
 // ranges (RFC 9110 section 14), HEAD, 405 for other methods, Cache-Control for hashed build
 // assets, and byte-identical downloads on both paths (small files inline, large ones with
@@ -202,7 +202,7 @@ TEST(Static, MultipleRangesGiveTheWholeFileOrAValidMultipart) {
     TempDir root;
     root.write("letters.txt", "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     Server server(root.path());
-    // Only single ranges are required (issue 2); a server may ignore the others and send
+    // Askr serves single ranges; a server may ignore the others and send
     // everything (RFC 9110 section 14.2), but must not answer with just one of them.
     auto response = request(server.url("/letters.txt"), with_header("Range: bytes=0-1,5-6"));
     if (response.status == 200) {

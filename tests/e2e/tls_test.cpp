@@ -1,4 +1,4 @@
-// TLS (issue 5): HTTPS with a certificate or a self-signed one, the TLS policy (versions,
+// TLS: HTTPS with a certificate or a self-signed one, the TLS policy (versions,
 // ALPN, resumption), start-up errors, the handshake timeout, the plain-HTTP redirect
 // listener with ACME challenges, and certificate reload on SIGHUP.
 //
@@ -38,18 +38,22 @@ std::string read_all(const std::string& path) {
 }
 
 // Runs a shell command, returns what it printed (stdout and stderr).
-std::string shell(const std::string& command) { return command_output(command + " 2>&1"); }
+std::string shell(const std::string& command) {
+    return command_output(command + " 2>&1");
+}
 
 // A certificate and key made with the openssl command line (as a user would).
 struct CertPair {
     std::string cert, key;
 };
-CertPair make_cert(const TempDir& dir, const std::string& name, const std::string& common_name = "localhost",
-                   int days = 30, const std::string& alt_names = "DNS:localhost,IP:127.0.0.1") {
+CertPair make_cert(const TempDir& dir, const std::string& name,
+                   const std::string& common_name = "localhost", int days = 30,
+                   const std::string& alt_names = "DNS:localhost,IP:127.0.0.1") {
     CertPair pair{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
-    std::string out = shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-                            pair.key + " -out " + pair.cert + " -days " + std::to_string(days) + " -subj /CN=" +
-                            common_name + " -addext subjectAltName=" + alt_names);
+    std::string out =
+        shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+              pair.key + " -out " + pair.cert + " -days " + std::to_string(days) +
+              " -subj /CN=" + common_name + " -addext subjectAltName=" + alt_names);
     EXPECT_TRUE(fs::exists(pair.cert)) << out;
     return pair;
 }
@@ -59,8 +63,10 @@ CertPair make_cert(const TempDir& dir, const std::string& name, const std::strin
 using TlsServer = Server;
 
 // Runs askr expecting it to fail at start: its exit status and output.
-std::pair<int, std::string> run_failing(const std::string& root, const std::vector<std::string>& extra_args) {
-    std::string command = std::string(ASKR_BINARY) + " serve --root " + root + " --listen 127.0.0.1:0";
+std::pair<int, std::string> run_failing(const std::string& root,
+                                        const std::vector<std::string>& extra_args) {
+    std::string command =
+        std::string(ASKR_BINARY) + " serve --root " + root + " --listen 127.0.0.1:0";
     for (const auto& a : extra_args) command += " '" + a + "'";
     std::string output;
     FILE* pipe = ::popen(("timeout 10 " + command + " 2>&1").c_str(), "r");
@@ -139,12 +145,14 @@ HttpsResponse https_get(const std::string& url, const Https& options = {}) {
 
 // openssl s_client against the server; its whole output.
 std::string s_client(std::uint16_t port, const std::string& args) {
-    return shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " " + args);
+    return shell("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                 " " + args);
 }
 
 // A raw TCP connection: sends `bytes`, then waits until the server closes it. Returns the
 // seconds it took (or -1 when it stayed open longer than `limit`).
-double seconds_until_closed(std::uint16_t port, const std::string& bytes, std::chrono::seconds limit) {
+double seconds_until_closed(std::uint16_t port, const std::string& bytes,
+                            std::chrono::seconds limit) {
     const int fd = connect_loopback(port);
     if (fd < 0) return -2;
     const auto start = std::chrono::steady_clock::now();
@@ -155,7 +163,8 @@ double seconds_until_closed(std::uint16_t port, const std::string& bytes, std::c
         pollfd pfd{fd, POLLIN, 0};
         if (::poll(&pfd, 1, 100) <= 0) continue;
         if (::recv(fd, buffer, sizeof buffer, 0) <= 0) {
-            result = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            result =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             break;
         }
     }
@@ -171,10 +180,11 @@ std::string random_bytes(std::size_t n) {
 }
 
 constexpr const char* server_vars_php =
-    "<?php echo ($_SERVER['HTTPS'] ?? 'unset'), ' ', $_SERVER['REQUEST_SCHEME'], ' ', $_SERVER['SERVER_PORT'];";
+    "<?php echo ($_SERVER['HTTPS'] ?? 'unset'), ' ', $_SERVER['REQUEST_SCHEME'], ' ', "
+    "$_SERVER['SERVER_PORT'];";
 
 class Tls : public ::testing::Test {
-protected:
+  protected:
     Tls() : pair(make_cert(certs, "server")) {
         root.write("index.php", server_vars_php);
         root.write("small.txt", "hello over tls\n");
@@ -193,8 +203,10 @@ TEST_F(Tls, PhpSeesHttpsSchemeAndTheTlsPort) {
     ASSERT_EQ(r.status, 200) << r.error;
     EXPECT_EQ(r.body, "on https " + std::to_string(server.port()));
     // Verified by name as well: the certificate is for localhost.
-    auto by_name = https_get("https://localhost:" + std::to_string(server.port()) + "/small.txt",
-                             {.ca_file = pair.cert, .resolve = "localhost:" + std::to_string(server.port()) + ":127.0.0.1"});
+    auto by_name =
+        https_get("https://localhost:" + std::to_string(server.port()) + "/small.txt",
+                  {.ca_file = pair.cert,
+                   .resolve = "localhost:" + std::to_string(server.port()) + ":127.0.0.1"});
     EXPECT_EQ(by_name.status, 200) << by_name.error;
 }
 
@@ -207,13 +219,16 @@ TEST_F(Tls, StaticFilesSmallAndLargeOverTls) {
     EXPECT_EQ(large.status, 200) << large.error;
     EXPECT_EQ(large.body.size(), big.size());
     EXPECT_TRUE(large.body == big) << "the 5 MiB file arrived altered";
-    auto range = https_get(server.url("/big.bin"), {.ca_file = pair.cert, .range = "1000000-1199999"});
+    auto range =
+        https_get(server.url("/big.bin"), {.ca_file = pair.cert, .range = "1000000-1199999"});
     EXPECT_EQ(range.status, 206) << range.error;
     EXPECT_TRUE(range.body == big.substr(1000000, 200000));
 }
 
 TEST_F(Tls, PhpStreamedAndCloseDelimitedResponses) {
-    root.write("stream.php", "<?php for ($i = 0; $i < 64; $i++) { echo str_repeat(chr(65 + $i % 26), 32768); flush(); }");
+    root.write("stream.php",
+               "<?php for ($i = 0; $i < 64; $i++) { echo str_repeat(chr(65 + $i % 26), 32768); "
+               "flush(); }");
     TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
     auto chunked = https_get(server.url("/stream.php"), {.ca_file = pair.cert});
     EXPECT_EQ(chunked.status, 200) << chunked.error;
@@ -227,8 +242,10 @@ TEST_F(Tls, PhpStreamedAndCloseDelimitedResponses) {
 
 TEST_F(Tls, OnlyTls12And13AreSpoken) {
     TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key});
-    auto old = https_get(server.url("/small.txt"),
-                         {.ca_file = pair.cert, .ssl_version = long{CURL_SSLVERSION_TLSv1_1} | long{CURL_SSLVERSION_MAX_TLSv1_1}});
+    auto old = https_get(
+        server.url("/small.txt"),
+        {.ca_file = pair.cert,
+         .ssl_version = long{CURL_SSLVERSION_TLSv1_1} | long{CURL_SSLVERSION_MAX_TLSv1_1}});
     EXPECT_EQ(old.status, 0);
     EXPECT_NE(old.error, "");
     // The client library may refuse TLS 1.1 itself (Debian's default): ask for it with the
@@ -237,7 +254,8 @@ TEST_F(Tls, OnlyTls12And13AreSpoken) {
     EXPECT_NE(out.find("alert protocol version"), std::string::npos) << out;
     for (long version : {long{CURL_SSLVERSION_TLSv1_2} | long{CURL_SSLVERSION_MAX_TLSv1_2},
                          long{CURL_SSLVERSION_TLSv1_3} | long{CURL_SSLVERSION_MAX_TLSv1_3}}) {
-        auto ok = https_get(server.url("/small.txt"), {.ca_file = pair.cert, .ssl_version = version});
+        auto ok =
+            https_get(server.url("/small.txt"), {.ca_file = pair.cert, .ssl_version = version});
         EXPECT_EQ(ok.status, 200) << ok.error;
     }
     // TLS 1.2 with a suite outside the list (no forward secrecy) is refused.
@@ -250,17 +268,22 @@ TEST_F(Tls, AlpnPrefersH2AndSessionsResume) {
     auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
     EXPECT_EQ(r.status, 200) << r.error;
     EXPECT_NE(r.debug.find("ALPN: server accepted h2"), std::string::npos) << r.debug;
-    EXPECT_NE(s_client(server.port(), "-alpn http/1.1,h2").find("ALPN protocol: h2"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-alpn http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-alpn spdy/3").find("No ALPN negotiated"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn http/1.1,h2").find("ALPN protocol: h2"),
+              std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn http/1.1").find("ALPN protocol: http/1.1"),
+              std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-alpn spdy/3").find("No ALPN negotiated"),
+              std::string::npos);
     // Session tickets: the second connection resumes (on whichever worker takes it). TLS 1.3
     // tickets come after the handshake: each client sends a request and reads until the
     // server closes, so that it has received them before it saves the session.
     const std::string session = certs.path() + "/session.pem";
     const std::string port = std::to_string(server.port());
     auto fetch = [&](const std::string& session_option) {
-        return shell("printf 'GET /small.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "
-                     "timeout 10 openssl s_client -ign_eof -connect 127.0.0.1:" + port + " " + session_option);
+        return shell(
+            "printf 'GET /small.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "
+            "timeout 10 openssl s_client -ign_eof -connect 127.0.0.1:" +
+            port + " " + session_option);
     };
     std::string out = fetch("-sess_out " + session);
     ASSERT_NE(out.find("hello over tls"), std::string::npos) << out;
@@ -275,13 +298,15 @@ TEST_F(Tls, PlainHttpOnTheTlsPortIsAnsweredAndHarmless) {
     std::string answer = raw_exchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(raw_status(answer), 400) << answer;
     EXPECT_NE(answer.find("This port speaks HTTPS"), std::string::npos);
-    raw_exchange(server.port(), std::string(300, '\x16') + "garbage", 1s);  // not TLS, not HTTP: closed
+    raw_exchange(server.port(), std::string(300, '\x16') + "garbage",
+                 1s);  // not TLS, not HTTP: closed
     auto r = https_get(server.url("/small.txt"), {.ca_file = pair.cert});
     EXPECT_EQ(r.status, 200) << r.error;
 }
 
 TEST_F(Tls, HandshakeTimeoutClosesSilentAndStalledClients) {
-    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-handshake-timeout", "2"});
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key,
+                                   "--tls-handshake-timeout", "2"});
     // Connects and sends nothing.
     std::thread silent([&] {
         const double closed = seconds_until_closed(server.port(), "", 8s);
@@ -304,23 +329,31 @@ TEST_F(Tls, BadCertificateOrKeyStopsTheStartWithStatus2) {
     const std::string missing = certs.path() + "/missing.crt";
     auto [status, out] = run_failing(root.path(), {"--tls-cert", missing, "--tls-key", pair.key});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-cert " + missing + ": cannot read: No such file or directory"), std::string::npos) << out;
+    EXPECT_NE(out.find("--tls-cert " + missing + ": cannot read: No such file or directory"),
+              std::string::npos)
+        << out;
     EXPECT_EQ(out.find("worker"), std::string::npos) << "a worker started:\n" << out;
 
     const std::string junk = root.write("junk.crt", "-----BEGIN CERTIFICATE-----\nnot base64\n");
     std::tie(status, out) = run_failing(root.path(), {"--tls-cert", junk, "--tls-key", pair.key});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-cert " + junk + ": not a usable PEM certificate chain"), std::string::npos) << out;
-
-    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", other.key});
-    EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-key " + other.key + ": does not match the certificate in " + pair.cert),
+    EXPECT_NE(out.find("--tls-cert " + junk + ": not a usable PEM certificate chain"),
               std::string::npos)
+        << out;
+
+    std::tie(status, out) =
+        run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", other.key});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(
+        out.find("--tls-key " + other.key + ": does not match the certificate in " + pair.cert),
+        std::string::npos)
         << out;
 
     std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert});
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find("--tls-cert " + pair.cert + ": needs [tls] key (--tls-key)"), std::string::npos) << out;
+    EXPECT_NE(out.find("--tls-cert " + pair.cert + ": needs [tls] key (--tls-key)"),
+              std::string::npos)
+        << out;
 
     std::tie(status, out) = run_failing(root.path(), {"--listen-http", "127.0.0.1:0"});
     EXPECT_EQ(status, 2) << out;
@@ -381,7 +414,8 @@ TEST_F(Tls, SelfSignedDefaultsToXdgRuntimeDir) {
 TEST_F(Tls, HttpListenerRedirectsAndServesAcmeChallenges) {
     root.write(".well-known/acme-challenge/token-123", "token-123.thumbprint");
     root.write("secret.txt", "not over plain http");
-    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--listen-http", "127.0.0.1:0"});
+    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--listen-http",
+                                   "127.0.0.1:0"});
     ASSERT_NE(server.http_port(), 0);
     const std::string http = "http://127.0.0.1:" + std::to_string(server.http_port());
     const std::string tls_port = std::to_string(server.port());
@@ -408,14 +442,16 @@ TEST_F(Tls, HttpListenerRedirectsAndServesAcmeChallenges) {
     EXPECT_EQ(r.body, "token-123.thumbprint");
     EXPECT_EQ(request(http + "/.well-known/acme-challenge/missing").status, 404);
     // Nothing but the challenge folder is served in the clear, not even by climbing out.
-    std::string raw = raw_exchange(server.http_port(),
-                                   "GET /.well-known/acme-challenge/../../secret.txt HTTP/1.1\r\nHost: x\r\n"
-                                   "Connection: close\r\n\r\n");
+    std::string raw =
+        raw_exchange(server.http_port(),
+                     "GET /.well-known/acme-challenge/../../secret.txt HTTP/1.1\r\nHost: x\r\n"
+                     "Connection: close\r\n\r\n");
     EXPECT_EQ(raw_status(raw), 404) << raw;  // it resolves outside the challenge folder
     EXPECT_EQ(raw.find("not over plain http"), std::string::npos) << raw;
-    raw = raw_exchange(server.http_port(),
-                       "GET /.well-known/acme-challenge/%2e%2e/%2e%2e/index.php HTTP/1.1\r\nHost: x\r\n"
-                       "Connection: close\r\n\r\n");
+    raw = raw_exchange(
+        server.http_port(),
+        "GET /.well-known/acme-challenge/%2e%2e/%2e%2e/index.php HTTP/1.1\r\nHost: x\r\n"
+        "Connection: close\r\n\r\n");
     EXPECT_NE(raw_status(raw), 200) << raw;
     EXPECT_EQ(raw.find("on https"), std::string::npos) << raw;
 
@@ -429,30 +465,39 @@ TEST_F(Tls, HttpListenerRedirectsAndServesAcmeChallenges) {
 TEST_F(Tls, SniSelectsTheCertificateForTheName) {
     const auto shop = make_cert(certs, "shop", "shop.test", 30, "DNS:shop.test,DNS:www.shop.test");
     const auto wild = make_cert(certs, "wild", "wild.blog.test", 30, "DNS:*.blog.test");
-    TlsServer server(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
-                                   shop.cert + "," + shop.key, "--tls-sni", wild.cert + "," + wild.key});
-    EXPECT_NE(s_client(server.port(), "-servername www.shop.test").find("CN = shop.test"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-servername SHOP.test").find("CN = shop.test"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-servername news.blog.test").find("CN = wild.blog.test"), std::string::npos);
+    TlsServer server(root.path(),
+                     {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
+                      shop.cert + "," + shop.key, "--tls-sni", wild.cert + "," + wild.key});
+    EXPECT_NE(s_client(server.port(), "-servername www.shop.test").find("CN = shop.test"),
+              std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername SHOP.test").find("CN = shop.test"),
+              std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername news.blog.test").find("CN = wild.blog.test"),
+              std::string::npos);
     // A wildcard covers one label only (RFC 6125 section 6.4.3).
-    EXPECT_NE(s_client(server.port(), "-servername a.news.blog.test").find("CN = localhost"), std::string::npos);
-    EXPECT_NE(s_client(server.port(), "-servername unknown.test").find("CN = localhost"), std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername a.news.blog.test").find("CN = localhost"),
+              std::string::npos);
+    EXPECT_NE(s_client(server.port(), "-servername unknown.test").find("CN = localhost"),
+              std::string::npos);
     EXPECT_NE(s_client(server.port(), "-noservername").find("CN = localhost"), std::string::npos);
     // The request itself is served whatever the certificate (curl resolves the name here).
-    const std::string out = shell("curl -s --cacert " + shop.cert + " --resolve www.shop.test:" +
-                                  std::to_string(server.port()) + ":127.0.0.1 https://www.shop.test:" +
-                                  std::to_string(server.port()) + "/small.txt");
+    const std::string out =
+        shell("curl -s --cacert " + shop.cert +
+              " --resolve www.shop.test:" + std::to_string(server.port()) +
+              ":127.0.0.1 https://www.shop.test:" + std::to_string(server.port()) + "/small.txt");
     EXPECT_EQ(out, "hello over tls\n");
     EXPECT_TRUE(server.wait_for_log("TLS certificate " + shop.cert));
 }
 
 TEST_F(Tls, SniCertificateErrorsNameTheOption) {
-    auto [status, out] = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
-                                                   certs.path() + "/missing.crt," + pair.key});
+    auto [status, out] =
+        run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni",
+                                  certs.path() + "/missing.crt," + pair.key});
     EXPECT_EQ(status, 2) << out;
     EXPECT_NE(out.find("--tls-sni"), std::string::npos) << out;
     EXPECT_NE(out.find(certs.path() + "/missing.crt: cannot read"), std::string::npos) << out;
-    std::tie(status, out) = run_failing(root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni", "only-one"});
+    std::tie(status, out) = run_failing(
+        root.path(), {"--tls-cert", pair.cert, "--tls-key", pair.key, "--tls-sni", "only-one"});
     EXPECT_EQ(status, 2) << out;
     EXPECT_NE(out.find("expected CERT_FILE,KEY_FILE"), std::string::npos) << out;
 }

@@ -1,4 +1,4 @@
-// Worker mode (issue 4): the worker script boots once per worker process and loops on
+// Worker mode: the worker script boots once per worker process and loops on
 // askr_handle_request(). Each bleed the issue lists (status, headers, cookies,
 // superglobals, php://input, uploaded temp files, session, output buffers,
 // max_execution_time, memory limit) is a request sequence through ONE worker

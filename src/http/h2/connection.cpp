@@ -121,7 +121,6 @@ asio::awaitable<void> StreamConnection<Stream>::write_loop() {
         batch_.clear();
         if (!aborted_) produce(batch_, write_batch);
         if (batch_.empty()) {
-            batch_written(batch_);  // streams whose last frame was empty (END_STREAM alone)
             if (aborted_ || closing_ || finished()) break;
             co_await wait_for_output();
             continue;

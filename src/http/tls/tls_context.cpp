@@ -1,12 +1,12 @@
 #include "http/tls/tls_context.hpp"
 
 #include <arpa/inet.h>
-#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -55,7 +55,9 @@ std::string openssl_reason() {
 // OpenSSL says it in its own.
 void check_readable(const char* option, const std::string& path) {
     std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) throw ConfigError(std::string(option) + " " + path + ": cannot read: " + std::strerror(errno));
+    if (!file)
+        throw ConfigError(std::string(option) + " " + path +
+                          ": cannot read: " + std::strerror(errno));
     std::fclose(file);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
@@ -64,10 +66,13 @@ void check_readable(const char* option, const std::string& path) {
 }
 
 // An encrypted key would make OpenSSL prompt on the terminal: refuse to ask instead.
-int no_password(char*, int, int, void*) { return -1; }
+int no_password(char*, int, int, void*) {
+    return -1;
+}
 
 // ALPN (RFC 7301): the server chooses. `arg` is the context's protocol list. No
-// exception may leave this callback (STYLE.md 8); nothing in it throws.
+// exception may leave this callback (OpenSSL is C: it cannot unwind one); nothing in it
+// throws.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
                 unsigned int in_length, void*) noexcept {
     auto chosen = choose_alpn(server_protocols, {reinterpret_cast<const char*>(in), in_length});
@@ -90,7 +95,8 @@ std::string describe(X509* certificate) {
     char name[256];
     X509_NAME_oneline(X509_get_subject_name(certificate), name, sizeof name);
     text += name;
-    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    auto* names = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
     if (names) {
         text += ", names";
         for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
@@ -103,8 +109,8 @@ std::string describe(X509* certificate) {
                 const int length = ASN1_STRING_length(entry->d.iPAddress);
                 char address[INET6_ADDRSTRLEN] = "?";
                 if (length == 4 || length == 16) {
-                    ::inet_ntop(length == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(entry->d.iPAddress), address,
-                                sizeof address);
+                    ::inet_ntop(length == 4 ? AF_INET : AF_INET6,
+                                ASN1_STRING_get0_data(entry->d.iPAddress), address, sizeof address);
                 }
                 text += ' ';
                 text += address;
@@ -127,7 +133,8 @@ std::string alpn_wire(std::span<const std::string_view> protocols) {
     return wire;
 }
 
-std::optional<std::string_view> choose_alpn(std::span<const std::string_view> ours, std::string_view client_wire) {
+std::optional<std::string_view> choose_alpn(std::span<const std::string_view> ours,
+                                            std::string_view client_wire) {
     for (auto candidate : ours) {
         for (std::size_t i = 0; i < client_wire.size();) {
             const std::size_t length = static_cast<unsigned char>(client_wire[i]);
@@ -140,7 +147,9 @@ std::optional<std::string_view> choose_alpn(std::span<const std::string_view> ou
     return std::nullopt;
 }
 
-void TlsContext::Free::operator()(ssl_ctx_st* context) const noexcept { SSL_CTX_free(context); }
+void TlsContext::Free::operator()(ssl_ctx_st* context) const noexcept {
+    SSL_CTX_free(context);
+}
 
 TlsContext::~TlsContext() = default;
 
@@ -152,18 +161,20 @@ SSL_CTX* new_policy_context() {
     if (!ctx) throw std::runtime_error("OpenSSL: cannot create a TLS context: " + openssl_reason());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-    if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 || SSL_CTX_set1_groups_list(ctx, groups) != 1) {
+    if (SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
+        SSL_CTX_set1_groups_list(ctx, groups) != 1) {
         SSL_CTX_free(ctx);
         throw std::runtime_error("OpenSSL: cannot set the cipher list: " + openssl_reason());
     }
     SSL_CTX_set_dh_auto(ctx, 1);  // RFC 7919 groups for the DHE suites, no DH parameter file
-    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE  // our order among equally strong suites...
-                                 | SSL_OP_PRIORITIZE_CHACHA   // ...but ChaCha for clients that prefer it (no AES-NI)
-                                 | SSL_OP_NO_COMPRESSION      // CRIME
-                                 | SSL_OP_NO_RENEGOTIATION    // a renegotiation DoS, and never needed
-                                 // A client that closes without close_notify ends its stream like
-                                 // a TCP FIN does: HTTP/1.1 framing, not TLS, tells a complete request.
-                                 | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_options(
+        ctx, SSL_OP_CIPHER_SERVER_PREFERENCE  // our order among equally strong suites...
+                 | SSL_OP_PRIORITIZE_CHACHA  // ...but ChaCha for clients that prefer it (no AES-NI)
+                 | SSL_OP_NO_COMPRESSION     // CRIME
+                 | SSL_OP_NO_RENEGOTIATION   // a renegotiation DoS, and never needed
+                 // A client that closes without close_notify ends its stream like
+                 // a TCP FIN does: HTTP/1.1 framing, not TLS, tells a complete request.
+                 | SSL_OP_IGNORE_UNEXPECTED_EOF);
     // Session resumption: stateless tickets (OpenSSL's default, keys made here, in the
     // master, so every worker shares them) plus the per-process cache.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -179,8 +190,9 @@ void load_certificate(SSL_CTX* ctx, const CertificateFiles& files) {
     const std::string key_option = files.option == "--tls-cert" ? "--tls-key" : files.option;
     check_readable(files.option.c_str(), files.cert);
     if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
-        throw ConfigError(files.option + " " + files.cert + ": not a usable PEM certificate chain (OpenSSL: " +
-                          openssl_reason() + ")");
+        throw ConfigError(files.option + " " + files.cert +
+                          ": not a usable PEM certificate chain (OpenSSL: " + openssl_reason() +
+                          ")");
     }
     check_readable(key_option.c_str(), files.key);
     if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -188,7 +200,8 @@ void load_certificate(SSL_CTX* ctx, const CertificateFiles& files) {
         const int reason = ERR_GET_REASON(code);
         if (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH) {
             ERR_clear_error();
-            throw ConfigError(key_option + " " + files.key + ": does not match the certificate in " + files.cert);
+            throw ConfigError(key_option + " " + files.key +
+                              ": does not match the certificate in " + files.cert);
         }
         if (reason == PEM_R_BAD_PASSWORD_READ || reason == PEM_R_BAD_DECRYPT) {
             ERR_clear_error();
@@ -196,12 +209,13 @@ void load_certificate(SSL_CTX* ctx, const CertificateFiles& files) {
                               ": the key is encrypted; Askr reads unencrypted keys only "
                               "(openssl pkey -in KEY -out PLAIN-KEY; keep it mode 0600)");
         }
-        throw ConfigError(key_option + " " + files.key + ": not a usable PEM private key (OpenSSL: " +
-                          openssl_reason() + ")");
+        throw ConfigError(key_option + " " + files.key +
+                          ": not a usable PEM private key (OpenSSL: " + openssl_reason() + ")");
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
-        throw ConfigError(key_option + " " + files.key + ": does not match the certificate in " + files.cert);
+        throw ConfigError(key_option + " " + files.key + ": does not match the certificate in " +
+                          files.cert);
     }
 }
 
@@ -215,20 +229,22 @@ std::string lower(std::string_view text) {
 // its subject's common name (RFC 6125 section 6.4.4).
 std::vector<std::string> dns_names(X509* certificate) {
     std::vector<std::string> names;
-    auto* alt = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    auto* alt = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
     if (alt) {
         for (int i = 0; i < sk_GENERAL_NAME_num(alt); ++i) {
             const GENERAL_NAME* entry = sk_GENERAL_NAME_value(alt, i);
             if (entry->type != GEN_DNS) continue;
-            names.push_back(lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(entry->d.dNSName)),
-                                   static_cast<std::size_t>(ASN1_STRING_length(entry->d.dNSName))}));
+            names.push_back(
+                lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(entry->d.dNSName)),
+                       static_cast<std::size_t>(ASN1_STRING_length(entry->d.dNSName))}));
         }
         GENERAL_NAMES_free(alt);
     }
     if (names.empty()) {
         char common_name[256] = {};
-        if (X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, common_name,
-                                      sizeof common_name) > 0) {
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName,
+                                      common_name, sizeof common_name) > 0) {
             names.push_back(lower(common_name));
         }
     }
@@ -237,7 +253,8 @@ std::vector<std::string> dns_names(X509* certificate) {
 
 }  // namespace
 
-std::optional<std::size_t> select_certificate(std::span<const CertificateName> names, std::string_view server_name) {
+std::optional<std::size_t> select_certificate(std::span<const CertificateName> names,
+                                              std::string_view server_name) {
     const std::string host = lower(server_name);
     for (const auto& entry : names) {
         if (entry.name == host) return entry.certificate;
@@ -278,7 +295,8 @@ TlsContext::TlsContext(const std::vector<CertificateFiles>& certificates) {
 // SNI (RFC 6066 section 3), called during the ClientHello: a connection whose name
 // belongs to another certificate moves to that certificate's context. An unknown name or
 // none keeps the first certificate (no alert: like nginx's default server). No exception
-// may leave this callback (STYLE.md 8); nothing in it throws but `lower`'s allocation.
+// may leave this callback (OpenSSL is C: it cannot unwind one); nothing in it throws but
+// `lower`'s allocation.
 int TlsContext::on_server_name(SSL* ssl, int*, void* arg) noexcept {
     try {
         const auto* self = static_cast<const TlsContext*>(arg);
@@ -306,25 +324,29 @@ std::unique_ptr<TlsContext> load_server_context(const config::ServeOptions& opti
         for (const auto& address : options.listen) hosts.push_back(address.host);
         char machine_name[256] = {};
         ::gethostname(machine_name, sizeof machine_name - 1);
-        const auto files = ensure_self_signed(
-            options.tls_self_signed_dir.empty() ? default_self_signed_dir() : options.tls_self_signed_dir,
-            self_signed_names(hosts, machine_name));
+        const auto files =
+            ensure_self_signed(options.tls_self_signed_dir.empty() ? default_self_signed_dir()
+                                                                   : options.tls_self_signed_dir,
+                               self_signed_names(hosts, machine_name));
         cert_file = files.cert_file;
         key_file = files.key_file;
-        spdlog::info("TLS: {} self-signed certificate {} (key {}); clients must trust it, e.g. curl --cacert {}",
-                     files.generated ? "generated the" : "using the", cert_file, key_file, cert_file);
+        spdlog::info(
+            "TLS: {} self-signed certificate {} (key {}); clients must trust it, e.g. curl "
+            "--cacert {}",
+            files.generated ? "generated the" : "using the", cert_file, key_file, cert_file);
     }
     std::vector<CertificateFiles> files{{cert_file, key_file}};
     for (const auto& [cert, key] : options.tls_sni) files.push_back({cert, key, "--tls-sni"});
     auto context = std::make_unique<TlsContext>(files);
     for (std::size_t i = 0; i < files.size(); ++i) {
         const std::string& cert = files[i].cert;
-        spdlog::info("TLS certificate {}{}: {}", cert, i == 0 && files.size() > 1 ? " (default)" : "",
-                     context->descriptions()[i]);
+        spdlog::info("TLS certificate {}{}: {}", cert,
+                     i == 0 && files.size() > 1 ? " (default)" : "", context->descriptions()[i]);
         if (context->expires_within_days(i, 0)) {
             spdlog::warn("TLS certificate {} has expired: clients will refuse it", cert);
         } else if (context->expires_within_days(i, 14)) {
-            spdlog::warn("TLS certificate {} expires within 14 days: renew it, then reload (SIGHUP)", cert);
+            spdlog::warn(
+                "TLS certificate {} expires within 14 days: renew it, then reload (SIGHUP)", cert);
         }
     }
     return context;

@@ -1,4 +1,5 @@
-// The HTTP/1 parser, fed whole and in every slice size down to one byte (STYLE.md 10).
+// The HTTP/1 parser, fed whole and in every slice size down to one byte: a request may
+// arrive split anywhere.
 #include "http/h1/parser.hpp"
 
 #include <gtest/gtest.h>
@@ -15,7 +16,8 @@ struct Outcome {
 };
 
 // Feeds `input` in slices of `slice` bytes, answering 100-continue as a server would.
-Outcome parse(const std::string& input, Request& request, std::size_t slice, const Limits& limits = {}) {
+Outcome parse(const std::string& input, Request& request, std::size_t slice,
+              const Limits& limits = {}) {
     Parser parser(limits);
     parser.start(request);
     std::size_t offset = 0;
@@ -28,7 +30,8 @@ Outcome parse(const std::string& input, Request& request, std::size_t slice, con
             continue;
         }
         if (result.status == Parser::Status::complete) return {result.status, 0, offset};
-        if (result.status == Parser::Status::error) return {result.status, parser.error_status(), offset};
+        if (result.status == Parser::Status::error)
+            return {result.status, parser.error_status(), offset};
     }
     return {Parser::Status::need_more, 0, offset};
 }
@@ -37,9 +40,10 @@ class EverySlice : public ::testing::TestWithParam<std::size_t> {};
 
 TEST_P(EverySlice, ParsesAGetWithHeaders) {
     Request r;
-    auto out = parse("GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t\r\n"
-                     "X-Mixed-Case: Value  \r\n\r\n",
-                     r, GetParam());
+    auto out = parse(
+        "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: t\r\n"
+        "X-Mixed-Case: Value  \r\n\r\n",
+        r, GetParam());
     ASSERT_EQ(out.status, Parser::Status::complete);
     EXPECT_EQ(r.method, "GET");
     EXPECT_EQ(r.target, "/a/b?x=1&y=2");
@@ -54,9 +58,10 @@ TEST_P(EverySlice, ParsesAGetWithHeaders) {
 
 TEST_P(EverySlice, ParsesAChunkedBody) {
     Request r;
-    auto out = parse("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n",
-                     r, GetParam());
+    auto out = parse(
+        "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n",
+        r, GetParam());
     ASSERT_EQ(out.status, Parser::Status::complete);
     EXPECT_EQ(r.body, "hello, world");
 }
@@ -74,9 +79,10 @@ TEST_P(EverySlice, RejectsOversizedChunkedBody) {
     Request r;
     Limits limits;
     limits.max_body_bytes = 8;
-    auto out = parse("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n",
-                     r, GetParam(), limits);
+    auto out = parse(
+        "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n",
+        r, GetParam(), limits);
     EXPECT_EQ(out.status, Parser::Status::error);
     EXPECT_EQ(out.error, 413);
 }
@@ -112,23 +118,40 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"no_host_11", "GET / HTTP/1.1\r\n\r\n", 400},
         BadCase{"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         BadCase{"bad_host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
-        BadCase{"cl_and_te", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        BadCase{
+            "cl_and_te",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400},
         BadCase{"te_gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
-        BadCase{"te_gzip_chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
-        BadCase{"two_cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400},
+        BadCase{"te_gzip_chunked",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        BadCase{"two_cl",
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                400},
         BadCase{"cl_too_big", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", 413},
-        BadCase{"target_too_long", "GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
-        BadCase{"headers_too_large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'v') + "\r\n\r\n", 431},
-        BadCase{"too_many_headers", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\n\r\n", 431},
-        BadCase{"control_char", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01") + "b\r\n\r\n", 400},
+        BadCase{"target_too_long", "GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n",
+                414},
+        BadCase{"headers_too_large",
+                "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'v') + "\r\n\r\n", 431},
+        BadCase{"too_many_headers",
+                "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\n\r\n", 431},
+        BadCase{"control_char", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01") + "b\r\n\r\n",
+                400},
         BadCase{"bad_header_name", "GET / HTTP/1.1\r\nHost: a\r\nX Y: 1\r\n\r\n", 400},
-        BadCase{"bad_chunk_size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
-        BadCase{"no_crlf_after_chunk_data",
-                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400},
+        BadCase{"bad_chunk_size",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+        BadCase{
+            "no_crlf_after_chunk_data",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+            400},
         BadCase{"bare_cr_after_chunk_size",
-                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n", 400},
-        BadCase{"chunk_size_overflow",
-                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n", 400},
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+                "chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n",
+                400},
+        BadCase{
+            "chunk_size_overflow",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+            400},
         BadCase{"lowercase_garbage", "this is not http\r\n\r\n", 400},
         BadCase{"tls_on_plain_port", std::string("\x16\x03\x01\x02\x00\x01", 6), 400},
         BadCase{"unknown_method", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501}),
@@ -139,7 +162,8 @@ TEST(H1Parser, Http10ClosesUnlessKeepAliveAsked) {
     ASSERT_EQ(parse("GET / HTTP/1.0\r\n\r\n", r, 1000).status, Parser::Status::complete);
     EXPECT_FALSE(r.keep_alive);
     EXPECT_EQ(r.protocol(), "HTTP/1.0");
-    ASSERT_EQ(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r, 1000).status, Parser::Status::complete);
+    ASSERT_EQ(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", r, 1000).status,
+              Parser::Status::complete);
     EXPECT_TRUE(r.keep_alive);
 }
 
@@ -152,8 +176,9 @@ TEST(H1Parser, ConnectionCloseEndsKeepAlive) {
 
 TEST(H1Parser, AbsoluteFormKeepsThePath) {
     Request r;
-    ASSERT_EQ(parse("GET http://example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n", r, 1000).status,
-              Parser::Status::complete);
+    ASSERT_EQ(
+        parse("GET http://example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n", r, 1000).status,
+        Parser::Status::complete);
     EXPECT_EQ(r.target, "/x?y=1");
 }
 
@@ -161,7 +186,8 @@ TEST(H1Parser, AsksForContinueBeforeTheBody) {
     Request r;
     Parser parser(Limits{});
     parser.start(r);
-    std::string head = "PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+    std::string head =
+        "PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
     std::string input = head + "abc";
     auto result = parser.feed(input.data(), head.size());
     EXPECT_EQ(result.status, Parser::Status::expect_continue);
