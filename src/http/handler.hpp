@@ -22,6 +22,11 @@ class Handler {
     /// Answers `request` through `sink`. Completes once the response is complete (or the
     /// client is gone); the request may be released to live on (ResponseSink).
     virtual boost::asio::awaitable<HandlerResult> handle(Request& request, ResponseSink& sink) = 0;
+    /// Answers `request` through `sink` at once when the answer is ready in memory (a
+    /// small static file, a redirect, an error page), and says so; false: only handle()
+    /// can answer it, and nothing was sent. Never suspends, so a protocol may call it
+    /// before it starts a coroutine for the request; handle() begins with it too.
+    virtual bool handle_now(Request& request, ResponseSink& sink) = 0;
     /// Called when a client asks for 100 Continue before sending its body (RFC 9110
     /// section 10.1.1): the status the request will be refused with anyway (404, 405,
     /// 413, ...), so that the client is not invited to send a body that is then thrown
@@ -33,5 +38,8 @@ class Handler {
 /// the status), plus `fields` (Location, Allow, ...).
 boost::asio::awaitable<bool> respond_with_status(ResponseSink& sink, int status,
                                                  const Fields& fields = {}, bool close = false);
+/// respond_with_status() through ResponseSink::send_now().
+bool respond_with_status_now(ResponseSink& sink, int status, const Fields& fields = {},
+                             bool close = false);
 
 }  // namespace askr::http

@@ -55,6 +55,10 @@ class ResponseSink {
     /// Sends `file` as the rest of the body, preceded by `head` if non-null, and ends the
     /// response (sendfile where the transport allows it).
     virtual boost::asio::awaitable<bool> send_file(const ResponseHead* head, FileBody file) = 0;
+    /// Sends a whole response whose body is in memory, without waiting: the sink copies
+    /// what it cannot write at once and writes it by itself after. For the answers the
+    /// chain has ready at once (Handler::handle_now()). False once the client is gone.
+    virtual bool send_now(const ResponseHead& head, std::string_view body) = 0;
     /// True once the head has been sent (an error can then no longer be a status).
     virtual bool head_sent() const = 0;
     /// The request's outcome record (metrics, access log).

@@ -19,10 +19,9 @@ void append_number(std::string& out, std::uint64_t value) {
     out.append(buffer, end);
 }
 
-}  // namespace
-
-void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
-                           FileResponse& out) {
+// prepare_file_response() once the cache has been asked about the file.
+void prepare_from(const http::Request& request, FileLookup lookup, const std::string& path,
+                  FileResponse& out) {
     out.head.clear();
     out.error_page = false;
     out.fd.reset();
@@ -37,7 +36,6 @@ void prepare_file_response(const http::Request& request, FileCache& cache, const
         out.error_page = true;
         return;
     }
-    FileLookup lookup = cache.lookup(path);
     if (!lookup.file) {
         out.head.status = lookup.error_status;
         out.error_page = true;
@@ -113,9 +111,41 @@ void prepare_file_response(const http::Request& request, FileCache& cache, const
     }
 }
 
+void release(FileResponse& file) {
+    file.fd.reset();
+    file.file.reset();
+    file.inline_body = {};
+}
+
+}  // namespace
+
+void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
+                           FileResponse& out) {
+    prepare_from(request, cache.lookup(path), path, out);
+}
+
+bool serve_file_now(const http::Request& request, http::ResponseSink& sink, FileCache& cache,
+                    const std::string& path, FileResponse& file) {
+    // A file too large for memory goes by sendfile: left to serve_file(), before anything
+    // is opened (the lookup of a file seen in the last second costs no system call).
+    FileLookup lookup = cache.lookup(path);
+    if (lookup.file && !lookup.file->inline_content && lookup.file->size > 0) return false;
+    sink.outcome().kind = shm::ResponseKind::static_file;
+    prepare_from(request, std::move(lookup), path, file);
+    if (file.error_page) {
+        http::respond_with_status_now(sink, file.head.status, file.head.fields);
+    } else {
+        // HEAD, 304, 412, 416: the head alone; otherwise the body from memory with it.
+        sink.send_now(file.head, file.send_body ? file.inline_body : std::string_view{});
+    }
+    release(file);
+    return true;
+}
+
 boost::asio::awaitable<void> serve_file(const http::Request& request, http::ResponseSink& sink,
                                         FileCache& cache, const std::string& path,
                                         FileResponse& file) {
+    if (serve_file_now(request, sink, cache, path, file)) co_return;
     sink.outcome().kind = shm::ResponseKind::static_file;
     prepare_file_response(request, cache, path, file);
     if (file.error_page) {
@@ -127,9 +157,7 @@ boost::asio::awaitable<void> serve_file(const http::Request& request, http::Resp
     } else {
         co_await sink.send_file(&file.head, {file.fd.get(), file.offset, file.length});
     }
-    file.fd.reset();
-    file.file.reset();
-    file.inline_body = {};
+    release(file);
 }
 
 }  // namespace askr::static_files

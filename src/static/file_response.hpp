@@ -34,6 +34,13 @@ struct FileResponse {
 void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
                            FileResponse& out);
 
+/// The chain's static-file stage for answers ready in memory: answers `request` with the
+/// file at `path` through ResponseSink::send_now() when the file is small enough to be
+/// kept in memory, or the answer has no body (HEAD, 304, 412, 416) or is an error; false
+/// for a larger file (serve_file() sends it), and nothing was sent.
+bool serve_file_now(const http::Request& request, http::ResponseSink& sink, FileCache& cache,
+                    const std::string& path, FileResponse& scratch);
+
 /// The chain's static-file stage: answers `request` with the file at `path` through
 /// `sink` (small files from memory with the head in one write, larger ones with
 /// sendfile where the protocol allows). `scratch` is reused between requests.

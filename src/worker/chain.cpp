@@ -16,8 +16,24 @@ constexpr std::string_view server_methods = "GET, HEAD, POST, PUT, PATCH, DELETE
 Chain::Chain(const http::RouterConfig& router, PhpHandler& php)
     : router_(router), php_(php), routes_(router) {}
 
+bool Chain::handle_now(http::Request& request, http::ResponseSink& sink) {
+    std::shared_ptr<const http::Route> route;
+    return answer_now(request, sink, route);
+}
+
 asio::awaitable<http::HandlerResult> Chain::handle(http::Request& request,
                                                    http::ResponseSink& sink) {
+    std::shared_ptr<const http::Route> route;
+    if (answer_now(request, sink, route)) co_return http::HandlerResult{};
+    if (route->kind == http::Route::Kind::php)
+        co_return co_await php_.serve(request, std::move(route), sink);
+    co_await serve_static(request, sink, route->file);  // a file sent from disk
+    co_return http::HandlerResult{};
+}
+
+// Every answer but PHP's and a large file's is ready at once; for those two, `route`.
+bool Chain::answer_now(http::Request& request, http::ResponseSink& sink,
+                       std::shared_ptr<const http::Route>& route) {
     // The asterisk-form (RFC 9112 section 3.2.4) names the server itself, and only OPTIONS
     // may use it (RFC 9110 section 9.3.7): say what it supports, with no body.
     if (request.target == "*") {
@@ -25,40 +41,39 @@ asio::awaitable<http::HandlerResult> Chain::handle(http::Request& request,
             http::ResponseHead head;
             head.status = 204;
             head.fields.add("Allow", server_methods);
-            co_await sink.send(&head, {}, true);
+            sink.send_now(head, {});
         } else {
-            co_await http::respond_with_status(sink, 400, {}, true);
+            http::respond_with_status_now(sink, 400, {}, true);
         }
-        co_return http::HandlerResult{};
+        return true;
     }
     if (request.target.empty() || request.target.front() != '/') {
-        co_await http::respond_with_status(sink, 400, {}, true);
-        co_return http::HandlerResult{};
+        http::respond_with_status_now(sink, 400, {}, true);
+        return true;
     }
-    auto route = routes_.resolve(request.path(), request.query());
+    route = routes_.resolve(request.path(), request.query());
     switch (route->kind) {
         case http::Route::Kind::php:
-            co_return co_await php_.serve(request, std::move(route), sink);
+            return false;
         case http::Route::Kind::static_file:
-            co_await serve_static(request, sink, route->file);
-            break;
+            return serve_static_now(request, sink, route->file);
         case http::Route::Kind::redirect: {
             http::Fields location;
             location.add("Location", route->location);
-            co_await http::respond_with_status(sink, 301, location);
-            break;
+            http::respond_with_status_now(sink, 301, location);
+            return true;
         }
         case http::Route::Kind::forbidden:
-            co_await http::respond_with_status(sink, 403);
-            break;
+            http::respond_with_status_now(sink, 403);
+            return true;
         case http::Route::Kind::bad_request:
-            co_await http::respond_with_status(sink, 400, {}, true);
-            break;
+            http::respond_with_status_now(sink, 400, {}, true);
+            return true;
         case http::Route::Kind::not_found:
-            co_await http::respond_with_status(sink, 404);
-            break;
+            http::respond_with_status_now(sink, 404);
+            return true;
     }
-    co_return http::HandlerResult{};
+    return true;
 }
 
 // The answer a request with a body is going to get when it does not go to PHP: a static
@@ -82,17 +97,30 @@ int Chain::refuse_before_body(const http::Request& request) {
     return 0;
 }
 
+std::unique_ptr<static_files::FileResponse> Chain::take_scratch() {
+    if (spare_files_.empty()) return std::make_unique<static_files::FileResponse>();
+    auto file = std::move(spare_files_.back());
+    spare_files_.pop_back();
+    return file;
+}
+
+void Chain::give_back(std::unique_ptr<static_files::FileResponse> file) {
+    if (spare_files_.size() < 64) spare_files_.push_back(std::move(file));
+}
+
+bool Chain::serve_static_now(const http::Request& request, http::ResponseSink& sink,
+                             const std::string& path) {
+    auto file = take_scratch();
+    const bool answered = static_files::serve_file_now(request, sink, files_, path, *file);
+    give_back(std::move(file));
+    return answered;
+}
+
 asio::awaitable<void> Chain::serve_static(const http::Request& request, http::ResponseSink& sink,
                                           const std::string& path) {
-    std::unique_ptr<static_files::FileResponse> file;
-    if (spare_files_.empty()) {
-        file = std::make_unique<static_files::FileResponse>();
-    } else {
-        file = std::move(spare_files_.back());
-        spare_files_.pop_back();
-    }
+    auto file = take_scratch();
     co_await static_files::serve_file(request, sink, files_, path, *file);
-    if (spare_files_.size() < 64) spare_files_.push_back(std::move(file));
+    give_back(std::move(file));
 }
 
 RedirectToHttps::RedirectToHttps(Chain& files, const http::RouterConfig& router,
@@ -104,28 +132,34 @@ RedirectToHttps::RedirectToHttps(Chain& files, const http::RouterConfig& router,
 // over plain HTTP, are the only files served here.
 asio::awaitable<http::HandlerResult> RedirectToHttps::handle(http::Request& request,
                                                              http::ResponseSink& sink) {
+    if (!handle_now(request, sink)) {
+        const auto route = files_.routes().resolve(request.path(), request.query());
+        co_await files_.serve_static(request, sink, route->file);  // a large challenge file
+    }
+    co_return http::HandlerResult{};
+}
+
+bool RedirectToHttps::handle_now(http::Request& request, http::ResponseSink& sink) {
     if (http::is_acme_challenge(request.path())) {
         const auto route = files_.routes().resolve(request.path(), request.query());
         const std::string challenges = router_.root + "/.well-known/acme-challenge/";
-        if (route->kind == http::Route::Kind::static_file && route->file.starts_with(challenges)) {
-            co_await files_.serve_static(request, sink, route->file);
-        } else {
-            co_await http::respond_with_status(sink, 404);
-        }
-        co_return http::HandlerResult{};
+        if (route->kind == http::Route::Kind::static_file && route->file.starts_with(challenges))
+            return files_.serve_static_now(request, sink, route->file);
+        http::respond_with_status_now(sink, 404);
+        return true;
     }
     const auto& local = request.endpoints.local_addr;
     const std::string fallback = local.find(':') != std::string::npos ? "[" + local + "]" : local;
     const auto location = http::https_redirect_location(request.header("host"), request.target,
                                                         https_port_, fallback);
     if (!location) {
-        co_await http::respond_with_status(sink, 400, {}, true);
+        http::respond_with_status_now(sink, 400, {}, true);
     } else {
         http::Fields fields;
         fields.add("Location", *location);
-        co_await http::respond_with_status(sink, 308, fields);
+        http::respond_with_status_now(sink, 308, fields);
     }
-    co_return http::HandlerResult{};
+    return true;
 }
 
 int RedirectToHttps::refuse_before_body(const http::Request&) {

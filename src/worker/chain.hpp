@@ -23,6 +23,7 @@ class Chain final : public http::Handler {
 
     boost::asio::awaitable<http::HandlerResult> handle(http::Request& request,
                                                        http::ResponseSink& sink) override;
+    bool handle_now(http::Request& request, http::ResponseSink& sink) override;
     int refuse_before_body(const http::Request& request) override;
 
     /// Routing decisions of the last second (shared with the worker's move decisions).
@@ -33,8 +34,16 @@ class Chain final : public http::Handler {
     /// Serves the static file `path` (for stages that answer with a file).
     boost::asio::awaitable<void> serve_static(const http::Request& request,
                                               http::ResponseSink& sink, const std::string& path);
+    /// serve_static() for a file whose answer is ready at once; false: serve_static().
+    bool serve_static_now(const http::Request& request, http::ResponseSink& sink,
+                          const std::string& path);
 
   private:
+    bool answer_now(http::Request& request, http::ResponseSink& sink,
+                    std::shared_ptr<const http::Route>& route);
+    std::unique_ptr<static_files::FileResponse> take_scratch();
+    void give_back(std::unique_ptr<static_files::FileResponse> file);
+
     const http::RouterConfig& router_;
     PhpHandler& php_;
     http::RouteCache routes_;
@@ -50,6 +59,7 @@ class RedirectToHttps final : public http::Handler {
 
     boost::asio::awaitable<http::HandlerResult> handle(http::Request& request,
                                                        http::ResponseSink& sink) override;
+    bool handle_now(http::Request& request, http::ResponseSink& sink) override;
     int refuse_before_body(const http::Request& request) override;
 
   private:

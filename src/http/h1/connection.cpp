@@ -148,6 +148,56 @@ class Connection : public http::Connection, public ResponseSink {
         head_sent_ = true;
     }
 
+    // The pieces that carry `body` on the wire after the head (wire_): the chunk line and
+    // end in chunked coding; `body` itself is cut to what was announced.
+    struct BodyPieces {
+        std::string_view chunk_start, body, chunk_end;
+        char chunk_line[24];
+    };
+    void frame_body(std::string_view body, bool last, BodyPieces& out) {
+        out.body = body;
+        switch (wire_) {
+            case Wire::none:
+                out.body = {};
+                break;
+            case Wire::length:
+                // Never more than announced: the excess would be read as the next response.
+                if (body.size() > remaining_)
+                    out.body = body.substr(0, static_cast<std::size_t>(remaining_));
+                remaining_ -= out.body.size();
+                break;
+            case Wire::chunked:
+                if (!body.empty()) {
+                    auto end =
+                        std::to_chars(out.chunk_line, out.chunk_line + 20, body.size(), 16).ptr;
+                    *end++ = '\r';
+                    *end++ = '\n';
+                    out.chunk_start = {out.chunk_line,
+                                       static_cast<std::size_t>(end - out.chunk_line)};
+                    out.chunk_end = last ? "\r\n0\r\n\r\n" : "\r\n";
+                } else if (last) {
+                    out.chunk_end = "0\r\n\r\n";  // RFC 9112 section 7.1: the last chunk
+                }
+                break;
+            case Wire::until_close:
+                break;
+        }
+    }
+
+  public:
+    // The whole response into out_, written by answer() once the handler has returned.
+    bool send_now(const ResponseHead& head, std::string_view body) override {
+        if (complete_ || head_sent_) return false;
+        out_.clear();
+        append_head(head, body.size(), true);
+        BodyPieces pieces;
+        frame_body(body, true, pieces);
+        out_.append(pieces.chunk_start).append(pieces.body).append(pieces.chunk_end);
+        unwritten_ = true;
+        return true;
+    }
+
+  protected:
     // Metrics and access log: a whole request was read / answered (once per request).
     void request_read() {
         if (!context_.observer) return;
@@ -181,6 +231,7 @@ class Connection : public http::Connection, public ResponseSink {
     bool keep_alive_ = true;
     bool idle_ = true;
     bool aborted_ = false;
+    bool unwritten_ = false;  // send_now() left the whole response in out_
 };
 
 // One HTTP/1.1 connection over `Stream`: tcp::socket (plain) or asio::ssl::stream (TLS).
@@ -356,6 +407,10 @@ asio::awaitable<bool> StreamConnection<Stream>::answer() {
         }
         begin_response();
         result = co_await service_.handler->handle(*request_, *this);
+    }
+    if (unwritten_) {  // the whole response, from send_now()
+        unwritten_ = false;
+        response_written(co_await write(out_), true);
     }
     // A handler that ended without completing its response (the client went away, or it
     // failed half-way) leaves nothing the client could tell from a whole response.
@@ -571,47 +626,23 @@ asio::awaitable<bool> StreamConnection<Stream>::interim(int status, const Fields
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::send(const ResponseHead* head,
                                                      std::string_view body, bool last) {
-    if (complete_) co_return false;
+    if (complete_ || unwritten_) co_return false;
     out_.clear();
     if (head && !head_sent_) append_head(*head, body.size(), last);
     if (!head_sent_) co_return false;  // a body before its head: a handler's mistake
-    char chunk_line[24];
-    std::string_view chunk_start;
-    std::string_view chunk_end;
-    switch (wire_) {
-        case Wire::none:
-            body = {};
-            break;
-        case Wire::length:
-            // Never more than announced: the excess would be read as the next response.
-            if (body.size() > remaining_)
-                body = body.substr(0, static_cast<std::size_t>(remaining_));
-            remaining_ -= body.size();
-            break;
-        case Wire::chunked:
-            if (!body.empty()) {
-                auto end = std::to_chars(chunk_line, chunk_line + 20, body.size(), 16).ptr;
-                *end++ = '\r';
-                *end++ = '\n';
-                chunk_start = {chunk_line, static_cast<std::size_t>(end - chunk_line)};
-                chunk_end = last ? "\r\n0\r\n\r\n" : "\r\n";
-            } else if (last) {
-                chunk_end = "0\r\n\r\n";  // RFC 9112 section 7.1: the last chunk
-            }
-            break;
-        case Wire::until_close:
-            break;
-    }
-    const bool ok = out_.empty() && chunk_start.empty() && body.empty() && chunk_end.empty()
+    BodyPieces pieces;
+    frame_body(body, last, pieces);
+    const bool ok = out_.empty() && pieces.chunk_start.empty() && pieces.body.empty() &&
+                            pieces.chunk_end.empty()
                         ? true
-                        : co_await write(out_, chunk_start, body, chunk_end);
+                        : co_await write(out_, pieces.chunk_start, pieces.body, pieces.chunk_end);
     response_written(ok, last);
     co_return ok;
 }
 
 template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::send_file(const ResponseHead* head, FileBody file) {
-    if (complete_) co_return false;
+    if (complete_ || unwritten_) co_return false;
     out_.clear();
     if (head && !head_sent_) append_head(*head, static_cast<std::size_t>(file.length), true);
     if (!head_sent_) co_return false;

@@ -73,6 +73,7 @@ class StreamConnection final : public Session {
     OutputBatch batch_;
     std::vector<iovec> iovecs_;
     std::vector<asio::const_buffer> buffers_;
+    std::string linear_;  // TLS: the batch in one piece
 };
 
 template <class Stream>
@@ -129,7 +130,18 @@ asio::awaitable<void> StreamConnection<Stream>::write_loop() {
         // they lie (the handlers' buffers, files read into the batch).
         batch_.to_iovecs(iovecs_);
         buffers_.clear();
-        for (const auto& v : iovecs_) buffers_.emplace_back(v.iov_base, v.iov_len);
+        if constexpr (tls) {
+            // Asio's TLS stream gives SSL_write at most 8 KiB of a buffer sequence at a time
+            // (it linearises the pieces), and each SSL_write becomes a record and a send of
+            // its own. Encryption copies the bytes anyway: one contiguous buffer makes the
+            // batch one SSL_write, a single send for a batch of small responses.
+            linear_.clear();
+            for (const auto& v : iovecs_)
+                linear_.append(static_cast<const char*>(v.iov_base), v.iov_len);
+            buffers_.emplace_back(linear_.data(), linear_.size());
+        } else {
+            for (const auto& v : iovecs_) buffers_.emplace_back(v.iov_base, v.iov_len);
+        }
         writing_ = true;
         write_began_ = Clock::now();
         auto [ec, n] = co_await asio::async_write(stream_, buffers_, as_tuple(use_awaitable));

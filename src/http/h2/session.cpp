@@ -323,17 +323,20 @@ Stream* Session::open_stream(std::int32_t id) {
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
         return nullptr;
     }
-    std::unique_ptr<Stream> stream;
+    StreamMap::node_type node;
     if (spare_streams_.empty()) {
-        stream = std::make_unique<Stream>(*this, context_.io);
+        StreamMap fresh;
+        fresh.emplace(id, std::make_unique<Stream>(*this, context_.io));
+        node = fresh.extract(fresh.begin());
     } else {
-        stream = std::move(spare_streams_.back());
+        node = std::move(spare_streams_.back());
         spare_streams_.pop_back();
+        node.key() = id;
     }
-    stream->open(id, endpoints_);
-    Stream* raw = stream.get();
+    Stream* raw = node.mapped().get();
+    raw->open(id, endpoints_);
+    if (!streams_.insert(std::move(node)).inserted) return nullptr;  // nghttp2 opens an id once
     nghttp2_session_set_stream_user_data(session_.get(), id, raw);
-    streams_[id] = std::move(stream);
     update_deadline();
     return raw;
 }
@@ -356,46 +359,55 @@ void Session::release_if_done(Stream& stream) {
     if (stream.dispatched && context_.observer)
         context_.observer->request_finished(stream.request(), stream.outcome());
     body_memory_in_use_ -= stream.body_memory;
-    auto owned = std::move(it->second);
-    streams_.erase(it);
-    if (spare_streams_.size() < 8) spare_streams_.push_back(std::move(owned));
+    auto node = streams_.extract(it);
+    if (spare_streams_.size() < max_spare_streams) spare_streams_.push_back(std::move(node));
     if (streams_.empty()) idle_since_ = Clock::now();
     update_deadline();
 }
 
 void Session::dispatch(Stream& stream) {
     stream.dispatched = true;
-    stream.handler_running = true;
-    ++busy_streams_;
     stream.request().start_time = core::unix_time_now();
     if (context_.observer) {  // metrics and access log, as for HTTP/1 (release_if_done() ends it)
         if (context_.observer->timing()) stream.outcome().began = std::chrono::steady_clock::now();
         stream.outcome().bytes_in += stream.header_bytes;
         context_.observer->request_started();
     }
-    // Called from nghttp2's callbacks: the chain runs from the event loop, not inside them.
+    // Called from nghttp2's callbacks. An answer ready at once (a refusal, a small static
+    // file, a redirect) is submitted from here, which nghttp2's submit functions allow,
+    // with no coroutine; any other runs in one of its own (co_spawn starts it at once).
+    if (stream.error_status != 0) {
+        respond_with_status_now(stream, stream.error_status);
+        handler_returned(stream);
+        return;
+    }
+    if (context_.events) context_.events->request_started();  // may start a drain (--max-requests)
+    if (handler_.handle_now(stream.request(), stream)) {
+        handler_returned(stream);
+        return;
+    }
+    stream.handler_running = true;
+    ++busy_streams_;
     asio::co_spawn(context_.io, run_chain(stream), core::log_coroutine_exception);
 }
 
 asio::awaitable<void> Session::run_chain(Stream& stream) {
-    if (stream.error_status != 0) {
-        co_await respond_with_status(stream, stream.error_status);
-    } else {
-        if (context_.events)
-            context_.events->request_started();  // may start a drain (--max-requests)
-        co_await handler_.handle(stream.request(), stream);
-    }
+    co_await handler_.handle(stream.request(), stream);
     stream.handler_running = false;
+    --busy_streams_;
+    handler_returned(stream);
+    if (busy_streams_ == 0) streams_signal_.cancel();
+}
+
+void Session::handler_returned(Stream& stream) {
     // A handler that returned without ending its response: the client must not wait for
     // the rest (RST_STREAM, RFC 9113 section 8.1).
-    if (!stream.closed && !stream.complete()) {
+    if (!stream.closed && !stream.ended()) {
         nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream.id,
                                   NGHTTP2_INTERNAL_ERROR);
         wake_writer();
     }
-    --busy_streams_;
     release_if_done(stream);
-    if (busy_streams_ == 0) streams_signal_.cancel();
 }
 
 namespace {

@@ -73,6 +73,7 @@ class Session : public http::Connection {
         1 << 20;  ///< larger bodies go to a temp file (as HTTP/1)...
     static constexpr std::size_t body_memory_budget =
         4 << 20;  ///< ... and so do bodies past this per connection
+    static constexpr std::size_t max_spare_streams = 32;           ///< kept for reuse
     static constexpr unsigned rapid_reset_limit = 200;             ///< client resets per window ...
     static constexpr std::chrono::seconds rapid_reset_window{10};  ///< ... before ENHANCE_YOUR_CALM
 
@@ -125,6 +126,7 @@ class Session : public http::Connection {
     Stream* open_stream(std::int32_t id);
     void dispatch(Stream& stream);
     boost::asio::awaitable<void> run_chain(Stream& stream);
+    void handler_returned(Stream& stream);
     int send_data(const std::uint8_t* frame_head, std::size_t length, std::size_t padding,
                   bool end_stream, Stream& stream);
     void stream_closed(std::int32_t id, std::uint32_t error_code);
@@ -138,9 +140,11 @@ class Session : public http::Connection {
     Endpoints endpoints_;
     int socket_fd_;
     Handler& handler_;
-    std::unordered_map<std::int32_t, std::unique_ptr<Stream>>
-        streams_;  // open, or their handler runs
-    std::vector<std::unique_ptr<Stream>> spare_streams_;
+    using StreamMap = std::unordered_map<std::int32_t, std::unique_ptr<Stream>>;
+    StreamMap streams_;  // open, or their handler runs
+    // Streams that went, kept with their map node for the next ones: opening a stream then
+    // allocates nothing.
+    std::vector<StreamMap::node_type> spare_streams_;
     OutputBatch* batch_ = nullptr;  // the batch produce() fills (send_data() appends to it)
     boost::asio::steady_timer output_signal_;
     bool output_wanted_ = false;

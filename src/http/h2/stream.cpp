@@ -14,6 +14,14 @@ namespace askr::http::h2 {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The largest last piece of a body copied rather than waited for: a copy this size costs
+// less than the wake-up it saves.
+constexpr std::size_t owned_body_limit = 4096;
+
+}  // namespace
+
 Stream::Stream(Session& session, asio::io_context& io)
     : session_(session), request_(std::make_unique<Request>()), sent_signal_(io) {}
 
@@ -35,7 +43,7 @@ void Stream::open(std::int32_t stream_id, const Endpoints& endpoints) {
     memory_ = {};
     memory_taken_ = 0;
     file_ = {};
-    file_body_ = last_ = false;
+    file_body_ = last_ = owned_body_ = false;
 }
 
 std::unique_ptr<Request> Stream::release_request() {
@@ -55,18 +63,27 @@ asio::awaitable<bool> Stream::interim(int status, const Fields& fields) {
 }
 
 // The head goes out with the first piece of the body (or alone, ending the stream).
-asio::awaitable<bool> Stream::submit(const ResponseHead& head, std::size_t first_bytes, bool last) {
+bool Stream::submit_head(const ResponseHead& head, std::size_t first_bytes, bool last) {
     const BodyFraming framing = decide_framing(*request_, head, first_bytes, last);
     no_body_ = !framing.body;
     const bool data_follows = !no_body_ && !(last && first_bytes == 0);
     head_sent_ = true;
-    if (!session_.submit_response(*this, head, framing.content_length, data_follows))
-        co_return false;
-    if (!data_follows) {
-        complete_ = true;  // END_STREAM on the HEADERS frame
-        co_return true;
-    }
+    if (!session_.submit_response(*this, head, framing.content_length, data_follows)) return false;
+    if (!data_follows) complete_ = true;  // END_STREAM on the HEADERS frame
+    return true;
+}
+
+asio::awaitable<bool> Stream::submit(const ResponseHead& head, std::size_t first_bytes, bool last) {
+    if (!submit_head(head, first_bytes, last)) co_return false;
+    if (complete_ || owned_body_) co_return true;
     co_return co_await wait_until_sent();
+}
+
+bool Stream::send_now(const ResponseHead& head, std::string_view body) {
+    if (closed || head_sent_) return false;
+    hold_body(body, true, true);
+    file_body_ = false;
+    return submit_head(head, body.size(), true);
 }
 
 asio::awaitable<bool> Stream::send(const ResponseHead* head, std::string_view body, bool last) {
@@ -74,20 +91,29 @@ asio::awaitable<bool> Stream::send(const ResponseHead* head, std::string_view bo
     if (closed) co_return false;
     if (!head_sent_) {
         if (!head) co_return false;  // a body before its head: a handler's mistake
-        memory_ = body;
-        memory_taken_ = 0;
+        hold_body(body, last, false);
         file_body_ = false;
-        last_ = last;
         co_return co_await submit(*head, body.size(), last);
     }
     if (no_body_) co_return true;
     if (body.empty() && !last) co_return true;
-    memory_ = body;
-    memory_taken_ = 0;
-    last_ = last;
+    hold_body(body, last, false);
     last_progress = Clock::now();  // waiting for the handler was no stall of the client's
     session_.resume(*this);
+    if (owned_body_) co_return true;
     co_return co_await wait_until_sent();
+}
+
+void Stream::hold_body(std::string_view body, bool last, bool copy) {
+    last_ = last;
+    memory_taken_ = 0;
+    owned_body_ = copy || (last && body.size() <= owned_body_limit);
+    if (owned_body_) {
+        owned_.assign(body);
+        memory_ = owned_;
+    } else {
+        memory_ = body;
+    }
 }
 
 asio::awaitable<bool> Stream::send_file(const ResponseHead* head, FileBody file) {
@@ -97,6 +123,7 @@ asio::awaitable<bool> Stream::send_file(const ResponseHead* head, FileBody file)
     file_body_ = true;
     memory_ = {};
     memory_taken_ = 0;
+    owned_body_ = false;
     last_ = true;
     if (!head_sent_) {
         if (!head) co_return false;

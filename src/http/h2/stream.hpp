@@ -34,6 +34,7 @@ class Stream final : public ResponseSink {
     boost::asio::awaitable<bool> send(const ResponseHead* head, std::string_view body,
                                       bool last) override;
     boost::asio::awaitable<bool> send_file(const ResponseHead* head, FileBody file) override;
+    bool send_now(const ResponseHead& head, std::string_view body) override;
     bool head_sent() const override { return head_sent_; }
     RequestOutcome& outcome() override { return outcome_; }
     std::unique_ptr<Request> release_request() override;
@@ -54,6 +55,8 @@ class Stream final : public ResponseSink {
     void mark_complete() { complete_ = true; }
     /// True once the response's last byte has been handed to the writer.
     bool complete() const { return complete_; }
+    /// True once the handler has given the whole response (it may still be on its way).
+    bool ended() const { return complete_ || (last_ && owned_body_); }
     /// A socket write that carried this stream's bytes (or failed to) has completed.
     void write_completed();
     /// nghttp2 closed the stream (done, or reset by either side).
@@ -84,6 +87,9 @@ class Stream final : public ResponseSink {
     boost::asio::awaitable<bool> submit(const ResponseHead& head, std::size_t first_bytes,
                                         bool last);
     boost::asio::awaitable<bool> wait_until_sent();
+    bool submit_head(const ResponseHead& head, std::size_t first_bytes, bool last);
+    // Makes `body` the piece being sent (copied into owned_ when `copy`, or small and last).
+    void hold_body(std::string_view body, bool last, bool copy);
 
     Session& session_;
     std::unique_ptr<Request> request_;
@@ -99,6 +105,10 @@ class Stream final : public ResponseSink {
     FileBody file_{};
     bool file_body_ = false;
     bool last_ = false;  // what is pending ends the response
+    // A small last piece is copied here, so that the handler need not wait for the writer
+    // (most answers are one small piece: waiting would cost an event-loop round each).
+    std::string owned_;
+    bool owned_body_ = false;  // memory_ points into owned_
 };
 
 }  // namespace askr::http::h2

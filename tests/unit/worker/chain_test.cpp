@@ -60,6 +60,14 @@ class RecordingSink final : public http::ResponseSink {
         last = true;
         co_return true;
     }
+    bool send_now(const http::ResponseHead& h, std::string_view bytes) override {
+        if (head) return false;
+        take_head(h, bytes.size(), true);
+        if (framing.body) body.append(bytes);
+        ++sends;
+        last = true;
+        return true;
+    }
     bool head_sent() const override { return head.has_value(); }
     http::RequestOutcome& outcome() override { return outcome_; }
     std::unique_ptr<http::Request> release_request() override {

@@ -30,6 +30,7 @@ using tcp = asio::ip::tcp;
 class ScriptedHandler final : public Handler {
   public:
     asio::awaitable<HandlerResult> handle(Request& request, ResponseSink& sink) override {
+        if (handle_now(request, sink)) co_return HandlerResult{};
         ++handled;
         last_method = request.method;
         last_target = request.target;
@@ -93,11 +94,22 @@ class ScriptedHandler final : public Handler {
         co_return HandlerResult{};
     }
 
+    // "/now..." is answered at once (ResponseSink::send_now()), the rest by handle().
+    bool handle_now(Request& request, ResponseSink& sink) override {
+        if (!request.target.starts_with("/now")) return false;
+        ++handled_now;
+        ResponseHead head;
+        head.fields.add("Content-Type", "text/plain");
+        sink.send_now(head, request.target.substr(1));
+        return true;
+    }
+
     int refuse_before_body(const Request& request) override {
         return request.target == "/refuse" ? 413 : 0;
     }
 
     int handled = 0;
+    int handled_now = 0;
     std::string last_method, last_target, last_body;
     bool interim_sent = false;
     std::unique_ptr<Request> released;
@@ -186,6 +198,27 @@ class H1Connection : public ::testing::Test {
     int client_ = -1;
     bool closed_ = false;
 };
+
+// An answer given at once is written after the handler returns, framed as any other, and
+// pipelined requests get theirs in order.
+TEST_F(H1Connection, AnAnswerGivenAtOnceIsWrittenWholeAndInOrder) {
+    connect();
+    send(
+        "GET /now-1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /now-2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /length HTTP/1.1\r\nHost: x\r\n\r\nGET /now-3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string response = read_until("now-3");
+    const auto first = response.find("Content-Length: 5\r\n\r\nnow-1");
+    const auto second = response.find("HTTP/1.1 200 OK", first + 1);
+    const auto third = response.find("Content-Length: 5\r\n\r\nhello", second);
+    const auto fourth = response.find("Content-Length: 5\r\n\r\nnow-3", third);
+    EXPECT_NE(first, std::string::npos) << response;
+    EXPECT_NE(second, std::string::npos) << response;
+    EXPECT_NE(third, std::string::npos) << response;
+    EXPECT_NE(fourth, std::string::npos) << response;
+    EXPECT_EQ(response.find("now-2"), std::string::npos) << "HEAD: no body\n" << response;
+    EXPECT_EQ(handler_.handled_now, 3);
+    EXPECT_FALSE(closed_);
+}
 
 TEST_F(H1Connection, AWholeBodyInOneSendIsFramedByContentLength) {
     connect();
