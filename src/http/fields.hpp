@@ -13,9 +13,10 @@ namespace askr::http {
 /// the protocol derives from the body it frames. Any case.
 bool is_protocol_owned(std::string_view name);
 
-/// Response header fields as (name, value) pairs, in the order they were added, names
-/// as the application spelled them. HTTP/1 writes them as they are; HTTP/2 lower-cases
-/// the names (RFC 9113 section 8.2.1). The storage is reused: clear() keeps capacity.
+/// Header fields as (name, value) pairs, in the order they were added. In a response,
+/// names are as the application spelled them: HTTP/1 writes them as they are, HTTP/2
+/// lower-cases them (RFC 9113 section 8.2.1); a Request keeps its own lower-case. The
+/// storage is reused: clear() keeps capacity.
 class Fields {
   public:
     /// Appends a field (copied).

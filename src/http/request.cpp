@@ -9,7 +9,6 @@
 namespace askr::http {
 
 void Request::clear() {
-    header_storage_.clear();
     headers_.clear();
     method.clear();
     target.clear();
@@ -21,17 +20,6 @@ void Request::clear() {
     keep_alive = true;
     movable = false;
     start_time = 0;
-}
-
-void Request::add_header(std::string_view name, std::string_view value) {
-    HeaderRef ref;
-    ref.name_offset = static_cast<std::uint32_t>(header_storage_.size());
-    ref.name_length = static_cast<std::uint32_t>(name.size());
-    header_storage_.append(name);
-    ref.value_offset = static_cast<std::uint32_t>(header_storage_.size());
-    ref.value_length = static_cast<std::uint32_t>(value.size());
-    header_storage_.append(value);
-    headers_.push_back(ref);
 }
 
 namespace {
@@ -81,19 +69,10 @@ std::size_t Request::read_body(std::uint64_t offset, char* out, std::size_t leng
     return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-std::string_view Request::header_name(std::size_t i) const {
-    const auto& h = headers_[i];
-    return std::string_view(header_storage_).substr(h.name_offset, h.name_length);
-}
-
-std::string_view Request::header_value(std::size_t i) const {
-    const auto& h = headers_[i];
-    return std::string_view(header_storage_).substr(h.value_offset, h.value_length);
-}
-
 std::string_view Request::header(std::string_view lower_name) const {
+    // Names are stored lower-case: an exact comparison, cheaper than Fields::get().
     for (std::size_t i = 0; i < headers_.size(); ++i) {
-        if (header_name(i) == lower_name) return header_value(i);
+        if (headers_.name(i) == lower_name) return headers_.value(i);
     }
     return {};
 }

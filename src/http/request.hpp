@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "http/fields.hpp"
 
 namespace askr::http {
 
@@ -27,13 +28,13 @@ class Request {
     void clear();
 
     /// Appends a header; `name` must already be lower-case.
-    void add_header(std::string_view name, std::string_view value);
+    void add_header(std::string_view name, std::string_view value) { headers_.add(name, value); }
     /// Number of headers, in arrival order.
     std::size_t header_count() const { return headers_.size(); }
     /// Name (lower-case) of header `i`.
-    std::string_view header_name(std::size_t i) const;
+    std::string_view header_name(std::size_t i) const { return headers_.name(i); }
     /// Value of header `i`.
-    std::string_view header_value(std::size_t i) const;
+    std::string_view header_value(std::size_t i) const { return headers_.value(i); }
     /// First value of the header named `lower_name`, or "" when absent.
     std::string_view header(std::string_view lower_name) const;
 
@@ -65,11 +66,7 @@ class Request {
     double start_time = 0;  ///< arrival time, seconds since the epoch
 
   private:
-    struct HeaderRef {
-        std::uint32_t name_offset, name_length, value_offset, value_length;
-    };
-    std::string header_storage_;
-    std::vector<HeaderRef> headers_;
+    Fields headers_;
     core::UniqueFd body_file_;
     std::uint64_t body_length_ = 0;
 };

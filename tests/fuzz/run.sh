@@ -19,7 +19,7 @@ clang=$(command -v clang++ || command -v clang++-14 || true)
 
 binary=$out/h1_parser_fuzz
 sources=("$here/h1_parser_fuzz.cpp" "$repo/src/http/h1/parser.cpp" "$repo/src/http/h1/chunked_framing.cpp"
-         "$repo/src/http/request.cpp")
+         "$repo/src/http/request.cpp" "$repo/src/http/fields.cpp")
 if [ ! -x "$binary" ] || [ -n "$(find "${sources[@]}" "$repo/src/http" -newer "$binary" -name '*.[ch]pp' | head -n 1)" ]; then
   "$clang" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$repo/src" "${sources[@]}" -lhttp_parser -o "$binary"
