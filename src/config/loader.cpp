@@ -478,6 +478,21 @@ void finalize(Config& config) {
         if (!path->empty()) *path = absolute(*path);
     }
 
+    // The names of PHP's environment: what setenv() takes, and never Askr's own settings
+    // (the admin token among them), which would otherwise reach every script.
+    auto check_env_name = [&](std::string_view key, const std::string& name) {
+        if (name.empty() || name.find('=') != std::string::npos ||
+            name.find('\0') != std::string::npos) {
+            fail("php", key, "\"" + name + "\" is not a variable name (no '=', not empty)");
+        } else if (name.starts_with("ASKR_")) {
+            fail("php", key,
+                 "Askr's own ASKR_* variables are never passed to PHP (they hold its settings, "
+                 "the admin token among them); give the app's variable a name of its own");
+        }
+    };
+    for (const auto& [name, value] : o.php_env) check_env_name("env", name);
+    for (const auto& name : o.php_pass_env) check_env_name("pass_env", name);
+
     if (!o.admin_token.empty() && o.admin_token.size() < 16) {
         fail("admin", "token", "expected at least 16 characters (e.g. openssl rand -hex 16)");
     }

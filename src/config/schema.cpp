@@ -493,6 +493,28 @@ const std::vector<Option>& table() {
                 "install.",
          .example = "[\"intl\", \"pdo_sqlite\"]",
          .bind = list_field(&ServeOptions::php_extensions)},
+        {.section = "php",
+         .key = "env",
+         .type = Type::table,
+         .cli = "--php-env",
+         .value_name = "NAME=VALUE",
+         .doc = "Environment variables PHP sees (getenv(), $_ENV), as php-fpm's env[NAME]. PHP "
+                "sees a clean environment: these, the ones `pass_env` names, nothing else of "
+                "the server's (docs/php.md). ASKR_* names are refused.",
+         .example = "{ APP_ENV = \"production\" }",
+         .default_doc = "(none)",
+         .bind = key_values_field(&ServeOptions::php_env)},
+        {.section = "php",
+         .key = "pass_env",
+         .type = Type::list,
+         .cli = "--php-pass-env",
+         .value_name = "NAME",
+         .doc = "Variables of the server's own environment passed on to PHP as they are; the "
+                "rest (secrets, Askr's own ASKR_* settings, which are refused here) never "
+                "reach scripts.",
+         .example = "[\"PATH\", \"DATABASE_URL\"]",
+         .default_doc = "`[\"PATH\", \"TMPDIR\"]`",
+         .bind = list_field(&ServeOptions::php_pass_env)},
 
         // [worker]
         {.section = "worker",

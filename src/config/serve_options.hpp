@@ -56,7 +56,11 @@ struct ServeOptions {
     SymlinkPolicy symlinks = SymlinkPolicy::follow;
     std::vector<std::pair<std::string, std::string>> php_ini;  ///< -d key=value overrides
     std::vector<std::string> php_extensions;  ///< extensions that must be loaded (checked at start)
-    std::chrono::seconds header_timeout{15};  ///< first byte to end of headers
+    /// Variables set in the environment PHP sees (getenv(), $_ENV), besides pass_env.
+    std::vector<std::pair<std::string, std::string>> php_env;
+    /// Server environment variables PHP sees; every other one is hidden from it.
+    std::vector<std::string> php_pass_env{"PATH", "TMPDIR"};
+    std::chrono::seconds header_timeout{15};     ///< first byte to end of headers
     std::chrono::seconds keepalive_timeout{60};  ///< idle time between requests
     std::chrono::seconds body_timeout{60};       ///< longest pause while a body arrives
     std::chrono::seconds write_timeout{60};      ///< longest stall writing to a client

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -38,8 +39,10 @@ void drop_privileges(const config::ServeOptions& options) {
         if (!g) throw std::runtime_error("--group " + options.group + ": no such group");
         gid = g->gr_gid;
     }
-    if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 || ::setuid(user->pw_uid) != 0) {
-        throw std::runtime_error("cannot switch to user " + options.user + ": " + std::strerror(errno));
+    if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 ||
+        ::setuid(user->pw_uid) != 0) {
+        throw std::runtime_error("cannot switch to user " + options.user + ": " +
+                                 std::strerror(errno));
     }
 }
 
@@ -73,7 +76,8 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     slot.pid.store(::getpid(), std::memory_order_relaxed);
     slot.state.store(shm::WorkerState::starting, std::memory_order_release);
 
-    worker::WorkerIdentity identity{&slot, setup.scoreboard, setup.generation, setup.options->max_requests};
+    worker::WorkerIdentity identity{&slot, setup.scoreboard, setup.generation,
+                                    setup.options->max_requests};
     identity.stop_fd = (*setup.stop_fds)[slot_index].get();
     identity.kick_fd = (*setup.kick_fds)[slot_index].get();
     identity.kick_fds = setup.kick_fds;
@@ -117,8 +121,10 @@ std::uint32_t serve_fork_requests(const ZygoteSetup& setup) {
         ZygoteMessage command{};
         ssize_t n = ::recv(setup.control_fd, &command, sizeof command, 0);
         if (n < 0 && errno == EINTR) continue;
-        if (n != static_cast<ssize_t>(sizeof command)) ::_exit(0);  // master closed: generation over
-        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size()) continue;
+        if (n != static_cast<ssize_t>(sizeof command))
+            ::_exit(0);  // master closed: generation over
+        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size())
+            continue;
         std::fflush(nullptr);  // nothing buffered may be written twice
         pid_t intermediate = ::fork();
         if (intermediate == 0) {
@@ -139,13 +145,14 @@ std::uint32_t serve_fork_requests(const ZygoteSetup& setup) {
 // forked worker returns from serve_forks() into the script with its own I/O thread and
 // request queue (created after the fork: threads do not survive it).
 class CowForkServer final : public php::ForkServer {
-public:
+  public:
     explicit CowForkServer(const ZygoteSetup& setup) : setup_(setup) {}
 
     php::RequestSource& serve_forks() override {
         identity_ = adopt_worker(setup_, serve_fork_requests(setup_));
         try {
-            runtime_ = std::make_unique<worker::Runtime>(*setup_.options, *setup_.sockets, identity_);
+            runtime_ =
+                std::make_unique<worker::Runtime>(*setup_.options, *setup_.sockets, identity_);
         } catch (const std::exception& e) {
             spdlog::error("worker {}: {}", ::getpid(), e.what());
             exit_worker(identity_, 1);
@@ -162,11 +169,23 @@ public:
         exit_worker(identity_, end == php::TemplateEnd::worker_failed ? 1 : 0);
     }
 
-private:
+  private:
     const ZygoteSetup& setup_;
     worker::WorkerIdentity identity_;
     std::unique_ptr<worker::Runtime> runtime_;
 };
+
+// What PHP sees of the environment: the variables [php] pass_env names, as the server
+// has them, then [php] env.
+std::vector<std::pair<std::string, std::string>> php_environment(
+    const config::ServeOptions& options) {
+    std::vector<std::pair<std::string, std::string>> environment;
+    for (const auto& name : options.php_pass_env) {
+        if (const char* value = std::getenv(name.c_str())) environment.emplace_back(name, value);
+    }
+    for (const auto& variable : options.php_env) environment.push_back(variable);
+    return environment;
+}
 
 }  // namespace
 
@@ -180,6 +199,7 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.ini = setup.options->php_ini;
         engine.server_software = "Askr/" ASKR_VERSION;
         engine.frankenphp_compat = setup.options->frankenphp_compat;
+        engine.environment = php_environment(*setup.options);
         php::startup(engine);
     } catch (const std::exception& e) {
         reply.type = ZygoteMessage::failed;
@@ -192,11 +212,13 @@ void run_zygote(const ZygoteSetup& setup) {
     // --cow: boot the app here, fork the workers from inside askr_cow_ready().
     CowForkServer forks(setup);
     const config::ServeOptions& options = *setup.options;
-    php::WorkerScript script{options.worker_script, options.root, options.frankenphp_compat, options.paranoid};
+    php::WorkerScript script{options.worker_script, options.root, options.frankenphp_compat,
+                             options.paranoid};
     const php::TemplateEnd end = php::run_cow_template(script, forks);
     if (end != php::TemplateEnd::boot_failed) forks.finish(end);  // in a forked worker
     reply.type = ZygoteMessage::boot_failed;
-    std::snprintf(reply.text, sizeof reply.text, "the worker script %s ended before askr_cow_ready() (see the log)",
+    std::snprintf(reply.text, sizeof reply.text,
+                  "the worker script %s ended before askr_cow_ready() (see the log)",
                   options.worker_script.c_str());
     send_message(setup.control_fd, reply);
     std::fflush(nullptr);

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,9 @@ struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
     std::string server_software = "Askr";                  ///< SERVER_SOFTWARE
     bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
+    /// When set, the process environment is replaced by exactly these variables once PHP
+    /// has started (php-fpm's clear_env): scripts never see the server's own.
+    std::optional<std::vector<std::pair<std::string, std::string>>> environment;
 };
 
 /// The response head a script produced: its status and fields as the script set them;

@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -162,6 +163,21 @@ void on_register_server_variables(zval* track_vars) {
     }
 }
 
+// getenv() asks the SAPI first: as under php-fpm and mod_php, a request's CGI variables
+// (REMOTE_ADDR, HTTP_HOST, ...) answer it; other names fall through to the environment.
+char* on_getenv(const char* name, size_t name_length) {
+    if (!current || !current->script) return nullptr;
+    const std::string_view wanted(name, name_length);
+    bool found = false;
+    for_each_cgi_variable(*current->script->request, current->script->target, server_software,
+                          [&](std::string_view key, std::string_view value) {
+                              if (found || key != wanted) return;
+                              current->getenv_value.assign(value);
+                              found = true;
+                          });
+    return found ? current->getenv_value.data() : nullptr;
+}
+
 void on_log_message(const char* message, int syslog_type) {
     if (syslog_type <= LOG_ERR) {
         spdlog::error("PHP: {}", message);
@@ -194,7 +210,7 @@ sapi_module_struct make_module() {
     m.ub_write = on_ub_write;  // script output → the response
     m.flush = on_flush;        // flush() → sent to the client now
     m.get_stat = nullptr;
-    m.getenv = nullptr;  // the process environment
+    m.getenv = on_getenv;  // the request's CGI variables, then the (clean) environment
     m.sapi_error = php_error;
     m.header_handler = nullptr;        // PHP keeps the header list itself
     m.send_headers = on_send_headers;  // the head, framed later by the server
@@ -271,6 +287,13 @@ void startup(const EngineOptions& options) {
     if (askr_module.startup(&askr_module) == FAILURE) {
         throw std::runtime_error(
             "PHP failed to start (php_module_startup); see the PHP messages above");
+    }
+    // PHP has read what it reads of the environment at startup (PHPRC, PHP_INI_SCAN_DIR);
+    // from here scripts see only what the configuration gives them.
+    if (options.environment) {
+        ::clearenv();
+        for (const auto& [name, value] : *options.environment)
+            ::setenv(name.c_str(), value.c_str(), 1);
     }
     sapi_module.name = const_cast<char*>("askr");  // what php_sapi_name() answers
     // PHP_SAPI was registered during startup under the startup name: apps test it as

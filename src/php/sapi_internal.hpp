@@ -23,6 +23,7 @@ struct ActiveRequest {
     std::uint64_t body_offset = 0;
     // NUL-terminated copies PHP keeps char* pointers to during the request.
     std::string filename, script_name, query, content_type, cookies, authorization;
+    std::string getenv_value;  ///< the last getenv() answer (PHP copies it at once)
 };
 
 /// The running request, or nullptr between requests.
