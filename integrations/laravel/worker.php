@@ -44,6 +44,16 @@ foreach (['auth', 'cache', 'cache.store', 'config', 'cookie', 'db', 'db.factory'
     }
 }
 $bootConfig = $app['config']->all();
+// Callbacks registered with $app->rebinding()/refresh() during a request (each session
+// guard a request creates registers one for 'request'): without trimming them back to the
+// booted list they pile up, keeping every forgotten guard alive. Octane drops them with
+// the per-request clone of the application.
+$reboundCallbacks = Closure::bind(
+    static fn (?array $restore = null) => $restore === null ? $app->reboundCallbacks : ($app->reboundCallbacks = $restore),
+    null,
+    Illuminate\Container\Container::class
+);
+$bootReboundCallbacks = $reboundCallbacks();
 
 // Connections opened while booting must not be shared by the forked workers (--cow).
 $disconnect = static function () use ($app): void {
@@ -62,7 +72,8 @@ $disconnect();
 askr_cow_ready();  // no-op without --cow
 
 // What a request may leave behind in long-lived objects (Octane's reset list).
-$reset = static function () use ($app, $bootConfig): void {
+$reset = static function () use ($app, $bootConfig, $reboundCallbacks, $bootReboundCallbacks): void {
+    $reboundCallbacks($bootReboundCallbacks);
     // Scoped singletons ($app->scoped(), Laravel 8.41+): per request by definition.
     if (method_exists($app, 'forgetScopedInstances')) {
         $app->forgetScopedInstances();

@@ -175,5 +175,25 @@ TEST(LaravelApp, WorkerModeWithCow) {
     exercise_the_app({"--worker", worker_script, "--cow"});
 }
 
+// The worker's resets leave nothing for --paranoid to report on the app's clean pages.
+TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    Server server(app_dir + "/public", {"--workers", "1", "--worker", worker_script, "--paranoid"},
+                  {{"LARAVEL_STORAGE", storage.path()}, {"APP_BASE_PATH", app_dir}});
+    server.allow_worker_fds(8);
+    Client client(server);
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(client.get("/").status, 200);
+        EXPECT_EQ(client.get("/messages").status, 200);
+        EXPECT_EQ(client.get("/api/products").status, 200);
+        EXPECT_EQ(client.get("/products/1").status, 200);
+    }
+    EXPECT_TRUE(contains(server.log(), "[warning] --paranoid is on")) << server.log();
+    EXPECT_FALSE(contains(server.log(), "paranoid: worker")) << server.log();
+}
+
 }  // namespace
 }  // namespace askr::test::php
