@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build askr serve test unit e2e bench clean format
+.PHONY: all deps build askr serve serve-laravel laravel-setup test unit e2e bench clean format
 
 all: build
 
@@ -24,6 +24,18 @@ askr: deps $(BUILD_DIR)/CMakeCache.txt
 serve: askr
 	@echo "Askr serves examples/hello on http://$(LISTEN)/  (Ctrl-C stops it)"
 	@$(BUILD_DIR)/askr serve --root examples/hello/public --listen $(LISTEN)
+
+# The Laravel 8 example app (Debian's php-laravel-framework) in worker mode; its writable
+# files (storage, SQLite database) go to LARAVEL_STORAGE, created by laravel-setup.
+LARAVEL_APP := $(CURDIR)/examples/laravel-app
+LARAVEL_STORAGE ?= $(LARAVEL_APP)/storage
+laravel-setup:
+	@LARAVEL_STORAGE=$(LARAVEL_STORAGE) $(LARAVEL_APP)/bin/setup
+
+serve-laravel: askr laravel-setup
+	@echo "Askr serves examples/laravel-app in worker mode on http://$(LISTEN)/  (Ctrl-C stops it)"
+	@APP_BASE_PATH=$(LARAVEL_APP) LARAVEL_STORAGE=$(LARAVEL_STORAGE) $(BUILD_DIR)/askr serve \
+		--root $(LARAVEL_APP)/public --listen $(LISTEN) --worker integrations/laravel/worker.php
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 300

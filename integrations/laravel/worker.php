@@ -1,22 +1,34 @@
 <?php
-// Worker script for a Laravel 11 or 12 app: copy it to the app's public/ folder and run
-//   askr serve --root public --worker public/worker.php [--cow]
+// Worker script for a Laravel 8 to 12 app, which runs unmodified:
+//   APP_BASE_PATH=/path/to/app askr serve --root /path/to/app/public \
+//       --worker integrations/laravel/worker.php [--cow]
+// (or copy this file to the app's public/ folder; APP_BASE_PATH is then not needed).
 //
 // The app boots once per worker (with --cow: once per generation, before the fork). After
 // each request the state Laravel keeps in long-lived objects is reset, following the list
 // Laravel Octane resets (its listeners on RequestReceived / RequestTerminated; Octane
 // clones the application per request, this script resets the one instance instead).
-// Untested here: Laravel itself is not packaged by Debian (see README.md).
 
 use Illuminate\Contracts\Http\Kernel as HttpKernel;
 use Illuminate\Http\Request;
 use Illuminate\Support\Facades\Facade;
 
 define('LARAVEL_START', microtime(true));
-require __DIR__ . '/../vendor/autoload.php';
+
+$base = getenv('APP_BASE_PATH') ?: null;
+if ($base === null && is_file(__DIR__ . '/../bootstrap/app.php')) {
+    $base = dirname(__DIR__);
+}
+if ($base === null || !is_file($base . '/bootstrap/app.php')) {
+    fwrite(STDERR, "askr laravel worker: no Laravel app found; set APP_BASE_PATH to the app's folder "
+        . "(the one holding bootstrap/app.php) or copy worker.php to the app's public/ folder\n");
+    exit(1);
+}
+// composer's autoloader, or the one of an app without composer (Debian's packaged framework).
+require is_file($base . '/vendor/autoload.php') ? $base . '/vendor/autoload.php' : $base . '/autoload.php';
 
 /** @var \Illuminate\Foundation\Application $app */
-$app = require_once __DIR__ . '/../bootstrap/app.php';
+$app = require_once $base . '/bootstrap/app.php';
 $kernel = $app->make(HttpKernel::class);
 $kernel->bootstrap();  // environment, configuration, facades, providers registered and booted
 
@@ -32,6 +44,16 @@ foreach (['auth', 'cache', 'cache.store', 'config', 'cookie', 'db', 'db.factory'
     }
 }
 $bootConfig = $app['config']->all();
+// Callbacks registered with $app->rebinding()/refresh() during a request (each session
+// guard a request creates registers one for 'request'): without trimming them back to the
+// booted list they pile up, keeping every forgotten guard alive. Octane drops them with
+// the per-request clone of the application.
+$reboundCallbacks = Closure::bind(
+    static fn (?array $restore = null) => $restore === null ? $app->reboundCallbacks : ($app->reboundCallbacks = $restore),
+    null,
+    Illuminate\Container\Container::class
+);
+$bootReboundCallbacks = $reboundCallbacks();
 
 // Connections opened while booting must not be shared by the forked workers (--cow).
 $disconnect = static function () use ($app): void {
@@ -41,7 +63,7 @@ $disconnect = static function () use ($app): void {
         }
     }
     if ($app->resolved('redis')) {
-        foreach (array_keys($app['redis']->connections() ?? []) as $name) {
+        foreach (array_keys(method_exists($app['redis'], 'connections') ? ($app['redis']->connections() ?? []) : []) as $name) {
             $app['redis']->purge($name);
         }
     }
@@ -50,14 +72,20 @@ $disconnect();
 askr_cow_ready();  // no-op without --cow
 
 // What a request may leave behind in long-lived objects (Octane's reset list).
-$reset = static function () use ($app, $bootConfig): void {
-    // Scoped singletons ($app->scoped()): per request by definition.
-    $app->forgetScopedInstances();
+$reset = static function () use ($app, $bootConfig, $reboundCallbacks, $bootReboundCallbacks): void {
+    $reboundCallbacks($bootReboundCallbacks);
+    // Scoped singletons ($app->scoped(), Laravel 8.41+): per request by definition.
+    if (method_exists($app, 'forgetScopedInstances')) {
+        $app->forgetScopedInstances();
+    }
     // Configuration changed at runtime (config([...]) in a request).
     $app['config']->set($bootConfig);
     // Facades cache what they resolved.
     Facade::clearResolvedInstances();
     // Authentication: guards remember the user they resolved.
+    if ($app->resolved('auth.driver')) {
+        $app->forgetInstance('auth.driver');
+    }
     if ($app->resolved('auth')) {
         $app['auth']->forgetGuards();
     }
@@ -89,7 +117,9 @@ $reset = static function () use ($app, $bootConfig): void {
                 $connection->rollBack();
             }
             $connection->flushQueryLog();
-            $connection->forgetRecordModificationState();
+            if (method_exists($connection, 'forgetRecordModificationState')) {
+                $connection->forgetRecordModificationState();
+            }
         }
     }
     // Log context shared with Log::shareContext() / withContext().

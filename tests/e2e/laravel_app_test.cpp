@@ -1,0 +1,199 @@
+// The Laravel 8 example app (examples/laravel-app, on Debian's php-laravel-framework) in
+// classic mode, in worker mode through integrations/laravel/worker.php, and with --cow.
+// Two clients, each with its own cookies, are interleaved through two workers: one's
+// login, session data, CSRF token, validation errors and flash message never reach the
+// other; an exception renders Laravel's 500 page and the worker goes on; route model
+// binding answers 404 for an unknown id.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "php_support.hpp"
+
+namespace askr::test::php {
+namespace {
+
+const std::string app_dir = std::string(ASKR_SOURCE_DIR) + "/examples/laravel-app";
+const std::string worker_script = std::string(ASKR_SOURCE_DIR) + "/integrations/laravel/worker.php";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+// A browser's cookie jar, enough for Laravel's session and XSRF-TOKEN cookies.
+class Client {
+  public:
+    explicit Client(const Server& server) : server_(server) {}
+
+    Response send(const std::string& method, const std::string& path,
+                  const std::string& form = "") {
+        RequestOptions options;
+        options.method = method;
+        options.body = form;
+        if (method == "POST")
+            options.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+        std::string cookie;
+        for (const auto& [name, value] : cookies_)
+            cookie += (cookie.empty() ? "" : "; ") + name + "=" + value;
+        if (!cookie.empty()) options.headers.push_back("Cookie: " + cookie);
+        auto response = request(server_.url(path), options);
+        for (const auto& [name, value] : response.header_list) {
+            if (name != "set-cookie") continue;
+            const auto eq = value.find('=');
+            const auto end = value.find(';');
+            cookies_[value.substr(0, eq)] = value.substr(eq + 1, end - eq - 1);
+        }
+        return response;
+    }
+    Response get(const std::string& path) { return send("GET", path); }
+    Response post(const std::string& path, const std::string& form) {
+        return send("POST", path, form);
+    }
+
+    // The CSRF token of a page's form (Blade's @csrf field).
+    static std::string token_of(const Response& page) {
+        const std::string marker = "name=\"_token\" value=\"";
+        const auto at = page.body.find(marker);
+        if (at == std::string::npos) return "";
+        const auto start = at + marker.size();
+        return page.body.substr(start, page.body.find('"', start) - start);
+    }
+
+  private:
+    const Server& server_;
+    std::map<std::string, std::string> cookies_;
+};
+
+void exercise_the_app(const std::vector<std::string>& mode_args) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    std::vector<std::string> args = {"--workers", "2"};
+    args.insert(args.end(), mode_args.begin(), mode_args.end());
+    Server server(app_dir + "/public", args,
+                  {{"LARAVEL_STORAGE", storage.path()}, {"APP_BASE_PATH", app_dir}});
+    server.allow_worker_fds(8);  // the SQLite database and session files a worker holds open
+
+    Client ada(server);
+    Client bob(server);
+
+    // The Blade page of Eloquent models read from SQLite.
+    auto home = ada.get("/");
+    ASSERT_EQ(home.status, 200) << home.body;
+    EXPECT_TRUE(contains(home.body, "<td>42.00</td><td>3</td>")) << home.body;
+    EXPECT_TRUE(contains(home.body, ">Lathe</a>")) << home.body;
+
+    // Each client gets its own CSRF token.
+    auto ada_login = ada.get("/login");
+    auto bob_login = bob.get("/login");
+    const std::string ada_token = Client::token_of(ada_login);
+    const std::string bob_token = Client::token_of(bob_login);
+    ASSERT_FALSE(ada_token.empty()) << ada_login.body;
+    ASSERT_FALSE(bob_token.empty()) << bob_login.body;
+    EXPECT_NE(ada_token, bob_token);
+    // Bob's token is not Ada's: with it, her POST is refused (419 page expired).
+    EXPECT_EQ(
+        ada.post("/login", "_token=" + bob_token + "&email=ada@example.com&password=secret-ada")
+            .status,
+        419);
+
+    // Ada logs in and keeps a note in her session.
+    auto login =
+        ada.post("/login", "_token=" + ada_token + "&email=ada@example.com&password=secret-ada");
+    ASSERT_EQ(login.status, 302) << login.body;
+    auto dashboard = ada.get("/dashboard");
+    ASSERT_EQ(dashboard.status, 200) << dashboard.body;
+    EXPECT_TRUE(contains(dashboard.body, "<h1>Hello, Ada</h1>")) << dashboard.body;
+    ASSERT_EQ(
+        ada.post("/note", "_token=" + Client::token_of(dashboard) + "&note=ada-secret-note").status,
+        302);
+
+    // Bob is still a guest, whichever worker answers.
+    for (int i = 0; i < 4; ++i) {
+        auto bob_dashboard = bob.get("/dashboard");
+        EXPECT_EQ(bob_dashboard.status, 302) << bob_dashboard.body;
+        auto bob_home = bob.get("/");
+        EXPECT_TRUE(contains(bob_home.body, "Log in</a>")) << bob_home.body;
+        EXPECT_FALSE(contains(bob_home.body, "Log out")) << bob_home.body;
+        EXPECT_FALSE(contains(bob_home.body, "ada-secret-note")) << bob_home.body;
+    }
+    // Ada's flash message is hers, shown once, and her note stays hers.
+    auto ada_dashboard = ada.get("/dashboard");
+    EXPECT_TRUE(contains(ada_dashboard.body, "Note: ada-secret-note")) << ada_dashboard.body;
+
+    // Bob's validation errors and old input go back to Bob only.
+    auto bob_form = bob.get("/messages");
+    auto invalid = bob.post(
+        "/messages", "_token=" + Client::token_of(bob_form) + "&author=bob-old-input&body=x");
+    ASSERT_EQ(invalid.status, 302) << invalid.body;
+    auto ada_form = ada.get("/messages");
+    EXPECT_FALSE(contains(ada_form.body, "class=\"errors\"")) << ada_form.body;
+    EXPECT_FALSE(contains(ada_form.body, "bob-old-input")) << ada_form.body;
+    auto bob_errors = bob.get("/messages");
+    EXPECT_TRUE(contains(bob_errors.body, "The body must be at least 5 characters."))
+        << bob_errors.body;
+    EXPECT_TRUE(contains(bob_errors.body, "value=\"bob-old-input\"")) << bob_errors.body;
+    // A valid message: a flash for Bob, a job on the database queue.
+    auto saved = bob.post(
+        "/messages", "_token=" + Client::token_of(bob_errors) + "&author=Bob&body=hello there");
+    ASSERT_EQ(saved.status, 302) << saved.body;
+    EXPECT_FALSE(contains(ada.get("/messages").body, "saved.")) << "Bob's flash reached Ada";
+    EXPECT_TRUE(contains(bob.get("/messages").body, "Message from Bob saved."))
+        << "Bob's flash is lost";
+    auto stats = nlohmann::json::parse(bob.get("/api/stats").body, nullptr, false);
+    ASSERT_TRUE(stats.is_object());
+    EXPECT_EQ(stats["messages"], 1);
+    EXPECT_EQ(stats["queued_jobs"], 1);
+
+    // Laravel's 500 page, and the workers go on; route model binding 404s.
+    auto boom = bob.get("/boom");
+    EXPECT_EQ(boom.status, 500);
+    EXPECT_TRUE(contains(boom.body, "Server Error")) << boom.body;
+    auto missing = bob.get("/products/999");
+    EXPECT_EQ(missing.status, 404);
+    EXPECT_TRUE(contains(missing.body, "Not Found")) << missing.body;
+    EXPECT_EQ(bob.get("/api/products/999").status, 404);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(bob.get("/").status, 200);
+
+    // Logging out ends Ada's session; Bob never had one.
+    ASSERT_EQ(ada.post("/logout", "_token=" + Client::token_of(ada.get("/dashboard"))).status, 302);
+    EXPECT_EQ(ada.get("/dashboard").status, 302);
+}
+
+TEST(LaravelApp, ClassicMode) {
+    exercise_the_app({});
+}
+
+TEST(LaravelApp, WorkerMode) {
+    exercise_the_app({"--worker", worker_script});
+}
+
+TEST(LaravelApp, WorkerModeWithCow) {
+    exercise_the_app({"--worker", worker_script, "--cow"});
+}
+
+// The worker's resets leave nothing for --paranoid to report on the app's clean pages.
+TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    Server server(app_dir + "/public", {"--workers", "1", "--worker", worker_script, "--paranoid"},
+                  {{"LARAVEL_STORAGE", storage.path()}, {"APP_BASE_PATH", app_dir}});
+    server.allow_worker_fds(8);
+    Client client(server);
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(client.get("/").status, 200);
+        EXPECT_EQ(client.get("/messages").status, 200);
+        EXPECT_EQ(client.get("/api/products").status, 200);
+        EXPECT_EQ(client.get("/products/1").status, 200);
+    }
+    EXPECT_TRUE(contains(server.log(), "[warning] --paranoid is on")) << server.log();
+    EXPECT_FALSE(contains(server.log(), "paranoid: worker")) << server.log();
+}
+
+}  // namespace
+}  // namespace askr::test::php
