@@ -34,8 +34,9 @@ laravel-setup:
 
 serve-laravel: askr laravel-setup
 	@echo "Askr serves examples/laravel-app in worker mode on http://$(LISTEN)/  (Ctrl-C stops it)"
-	@APP_BASE_PATH=$(LARAVEL_APP) LARAVEL_STORAGE=$(LARAVEL_STORAGE) $(BUILD_DIR)/askr serve \
-		--root $(LARAVEL_APP)/public --listen $(LISTEN) --worker integrations/laravel/worker.php
+	@$(BUILD_DIR)/askr serve --root $(LARAVEL_APP)/public --listen $(LISTEN) \
+		--worker integrations/laravel/worker.php \
+		--php-env APP_BASE_PATH=$(LARAVEL_APP) --php-env LARAVEL_STORAGE=$(LARAVEL_STORAGE)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 300

@@ -71,10 +71,12 @@ void exercise_the_app(const std::vector<std::string>& mode_args) {
     const std::string setup =
         command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
     ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    std::vector<std::string> args = {"--workers", "2"};
+    // PHP sees only the environment it is given (docs/php.md).
+    std::vector<std::string> args = {"--workers", "2",
+                                     "--php-env", "LARAVEL_STORAGE=" + storage.path(),
+                                     "--php-env", "APP_BASE_PATH=" + app_dir};
     args.insert(args.end(), mode_args.begin(), mode_args.end());
-    Server server(app_dir + "/public", args,
-                  {{"LARAVEL_STORAGE", storage.path()}, {"APP_BASE_PATH", app_dir}});
+    Server server(app_dir + "/public", args);
     server.allow_worker_fds(8);  // the SQLite database and session files a worker holds open
 
     Client ada(server);
@@ -181,8 +183,9 @@ TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
     const std::string setup =
         command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
     ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    Server server(app_dir + "/public", {"--workers", "1", "--worker", worker_script, "--paranoid"},
-                  {{"LARAVEL_STORAGE", storage.path()}, {"APP_BASE_PATH", app_dir}});
+    Server server(app_dir + "/public",
+                  {"--workers", "1", "--worker", worker_script, "--paranoid", "--php-env",
+                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
     server.allow_worker_fds(8);
     Client client(server);
     for (int i = 0; i < 10; ++i) {
