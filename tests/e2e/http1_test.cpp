@@ -497,6 +497,26 @@ TEST(Http1, LargeChunkedRequestBodyArrivesIntact) {
     EXPECT_EQ(response.body, "PUT /big 1048576 pattern");
 }
 
+// RFC 9110 section 6.5.1: trailer fields are not merged into the header section, so a
+// trailer cannot set cookies, credentials, the body's type or a second Content-Length.
+TEST(Http1, ChunkedTrailerFieldsDoNotReachPhp) {
+    TempDir root;
+    root.write("index.php",
+               "<?php echo json_encode([$_COOKIE, $_SERVER['PHP_AUTH_USER'] ?? null, $_POST,"
+               " $_SERVER['HTTP_X_FORWARDED_FOR'] ?? null, $_SERVER['HTTP_CONTENT_LENGTH'] ?? null,"
+               " $_SERVER['HTTP_X_LAST'] ?? null, file_get_contents('php://input')]);");
+    Server server(root.path());
+    RawConnection connection(server.port());
+    ASSERT_TRUE(connection.send(
+        "POST /index.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\na=1\r\n0\r\nCookie: session=stolen\r\nAuthorization: Basic YWRtaW46eA==\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nX-Forwarded-For: 10.0.0.1\r\n"
+        "Content-Length: 3\r\nX-Last: yes\r\n\r\n"));
+    auto response = connection.read_response();
+    EXPECT_EQ(response.status, 200) << response.status_line;
+    EXPECT_EQ(response.body, R"([[],null,[],null,null,null,"a=1"])");
+}
+
 TEST(Http1, ExpectContinueGets100BeforeTheBodyIsSent) {
     TempDir root;
     write_echo_app(root);

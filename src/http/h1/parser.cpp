@@ -122,6 +122,10 @@ int on_header_field(http_parser* p, const char* at, std::size_t length) {
     if (s.in_value && store_header(s) != 0) return -1;
     s.header_bytes += length;
     if (s.header_bytes > s.limits.max_header_bytes) return s.fail(431, "header fields too large");
+    // RFC 9110 section 6.5.1: trailer fields must not be merged into the header section.
+    // None is known to be safe there (Cookie, Authorization, Content-Type would change
+    // auth and body parsing), so they are counted against the limit and dropped.
+    if (s.headers_done) return 0;
     for (std::size_t i = 0; i < length; ++i) {
         const auto c = static_cast<unsigned char>(at[i]);
         if (!is_tchar(c)) return s.fail(400, "invalid character in a header name");
@@ -135,6 +139,7 @@ int on_header_value(http_parser* p, const char* at, std::size_t length) {
     s.in_value = true;
     s.header_bytes += length;
     if (s.header_bytes > s.limits.max_header_bytes) return s.fail(431, "header fields too large");
+    if (s.headers_done) return 0;  // a trailer field: dropped (on_header_field)
     s.value.append(at, length);
     return 0;
 }
