@@ -22,6 +22,10 @@ struct SupervisorStatus {
     std::uint32_t generation = 0;  ///< the newest generation
     bool reloading = false;        ///< a rolling reload is under way
     bool reload_pending = false;   ///< another reload follows it
+    std::uint32_t last_reload_generation =
+        0;                            ///< the generation the last ended reload started (0: none)
+    bool last_reload_failed = false;  ///< it failed: the previous generation kept serving
+    std::string last_reload_error;    ///< why it failed
     bool stopping = false;
     std::chrono::steady_clock::duration uptime{};
     unsigned workers_configured = 0;

@@ -95,6 +95,15 @@ std::string label(const char* name, const std::string& value) {
     return std::string(name) + "=\"" + value + "\"";
 }
 
+// The outcome of the last reload that ended: null before the first one.
+json last_reload_json(const SupervisorStatus& status) {
+    if (status.last_reload_generation == 0) return nullptr;
+    json last = {{"generation", status.last_reload_generation},
+                 {"result", status.last_reload_failed ? "failed" : "succeeded"}};
+    if (status.last_reload_failed) last["error"] = status.last_reload_error;
+    return last;
+}
+
 }  // namespace
 
 json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard) {
@@ -105,7 +114,9 @@ json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboa
         {"generation", status.generation},
         {"workers_configured", status.workers_configured},
         {"reload",
-         {{"state", status.reloading ? "reloading" : "idle"}, {"pending", status.reload_pending}}},
+         {{"state", status.reloading ? "reloading" : "idle"},
+          {"pending", status.reload_pending},
+          {"last", last_reload_json(status)}}},
         {"stopping", status.stopping},
         {"scoreboard_valid", scoreboard.valid()},
         {"workers", worker_list(scoreboard)},
@@ -211,7 +222,7 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
     Family(out, "askr_log_reopens_total", "counter", "Log files reopened (SIGUSR1).")
         .sample(m.log_reopens);
     {
-        std::uint64_t by_state[5] = {};
+        std::uint64_t by_state[shm::worker_state_count] = {};
         Family rss(out, "askr_worker_rss_bytes", "gauge", "Resident memory of each live worker.");
         if (scoreboard.valid()) {
             for (std::size_t i = 0; i < scoreboard.size(); ++i) {
@@ -219,7 +230,7 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
                 const auto state = slot.state.load(std::memory_order_relaxed);
                 if (state == shm::WorkerState::empty) continue;
                 const auto index = static_cast<std::size_t>(state);
-                if (index < 5) ++by_state[index];
+                if (index < shm::worker_state_count) ++by_state[index];
                 rss.sample(
                     slot.rss_bytes.load(std::memory_order_relaxed),
                     label("slot", std::to_string(i)) + "," +
@@ -227,8 +238,9 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
             }
         }
         Family workers(out, "askr_workers", "gauge", "Live worker processes, by state.");
-        for (auto state : {shm::WorkerState::starting, shm::WorkerState::idle,
-                           shm::WorkerState::busy, shm::WorkerState::draining}) {
+        for (auto state :
+             {shm::WorkerState::starting, shm::WorkerState::idle, shm::WorkerState::busy,
+              shm::WorkerState::draining, shm::WorkerState::failing}) {
             workers.sample(by_state[static_cast<std::size_t>(state)],
                            label("state", shm::state_name(state)));
         }

@@ -365,6 +365,18 @@ const std::vector<Option>& table() {
          .max = one_day,
          .bind = seconds_field(&ServeOptions::write_timeout)},
         {.section = "server",
+         .key = "boot_timeout",
+         .type = Type::seconds,
+         .cli = "--boot-timeout",
+         .value_name = "S",
+         .doc = "During a reload, seconds a new worker may take until it can serve (worker mode: "
+                "until its script reaches askr_handle_request()); past it the reload fails and the "
+                "previous generation keeps serving (docs/reload.md).",
+         .example = "120",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::boot_timeout)},
+        {.section = "server",
          .key = "shutdown_timeout",
          .type = Type::seconds,
          .cli = "--shutdown-timeout",

@@ -76,6 +76,8 @@ struct Generation {
     pid_t zygote = -1;
     core::UniqueFd control;  // master's end of the socket pair
     bool ready = false;
+    bool failed = false;  // its reload failed: it serves nothing and its zygote is let go
+    std::vector<std::uint32_t> spawning;  // slots asked of its zygote and not yet named
     Clock::time_point started;
 };
 
@@ -117,18 +119,28 @@ class Master final : public admin::Supervisor {
     void spawn_worker(Generation& generation);
     void retire(Worker& worker, int signal);
     void finish_reload_if_done();
+    void check_reload_progress(Generation& generation);
+    void fail_reload(Generation& generation, const std::string& reason);
+    void close_zygote_when_idle(Generation& generation);
+    std::size_t spawns_in_flight() const;
     void answer_control();
     std::string status_text() const;
     void kill_hung_workers();
     int poll_timeout_ms() const;
     void pass_on_kick(std::size_t dead_slot);
     void pass_on_moved(std::size_t dead_slot);
-    Generation* current() { return generations_.empty() ? nullptr : generations_.back().get(); }
-    const Generation* current() const {
-        return generations_.empty() ? nullptr : generations_.back().get();
+    // The newest generation whose reload has not failed (a failed one only winds down).
+    Generation* current() {
+        for (auto g = generations_.rbegin(); g != generations_.rend(); ++g) {
+            if (!(*g)->failed) return g->get();
+        }
+        return nullptr;
     }
+    const Generation* current() const { return const_cast<Master*>(this)->current(); }
     std::optional<std::size_t> free_slot() const;
     std::size_t count_workers(std::uint32_t generation, bool ready_only) const;
+    /// Workers of `generation` that serve or are known to fail at boot.
+    std::size_t count_settled(std::uint32_t generation) const;
 
     const config::ServeOptions& options_;
     std::vector<core::ListenSocket>& sockets_;
@@ -154,8 +166,10 @@ class Master final : public admin::Supervisor {
     Backoff zygote_backoff_;
     Clock::time_point next_worker_start_{};
     Clock::time_point next_zygote_start_{};
-    std::size_t spawns_in_flight_ = 0;
     bool reloading_ = false;
+    std::uint32_t last_reload_generation_ = 0;  // the last reload that ended, and how
+    bool last_reload_failed_ = false;
+    std::string last_reload_error_;
     bool reload_pending_ = false;
     bool announced_ = false;
     bool stopping_ = false;
@@ -259,9 +273,7 @@ int Master::run() {
         reap_children();
         kill_hung_workers();
         if (stopping_) {
-            if (spawns_in_flight_ == 0) {
-                for (auto& g : generations_) g->control.reset();
-            }
+            for (auto& g : generations_) close_zygote_when_idle(*g);
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
             if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 &&
@@ -382,9 +394,12 @@ void Master::prepare_log_files() {
 
 admin::SupervisorStatus Master::supervisor_status() const {
     admin::SupervisorStatus status;
-    status.generation = generations_.empty() ? 0 : generations_.back()->number;
+    status.generation = current() ? current()->number : 0;
     status.reloading = reloading_;
     status.reload_pending = reload_pending_;
+    status.last_reload_generation = last_reload_generation_;
+    status.last_reload_failed = last_reload_failed_;
+    status.last_reload_error = last_reload_error_;
     status.stopping = stopping_;
     status.uptime = Clock::now() - started_;
     status.workers_configured = options_.workers;
@@ -436,6 +451,13 @@ void Master::reap_children() {
         auto g = std::find_if(generations_.begin(), generations_.end(),
                               [pid](const auto& gen) { return gen->zygote == pid; });
         if (g != generations_.end()) {
+            // What it said before exiting (workers it forked) still waits in the socket.
+            while ((*g)->control && !(*g)->spawning.empty()) {
+                const std::size_t before = (*g)->spawning.size();
+                read_zygote(**g);
+                if ((*g)->spawning.size() == before) break;
+            }
+            for (std::uint32_t slot : (*g)->spawning) slot_taken_[slot] = false;
             const bool was_current = g->get() == current();
             const bool was_ready = (*g)->ready;
             const auto uptime = Clock::now() - (*g)->started;
@@ -443,15 +465,14 @@ void Master::reap_children() {
                 spdlog::error("generation {}: zygote {} {}", (*g)->number, pid,
                               describe_exit(status));
             }
+            if (!stopping_ && was_current && !was_ready && reloading_ && generations_.size() > 1) {
+                fail_reload(**g, "did not start (see the log above)");
+                generations_.erase(g);
+                continue;
+            }
             generations_.erase(g);
-            spawns_in_flight_ = 0;  // what that zygote was forking will not be named now
             if (stopping_) continue;
-            if (was_current && !was_ready && reloading_ && !generations_.empty()) {
-                spdlog::error(
-                    "reload failed: the new generation did not start; the previous one keeps "
-                    "serving");
-                reloading_ = false;
-            } else if (was_current) {
+            if (was_current) {
                 // The serving generation lost its zygote: start a new one (backoff on loops).
                 auto delay = zygote_backoff_.on_exit(uptime, true);
                 next_zygote_start_ = Clock::now() + delay;
@@ -477,6 +498,14 @@ void Master::on_worker_exit(const Worker& worker, int status) {
         spdlog::info("worker {} (generation {}) stopped: {}", worker.pid, worker.generation,
                      describe_exit(status));
         finish_reload_if_done();
+        return;
+    }
+    Generation* gen = current();
+    if (reloading_ && gen && worker.generation == gen->number && generations_.size() > 1 &&
+        scoreboard_.slot(worker.slot).ready_ms.load(std::memory_order_relaxed) == 0) {
+        spdlog::error("worker {} (generation {}) {} before it could serve", worker.pid,
+                      worker.generation, describe_exit(status));
+        fail_reload(*gen, "lost a worker before it could serve (see the log above)");
         return;
     }
     if (worker.timed_out) {
@@ -523,7 +552,11 @@ void Master::read_zygote(Generation& generation) {
         // to fall back on: stop with an error. During a reload the old generation serves on.
         case ZygoteMessage::boot_failed:
             spdlog::error("generation {}: {}", generation.number, message.text);
-            if (!announced_ && generations_.size() == 1 && workers_.empty()) {
+            if (reloading_ && &generation == current() && generations_.size() > 1) {
+                fail_reload(generation, "cannot serve: its worker script " +
+                                            options_.worker_script +
+                                            " ended before askr_cow_ready() (see the log above)");
+            } else if (!announced_ && generations_.size() == 1 && workers_.empty()) {
                 spdlog::error("cannot start: the app did not boot (--cow)");
                 stopping_ = true;
                 exit_status_ = 1;
@@ -531,7 +564,10 @@ void Master::read_zygote(Generation& generation) {
             }
             break;
         case ZygoteMessage::spawned: {
-            if (spawns_in_flight_ > 0) --spawns_in_flight_;
+            auto asked =
+                std::find(generation.spawning.begin(), generation.spawning.end(), message.slot);
+            if (asked == generation.spawning.end()) break;  // not a slot it was asked for
+            generation.spawning.erase(asked);
             if (message.pid <= 0) {
                 slot_taken_[message.slot] = false;
                 spdlog::error("generation {}: fork of a worker failed", generation.number);
@@ -550,6 +586,9 @@ void Master::read_zygote(Generation& generation) {
             workers_[w.pid] = w;
             spdlog::info("worker {} (generation {}) started", w.pid, w.generation);
             if (stopping_) retire(workers_[w.pid], SIGTERM);
+            // It never served and never will: it takes no connection before it can.
+            if (generation.failed) retire(workers_[w.pid], SIGKILL);
+            close_zygote_when_idle(generation);
             break;
         }
         default:
@@ -562,6 +601,18 @@ std::optional<std::size_t> Master::free_slot() const {
         if (!slot_taken_[i]) return i;
     }
     return std::nullopt;
+}
+
+std::size_t Master::count_settled(std::uint32_t generation) const {
+    std::size_t n = 0;
+    for (const auto& [pid, w] : workers_) {
+        if (w.generation != generation || w.retiring) continue;
+        const auto state = scoreboard_.slot(w.slot).state.load(std::memory_order_acquire);
+        if (state == shm::WorkerState::idle || state == shm::WorkerState::busy ||
+            state == shm::WorkerState::failing)
+            ++n;
+    }
+    return n;
 }
 
 std::size_t Master::count_workers(std::uint32_t generation, bool ready_only) const {
@@ -581,13 +632,27 @@ std::size_t Master::count_workers(std::uint32_t generation, bool ready_only) con
 void Master::spawn_worker(Generation& generation) {
     auto slot = free_slot();
     if (!slot) return;
+    scoreboard_.slot(*slot).ready_ms.store(0, std::memory_order_relaxed);
     ZygoteMessage command{};
     command.type = ZygoteMessage::spawn;
     command.slot = static_cast<std::uint32_t>(*slot);
     if (::send(generation.control.get(), &command, sizeof command, MSG_NOSIGNAL) != sizeof command)
         return;
     slot_taken_[*slot] = true;
-    ++spawns_in_flight_;
+    generation.spawning.push_back(command.slot);
+}
+
+std::size_t Master::spawns_in_flight() const {
+    std::size_t n = 0;
+    for (const auto& g : generations_) n += g->spawning.size();
+    return n;
+}
+
+// A zygote exits when its control socket closes; it is closed only once every fork asked
+// of it has been named, so that no worker is left running unknown to the master.
+void Master::close_zygote_when_idle(Generation& generation) {
+    if (!generation.control || !generation.spawning.empty()) return;
+    if (stopping_ || generation.failed) generation.control.reset();
 }
 
 void Master::retire(Worker& worker, int signal) {
@@ -606,7 +671,7 @@ void Master::retire(Worker& worker, int signal) {
 int Master::poll_timeout_ms() const {
     const Generation* gen = current();
     const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
-                         !reload_pending_ && spawns_in_flight_ == 0 &&
+                         !reload_pending_ && spawns_in_flight() == 0 &&
                          count_workers(gen->number, true) >= options_.workers &&
                          workers_.size() == options_.workers && admin_.idle();
     return settled ? 1000 : 50;
@@ -623,9 +688,15 @@ void Master::maintain() {
         }
         return;
     }
+    if (reloading_) {
+        check_reload_progress(*gen);
+        gen = current();
+        if (!gen) return;
+    }
     if (!gen->ready || !gen->control) return;
-    if (!announced_ && count_workers(gen->number, true) >= options_.workers) {
-        // "listening on" means ready: every worker of the first generation takes requests.
+    if (!announced_ && count_settled(gen->number) >= options_.workers) {
+        // "listening on" means ready: every worker of the first generation takes requests
+        // (or answers 503 because its worker script cannot start).
         announced_ = true;
         for (const auto& s : sockets_) {
             const bool v6 = s.host.find(':') != std::string::npos;
@@ -637,9 +708,14 @@ void Master::maintain() {
     }
     const auto now = Clock::now();
     const std::size_t live = count_workers(gen->number, false);
-    if (spawns_in_flight_ == 0 && live < options_.workers && now >= next_worker_start_) {
+    if (gen->spawning.empty() && live < options_.workers && now >= next_worker_start_) {
         // During a reload, start the next new worker only when the previous one is ready.
         if (!reloading_ || count_workers(gen->number, true) == live) spawn_worker(*gen);
+    }
+    if (!reloading_ && reload_pending_) {
+        reload_pending_ = false;
+        handle_signal(SIGHUP);
+        return;
     }
     if (reloading_) {
         std::size_t ready_new = count_workers(gen->number, true);
@@ -661,6 +737,52 @@ void Master::maintain() {
     }
 }
 
+// A reload goes on only while the new generation can prove it serves: a worker whose
+// script ended before askr_handle_request(), or still starting after --boot-timeout,
+// fails it before any old worker has been asked to retire for it.
+void Master::check_reload_progress(Generation& generation) {
+    if (generations_.size() < 2) return;
+    const auto now = Clock::now();
+    if (!generation.ready && now - generation.started > options_.boot_timeout) {
+        fail_reload(generation, "did not start PHP within --boot-timeout " +
+                                    std::to_string(options_.boot_timeout.count()) + " s");
+        return;
+    }
+    for (const auto& [pid, w] : workers_) {
+        if (w.generation != generation.number || w.retiring) continue;
+        const auto state = scoreboard_.slot(w.slot).state.load(std::memory_order_acquire);
+        if (state == shm::WorkerState::failing) {
+            fail_reload(generation, "cannot serve: its worker script " + options_.worker_script +
+                                        " ended before reaching askr_handle_request() (see "
+                                        "the log above)");
+            return;
+        }
+        if (state == shm::WorkerState::starting && now - w.started > options_.boot_timeout) {
+            fail_reload(generation, "cannot serve: worker " + std::to_string(pid) +
+                                        " was still starting after --boot-timeout " +
+                                        std::to_string(options_.boot_timeout.count()) + " s");
+            return;
+        }
+    }
+}
+
+// The old generation serves on untouched: the new one's workers (none of which ever took
+// a connection) are killed, its zygote exits once the forks asked of it are named.
+void Master::fail_reload(Generation& generation, const std::string& reason) {
+    generation.failed = true;
+    reloading_ = false;
+    last_reload_generation_ = generation.number;
+    last_reload_failed_ = true;
+    last_reload_error_ = "generation " + std::to_string(generation.number) + " " + reason;
+    const Generation* serving = current();
+    spdlog::error("reload failed: {}; generation {} keeps serving; fix it and reload again",
+                  last_reload_error_, serving ? serving->number : 0);
+    for (auto& [pid, w] : workers_) {
+        if (w.generation == generation.number && !w.retiring) retire(w, SIGKILL);
+    }
+    close_zygote_when_idle(generation);
+}
+
 void Master::finish_reload_if_done() {
     if (!reloading_ || stopping_) return;
     Generation* gen = current();
@@ -676,10 +798,10 @@ void Master::finish_reload_if_done() {
     reloading_ = false;
     spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number,
                  options_.workers);
-    if (reload_pending_) {
-        reload_pending_ = false;
-        handle_signal(SIGHUP);
-    }
+    last_reload_generation_ = gen->number;
+    last_reload_failed_ = false;
+    last_reload_error_.clear();
+    // A SIGHUP that came during the reload starts the next one (maintain()).
 }
 
 // One short exchange per connection: "status\n" in, the worker table out.
@@ -750,11 +872,12 @@ std::string Master::status_text() const {
     char line[256];
     std::snprintf(line, sizeof line, "askr %s, master %d, up %lds, generation %u, %u worker(s)%s\n",
                   ASKR_VERSION, ::getpid(), static_cast<long>(uptime),
-                  generations_.empty() ? 0u : generations_.back()->number, options_.workers,
+                  current() ? current()->number : 0u, options_.workers,
                   reloading_  ? ", reloading"
                   : stopping_ ? ", stopping"
                               : "");
     std::string out = line;
+    if (last_reload_failed_) out += "last reload failed: " + last_reload_error_ + "\n";
     if (!scoreboard_.valid()) {
         out +=
             "the worker table's header is damaged (a stray write into shared memory); restart the "

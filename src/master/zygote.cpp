@@ -73,6 +73,7 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     slot.request_started_ms.store(0, std::memory_order_relaxed);
     slot.generation.store(setup.generation, std::memory_order_relaxed);
     slot.started_ms.store(shm::now_ms(), std::memory_order_relaxed);
+    slot.ready_ms.store(0, std::memory_order_relaxed);
     slot.pid.store(::getpid(), std::memory_order_relaxed);
     slot.state.store(shm::WorkerState::starting, std::memory_order_release);
 

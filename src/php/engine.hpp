@@ -75,6 +75,10 @@ class RequestSource {
     virtual ScriptRequest* next_for(std::chrono::milliseconds timeout) = 0;
     /// True once the worker must stop.
     virtual bool stopping() = 0;
+    /// The worker script reached askr_handle_request(): this worker can serve.
+    virtual void script_ready() {}
+    /// The worker script ended before reaching askr_handle_request() (it is restarted).
+    virtual void script_failed() {}
 };
 
 /// A worker script and how to run it (worker mode: the app boots once per process).

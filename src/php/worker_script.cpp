@@ -42,6 +42,7 @@ http::Request idle_request;
 zend_long request_time_limit = 0;
 std::uint64_t handled = 0;          // requests handled by the current run of the script
 bool stop_seen = false;             // the source said there are no more requests
+bool reached_handler = false;       // this run of the script called askr_handle_request()
 ForkServer* fork_server = nullptr;  // --cow: the zygote's fork loop (null otherwise)
 bool forked = false;                // --cow: this process is a worker forked from the template
 
@@ -228,6 +229,10 @@ void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
     }
     // The previous request and the app's own reset (the loop body) are done: the state
     // left now is what the next request will see.
+    if (!reached_handler) {
+        reached_handler = true;
+        source->script_ready();  // the app booted: this worker can take over from the old ones
+    }
     if (detail::paranoid && handled > 0) detail::paranoid_after_request(handled);
     close_idle_context();
     zend_unset_timeout();  // waiting is not execution
@@ -264,6 +269,7 @@ namespace {
 
 // One run of the worker script, from php_request_startup() to php_request_shutdown().
 void run_once(const WorkerScript& worker) {
+    reached_handler = false;
     begin_idle_request_info();
     if (php_request_startup() == FAILURE) {
         spdlog::error("worker script {}: PHP request startup failed", worker.filename);
@@ -322,6 +328,7 @@ void run_worker_script(const WorkerScript& worker, RequestSource& requests) {
         const auto started = std::chrono::steady_clock::now();
         run_once(worker);
         if (stop_seen || requests.stopping()) break;
+        if (!reached_handler) requests.script_failed();
         // The script ended while requests are still wanted: start it again. If it did
         // not get to serve anything, wait longer each time (it is failing at boot).
         const bool failed_at_boot =

@@ -16,6 +16,7 @@ const char* state_name(WorkerState state) {
         case WorkerState::idle: return "idle";
         case WorkerState::busy: return "busy";
         case WorkerState::draining: return "draining";
+        case WorkerState::failing: return "failing";
     }
     return "unknown";
 }

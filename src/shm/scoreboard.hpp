@@ -9,8 +9,14 @@
 
 namespace askr::shm {
 
-/// What a worker is doing, as the master and `askr status` see it.
-enum class WorkerState : std::uint32_t { empty = 0, starting, idle, busy, draining };
+/// What a worker is doing, as the master and `askr status` see it. `starting` lasts until
+/// the worker can serve: in worker mode, until its script reaches askr_handle_request().
+/// `failing`: its worker script ended before getting there (it is restarted; requests get
+/// 503 meanwhile).
+enum class WorkerState : std::uint32_t { empty = 0, starting, idle, busy, draining, failing };
+
+/// Number of WorkerState values.
+inline constexpr std::size_t worker_state_count = 6;
 
 /// Name of a state ("idle").
 const char* state_name(WorkerState state);
@@ -26,6 +32,7 @@ struct alignas(64) WorkerSlot {
         0};                                   ///< wall clock of the running request, 0 when idle
     std::atomic<std::uint64_t> rss_bytes{0};  ///< resident memory, refreshed between requests
     std::atomic<std::int64_t> started_ms{0};  ///< when the worker started
+    std::atomic<std::int64_t> ready_ms{0};    ///< when it could first serve (0: not yet)
     // The accept policy's inputs (worker/accept_policy.hpp) and what it did:
     std::atomic<std::uint32_t> connections{0};      ///< open client connections
     std::atomic<std::uint32_t> php_outstanding{0};  ///< requests handed to PHP and not yet done
@@ -43,7 +50,7 @@ struct alignas(64) WorkerSlot {
 class Scoreboard {
   public:
     static constexpr std::uint32_t magic = 0x41534b52;  // "ASKR"
-    static constexpr std::uint32_t layout_version = 3;
+    static constexpr std::uint32_t layout_version = 4;
 
     /// Maps a table with room for `slots` workers; throws std::runtime_error on failure.
     explicit Scoreboard(std::size_t slots);

@@ -115,13 +115,12 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             listeners_.push_back(
                 {s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(), service});
         }
-        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds,
-                          identity_.kick_fd,
-                          identity_.metrics ? &identity_.metrics->connections_shed : nullptr};
-        accept_thread_.emplace(
-            accept_sockets, options_.max_connections, peers, [this](int fd, std::size_t listener) {
-                asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
-            });
+        accept_sockets_ = std::move(accept_sockets);
+        if (options_.worker_script.empty()) {
+            start_accepting();
+        } else {
+            asio::co_spawn(context_.io, accept_when_ready(), core::log_coroutine_exception);
+        }
         signals_.async_wait(
             [this](boost::system::error_code ec, int signal) { on_signal(ec, signal); });
         if (identity_.stop_fd >= 0) {
@@ -203,6 +202,48 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     }
 
   private:
+    void start_accepting() {
+        AcceptPeers peers{identity_.scoreboard, identity_.slot, identity_.kick_fds,
+                          identity_.kick_fd,
+                          identity_.metrics ? &identity_.metrics->connections_shed : nullptr};
+        accept_thread_.emplace(
+            accept_sockets_, options_.max_connections, peers, [this](int fd, std::size_t listener) {
+                asio::post(context_.io, [this, fd, listener] { on_accepted(fd, listener); });
+            });
+    }
+
+    // Worker mode: a worker takes connections once its script can serve (it reached
+    // askr_handle_request()), so that a new generation whose script is broken or still
+    // booting never answers for the one that serves (docs/reload.md). When no other worker
+    // serves (the first start, or every other one is gone), it takes them at once: the
+    // clients then wait for the boot, or get a 503 from a script that cannot start,
+    // instead of waiting unanswered in the listen queue.
+    asio::awaitable<void> accept_when_ready() {
+        asio::steady_timer poll(context_.io);
+        while (!context_.draining) {
+            if (!identity_.slot || !identity_.scoreboard || can_serve(*identity_.slot) ||
+                !another_worker_serves()) {
+                start_accepting();
+                co_return;
+            }
+            poll.expires_after(std::chrono::milliseconds(20));
+            co_await poll.async_wait(as_tuple(use_awaitable));
+        }
+    }
+
+    static bool can_serve(const shm::WorkerSlot& slot) {
+        const auto state = slot.state.load(std::memory_order_acquire);
+        return state == shm::WorkerState::idle || state == shm::WorkerState::busy;
+    }
+
+    bool another_worker_serves() const {
+        for (std::size_t i = 0; i < identity_.scoreboard->size(); ++i) {
+            const shm::WorkerSlot& other = identity_.scoreboard->slot(i);
+            if (&other != identity_.slot && can_serve(other)) return true;
+        }
+        return false;
+    }
+
     // On the I/O thread: a connection the accept thread took. One accepted as the drain
     // began is still served (with Connection: close): dropping it would fail a request
     // the client already sent.
@@ -367,6 +408,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         http::h1::Service service;
     };
     std::vector<Listener> listeners_;  // by listening socket, as the accept thread numbers them
+    std::vector<AcceptSocket> accept_sockets_;
     std::optional<AcceptThread> accept_thread_;
     asio::signal_set signals_;
     asio::posix::stream_descriptor stop_requests_;
@@ -411,6 +453,19 @@ class RequestFeed final : public php::RequestSource {
     }
 
     bool stopping() override { return queue_.stopped(); }
+
+    void script_ready() override {
+        if (!slot_) return;
+        if (slot_->ready_ms.load(std::memory_order_relaxed) == 0)
+            slot_->ready_ms.store(shm::now_ms(), std::memory_order_relaxed);
+        set_state(shm::WorkerState::starting, shm::WorkerState::idle);
+        set_state(shm::WorkerState::failing, shm::WorkerState::idle);
+    }
+
+    void script_failed() override {
+        set_state(shm::WorkerState::starting, shm::WorkerState::failing);
+        set_state(shm::WorkerState::idle, shm::WorkerState::failing);
+    }
 
   private:
     void set_state(shm::WorkerState from, shm::WorkerState to) {
@@ -491,8 +546,11 @@ Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSo
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     parts_->io_thread = std::thread([io = &parts_->io] { io->run(); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    if (identity.slot)
+    // Classic mode serves from here on; a worker script says so itself (script_ready()).
+    if (identity.slot && options.worker_script.empty()) {
+        identity.slot->ready_ms.store(shm::now_ms(), std::memory_order_relaxed);
         identity.slot->state.store(shm::WorkerState::idle, std::memory_order_release);
+    }
 }
 
 Runtime::~Runtime() {
