@@ -24,6 +24,14 @@ bool is_protocol_owned(std::string_view name) {
     }
 }
 
+bool is_field_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+        if (!is_tchar(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+}
+
 void Fields::add(std::string_view name, std::string_view value) {
     Ref ref;
     ref.name_offset = static_cast<std::uint32_t>(storage_.size());

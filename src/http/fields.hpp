@@ -13,6 +13,36 @@ namespace askr::http {
 /// the protocol derives from the body it frames. Any case.
 bool is_protocol_owned(std::string_view name);
 
+/// True for a token character (RFC 9110 section 5.6.2): what field names and methods are
+/// made of.
+inline bool is_tchar(unsigned char c) {
+    if (c >= '0' && c <= '9') return true;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+    switch (c) {
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '.':
+        case '^':
+        case '_':
+        case '`':
+        case '|':
+        case '~':
+            return true;
+        default:
+            return false;
+    }
+}
+
+/// True when `name` is a valid field name: a non-empty token (RFC 9110 section 5.1).
+bool is_field_name(std::string_view name);
+
 /// Header fields as (name, value) pairs, in the order they were added. In a response,
 /// names are as the application spelled them: HTTP/1 writes them as they are, HTTP/2
 /// lower-cases them (RFC 9113 section 8.2.1); a Request keeps its own lower-case. The

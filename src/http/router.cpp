@@ -77,12 +77,23 @@ bool is_php(std::string_view name) {
 
 /// Extensions whose files hold PHP source or code PHP includes: served as text they would
 /// leak it, and we only execute ".php", so they are hidden (not_found).
+/// So are the copies editors and deployments leave of a PHP file ("index.php.bak",
+/// "index.php~", Vim's ".index.php.swp" is a dot-file already, Emacs' "#index.php#"):
+/// served with a type from their extension, they too would leak the source.
 bool is_php_source(std::string_view name) {
     static constexpr std::string_view hidden[] = {".phtml", ".php3", ".php4", ".php5", ".php6",
                                                   ".php7",  ".php8", ".phps", ".phar", ".inc"};
     for (std::string_view extension : hidden) {
         if (ends_with_ignore_case(name, extension)) return true;
     }
+    static constexpr std::string_view copies[] = {".php~",    ".php.bak", ".php.orig", ".php.save",
+                                                  ".php.swp", ".php.old", ".php.tmp",  ".php.dist"};
+    for (std::string_view suffix : copies) {
+        if (ends_with_ignore_case(name, suffix)) return true;
+    }
+    // Emacs' auto-save file "#name#" (a copy of whatever is being edited).
+    const std::string_view last = name.substr(name.rfind('/') + 1);
+    if (last.size() > 2 && last.front() == '#' && last.back() == '#') return true;
     return false;
 }
 

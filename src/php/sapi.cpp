@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <syslog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -86,6 +87,22 @@ void on_flush(void* /*server_context*/) {
     if (!push_output(false) || current->script->writer->client_gone()) {
         php_handle_aborted_connection();
     }
+}
+
+// header(): PHP itself refuses CR and LF in a header; a name that is not a token (RFC
+// 9110 section 5.1: "X A", "X-A ", "" or no colon at all) would reach the client as
+// garbage or split into something else, so it is refused here the same way, with a warning.
+int on_header(sapi_header_struct* header, sapi_header_op_enum op, sapi_headers_struct*) {
+    if (op != SAPI_HEADER_ADD && op != SAPI_HEADER_REPLACE) return SAPI_HEADER_ADD;
+    const std::string_view line(header->header, header->header_len);
+    const auto colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    if (colon != std::string_view::npos && http::is_field_name(name)) return SAPI_HEADER_ADD;
+    php_error_docref(nullptr, E_WARNING,
+                     "Header \"%.*s\" not sent: a header is \"Name: value\" and the name a "
+                     "token (letters, digits and !#$%%&'*+-.^_`|~, no spaces)",
+                     static_cast<int>(std::min<std::size_t>(name.size(), 64)), name.data());
+    return 0;
 }
 
 // The script's headers are final: keep them for the server, which frames the response.
@@ -212,7 +229,7 @@ sapi_module_struct make_module() {
     m.get_stat = nullptr;
     m.getenv = on_getenv;  // the request's CGI variables, then the (clean) environment
     m.sapi_error = php_error;
-    m.header_handler = nullptr;        // PHP keeps the header list itself
+    m.header_handler = on_header;      // refuses invalid names; PHP keeps the list itself
     m.send_headers = on_send_headers;  // the head, framed later by the server
     m.send_header = nullptr;
     m.read_post = on_read_post;        // request body (already read by the I/O thread)

@@ -272,6 +272,28 @@ TEST(Http1, KeepAliveAnswersTwoRequestsOnOneConnection) {
     EXPECT_FALSE(connection.wait_for_close(300ms)) << "the server closed a keep-alive connection";
 }
 
+// RFC 9112 section 5.2: obs-fold is refused (400), never unfolded: a proxy in front that
+// does not unfold would see another request ("Transfer-Encoding:" empty, then a line).
+TEST(Http1, ObsFoldIsRefused) {
+    TempDir root;
+    write_echo_app(root);
+    Server server(root.path());
+    for (const std::string head :
+         {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\n\r\n",
+          "GET /echo HTTP/1.1\r\nHost: x\r\nX-Long: a\r\n\tb\r\n\r\n"}) {
+        const std::string response = raw_exchange(server.port(), head);
+        EXPECT_EQ(response.rfind("HTTP/1.1 400 ", 0), 0u) << response;
+        EXPECT_EQ(response.find("hello"), std::string::npos) << response;
+    }
+    // A space inside a value, or at a body's start, is no fold.
+    const std::string fine =
+        raw_exchange(server.port(),
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nX-A: a b\r\nContent-Length: 3\r\n"
+                     "Connection: close\r\n\r\n  x");
+    EXPECT_EQ(fine.rfind("HTTP/1.1 200 ", 0), 0u) << fine;
+}
+
 TEST(Http1, ConnectionCloseIsHonoured) {
     TempDir root;
     write_echo_app(root);

@@ -179,6 +179,35 @@ TEST(PhpRequest, JsonBodyThroughPhpInput) {
     EXPECT_EQ(j["type"], "application/json");
 }
 
+// A header whose name is not a token is refused with a warning, as CR/LF already is.
+TEST(PhpResponse, HeadersWithInvalidNamesAreNotSent) {
+    TempDir root;
+    root.write("index.php", R"(<?php
+        set_error_handler(function ($no, $message) { $GLOBALS['warnings'][] = $message; return true; });
+        $GLOBALS['warnings'] = [];
+        header('X A: spaced');
+        header('X-Colon : before');
+        header('NoColonAtAll');
+        header(': empty');
+        header('X-Good: kept');
+        header('Content-Type: application/json');
+        echo json_encode(['warnings' => $GLOBALS['warnings'], 'list' => headers_list()]);)");
+    Server server(root.path());
+    auto r = get(server.url("/"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("x-good"), "kept");
+    for (const auto& [name, value] : r.header_list) {
+        EXPECT_NE(value, "spaced") << name;
+        EXPECT_NE(value, "before") << name;
+        EXPECT_NE(value, "empty") << name;
+        EXPECT_EQ(name.find(' '), std::string::npos) << name;
+        EXPECT_NE(name, "nocolonatall");
+    }
+    json j = parse(r);
+    EXPECT_EQ(j["warnings"].size(), 4u) << j.dump();
+    EXPECT_EQ(j["list"], json::array({"X-Good: kept", "Content-Type: application/json"}));
+}
+
 TEST(PhpResponse, HeadersStatusAndCookies) {
     TempDir root;
     root.write("index.php", R"(<?php

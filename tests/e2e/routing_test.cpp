@@ -333,6 +333,25 @@ TEST(Routing, PhpIncludeFilesAreNotServedAsSource) {
     }
 }
 
+// The copies an editor or a deployment leaves beside a PHP file hold its source too.
+TEST(Routing, BackupAndEditorCopiesOfPhpFilesAreNotServed) {
+    TempDir root;
+    root.write("index.php", kReportScript);
+    const std::vector<std::string> copies = {"index.php.bak", "old.php~",     "a.php.orig",
+                                             "b.php.save",    "c.php.swp",    "d.PHP.BAK",
+                                             "e.php.old",     "#config.php#", "f.php.dist"};
+    for (const auto& name : copies) root.write(name, "<?php // secret-copy " + name);
+    root.write("notes.txt~", "a backup of a text file is served");
+    Server server(root.path());
+    for (const auto& name : copies) {
+        const std::string target = "/" + (name.front() == '#' ? "%23config.php%23" : name);
+        auto response = get(server.url(target));
+        EXPECT_EQ(response.status, 404) << target << ": " << response.body;
+        EXPECT_EQ(response.body.find("secret"), std::string::npos) << target;
+    }
+    EXPECT_EQ(get(server.url("/notes.txt~")).status, 200);
+}
+
 /// A document root with links out of it, as Debian's packaged apps have them.
 struct SymlinkLayout {
     TempDir outer;

@@ -3,6 +3,7 @@
 #include <http_parser.h>
 
 #include "core/text.hpp"
+#include "http/fields.hpp"
 #include "http/h1/chunked_framing.hpp"
 
 #include <cctype>
@@ -26,6 +27,10 @@ struct Message {
     ChunkedFraming framing;
     bool seen_bytes = false;
     char first_byte = 0;
+    // The scan of the head for obs-fold (Parser::feed): where it stands.
+    bool head_begun = false;  // past the empty lines a request may follow (RFC 9112 section 2.2)
+    bool head_scanned = false;
+    bool after_lf = false;
     int error_status = 0;
     const char* error_reason = nullptr;
 };
@@ -53,31 +58,6 @@ using State = Parser::State;
 
 State& state_of(http_parser* p) {
     return *static_cast<State*>(p->data);
-}
-
-bool is_tchar(unsigned char c) {  // RFC 9110 section 5.6.2
-    if (c >= '0' && c <= '9') return true;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-    switch (c) {
-        case '!':
-        case '#':
-        case '$':
-        case '%':
-        case '&':
-        case '\'':
-        case '*':
-        case '+':
-        case '-':
-        case '.':
-        case '^':
-        case '_':
-        case '`':
-        case '|':
-        case '~':
-            return true;
-        default:
-            return false;
-    }
 }
 
 // A Host value: reg-name, IPv4 or [IPv6], optional port (RFC 3986 section 3.2.2). Apps build
@@ -269,6 +249,30 @@ void Parser::start(Request& request) {
     static_cast<Message&>(s) = Message{};
 }
 
+namespace {
+
+// RFC 9112 section 5.2: a field line continued on the next (obs-fold, the next line starting
+// with SP or HTAB) may be unfolded by a server, which http_parser does. A server facing the
+// internet refuses it instead (400): intermediaries that do not unfold would read another
+// request than Askr does ("Transfer-Encoding:\r\n chunked"). Scanned up to the head's end.
+bool has_obs_fold(State& s, const char* data, std::size_t length) {
+    for (std::size_t i = 0; i < length && !s.head_scanned; ++i) {
+        const char c = data[i];
+        if (!s.head_begun) {
+            if (c == '\r' || c == '\n') continue;
+            s.head_begun = true;
+        }
+        if (s.after_lf) {
+            if (c == ' ' || c == '\t') return true;
+            if (c == '\r' || c == '\n') s.head_scanned = true;  // the empty line ends the head
+        }
+        s.after_lf = c == '\n';
+    }
+    return false;
+}
+
+}  // namespace
+
 Parser::Result Parser::feed(const char* data, std::size_t length) {
     State& s = *state_;
     if (s.error_status != 0) return {Status::error, 0};
@@ -276,6 +280,10 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
     if (!s.seen_bytes && length > 0) {
         s.seen_bytes = true;
         s.first_byte = data[0];
+    }
+    if (!s.head_scanned && has_obs_fold(s, data, length)) {
+        s.fail(400, "obs-fold: a header field line continued on the next (RFC 9112 section 5.2)");
+        return {Status::error, 0};
     }
     std::size_t total = 0;
     for (;;) {
