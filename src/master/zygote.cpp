@@ -180,6 +180,7 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.ini = setup.options->php_ini;
         engine.server_software = "Askr/" ASKR_VERSION;
         engine.frankenphp_compat = setup.options->frankenphp_compat;
+        engine.cache = setup.cache;
         php::startup(engine);
     } catch (const std::exception& e) {
         reply.type = ZygoteMessage::failed;

@@ -9,6 +9,10 @@
 #include "http/response_head.hpp"
 #include "php/cgi_environment.hpp"
 
+namespace askr::shm {
+class CacheTable;
+}
+
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
 namespace askr::php {
 
@@ -16,7 +20,8 @@ namespace askr::php {
 struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
     std::string server_software = "Askr";                  ///< SERVER_SOFTWARE
-    bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
+    bool frankenphp_compat = false;    ///< register frankenphp_handle_request() and friends
+    shm::CacheTable* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
 };
 
 /// The response head a script produced: its status and fields as the script set them;
