@@ -101,6 +101,8 @@ class CacheTable {
                           std::int64_t& result);
     /// Removes every entry.
     void flush();
+    /// The largest value a key may hold, in bytes.
+    std::uint64_t max_value() const { return max_value_; }
     /// Sizes and counters.
     CacheInfo info() const;
     /// True when the header still says what it was created with.
