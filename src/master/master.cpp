@@ -105,7 +105,7 @@ class Master final : public admin::Supervisor {
           scoreboard_(2 * options.workers),
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
-          admin_(options, scoreboard_, metrics_, *this),
+          admin_(options, scoreboard_, metrics_, *this, cache_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
 

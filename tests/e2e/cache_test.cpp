@@ -272,6 +272,16 @@ TEST(Cache, InfoCountsAndFlushEmpties) {
     EXPECT_GE(info["misses"].get<int>(), 1);
     EXPECT_GE(info["sets"].get<int>(), 8);
     EXPECT_EQ(info["evictions"], 0);
+    // The admin API and /metrics count the same.
+    const auto api = get(server.admin_url("/api/metrics"));
+    ASSERT_EQ(api.status, 200) << api.body;
+    const json metrics = json::parse(api.body)["cache"];
+    EXPECT_EQ(metrics["slots"], 1000);
+    EXPECT_GE(metrics["hits"].get<int>(), 8);
+    EXPECT_GT(metrics["memory_used_bytes"].get<int>(), 0);
+    const auto prometheus = get(server.admin_url("/metrics"));
+    EXPECT_NE(prometheus.body.find("askr_cache_requests_total{result=\"hit\"} "),
+              std::string::npos);
     const json flushed = get_json(server, "op=flush");
     EXPECT_EQ(flushed["flush"], true);
     EXPECT_EQ(get_json(server, "op=info")["info"]["used"], 0);
