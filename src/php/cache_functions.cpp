@@ -83,10 +83,13 @@ std::string_view view(const zend_string* s) {
     return {ZSTR_VAL(s), ZSTR_LEN(s)};
 }
 
-// Encodes `value` for the table; false with an exception thrown when it cannot be stored.
-bool encode(zval* value, std::uint32_t arg, CacheType& type, std::string& bytes) {
+// Encodes `value` for the table into `out`: a string's own bytes (no copy), or `bytes`.
+// False with an exception thrown when it cannot be stored.
+bool encode(zval* value, std::uint32_t arg, CacheType& type, std::string& bytes,
+            std::string_view& out) {
     ZVAL_DEREF(value);
     bytes.clear();
+    out = {};
     switch (Z_TYPE_P(value)) {
         case IS_NULL:
             type = CacheType::null;
@@ -101,17 +104,19 @@ bool encode(zval* value, std::uint32_t arg, CacheType& type, std::string& bytes)
             const std::int64_t n = Z_LVAL_P(value);
             type = CacheType::integer;
             bytes.assign(reinterpret_cast<const char*>(&n), sizeof n);
+            out = bytes;
             return true;
         }
         case IS_DOUBLE: {
             const double d = Z_DVAL_P(value);
             type = CacheType::floating;
             bytes.assign(reinterpret_cast<const char*>(&d), sizeof d);
+            out = bytes;
             return true;
         }
         case IS_STRING:
             type = CacheType::string;
-            bytes.assign(Z_STRVAL_P(value), Z_STRLEN_P(value));
+            out = std::string_view(Z_STRVAL_P(value), Z_STRLEN_P(value));
             break;
         case IS_ARRAY:
         case IS_OBJECT: {
@@ -121,18 +126,19 @@ bool encode(zval* value, std::uint32_t arg, CacheType& type, std::string& bytes)
                     "must not be a Closure: a closure cannot be stored, store what it computes");
                 return false;
             }
-            smart_str out = {};
+            smart_str serialized = {};
             php_serialize_data_t state;
             PHP_VAR_SERIALIZE_INIT(state);
-            php_var_serialize(&out, value, &state);
+            php_var_serialize(&serialized, value, &state);
             PHP_VAR_SERIALIZE_DESTROY(state);
             if (EG(exception)) {
-                smart_str_free(&out);
+                smart_str_free(&serialized);
                 return false;
             }
             type = CacheType::serialized;
-            if (out.s) bytes.assign(ZSTR_VAL(out.s), ZSTR_LEN(out.s));
-            smart_str_free(&out);
+            if (serialized.s) bytes.assign(ZSTR_VAL(serialized.s), ZSTR_LEN(serialized.s));
+            smart_str_free(&serialized);
+            out = bytes;
             break;
         }
         default:
@@ -141,10 +147,10 @@ bool encode(zval* value, std::uint32_t arg, CacheType& type, std::string& bytes)
                 zend_zval_type_name(value));
             return false;
     }
-    if (cache && bytes.size() > cache->max_value()) {
+    if (cache && out.size() > cache->max_value()) {
         zend_argument_value_error(
-            arg, "is %zu bytes%s, over [cache] max_value (%s): store less or raise it",
-            bytes.size(), type == CacheType::serialized ? " serialized" : "",
+            arg, "is %zu bytes%s, over [cache] max_value (%s): store less or raise it", out.size(),
+            type == CacheType::serialized ? " serialized" : "",
             core::format_size(cache->max_value()).c_str());
         return false;
     }
@@ -237,8 +243,8 @@ void store(INTERNAL_FUNCTION_PARAMETERS, bool only_if_absent) {
     shm::CacheTable* t = table();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 3, 0)) RETURN_THROWS();
     CacheType type{};
-    std::string& bytes = scratch();
-    if (!encode(value, 2, type, bytes)) RETURN_THROWS();
+    std::string_view bytes;
+    if (!encode(value, 2, type, scratch(), bytes)) RETURN_THROWS();
     RETURN_BOOL(t->set(CacheSpace::value, view(key), type, bytes, ttl * 1000, only_if_absent) ==
                 CacheStatus::ok);
 }
@@ -352,8 +358,9 @@ bool compute_and_store(shm::CacheTable& t, const zend_string* key, zend_long ttl
         return false;
     }
     CacheType type{};
-    std::string bytes;
-    if (!encode(out, 3, type, bytes)) return false;
+    std::string buffer;
+    std::string_view bytes;
+    if (!encode(out, 3, type, buffer, bytes)) return false;
     t.set(CacheSpace::value, view(key), type, bytes, ttl * 1000);
     return true;
 }

@@ -53,16 +53,21 @@ struct alignas(64) CacheTable::Arena {
     std::atomic<std::uint64_t> hand;  ///< the eviction sweep's next bucket
 };
 
+// The counters every lookup and write bumps, spread over cache lines by pid: processes
+// that share the table then rarely write the same line for a count.
+struct alignas(64) CounterShard {
+    std::atomic<std::uint64_t> hits, misses, sets;
+};
+constexpr std::size_t counter_shards = 16;
+
 struct alignas(64) CacheTable::Stats {
-    std::atomic<std::uint64_t> hits, misses, sets, evictions, expired, lock_steals, entries;
+    std::atomic<std::uint64_t> evictions, expired, lock_steals, entries;
+    CounterShard shards[counter_shards];
 };
 
 namespace {
 
 constexpr std::size_t block_data = CacheTable::block_bytes - sizeof(std::uint32_t);
-constexpr std::size_t stats_offset = 0;
-constexpr std::size_t arena_offset = 64;
-constexpr std::size_t buckets_offset = 128;
 
 // The pid of this process, refreshed in the child after every fork (getpid() is a system
 // call; the lock takes it on every operation).
@@ -184,34 +189,39 @@ CacheTable::CacheTable(const CacheLimits& limits)
       buckets_(bucket_count(limits.slots)),
       block_count_(block_count(limits.memory)),
       max_value_(limits.max_value),
-      region_("the cache", magic, layout_version,
-              buckets_offset + buckets_ * sizeof(Bucket) + std::size_t{block_count_} * block_bytes,
-              limits.slots) {
+      region_(
+          "the cache", magic, layout_version,
+          buckets_offset() + buckets_ * sizeof(Bucket) + std::size_t{block_count_} * block_bytes,
+          limits.slots) {
     static_assert(sizeof(Entry) == 32 && sizeof(Bucket) == 256);  // four cache lines a bucket
-    static_assert(sizeof(Stats) <= arena_offset - stats_offset);
-    static_assert(sizeof(Arena) <= buckets_offset - arena_offset);
+    static_assert(sizeof(Stats) % 64 == 0 && sizeof(Arena) == 64);
     arena().total = block_count_;
 }
 
 CacheTable::~CacheTable() = default;
 
 CacheTable::Bucket& CacheTable::bucket(std::size_t i) const {
-    return reinterpret_cast<Bucket*>(region_.contents() + buckets_offset)[i];
+    return reinterpret_cast<Bucket*>(region_.contents() + buckets_offset())[i];
 }
 
 CacheTable::Block* CacheTable::block(std::uint32_t i) const {
     if (i >= block_count_) return nullptr;
-    return reinterpret_cast<Block*>(region_.contents() + buckets_offset +
+    return reinterpret_cast<Block*>(region_.contents() + buckets_offset() +
                                     buckets_ * sizeof(Bucket)) +
            i;
 }
 
 CacheTable::Stats& CacheTable::stats() const {
-    return *reinterpret_cast<Stats*>(region_.contents() + stats_offset);
+    return *reinterpret_cast<Stats*>(region_.contents());
 }
 
 CacheTable::Arena& CacheTable::arena() const {
-    return *reinterpret_cast<Arena*>(region_.contents() + arena_offset);
+    return *reinterpret_cast<Arena*>(region_.contents() + sizeof(Stats));
+}
+
+// Layout: Stats, Arena, the buckets, the blocks.
+std::size_t CacheTable::buckets_offset() {
+    return sizeof(Stats) + sizeof(Arena);
 }
 
 std::size_t CacheTable::chain_blocks(const Entry& e) const {
@@ -265,6 +275,10 @@ void CacheTable::copy_in(std::uint32_t first, std::size_t offset, const char* fr
 
 bool CacheTable::key_equals(const Entry& e, std::string_view key) const {
     if (e.key_bytes != key.size()) return false;
+    if (key.size() <= block_data) {  // the common case: the key is in the first block
+        const Block* b = block(e.first);
+        return b && std::memcmp(b->data, key.data(), key.size()) == 0;
+    }
     char copy[max_key_bytes];
     std::memset(copy, 0, key.size());
     copy_out(e, 0, key.size(), copy);
@@ -429,7 +443,7 @@ bool CacheTable::get(CacheSpace space, std::string_view key, CacheType& type, st
     Locked locked(b.lock, counters);
     Entry* e = find(b, hash, space, key, monotonic_ms());
     if (!e) {
-        counters.misses.fetch_add(1, std::memory_order_relaxed);
+        counters.shards[own_pid() % counter_shards].misses.fetch_add(1, std::memory_order_relaxed);
         return false;
     }
     const std::size_t length = std::min<std::uint64_t>(e->value_bytes, max_value_);
@@ -437,7 +451,7 @@ bool CacheTable::get(CacheSpace space, std::string_view key, CacheType& type, st
     copy_out(*e, e->key_bytes, length, out.data());
     type = e->type;
     if (!e->referenced) e->referenced = 1;
-    counters.hits.fetch_add(1, std::memory_order_relaxed);
+    counters.shards[own_pid() % counter_shards].hits.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
 
@@ -451,7 +465,8 @@ CacheStatus CacheTable::set(CacheSpace space, std::string_view key, CacheType ty
     const std::uint64_t hash = hash_key(space, key);
     const std::size_t index = hash % buckets_;
     // Reclaim expired entries as the cache is used, not only once it is full.
-    if ((counters.sets.load(std::memory_order_relaxed) & 7) == 0) sweep(1, false, buckets_);
+    CounterShard& shard = counters.shards[own_pid() % counter_shards];
+    if ((shard.sets.load(std::memory_order_relaxed) & 7) == 0) sweep(1, false, buckets_);
     Bucket& b = bucket(index);
     Locked locked(b.lock, counters);
     const std::int64_t now = monotonic_ms();
@@ -477,7 +492,7 @@ CacheStatus CacheTable::set(CacheSpace space, std::string_view key, CacheType ty
     e->type = type;
     e->referenced = 1;
     e->key_bytes = static_cast<std::uint16_t>(key.size());
-    counters.sets.fetch_add(1, std::memory_order_relaxed);
+    shard.sets.fetch_add(1, std::memory_order_relaxed);
     return CacheStatus::ok;
 }
 
@@ -525,7 +540,8 @@ CacheStatus CacheTable::increment(std::string_view key, std::int64_t by, std::in
             if (__builtin_add_overflow(value, by, &value)) return CacheStatus::overflow;
             copy_in(e->first, e->key_bytes, reinterpret_cast<const char*>(&value), sizeof value);
             e->referenced = 1;
-            counters.sets.fetch_add(1, std::memory_order_relaxed);
+            counters.shards[own_pid() % counter_shards].sets.fetch_add(1,
+                                                                       std::memory_order_relaxed);
             result = value;
             return CacheStatus::ok;
         }
@@ -564,9 +580,11 @@ CacheInfo CacheTable::info() const {
     const std::uint64_t free = std::min<std::uint64_t>(pool.free_count, handed);
     out.memory_used = (handed - free) * block_bytes;
     out.max_value = max_value_;
-    out.hits = counters.hits.load(std::memory_order_relaxed);
-    out.misses = counters.misses.load(std::memory_order_relaxed);
-    out.sets = counters.sets.load(std::memory_order_relaxed);
+    for (const CounterShard& shard : counters.shards) {
+        out.hits += shard.hits.load(std::memory_order_relaxed);
+        out.misses += shard.misses.load(std::memory_order_relaxed);
+        out.sets += shard.sets.load(std::memory_order_relaxed);
+    }
     out.evictions = counters.evictions.load(std::memory_order_relaxed);
     out.expired = counters.expired.load(std::memory_order_relaxed);
     out.lock_steals = counters.lock_steals.load(std::memory_order_relaxed);

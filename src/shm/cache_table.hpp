@@ -120,6 +120,7 @@ class CacheTable {
     struct Stats;
     struct Locked;
 
+    static std::size_t buckets_offset();
     Stats& stats() const;
     Arena& arena() const;
     Bucket& bucket(std::size_t i) const;
