@@ -74,6 +74,16 @@ try {
             return ['by' => getmypid()];
         });
         break;
+    case 'remember_slow':
+        $out['value'] = askr_cache_remember('slow-key', 0, function () {
+            askr_cache_set('computing-pid', getmypid());
+            sleep(20);
+            return 'first';
+        });
+        break;
+    case 'remember_after':
+        $out['value'] = askr_cache_remember('slow-key', 0, fn() => 'second');
+        break;
     case 'nested':
         $out['value'] = askr_cache_remember('outer', 0, function () {
             return askr_cache_remember('inner', 0, fn() => 'inner')
@@ -256,6 +266,29 @@ TEST(Cache, RememberComputesOnceForConcurrentMisses) {
     // A remember inside a remember, of another key and of the same key, does not wait on
     // itself.
     EXPECT_EQ(get_json(server, "op=nested")["value"], "inner+self");
+}
+
+TEST(Cache, RememberDoesNotWaitForAKilledComputer) {
+    TempDir root;
+    root.write("index.php", cache_script);
+    Server server(root.path(), two_workers());
+    server.allow_error("killed by signal 9");
+    std::thread slow(
+        [&] { request(server.url("/index.php?op=remember_slow"), {.timeout_ms = 30000}); });
+    int computing = 0;
+    for (int attempt = 0; attempt < 200 && computing == 0; ++attempt) {
+        const json j = get_json(server, "op=get&key=computing-pid");
+        if (j["value"].is_number()) computing = j["value"].get<int>();
+        if (computing == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_NE(computing, 0) << server.log();
+    ASSERT_EQ(::kill(computing, SIGKILL), 0);
+    slow.join();
+    // The claim of the dead process is dropped: the next caller computes at once instead of
+    // waiting out the 30-second lease (which would exceed this request's time limit).
+    const auto r = request(server.url("/index.php?op=remember_after"), {.timeout_ms = 10000});
+    ASSERT_EQ(r.status, 200) << r.error << server.log();
+    EXPECT_EQ(json::parse(r.body)["value"], "second");
 }
 
 TEST(Cache, InfoCountsAndFlushEmpties) {
