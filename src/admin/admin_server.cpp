@@ -73,8 +73,13 @@ struct AdminServer::Client {
 };
 
 AdminServer::AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
-                         const shm::Metrics& metrics, Supervisor& supervisor)
-    : options_(options), scoreboard_(scoreboard), metrics_(metrics), supervisor_(supervisor) {
+                         const shm::Metrics& metrics, Supervisor& supervisor,
+                         const shm::CacheTable* cache)
+    : options_(options),
+      scoreboard_(scoreboard),
+      metrics_(metrics),
+      supervisor_(supervisor),
+      cache_(cache) {
     limits_.max_target_bytes = 2048;
     limits_.max_header_bytes = 16 * 1024;
     limits_.max_header_count = 50;
@@ -232,13 +237,17 @@ void AdminServer::answer(Client& client) {
                 reply = error_reply(
                     500,
                     "the metrics region's header is damaged (a stray write); restart the server");
-            } else if (path == "/api/metrics") {
-                reply = json_reply(200, metrics_json(metrics_.snapshot(), status, scoreboard_));
             } else {
-                reply = {200,
-                         "text/plain; version=0.0.4; charset=utf-8",
-                         prometheus_text(metrics_.snapshot(), status, scoreboard_),
-                         {}};
+                shm::MetricsSnapshot snapshot = metrics_.snapshot();
+                if (cache_) snapshot.cache = cache_->info();
+                if (path == "/api/metrics") {
+                    reply = json_reply(200, metrics_json(snapshot, status, scoreboard_));
+                } else {
+                    reply = {200,
+                             "text/plain; version=0.0.4; charset=utf-8",
+                             prometheus_text(snapshot, status, scoreboard_),
+                             {}};
+                }
             }
         }
     } else if (path == "/api/reload") {

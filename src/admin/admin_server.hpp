@@ -47,8 +47,10 @@ class Supervisor {
 /// a deadline per client: a stuck or hostile client can delay nothing the master does.
 class AdminServer {
   public:
+    /// `cache` (null when off) adds the shared-memory cache's counters to the metrics.
     AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
-                const shm::Metrics& metrics, Supervisor& supervisor);
+                const shm::Metrics& metrics, Supervisor& supervisor,
+                const shm::CacheTable* cache = nullptr);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
@@ -78,6 +80,7 @@ class AdminServer {
     const shm::Scoreboard& scoreboard_;
     const shm::Metrics& metrics_;
     Supervisor& supervisor_;
+    const shm::CacheTable* cache_;
     http::h1::Limits limits_;
     core::UniqueFd listener_;
     std::vector<std::unique_ptr<Client>> clients_;

@@ -138,6 +138,15 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
                                                 : json(seconds(shm::latency_bucket_bound_us(i)));
         buckets.push_back({{"le", le}, {"count", cumulative}});
     }
+    json cache = nullptr;  // null: the cache is off
+    if (m.cache) {
+        const shm::CacheInfo& c = *m.cache;
+        cache = {{"slots", c.slots},         {"entries", c.entries},
+                 {"memory_bytes", c.memory}, {"memory_used_bytes", c.memory_used},
+                 {"hits", c.hits},           {"misses", c.misses},
+                 {"sets", c.sets},           {"evictions", c.evictions},
+                 {"expired", c.expired},     {"lock_steals", c.lock_steals}};
+    }
     return {
         {"uptime_seconds", uptime_seconds(status)},
         {"generation", status.generation},
@@ -161,6 +170,7 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
           {"recycles", m.worker_recycles}}},
         {"reloads", m.reloads},
         {"log_reopens", m.log_reopens},
+        {"cache", cache},
     };
 }
 
@@ -204,6 +214,28 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
            "CPU time of the workers' threads: php (PHP) or io (HTTP, static files).")
         .sample_double(seconds(m.cpu_php_us), label("thread", "php"))
         .sample_double(seconds(m.cpu_io_us), label("thread", "io"));
+    if (m.cache) {
+        const shm::CacheInfo& c = *m.cache;
+        Family(out, "askr_cache_requests_total", "counter",
+               "askr_cache_get() and remember lookups in the shared-memory cache, by result.")
+            .sample(c.hits, label("result", "hit"))
+            .sample(c.misses, label("result", "miss"));
+        Family(out, "askr_cache_sets_total", "counter",
+               "Values written to the cache (increments included).")
+            .sample(c.sets);
+        Family(out, "askr_cache_evictions_total", "counter",
+               "Entries evicted to make room (least recently used first).")
+            .sample(c.evictions);
+        Family(out, "askr_cache_expired_total", "counter", "Expired entries reclaimed.")
+            .sample(c.expired);
+        Family(out, "askr_cache_entries", "gauge", "Entries in the cache.").sample(c.entries);
+        Family(out, "askr_cache_memory_used_bytes", "gauge",
+               "Memory of the cache's keys and values in use.")
+            .sample(c.memory_used);
+        Family(out, "askr_cache_memory_bytes", "gauge",
+               "Memory of the cache for keys and values ([cache] memory).")
+            .sample(c.memory);
+    }
     Family(out, "askr_connections_accepted_total", "counter", "Client connections accepted.")
         .sample(m.connections_accepted);
     Family(out, "askr_connections_shed_total", "counter",

@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/size.hpp"
+
 extern char** environ;
 
 namespace askr::config {
@@ -436,6 +438,11 @@ void finalize(Config& config) {
     }
     for (auto* path : {&o.tls_cert, &o.tls_key, &o.tls_self_signed_dir}) {
         if (!path->empty()) *path = absolute(*path);  // SIGHUP re-reads them
+    }
+    if (o.cache_slots > 0 && o.cache_max_value > o.cache_memory) {
+        fail("cache", "max_value",
+             "is larger than [cache] memory (" + core::format_size(o.cache_memory) +
+                 "): lower it or give the cache more memory");
     }
     if (!o.tls_sni.empty() && o.tls_cert.empty()) {
         fail("tls", "sni",

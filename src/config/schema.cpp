@@ -623,6 +623,39 @@ const std::vector<Option>& table() {
          .default_doc = "(none)",
          .bind = text_field(&ServeOptions::admin_token)},
 
+        // [cache]
+        {.section = "cache",
+         .key = "slots",
+         .type = Type::integer,
+         .cli = "--cache-slots",
+         .value_name = "N",
+         .doc =
+             "Entries the shared-memory cache behind askr_cache_*() is sized for (docs/cache.md); "
+             "each costs about 73 bytes of address space, touched only when used. 0 turns the "
+             "cache off (the functions then throw).",
+         .example = "1000000",
+         .min = 0,
+         .max = 1ll << 28,
+         .bind = count_field(&ServeOptions::cache_slots)},
+        {.section = "cache",
+         .key = "memory",
+         .type = Type::size,
+         .cli = "--cache-memory",
+         .value_name = "SIZE",
+         .doc = "Memory for the cache's keys and values (in 128-byte blocks); when full, the least "
+                "recently used entries are evicted. From 64K to 256G.",
+         .example = "\"512M\"",
+         .bind = bounded_size_field(&ServeOptions::cache_memory, 64 << 10, 256ull << 30)},
+        {.section = "cache",
+         .key = "max_value",
+         .type = Type::size,
+         .cli = "--cache-max-value",
+         .value_name = "SIZE",
+         .doc = "Largest value one key may hold (a serialized array counts as its serialized "
+                "size); larger ones make askr_cache_set() throw. At most `memory`.",
+         .example = "\"4M\"",
+         .bind = bounded_size_field(&ServeOptions::cache_max_value, 1, 1ull << 30)},
+
         // [log]
         {.section = "log",
          .key = "level",
@@ -780,6 +813,7 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"worker", "Worker mode (docs/worker-mode.md) and recycling."},
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
+        {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
         {"log", "Logging."},
     };
     return list;

@@ -86,6 +86,10 @@ struct ServeOptions {
     std::string access_log;                      ///< access log path ("" = off)
     std::string access_log_format = "combined";  ///< combined or json
     std::string error_log;                       ///< error log path ("" = stderr)
+    // The shared-memory cache (docs/cache.md): made by the master, kept across reloads.
+    std::uint64_t cache_slots = 65536;           ///< entries it is sized for (0 = off)
+    std::uint64_t cache_memory = 64ull << 20;    ///< bytes for keys and values
+    std::uint64_t cache_max_value = 1ull << 20;  ///< largest value
 };
 
 }  // namespace askr::config

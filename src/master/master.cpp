@@ -27,6 +27,7 @@
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
+#include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 #include "worker/accept_policy.hpp"
@@ -38,6 +39,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// The shared-memory cache, mapped once for the server's life: every generation's zygote
+// and workers inherit it, so a reload keeps the cache and a restart empties it.
+std::unique_ptr<shm::CacheTable> make_cache(const config::ServeOptions& options) {
+    if (options.cache_slots == 0) return nullptr;
+    return std::make_unique<shm::CacheTable>(
+        shm::CacheLimits{options.cache_slots, options.cache_memory, options.cache_max_value});
+}
 
 std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
@@ -97,7 +106,8 @@ class Master final : public admin::Supervisor {
           sockets_(sockets),
           scoreboard_(2 * options.workers),
           metrics_(scoreboard_.size()),
-          admin_(options, scoreboard_, metrics_, *this),
+          cache_(make_cache(options)),
+          admin_(options, scoreboard_, metrics_, *this, cache_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
 
@@ -147,7 +157,8 @@ class Master final : public admin::Supervisor {
     std::unique_ptr<http::tls::TlsContext> tls_;  // what new generations inherit (null: plain HTTP)
     shm::Scoreboard scoreboard_;
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
-    admin::AdminServer admin_;  // --admin-listen, served from the poll loop below
+    std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
+    admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
     std::string control_path_;
@@ -319,6 +330,7 @@ void Master::start_generation() {
         setup.handoff = &handoff_;
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
+        setup.cache = cache_.get();
         run_zygote(setup);
     }
     ::close(pair[1]);

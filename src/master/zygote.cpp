@@ -201,6 +201,7 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.server_software = "Askr/" ASKR_VERSION;
         engine.frankenphp_compat = setup.options->frankenphp_compat;
         engine.environment = php_environment(*setup.options);
+        engine.cache = setup.cache;
         php::startup(engine);
     } catch (const std::exception& e) {
         reply.type = ZygoteMessage::failed;

@@ -6,6 +6,7 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 #include "worker/handoff.hpp"
@@ -47,6 +48,7 @@ struct ZygoteSetup {
         nullptr;                                 ///< per slot: connections moved to it
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
+    shm::CacheTable* cache = nullptr;            ///< the shared-memory cache (null: off)
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

@@ -10,6 +10,10 @@
 #include "http/response_head.hpp"
 #include "php/cgi_environment.hpp"
 
+namespace askr::shm {
+class CacheTable;
+}
+
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
 namespace askr::php {
 
@@ -17,7 +21,8 @@ namespace askr::php {
 struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
     std::string server_software = "Askr";                  ///< SERVER_SOFTWARE
-    bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
+    bool frankenphp_compat = false;    ///< register frankenphp_handle_request() and friends
+    shm::CacheTable* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
     /// When set, the process environment is replaced by exactly these variables once PHP
     /// has started (php-fpm's clear_env): scripts never see the server's own.
     std::optional<std::vector<std::pair<std::string, std::string>>> environment;

@@ -78,6 +78,7 @@ const zend_function_entry frankenphp_functions[] = {
 PHP_MINIT_FUNCTION(askr) {
     (void)type;
     if (frankenphp_compat) zend_register_functions(nullptr, frankenphp_functions, nullptr, MODULE_PERSISTENT);
+    zend_register_functions(nullptr, cache_functions, nullptr, MODULE_PERSISTENT);
     (void)module_number;
     return SUCCESS;
 }

@@ -292,6 +292,7 @@ bool finish_request() {
 void startup(const EngineOptions& options) {
     server_software = options.server_software;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
+    detail::cache = options.cache;
     ini_entries.clear();
     for (const auto& [key, value] : options.ini)
         ini_entries.append(key).append("=").append(value).append("\n");

@@ -63,6 +63,11 @@ void paranoid_after_request(std::uint64_t handled);
 /// askr_paranoid_watch(callable): registers more state to measure (no-op without --paranoid).
 void paranoid_watch_function(INTERNAL_FUNCTION_PARAMETERS);
 
+/// The cache askr_cache_*() use (null: off; they throw). Set by startup().
+extern shm::CacheTable* cache;
+/// askr_cache_*() (cache_functions.cpp), registered by the module's MINIT.
+extern const zend_function_entry cache_functions[];
+
 /// The module that adds Askr's PHP functions (getallheaders, askr_finish_request, ...).
 ::_zend_module_entry* functions_module();
 

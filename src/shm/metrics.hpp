@@ -5,6 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <optional>
+
+#include "shm/cache_table.hpp"
 #include "shm/region.hpp"
 
 namespace askr::shm {
@@ -87,6 +90,8 @@ struct MetricsSnapshot {
     std::uint64_t connections_accepted = 0, connections_shed = 0;
     std::uint64_t worker_starts = 0, worker_crashes = 0, worker_recycles = 0, reloads = 0,
                   log_reopens = 0;
+    std::optional<CacheInfo>
+        cache;  ///< the shared-memory cache (filled by the admin server; none when off)
 };
 
 /// The metrics region in anonymous shared memory, created by the master before any fork

@@ -48,7 +48,7 @@ TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
     if (browser().empty())
         GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
     TempDir root;
-    root.write("hello.php", "<?php echo 'hello';");
+    root.write("hello.php", "<?php askr_cache_increment('n'); askr_cache_get('n'); echo 'hello';");
     root.write("style.css", std::string(1024, 'x'));
     root.write("fail.php", "<?php http_response_code(503);");
     TempDir profile;
@@ -90,6 +90,7 @@ TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
         EXPECT_NE(dom->find("id=\"cpu-bar\"><div"), std::string::npos) << *dom;
         EXPECT_NE(dom->find("title=\"5xx:"), std::string::npos) << *dom;
         EXPECT_EQ(dom->find("id=\"t-rps\">–<"), std::string::npos) << *dom;
+        EXPECT_NE(dom->find("id=\"t-cache-detail\">cache hits · "), std::string::npos) << *dom;
     }
     const long before = attribute(first, R"re(data-total-requests="(\d+)")re");
     const long after = attribute(second, R"re(data-total-requests="(\d+)")re");

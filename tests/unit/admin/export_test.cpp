@@ -81,5 +81,32 @@ TEST(AdminExport, JsonStatusAndMetrics) {
     EXPECT_EQ(metrics["workers"]["live"], 1);
 }
 
+TEST(AdminExport, CacheCountersWhenTheCacheIsOn) {
+    Fixture f;
+    shm::MetricsSnapshot snapshot = f.metrics.snapshot();
+    EXPECT_TRUE(metrics_json(snapshot, f.status, f.scoreboard)["cache"].is_null());
+    EXPECT_EQ(prometheus_text(snapshot, f.status, f.scoreboard).find("askr_cache_"),
+              std::string::npos);
+
+    shm::CacheTable cache({.slots = 16, .memory = 64 << 10, .max_value = 1024});
+    cache.set(shm::CacheSpace::value, "k", shm::CacheType::string, "v", 0);
+    shm::CacheType type{};
+    std::string out;
+    cache.get(shm::CacheSpace::value, "k", type, out);
+    cache.get(shm::CacheSpace::value, "absent", type, out);
+    snapshot.cache = cache.info();
+    const auto metrics = metrics_json(snapshot, f.status, f.scoreboard);
+    EXPECT_EQ(metrics["cache"]["hits"], 1);
+    EXPECT_EQ(metrics["cache"]["misses"], 1);
+    EXPECT_EQ(metrics["cache"]["entries"], 1);
+    EXPECT_EQ(metrics["cache"]["memory_used_bytes"], shm::CacheTable::block_bytes);
+    const std::string text = prometheus_text(snapshot, f.status, f.scoreboard);
+    EXPECT_NE(text.find("askr_cache_requests_total{result=\"hit\"} 1\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_cache_requests_total{result=\"miss\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_cache_sets_total 1\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_cache_memory_bytes 65536\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace askr::admin

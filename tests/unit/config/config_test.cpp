@@ -186,6 +186,9 @@ TEST(ConfigFinalize, FileSystemAndCombinationErrorsNameTheirKey) {
          "requires [admin] token"},
         {"short admin token", "[server]\n" + root + "[admin]\ntoken = \"abc\"\n",
          "[admin] token = \"abc\": expected at least 16 characters"},
+        {"cache value over its memory",
+         "[server]\n" + root + "[cache]\nmemory = \"1M\"\nmax_value = \"2M\"\n",
+         "[cache] max_value = \"2M\": is larger than [cache] memory (1M)"},
     };
     for (const auto& c : cases) {
         const std::string path = scratch.write("askr.toml", c.toml);
