@@ -379,10 +379,11 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
         if (accept_thread_) accept_thread_->stop();
         for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
-        if (context_.connection_count == 0) {
-            asio::post(context_.io, [this] { finish(); });
-            return;
-        }
+        // The accept thread is joined: a connection it took just before is queued for
+        // on_accepted() ahead of this check, so it is counted (and served) by then.
+        asio::post(context_.io, [this] {
+            if (context_.connection_count == 0) finish();
+        });
         shutdown_timer_.expires_after(options_.shutdown_timeout);
         shutdown_timer_.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
