@@ -1,5 +1,7 @@
 #include "http/fields.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 
 #include "core/text.hpp"
@@ -30,6 +32,40 @@ bool is_field_name(std::string_view name) {
         if (!is_tchar(static_cast<unsigned char>(c))) return false;
     }
     return true;
+}
+
+bool is_valid_host(std::string_view host) {
+    std::string_view name = host, port;
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos || close < 3) return false;
+        for (char c : host.substr(1, close - 1)) {
+            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+        }
+        name = {};
+        port = host.substr(close + 1);
+        if (!port.empty() && !port.starts_with(':')) return false;
+    } else {
+        const auto colon = host.find(':');
+        if (colon != std::string_view::npos) {
+            name = host.substr(0, colon);
+            port = host.substr(colon);
+        }
+        if (name.empty()) return false;
+        for (char c : name) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+                return false;
+        }
+    }
+    if (port.empty()) return true;
+    port.remove_prefix(1);  // ':'; an empty port is allowed (RFC 3986 section 3.2.3)
+    if (port.size() > 5) return false;
+    std::uint32_t number = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return false;
+        number = number * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    return number <= 65535;
 }
 
 void Fields::add(std::string_view name, std::string_view value) {

@@ -43,6 +43,12 @@ inline bool is_tchar(unsigned char c) {
 /// True when `name` is a valid field name: a non-empty token (RFC 9110 section 5.1).
 bool is_field_name(std::string_view name);
 
+/// True for a valid Host or :authority value (RFC 9110 section 7.2, RFC 3986 section
+/// 3.2.2): a reg-name (letters, digits, '-', '.', '_') or an IPv4 address, or an IPv6
+/// address in brackets, then optionally ':' and a port of at most 65535. No userinfo. Apps
+/// build URLs from it, so nothing else is let through.
+bool is_valid_host(std::string_view host);
+
 /// Header fields as (name, value) pairs, in the order they were added. In a response,
 /// names are as the application spelled them: HTTP/1 writes them as they are, HTTP/2
 /// lower-cases them (RFC 9113 section 8.2.1); a Request keeps its own lower-case. The

@@ -29,6 +29,11 @@ class Request {
 
     /// Appends a header; `name` must already be lower-case.
     void add_header(std::string_view name, std::string_view value) { headers_.add(name, value); }
+    /// Replaces every header named `name` (lower-case) by one with `value`.
+    void replace_header(std::string_view name, std::string_view value) {
+        headers_.remove(name);
+        headers_.add(name, value);
+    }
     /// Number of headers, in arrival order.
     std::size_t header_count() const { return headers_.size(); }
     /// Name (lower-case) of header `i`.
@@ -70,5 +75,11 @@ class Request {
     core::UniqueFd body_file_;
     std::uint64_t body_length_ = 0;
 };
+
+/// Cuts a fragment ('#' and what follows) off a request-target: it is the client's, not
+/// part of the resource (RFC 3986 section 3.5), and a client should not send it.
+inline void drop_fragment(std::string& target) {
+    if (const auto hash = target.find('#'); hash != std::string::npos) target.resize(hash);
+}
 
 }  // namespace askr::http

@@ -389,6 +389,105 @@ TEST(Http1, AbsoluteFormRequestTargetIsServed) {
     EXPECT_EQ(php.body, echo_of("GET", "/app?q=1"));
 }
 
+// What PHP sees of where a request went: Host, REQUEST_URI, QUERY_STRING.
+void write_where_app(const TempDir& root) {
+    root.write("where.php",
+               "<?php echo $_SERVER['HTTP_HOST'] ?? '-', '|', $_SERVER['SERVER_NAME'] ?? '-', '|', "
+               "$_SERVER['REQUEST_URI'], '|', $_SERVER['QUERY_STRING'] ?? '';");
+    root.write("hello.txt", "hello\n");
+}
+
+// RFC 9112 section 3.2.2: with an absolute-form target the server MUST ignore Host and use
+// the target's authority; only http and https targets, and no userinfo (RFC 9110 4.2.4).
+TEST(Http1, AbsoluteFormAuthorityWinsOverHost) {
+    TempDir root;
+    write_where_app(root);
+    Server server(root.path());
+    const std::string answer = raw_exchange(server.port(),
+                                            "GET http://real.example:8080/where.php?x=1 "
+                                            "HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+    EXPECT_NE(answer.find("\r\n\r\nreal.example:8080|real.example|/where.php?x=1|x=1"),
+              std::string::npos)
+        << answer;
+    // An authority without a path stands for "/", with its query kept.
+    const std::string root_only = raw_exchange(
+        server.port(),
+        "GET HTTPS://real.example?y=2 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(root_only.rfind("HTTP/1.1 404 ", 0), 0u) << "no index.php: " << root_only;
+    for (const std::string target :
+         {"http://user@real.example/where.php", "ftp://real.example/where.php",
+          "http://real.example:99999/where.php", "http:///where.php"}) {
+        const std::string refused =
+            raw_exchange(server.port(),
+                         "GET " + target + " HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n");
+        EXPECT_EQ(refused.rfind("HTTP/1.1 400 ", 0), 0u) << target << ": " << refused;
+    }
+}
+
+// RFC 9110 section 7.2 / RFC 3986 section 3.2.2: Host is a host and an optional port.
+TEST(Http1, InvalidHostGets400) {
+    TempDir root;
+    write_where_app(root);
+    Server server(root.path());
+    for (const std::string host :
+         {"x:abc", "a.b.c:80:90", "x:99999", "[::1", "[::1]x", ":80", "u@x", "x/y"}) {
+        const std::string answer =
+            raw_exchange(server.port(), "GET /where.php HTTP/1.1\r\nHost: " + host +
+                                            "\r\nConnection: close\r\n\r\n");
+        EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << host << ": " << answer;
+    }
+    for (const std::string host : {"x:65535", "[::1]:8080", "127.0.0.1", "a-b.example_c", "x:"}) {
+        const std::string answer =
+            raw_exchange(server.port(), "GET /where.php HTTP/1.1\r\nHost: " + host +
+                                            "\r\nConnection: close\r\n\r\n");
+        EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << host << ": " << answer;
+        EXPECT_NE(answer.find("\r\n\r\n" + host + "|"), std::string::npos) << answer;
+    }
+}
+
+// RFC 9110 section 9.1: methods are case-sensitive tokens. A well-formed method this server
+// does not know is 501, one that is not a token 400; CONNECT (a tunnel) is 501.
+TEST(Http1, MethodsAreCaseSensitiveTokens) {
+    TempDir root;
+    write_where_app(root);
+    Server server(root.path());
+    const std::pair<std::string, int> cases[] = {
+        {"get /where.php HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+        {"FOO /where.php HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+        {"\r\nBREW /where.php HTTP/1.1\r\nHost: x\r\n\r\n", 501},
+        {"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501},
+        {"G@T /where.php HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        {"GARBAGE\r\n\r\n", 400},
+        {"GET\x01 /where.php HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+    };
+    for (const auto& [request, status] : cases) {
+        const std::string answer = raw_exchange(server.port(), request);
+        EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(status) + " ", 0), 0u)
+            << ::testing::PrintToString(request) << ": " << answer;
+        EXPECT_EQ(answer.find("|/where.php"), std::string::npos) << "PHP ran: " << answer;
+    }
+}
+
+// RFC 3986 section 3.5: a fragment is not part of the resource; a client that sends one
+// anyway gets the resource without it.
+TEST(Http1, FragmentIsNotPartOfTheTarget) {
+    TempDir root;
+    write_where_app(root);
+    Server server(root.path());
+    RawConnection connection(server.port());
+    ASSERT_TRUE(connection.send(get_request("/where.php#top") + get_request("/where.php?a=1#b?c") +
+                                get_request("/hello.txt#x")));
+    auto plain = connection.read_response();
+    EXPECT_EQ(plain.status, 200) << plain.status_line;
+    EXPECT_EQ(plain.body, "localhost|localhost|/where.php|");
+    auto query = connection.read_response();
+    EXPECT_EQ(query.body, "localhost|localhost|/where.php?a=1|a=1");
+    auto file = connection.read_response();
+    EXPECT_EQ(file.status, 200) << file.status_line;
+    EXPECT_EQ(file.body, "hello\n");
+}
+
 TEST(Http1, UpgradeToH2cIsIgnored) {
     TempDir root;
     write_echo_app(root);

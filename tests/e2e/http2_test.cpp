@@ -555,6 +555,30 @@ namespace {
 // such as transfer-encoding or connection, and upper-case field names make the request
 // malformed. Each is reset on its own stream, the script never runs, and the
 // connection and other clients go on.
+// The request-line rules of HTTP/1.1 hold over HTTP/2 too: a Host (or :authority) that
+// is not a host is 400, a lower-case method 501, and a fragment is not part of :path.
+TEST_F(Http2, HostMethodAndFragmentAnswerAsOverHttp1) {
+    root.write("where.php", "<?php echo $_SERVER['HTTP_HOST'], '|', $_SERVER['REQUEST_URI'];");
+    Server server(root.path());
+    for (const std::string host : {"x:abc", "a.b.c:80:90", "x:99999"}) {
+        auto r = h2_request(server.url("/where.php"), "GET", {}, {"Host: " + host});
+        EXPECT_EQ(r.status, 400) << host << ": " << r.error << r.body;
+    }
+    auto fine = h2_request(server.url("/where.php"), "GET", {}, {"Host: example.com:8080"});
+    EXPECT_EQ(fine.status, 200) << fine.error;
+    EXPECT_EQ(fine.body, "example.com:8080|/where.php");
+    auto lower = h2_request(server.url("/where.php"), "get");
+    EXPECT_EQ(lower.status, 501) << lower.error << lower.body;
+
+    RawH2 client(server.port());
+    ASSERT_TRUE(client.handshake());
+    client.send(
+        frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("GET", "/where.php?a=1#frag")));
+    auto data = client.until(DATA, 5s, 1u);
+    ASSERT_TRUE(data.has_value()) << "no answer";
+    EXPECT_EQ(data->payload, "localhost|/where.php?a=1");
+}
+
 TEST(Http2Smuggling, MalformedRequestsAreResetAndNeverReachPhp) {
     TempDir root;
     root.write(

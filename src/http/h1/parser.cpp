@@ -25,8 +25,11 @@ struct Message {
     bool chunk_pause = false;      // paused after the headers to start checking
     bool skip_lf = false;          // http_parser re-reads the head's last LF after a pause
     ChunkedFraming framing;
-    bool seen_bytes = false;
-    char first_byte = 0;
+    // The scan of the request line (Parser::feed): whether it is well-formed so far,
+    // method SP target SP HTTP-version, so that an unknown method in a good line is told
+    // from a line that is no request line at all (501 vs 400, RFC 9110 section 9.1).
+    enum class Line : std::uint8_t { method, target, version, good, malformed } line = Line::method;
+    std::uint8_t line_part_length = 0;  // bytes of the current part so far, capped
     // The scan of the head for obs-fold (Parser::feed): where it stands.
     bool head_begun = false;  // past the empty lines a request may follow (RFC 9112 section 2.2)
     bool head_scanned = false;
@@ -58,18 +61,6 @@ using State = Parser::State;
 
 State& state_of(http_parser* p) {
     return *static_cast<State*>(p->data);
-}
-
-// A Host value: reg-name, IPv4 or [IPv6], optional port (RFC 3986 section 3.2.2). Apps build
-// URLs from it, so nothing else is let through.
-bool valid_host(std::string_view host) {
-    if (host.empty()) return false;
-    for (unsigned char c : host) {
-        if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == ':' || c == '[' ||
-              c == ']'))
-            return false;
-    }
-    return true;
 }
 
 int store_header(State& s) {
@@ -136,17 +127,32 @@ int on_headers_complete(http_parser* p) {
 
     if (r.version_major != 1) return s.fail(505, "unsupported HTTP version");
     if (r.target.empty()) return s.fail(400, "empty request-target");
+    // CONNECT asks for a tunnel (RFC 9110 section 9.3.6): a proxy's job, not an origin's.
+    if (r.method == "CONNECT") return s.fail(501, "CONNECT is not supported: Askr is not a proxy");
     // asterisk-form (RFC 9112 section 3.2.4) is for OPTIONS only; the chain answers it.
     const bool asterisk_form = r.target == "*" && r.method == "OPTIONS";
-    // absolute-form (RFC 9112 section 3.2.2): keep the path, the server is the origin.
+    // absolute-form (RFC 9112 section 3.2.2): the server is the origin, so the path (and
+    // query) is kept, and the target's authority stands in for Host.
+    std::string authority;
     if (r.target.front() != '/' && !asterisk_form) {
         std::string_view t = r.target;
-        auto scheme_end = t.find("://");
+        const auto scheme_end = t.find("://");
         if (scheme_end == std::string_view::npos) return s.fail(400, "invalid request-target");
-        auto path_start = t.find('/', scheme_end + 3);
-        r.target = path_start == std::string_view::npos ? std::string("/")
-                                                        : std::string(t.substr(path_start));
+        const auto scheme = t.substr(0, scheme_end);
+        if (!core::iequals(scheme, "http") && !core::iequals(scheme, "https"))
+            return s.fail(400, "absolute-form request-target with a scheme other than http(s)");
+        t.remove_prefix(scheme_end + 3);
+        const auto authority_end = t.find_first_of("/?#");
+        authority.assign(t.substr(0, authority_end));
+        // RFC 9110 section 4.2.4: userinfo in an http(s) URI is treated as an error.
+        if (!is_valid_host(authority))
+            return s.fail(400, "invalid authority in an absolute-form request-target");
+        std::string rest(authority_end == std::string_view::npos ? std::string_view{}
+                                                                 : t.substr(authority_end));
+        if (rest.empty() || rest.front() != '/') rest.insert(0, 1, '/');
+        r.target = std::move(rest);
     }
+    drop_fragment(r.target);
     for (unsigned char c : r.target) {
         if (c <= 0x20 || c == 0x7f) return s.fail(400, "invalid character in the request-target");
     }
@@ -170,7 +176,11 @@ int on_headers_complete(http_parser* p) {
     // RFC 9112 section 3.2: a client MUST send Host in HTTP/1.1, exactly once.
     if (hosts > 1) return s.fail(400, "more than one Host header");
     if (hosts == 0 && r.version_minor >= 1) return s.fail(400, "missing Host header");
-    if (hosts == 1 && !valid_host(host)) return s.fail(400, "invalid Host header");
+    if (!authority.empty()) {
+        r.replace_header("host", authority);  // the received Host is ignored
+    } else if (hosts == 1 && !is_valid_host(host)) {
+        return s.fail(400, "invalid Host header");
+    }
     // RFC 9112 section 6.1 and 6.3: Transfer-Encoding with Content-Length is a smuggling
     // attempt; a transfer coding other than chunked cannot be decoded here.
     if (!transfer_encoding.empty()) {
@@ -271,16 +281,61 @@ bool has_obs_fold(State& s, const char* data, std::size_t length) {
     return false;
 }
 
+// Follows the request line as its bytes arrive, past the empty lines a request may follow
+// (RFC 9112 section 2.2): a method token, SP, a target of visible characters, SP, and
+// "HTTP/" DIGIT "." DIGIT before the line's end. A token longer than any method is not
+// taken for one. Binary, TLS on the plain port or "GARBAGE\r\n" end up malformed.
+void scan_request_line(State& s, const char* data, std::size_t length) {
+    using Line = Message::Line;
+    constexpr std::uint8_t longest_method = 32;
+    static constexpr std::string_view version = "HTTP/d.d";
+    for (std::size_t i = 0; i < length && s.line != Line::good && s.line != Line::malformed; ++i) {
+        const auto c = static_cast<unsigned char>(data[i]);
+        switch (s.line) {
+            case Line::method:
+                if (s.line_part_length == 0 && (c == '\r' || c == '\n')) continue;
+                if (c == ' ' && s.line_part_length > 0) {
+                    s.line = Line::target;
+                    s.line_part_length = 0;
+                } else if (!is_tchar(c) || ++s.line_part_length > longest_method) {
+                    s.line = Line::malformed;
+                }
+                break;
+            case Line::target:
+                if (c == ' ' && s.line_part_length > 0) {
+                    s.line = Line::version;
+                    s.line_part_length = 0;
+                } else if (c <= 0x20 || c == 0x7f) {
+                    s.line = Line::malformed;
+                } else {
+                    s.line_part_length = 1;
+                }
+                break;
+            case Line::version: {
+                if (s.line_part_length == version.size()) {
+                    s.line = c == '\r' || c == '\n' ? Line::good : Line::malformed;
+                    break;
+                }
+                const char want = version[s.line_part_length++];
+                const bool fits =
+                    want == 'd' ? (c >= '0' && c <= '9') : c == static_cast<unsigned char>(want);
+                if (!fits) s.line = Line::malformed;
+                break;
+            }
+            default:
+                break;
+        }
+    }
+}
+
 }  // namespace
 
 Parser::Result Parser::feed(const char* data, std::size_t length) {
     State& s = *state_;
     if (s.error_status != 0) return {Status::error, 0};
     if (s.message_done) return {Status::complete, 0};
-    if (!s.seen_bytes && length > 0) {
-        s.seen_bytes = true;
-        s.first_byte = data[0];
-    }
+    if (s.line != Message::Line::good && s.line != Message::Line::malformed)
+        scan_request_line(s, data, length);
     if (!s.head_scanned && has_obs_fold(s, data, length)) {
         s.fail(400, "obs-fold: a header field line continued on the next (RFC 9112 section 5.2)");
         return {Status::error, 0};
@@ -328,10 +383,10 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
                 case HPE_INVALID_METHOD:
                     // RFC 9110 section 9.1: 501 for a method this server does not know; bytes
                     // that are not a request line at all (binary, TLS on the plain port) get 400.
-                    if (s.first_byte >= 'A' && s.first_byte <= 'Z') {
-                        s.fail(501, "unknown request method");
+                    if (s.line == Message::Line::malformed) {
+                        s.fail(400, "malformed request line");
                     } else {
-                        s.fail(400, "not an HTTP request");
+                        s.fail(501, "unknown request method");
                     }
                     break;
                 default:

@@ -144,8 +144,24 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
         if (!st) return 0;
         if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
             // :authority stands for Host (RFC 9113 section 8.3.1).
+            Request& request = st->request();
             if (!st->authority.empty()) {
-                st->request().add_header("host", st->authority);
+                request.add_header("host", st->authority);
+            }
+            drop_fragment(request.target);
+            if (st->error_status == 0) {
+                // The same answers as over HTTP/1.1 (h1/parser.cpp): no tunnels, and only a
+                // Host that is a host.
+                // Methods are case-sensitive (RFC 9110 section 9.1): "get" is not GET, and
+                // no method this server knows has a lower-case letter.
+                const bool lower_case = std::any_of(request.method.begin(), request.method.end(),
+                                                    [](char c) { return c >= 'a' && c <= 'z'; });
+                if (request.method == "CONNECT" || lower_case) {
+                    st->error_status = 501;
+                } else if (const auto host = request.header("host");
+                           !host.empty() && !is_valid_host(host)) {
+                    st->error_status = 400;
+                }
             }
             st->headers_complete = true;
             st->last_received = Session::Clock::now();
@@ -153,8 +169,8 @@ int Callbacks::on_frame_recv(nghttp2_session* s, const nghttp2_frame* frame, voi
             // gets it, unless the request is refused anyway (an early error, such as 431,
             // or what the chain says: 404, 405, 413), which then answers at once.
             if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 && st->error_status == 0 &&
-                st->request().header("expect") == "100-continue") {
-                st->error_status = self.handler_.refuse_before_body(st->request());
+                request.header("expect") == "100-continue") {
+                st->error_status = self.handler_.refuse_before_body(request);
                 if (st->error_status != 0) {
                     self.dispatch(*st);
                     return 0;

@@ -60,6 +60,17 @@ TEST(Fields, ProtocolOwnedFieldsAreTheConnectionSpecificOnesAndContentLength) {
     }
 }
 
+TEST(Fields, ValidHostIsAHostAndAnOptionalPort) {
+    for (const char* good : {"example.com", "a-b.c_d", "127.0.0.1", "x:80", "x:65535", "x:",
+                             "[::1]", "[::1]:8080", "[::ffff:10.0.0.1]"}) {
+        EXPECT_TRUE(is_valid_host(good)) << good;
+    }
+    for (const char* bad : {"", "x:abc", "a.b.c:80:90", "x:99999", "x:123456", ":80", "[::1",
+                            "[::1]x", "[]", "[g::1]", "u@x", "x/y", "x y", "x\r"}) {
+        EXPECT_FALSE(is_valid_host(bad)) << bad;
+    }
+}
+
 TEST(H2Preface, RecognisedByteByByte) {
     const std::string preface(h2::client_preface);
     for (std::size_t n = 0; n <= preface.size(); ++n)
