@@ -1,6 +1,7 @@
 // askr: parse the command line, check the configuration, hand over to the server.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 #include "config/loader.hpp"
 #include "core/listen_socket.hpp"
 #include "core/log.hpp"
+#include "core/suggest.hpp"
 #include "doctor/config_check.hpp"
 #include "doctor/doctor.hpp"
 #include "master/control_socket.hpp"
@@ -128,10 +130,28 @@ int main(int argc, char** argv) {
     doctor->add_option("--config,-c", doctor_file,
                        "Configuration file (default: $ASKR_CONFIG, else ./askr.toml)");
 
+    // A mistyped command ("askr serv") would read as "A subcommand is required".
+    if (argc > 1 && argv[1][0] != '-') {
+        std::vector<std::string> commands;
+        for (const auto* command : app.get_subcommands([](CLI::App*) { return true; }))
+            commands.push_back(command->get_name());
+        if (std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+            const std::string suggestion = core::closest(argv[1], commands);
+            std::string message = "askr: unknown command '" + std::string(argv[1]) + "'";
+            if (!suggestion.empty()) message += "; did you mean " + suggestion + "?";
+            message += " (the commands:";
+            for (const auto& c : commands) message += " " + c;
+            message += "; askr --help)\n";
+            std::fputs(message.c_str(), stderr);
+            return 2;
+        }
+    }
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; a usage error exits 2, as a config error does.
+        return app.exit(e) == 0 ? 0 : 2;
     }
 
     if (status->parsed()) {

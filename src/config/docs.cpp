@@ -95,7 +95,8 @@ askr: askr.toml:7: [server] lisen: unknown key; did you mean listen?
 askr: environment ASKR_WORKERS_COUNT=0: expected an integer from 1 to 1024
 ```
 
-An invalid configuration stops `askr serve` with exit status 2. See
+An invalid configuration stops `askr serve` with exit status 2, as does a usage error (an
+unknown command or flag). Every error is reported, not only the first. See
 [examples/askr.toml](../examples/askr.toml) for a commented example.
 
 Types: *size* is a string such as `"512K"`, `"10M"`, `"1G"` (binary units) or an integer

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "core/size.hpp"
+#include "core/suggest.hpp"
 
 extern char** environ;
 
@@ -205,7 +206,7 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
         if (!known_section(section)) {
             std::vector<std::string> names;
             for (const auto& [name, about] : sections()) names.emplace_back(name);
-            auto suggestion = closest(section, names);
+            auto suggestion = core::closest(section, names);
             errors.push_back(at + "[" + section + "]: unknown section" +
                              (suggestion.empty() ? "" : "; did you mean [" + suggestion + "]?") +
                              " (sections: " + section_names() + ")");
@@ -218,7 +219,7 @@ void read_file(Config& config, const std::string& path, std::vector<std::string>
             if (!option) {
                 std::string message =
                     path + ":" + line + ": [" + section + "] " + key + ": unknown key";
-                auto suggestion = closest(key, keys_of(section));
+                auto suggestion = core::closest(key, keys_of(section));
                 if (!suggestion.empty()) {
                     message += "; did you mean " + suggestion + "?";
                 } else if (const auto* elsewhere = [&]() -> const Option* {
@@ -272,7 +273,7 @@ void read_environment(Config& config,
                 ours = ours || name.starts_with(prefix);
             }
             if (ours) {
-                auto suggestion = closest(name, names);
+                auto suggestion = core::closest(name, names);
                 errors.push_back("environment " + name + ": unknown variable" +
                                  (suggestion.empty() ? "" : "; did you mean " + suggestion + "?"));
             }

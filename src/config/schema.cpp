@@ -119,14 +119,16 @@ Binding listen_field(std::vector<ListenAddress> ServeOptions::*member) {
     return {[member](ServeOptions& o, const Value& v) {
                 std::vector<ListenAddress> addresses;
                 const auto& texts = std::get<std::vector<std::string>>(v);
+                std::string errors;  // every bad entry, each named when there are several
                 for (const auto& text : texts) {
                     try {
                         addresses.push_back(parse_listen_address(text));
                     } catch (const ConfigError& e) {
-                        // Name the culprit when there are several.
-                        throw ConfigError(texts.size() > 1 ? text + ": " + e.what() : e.what());
+                        if (!errors.empty()) errors += "; ";
+                        errors += texts.size() > 1 ? text + ": " + e.what() : e.what();
                     }
                 }
+                if (!errors.empty()) throw ConfigError(errors);
                 o.*member = std::move(addresses);
             },
             [member](const ServeOptions& o) {
@@ -699,23 +701,6 @@ const std::vector<Option>& table() {
     return options;
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t above = row[j];
-            const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                              std::tolower(static_cast<unsigned char>(b[j - 1]));
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
 bool parse_integer(std::string_view text, std::int64_t& out) {
     if (!text.empty() && text.front() == '+') text.remove_prefix(1);
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -913,22 +898,6 @@ Value parse_text(const Option& option, const std::vector<std::string>& pieces,
     }
     validate(option, value);
     return value;
-}
-
-std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
-    std::string best;
-    std::size_t best_distance = 3;  // more than two edits is not a typo
-    for (const auto& candidate : candidates) {
-        std::size_t d = edit_distance(word, candidate);
-        const bool prefix =
-            word.size() >= 3 && (candidate.starts_with(word) || word.starts_with(candidate));
-        if (prefix) d = std::min<std::size_t>(d, 2);
-        if (d < best_distance) {
-            best_distance = d;
-            best = candidate;
-        }
-    }
-    return best;
 }
 
 }  // namespace askr::config

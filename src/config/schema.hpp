@@ -90,7 +90,5 @@ void validate(const Option& option, const Value& value);
 Value parse_text(const Option& option, const std::vector<std::string>& pieces,
                  bool from_environment);
 
-/// The closest of `candidates` to `word` when it is a likely typo, else "".
-std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 
 }  // namespace askr::config

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/suggest.hpp"
 #include "core/text.hpp"
 #include "php/sapi_internal.hpp"
 
@@ -22,6 +23,7 @@ extern "C" {
 #include "php_main.h"
 #include "php_variables.h"
 #include "zend_constants.h"
+#include "zend_ini.h"
 #include "zend_signal.h"
 }
 
@@ -289,6 +291,31 @@ bool finish_request() {
 
 }  // namespace detail
 
+namespace {
+
+// PHP ignores an ini key nothing registered without a word (a typo, or the setting of an
+// extension that is not loaded): say so, with the closest key PHP knows.
+void warn_about_unknown_ini_keys(const std::vector<std::pair<std::string, std::string>>& ini) {
+    std::vector<std::string> known;
+    for (const auto& [key, value] : ini) {
+        if (zend_hash_str_exists(EG(ini_directives), key.data(), key.size())) continue;
+        if (known.empty()) {
+            zend_string* name;
+            ZEND_HASH_FOREACH_STR_KEY(EG(ini_directives), name) {
+                if (name) known.emplace_back(ZSTR_VAL(name), ZSTR_LEN(name));
+            }
+            ZEND_HASH_FOREACH_END();
+        }
+        const std::string suggestion = core::closest(key, known);
+        spdlog::warn(
+            "[php.ini] {}: PHP has no such setting (nor has any loaded extension), so it "
+            "has no effect{}",
+            key, suggestion.empty() ? "" : "; did you mean " + suggestion + "?");
+    }
+}
+
+}  // namespace
+
 void startup(const EngineOptions& options) {
     server_software = options.server_software;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
@@ -306,6 +333,7 @@ void startup(const EngineOptions& options) {
         throw std::runtime_error(
             "PHP failed to start (php_module_startup); see the PHP messages above");
     }
+    warn_about_unknown_ini_keys(options.ini);
     // PHP has read what it reads of the environment at startup (PHPRC, PHP_INI_SCAN_DIR);
     // from here scripts see only what the configuration gives them.
     if (options.environment) {

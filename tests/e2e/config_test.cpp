@@ -100,6 +100,49 @@ TEST(ConfigFile, ServeStopsOnAnInvalidFileWithStatus2) {
         << run.output;
 }
 
+// Usage errors exit 2, as configuration errors do, and say what to type instead.
+TEST(CommandLine, UsageErrorsExit2WithWhatToDo) {
+    auto run = askr("serv --root /tmp");
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_NE(run.output.find("unknown command 'serv'; did you mean serve?"), std::string::npos)
+        << run.output;
+    run = askr("serve --bogus-flag");
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_NE(run.output.find("--bogus-flag"), std::string::npos) << run.output;
+    run = askr("");
+    EXPECT_EQ(run.status, 2) << run.output;
+    run = askr("--help");
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_NE(run.output.find("serve"), std::string::npos) << run.output;
+}
+
+// Every bad entry of a listen list is reported at once, each by name.
+TEST(ConfigFile, EveryBadListenEntryIsReported) {
+    TempDir dir;
+    auto run = askr("serve --root " + dir.path() +
+                    " --listen 127.0.0.1:abc --listen 127.0.0.1:0 --listen nope");
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_NE(run.output.find("127.0.0.1:abc: the port must be a number"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("nope: expected HOST:PORT"), std::string::npos) << run.output;
+}
+
+// A php.ini key PHP does not know (a typo, or an extension that is not loaded) has no
+// effect: the log says so, with the closest key PHP knows.
+TEST(ConfigFile, UnknownPhpIniKeysAreReportedWithASuggestion) {
+    TempDir root;
+    root.write("index.php", "<?php echo ini_get('memory_limit');");
+    Server server(root.path(), {"-d", "memory_limt=96M", "-d", "opcache.enable_cl=1", "-d",
+                                "zzzz_not_a_setting=1", "-d", "memory_limit=80M"});
+    EXPECT_EQ(get(server.url("/")).body, "80M");
+    EXPECT_TRUE(server.wait_for_log("[php.ini] memory_limt: PHP has no such setting"));
+    EXPECT_TRUE(server.wait_for_log("did you mean memory_limit?"));
+    EXPECT_TRUE(server.wait_for_log("[php.ini] opcache.enable_cl: PHP has no such setting"));
+    EXPECT_TRUE(server.wait_for_log("did you mean opcache.enable_cli?"));
+    EXPECT_TRUE(server.wait_for_log("[php.ini] zzzz_not_a_setting: PHP has no such setting"));
+    EXPECT_EQ(server.log().find("[php.ini] memory_limit:"), std::string::npos) << server.log();
+}
+
 // A leftover file where the control socket goes that cannot be removed (here a
 // directory; in /tmp, another user's stale socket) stops the start with what to do, not
 // with bind()'s "Address already in use".

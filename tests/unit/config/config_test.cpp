@@ -14,6 +14,7 @@
 #include "config/docs.hpp"
 #include "config/loader.hpp"
 #include "config/schema.hpp"
+#include "core/suggest.hpp"
 
 namespace askr::config {
 namespace {
@@ -454,9 +455,9 @@ TEST(ConfigSchema, EveryServeFlagOfBeforeTheSchemaStillExists) {
 }
 
 TEST(ConfigSchema, ClosestSuggestsOnlyLikelyTypos) {
-    EXPECT_EQ(closest("lisen", {"listen", "root"}), "listen");
-    EXPECT_EQ(closest("max_body", {"max_body_size", "index"}), "max_body_size");
-    EXPECT_EQ(closest("zzzzzz", {"listen", "root"}), "");
+    EXPECT_EQ(core::closest("lisen", {"listen", "root"}), "listen");
+    EXPECT_EQ(core::closest("max_body", {"max_body_size", "index"}), "max_body_size");
+    EXPECT_EQ(core::closest("zzzzzz", {"listen", "root"}), "");
 }
 
 TEST(ConfigDocs, CommittedFileMatchesTheSchema) {
