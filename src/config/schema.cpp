@@ -308,8 +308,9 @@ const std::vector<Option>& table() {
          .type = Type::seconds,
          .cli = "--request-timeout",
          .value_name = "S",
-         .doc = "Wall-clock seconds a PHP request may run; past it the worker is killed and "
-                "replaced (php-fpm's request_terminate_timeout). max_execution_time counts CPU "
+         .doc = "Wall-clock seconds a PHP request may run; past it the client gets 504, the log "
+                "names the request, and the worker is ended and replaced (php-fpm's "
+                "request_terminate_timeout). max_execution_time counts CPU "
                 "time only and never fires while a script waits on a hung call. 0 = no limit.",
          .example = "120",
          .min = 0,

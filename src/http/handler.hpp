@@ -34,6 +34,11 @@ class Handler {
     virtual int refuse_before_body(const Request& request) = 0;
 };
 
+/// Askr's own page for `status` into `head` (which should be clear) and `body`: a short
+/// HTML body naming the status, plus `fields`.
+void status_page(int status, const Fields& fields, bool close, ResponseHead& head,
+                 std::string& body);
+
 /// Answers with an error or redirect page Askr produces itself (a short HTML body naming
 /// the status), plus `fields` (Location, Allow, ...).
 boost::asio::awaitable<bool> respond_with_status(ResponseSink& sink, int status,

@@ -5,9 +5,6 @@
 
 namespace askr::http {
 
-namespace {
-
-// Askr's own page for `status`: a short HTML body naming it.
 void status_page(int status, const Fields& fields, bool close, ResponseHead& head,
                  std::string& body) {
     const std::string code = std::to_string(status);
@@ -23,8 +20,6 @@ void status_page(int status, const Fields& fields, bool close, ResponseHead& hea
     head.content_length = body.size();
     head.close = close;
 }
-
-}  // namespace
 
 boost::asio::awaitable<bool> respond_with_status(ResponseSink& sink, int status,
                                                  const Fields& fields, bool close) {

@@ -32,6 +32,7 @@
 #include "shm/scoreboard.hpp"
 #include "worker/accept_policy.hpp"
 #include "worker/access_log.hpp"
+#include "worker/worker.hpp"
 
 namespace askr::master {
 
@@ -95,8 +96,9 @@ struct Worker {
     std::uint32_t generation = 0;
     std::size_t slot = 0;
     Clock::time_point started;
-    bool retiring = false;   // told to stop (reload, shutdown): its exit is expected
-    bool timed_out = false;  // killed for --request-timeout
+    bool retiring = false;           // told to stop (reload, shutdown): its exit is expected
+    bool timed_out = false;          // told it ran past --request-timeout ...
+    Clock::time_point timed_out_at;  // ... then, and killed if still there a while later
 };
 
 class Master final : public admin::Supervisor {
@@ -521,7 +523,7 @@ void Master::on_worker_exit(const Worker& worker, int status) {
         return;
     }
     if (worker.timed_out) {
-        spdlog::warn("worker {} (generation {}) killed for --request-timeout; restarting",
+        spdlog::warn("worker {} (generation {}) ended for --request-timeout; restarting",
                      worker.pid, worker.generation);
     } else if (clean) {
         spdlog::info("worker {} (generation {}) recycled after {} requests", worker.pid,
@@ -585,7 +587,7 @@ void Master::read_zygote(Generation& generation) {
                 spdlog::error("generation {}: fork of a worker failed", generation.number);
                 break;
             }
-            Worker w{message.pid, generation.number, message.slot, Clock::now(), false};
+            Worker w{message.pid, generation.number, message.slot, Clock::now(), false, false, {}};
             metrics_.supervisor().worker_starts.add(1);
             auto early = early_exits_.find(message.pid);
             if (early != early_exits_.end()) {
@@ -830,26 +832,32 @@ void Master::answer_control() {
 
 // --request-timeout, php-fpm's request_terminate_timeout: max_execution_time counts CPU
 // time and never fires while a script waits on a hung database or API call, so a wall
-// clock limit ends such a worker the only safe way from outside, SIGKILL (PHP cannot be
-// interrupted in the middle of a system call from another process), and a fresh one
-// takes its place. Its other connections are closed with it.
+// clock limit ends such a worker. It is told first (request_timeout_signal(): its I/O
+// thread answers the request 504, names it in the log and exits); one that is still there
+// a few seconds later is killed, the only safe way from outside (PHP cannot be
+// interrupted in the middle of a system call from another process). A fresh worker takes
+// its place.
 void Master::kill_hung_workers() {
     if (options_.request_timeout.count() == 0) return;
     const std::int64_t limit_ms =
         std::chrono::duration_cast<milliseconds>(options_.request_timeout).count();
     const std::int64_t now = shm::now_ms();
     for (auto& [pid, worker] : workers_) {
-        if (worker.timed_out) continue;
+        if (worker.timed_out) {
+            if (Clock::now() - worker.timed_out_at > std::chrono::seconds(4)) ::kill(pid, SIGKILL);
+            continue;
+        }
         const shm::WorkerSlot& slot = scoreboard_.slot(worker.slot);
         if (slot.pid.load(std::memory_order_relaxed) != pid) continue;
         const std::int64_t started = slot.request_started_ms.load(std::memory_order_relaxed);
         if (started == 0 || now - started < limit_ms) continue;
         spdlog::warn(
-            "worker {}: a request has run for {} s, past --request-timeout {} s; killing the "
+            "worker {}: a request has run for {} s, past --request-timeout {} s; ending the "
             "worker",
             pid, (now - started) / 1000, options_.request_timeout.count());
         worker.timed_out = true;
-        ::kill(pid, SIGKILL);
+        worker.timed_out_at = Clock::now();
+        ::kill(pid, worker::request_timeout_signal());
     }
 }
 

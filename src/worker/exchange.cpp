@@ -3,10 +3,13 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "http/handler.hpp"
 
 namespace askr::worker {
 
@@ -92,6 +95,21 @@ void Exchange::begin(const http::Request& request, int socket_fd) {
     output_.clear();
     in_flight_ = 0;
     client_gone_.store(false, std::memory_order_relaxed);
+}
+
+void Exchange::abandon(int status) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!head_taken_) {
+            head_.clear();
+            output_.clear();
+            http::status_page(status, {}, true, head_, output_);
+            head_ready_ = true;
+            complete_ = true;
+        }
+        released_ = true;
+    }
+    wake();
 }
 
 Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
@@ -183,6 +201,7 @@ void PhpQueue::submit(Exchange& exchange) {
 
 Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
+    running_ = nullptr;  // the PHP thread is done with the previous one
     const bool forever = timeout == std::chrono::milliseconds::max();
     const auto until = forever ? std::chrono::steady_clock::time_point::max()
                                : std::chrono::steady_clock::now() + timeout;
@@ -199,6 +218,7 @@ Exchange* PhpQueue::take(std::chrono::milliseconds timeout) {
     if (head_ == items_.size()) return nullptr;
     Exchange* e = items_[head_++];
     reset_if_drained();
+    running_ = e;
     return e;
 }
 
@@ -230,6 +250,15 @@ bool PhpQueue::empty() {
 bool PhpQueue::stopped() {
     std::lock_guard lock(mutex_);
     return stopped_;
+}
+
+Exchange* PhpQueue::abandon(std::vector<Exchange*>& waiting) {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    waiting.assign(items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end());
+    items_.clear();
+    head_ = 0;
+    return std::exchange(running_, nullptr);
 }
 
 void PhpQueue::stop() {

@@ -71,6 +71,10 @@ class Exchange final : public php::ResponseWriter {
     void written(std::size_t bytes);
     /// Records that the client is gone: PHP stops waiting and sees connection_aborted().
     void mark_client_gone();
+    /// The PHP thread will never finish this exchange (it crashed or hung, worker.cpp):
+    /// a response not yet started becomes Askr's page for `status`; one already started
+    /// ends incomplete (its connection closes). Either way the exchange is released.
+    void abandon(int status);
     /// Suspends until the PHP thread hands over something new.
     boost::asio::awaitable<void> wait();
     /// Called by Completions on the I/O thread: wakes wait().
@@ -137,6 +141,9 @@ class PhpQueue {
     bool stopped();
     /// Lets take() return nullptr once the queue is empty.
     void stop();
+    /// I/O thread, once the PHP thread is lost: stops the queue and returns the request
+    /// it was running (nullptr when none) and, in `waiting`, those it never started.
+    Exchange* abandon(std::vector<Exchange*>& waiting);
 
   private:
     void reset_if_drained();  // with mutex_ held
@@ -145,6 +152,7 @@ class PhpQueue {
     std::condition_variable ready_;
     std::vector<Exchange*> items_;
     std::size_t head_ = 0;
+    Exchange* running_ = nullptr;  // the last one take() returned, until the next take()
     bool sleeping_ = false;
     bool stopped_ = false;
 };

@@ -2,10 +2,15 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <optional>
 #include <random>
 #include <thread>
@@ -48,6 +53,63 @@ static_assert(max_moved_bytes == http::h1::read_buffer_size);
 
 namespace {
 
+// --- a lost PHP thread ----------------------------------------------------------------
+//
+// A worker has one PHP thread. When it crashes (a segfault in an extension, a stack
+// overflow from runaway recursion, abort()) or hangs past --request-timeout (the master
+// sends request_timeout_signal()), the process cannot serve PHP any more, but its I/O
+// thread can still answer: the request PHP was running gets 502 (504 for the timeout) if
+// its response had not started, the requests waiting behind it 503, and the log names the
+// request. The PHP thread's handler only writes to an eventfd and parks; the I/O thread
+// does the rest and exits the process. Should the I/O thread not manage within a few
+// seconds, SIGALRM's default action ends the process.
+
+std::atomic<bool> php_lost{false};
+int php_lost_fd = -1;
+pid_t php_thread_id = 0;
+constexpr int lost_exit_status = 70;  // EX_SOFTWARE
+
+// Which signal it was and the status to answer, through the eventfd's 64-bit counter.
+constexpr std::uint64_t lost_code(int status, int signal) {
+    return static_cast<std::uint64_t>(status) << 16 | static_cast<std::uint64_t>(signal);
+}
+
+extern "C" void on_php_thread_lost(int signal) {
+    if (static_cast<pid_t>(::syscall(SYS_gettid)) != php_thread_id) {
+        // Not the PHP thread: the fault is the server's own; the default action (a core).
+        struct sigaction fallback {};
+        fallback.sa_handler = SIG_DFL;
+        ::sigaction(signal, &fallback, nullptr);
+        return;  // a fault happens again at once; abort() raises again itself
+    }
+    if (!php_lost.exchange(true)) {
+        const std::uint64_t code =
+            lost_code(signal == request_timeout_signal() ? 504 : 502, signal);
+        [[maybe_unused]] auto written = ::write(php_lost_fd, &code, sizeof code);
+        ::alarm(3);
+    }
+    for (;;) ::pause();
+}
+
+// On the PHP thread, before the I/O thread starts: the handlers, and a stack of their own
+// (a stack overflow leaves none to run on).
+void guard_php_thread(int lost_fd) {
+    php_lost_fd = lost_fd;
+    php_thread_id = static_cast<pid_t>(::syscall(SYS_gettid));
+    static char alternate_stack[64 * 1024];
+    stack_t stack{};
+    stack.ss_sp = alternate_stack;
+    stack.ss_size = sizeof alternate_stack;
+    ::sigaltstack(&stack, nullptr);
+    struct sigaction lost {};
+    lost.sa_handler = on_php_thread_lost;
+    lost.sa_flags = SA_ONSTACK;
+    const int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, request_timeout_signal()};
+    sigemptyset(&lost.sa_mask);  // SIGALRM stays deliverable: the backstop
+    for (int signal : signals) sigaddset(&lost.sa_mask, signal);
+    for (int signal : signals) ::sigaction(signal, &lost, nullptr);
+}
+
 // Staggered recycling: each worker retires after max_requests plus up to 10% more, so
 // that workers started together do not all recycle together.
 std::uint64_t staggered_limit(std::uint64_t max_requests) {
@@ -71,6 +133,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
           signals_(io, SIGTERM, SIGINT),
           stop_requests_(io),
           moved_in_(io),
+          php_lost_(io),
           sweeper_(io),
           recheck_(io),
           shutdown_timer_(io),
@@ -132,6 +195,13 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             asio::co_spawn(context_.io, moved_in_loop(), core::log_coroutine_exception);
         }
         asio::co_spawn(context_.io, sweep_loop(), core::log_coroutine_exception);
+    }
+
+    /// The eventfd the PHP thread's crash and timeout handlers write to.
+    int watch_php_thread() {
+        php_lost_.assign(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        asio::co_spawn(context_.io, php_lost_loop(), core::log_coroutine_exception);
+        return php_lost_.native_handle();
     }
 
     // What the accept policy (accept_policy.hpp) reads about this worker. Outstanding
@@ -346,6 +416,44 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         if (!ec) begin_drain();
     }
 
+    asio::awaitable<void> php_lost_loop() {
+        std::uint64_t code = 0;
+        auto [ec, n] = co_await asio::async_read(php_lost_, asio::buffer(&code, sizeof code),
+                                                 as_tuple(use_awaitable));
+        if (!ec) on_php_lost(static_cast<int>(code >> 16), static_cast<int>(code & 0xffff));
+    }
+
+    // The PHP thread crashed or hung (see guard_php_thread): answer what can be answered,
+    // say which request it was, and exit.
+    void on_php_lost(int status, int signal) {
+        lost_ = true;
+        std::vector<Exchange*> waiting;
+        Exchange* running = php_queue_.abandon(waiting);
+        const std::string what =
+            status == 504 ? "ran past --request-timeout"
+                          : std::string("crashed (SIG") + (sigabbrev_np(signal) ?: "?") + ")";
+        if (const http::Request* r = running ? running->script.request : nullptr) {
+            spdlog::error(
+                "worker {}: PHP {} while running {} {}; answered {} if its response "
+                "had not started; the worker exits and is replaced",
+                ::getpid(), what, r->method, r->target, status);
+        } else {
+            spdlog::error("worker {}: PHP {} between requests; the worker exits and is replaced",
+                          ::getpid(), what);
+        }
+        if (running) running->abandon(status);
+        for (Exchange* e : waiting) e->abandon(503);
+        if (!waiting.empty())
+            spdlog::warn("worker {}: {} request(s) waiting for PHP answered 503", ::getpid(),
+                         waiting.size());
+        begin_drain();
+        // Connections with a response under way get a moment to finish it, not more.
+        shutdown_timer_.expires_after(std::chrono::seconds(2));
+        shutdown_timer_.async_wait([](boost::system::error_code ec) {
+            if (!ec) std::_Exit(lost_exit_status);
+        });
+    }
+
     // SIGTERM/SIGINT sent to a worker directly (the terminal's Ctrl-C, a process manager):
     // asio's handler runs on the PHP thread and only writes to a pipe; this completion runs
     // on the I/O thread. The master itself never signals a worker for a graceful stop.
@@ -394,6 +502,10 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     }
 
     void finish() {
+        if (lost_) {
+            telemetry_.tick();             // the access log's last lines
+            std::_Exit(lost_exit_status);  // the PHP thread cannot be joined
+        }
         php_queue_.stop();
         context_.io.stop();
     }
@@ -414,10 +526,12 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     asio::signal_set signals_;
     asio::posix::stream_descriptor stop_requests_;
     asio::posix::stream_descriptor moved_in_;  // connections peers hand to this worker
+    asio::posix::stream_descriptor php_lost_;  // written by the PHP thread's crash handler
     asio::steady_timer sweeper_;
     asio::steady_timer recheck_;  // watch_waiting()
     bool watching_ = false;
     asio::steady_timer shutdown_timer_;
+    bool lost_ = false;                // the PHP thread is lost: exit once the connections are done
     std::size_t php_outstanding_ = 0;  // submitted to PHP and not yet released
     Telemetry telemetry_;
     http::RouterConfig router_;
@@ -512,6 +626,10 @@ class RequestFeed final : public php::RequestSource {
 
 }  // namespace
 
+int request_timeout_signal() {
+    return SIGRTMIN + 1;
+}
+
 struct Runtime::Parts {
     Parts(const config::ServeOptions& options, const WorkerIdentity& identity)
         : completions(io),
@@ -538,6 +656,7 @@ Runtime::Runtime(const config::ServeOptions& options, std::vector<core::ListenSo
     ::sigaction(SIGQUIT, &quit, nullptr);
     parts_ = std::make_unique<Parts>(options, identity);
     parts_->io_side.start(sockets);
+    guard_php_thread(parts_->io_side.watch_php_thread());
 
     // The I/O thread blocks every signal: PHP's timers (SIGPROF) and the stop signals
     // reach the PHP thread only (ZEND_SIGNALS: PHP defers signals in its critical

@@ -44,6 +44,10 @@ struct WorkerIdentity {
 int run_worker(const config::ServeOptions& options, std::vector<core::ListenSocket>& sockets,
                const WorkerIdentity& identity);
 
+/// The signal the master sends a worker whose request has run past --request-timeout:
+/// the worker answers that request 504 from its I/O thread and exits (worker.cpp).
+int request_timeout_signal();
+
 /// What serves HTTP in a worker process: the event loop on its I/O thread and the queue
 /// that feeds the PHP thread (the thread that creates it). Create it in the forked worker,
 /// never before a fork (threads do not survive fork()).
