@@ -30,6 +30,10 @@ struct Message {
     // from a line that is no request line at all (501 vs 400, RFC 9110 section 9.1).
     enum class Line : std::uint8_t { method, target, version, good, malformed } line = Line::method;
     std::uint8_t line_part_length = 0;  // bytes of the current part so far, capped
+    std::size_t line_bytes = 0;         // bytes of the line scanned so far
+    // http-parser refused the method before the line was whole: the verdict (501 or
+    // 400) waits for the scan to reach the line's end.
+    bool method_refused = false;
     // The scan of the head for obs-fold (Parser::feed): where it stands.
     bool head_begun = false;  // past the empty lines a request may follow (RFC 9112 section 2.2)
     bool head_scanned = false;
@@ -176,9 +180,7 @@ int on_headers_complete(http_parser* p) {
     // RFC 9112 section 3.2: a client MUST send Host in HTTP/1.1, exactly once.
     if (hosts > 1) return s.fail(400, "more than one Host header");
     if (hosts == 0 && r.version_minor >= 1) return s.fail(400, "missing Host header");
-    if (!authority.empty()) {
-        r.replace_header("host", authority);  // the received Host is ignored
-    } else if (hosts == 1 && !is_valid_host(host)) {
+    if (authority.empty() && hosts == 1 && !is_valid_host(host)) {
         return s.fail(400, "invalid Host header");
     }
     // RFC 9112 section 6.1 and 6.3: Transfer-Encoding with Content-Length is a smuggling
@@ -194,6 +196,8 @@ int on_headers_complete(http_parser* p) {
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > s.limits.max_body_bytes) {
         return s.fail(413, "body larger than the maximum body size");
     }
+    // Last: it moves the header storage the views above point into.
+    if (!authority.empty()) r.replace_header("host", authority);  // the received Host is ignored
     if (core::iequals(r.header("expect"), "100-continue") && r.version_minor >= 1 &&
         ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0))) {
         s.expect_continue = true;
@@ -291,6 +295,10 @@ void scan_request_line(State& s, const char* data, std::size_t length) {
     static constexpr std::string_view version = "HTTP/d.d";
     for (std::size_t i = 0; i < length && s.line != Line::good && s.line != Line::malformed; ++i) {
         const auto c = static_cast<unsigned char>(data[i]);
+        if (++s.line_bytes > s.limits.max_target_bytes + 64) {
+            s.line = Line::malformed;  // longer than any request line let through
+            break;
+        }
         switch (s.line) {
             case Line::method:
                 if (s.line_part_length == 0 && (c == '\r' || c == '\n')) continue;
@@ -336,6 +344,16 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
     if (s.message_done) return {Status::complete, 0};
     if (s.line != Message::Line::good && s.line != Message::Line::malformed)
         scan_request_line(s, data, length);
+    if (s.method_refused) {
+        if (s.line == Message::Line::good) {
+            s.fail(501, "unknown request method");
+        } else if (s.line == Message::Line::malformed) {
+            s.fail(400, "malformed request line");
+        } else {
+            return {Status::need_more, length};
+        }
+        return {Status::error, 0};
+    }
     if (!s.head_scanned && has_obs_fold(s, data, length)) {
         s.fail(400, "obs-fold: a header field line continued on the next (RFC 9112 section 5.2)");
         return {Status::error, 0};
@@ -385,8 +403,11 @@ Parser::Result Parser::feed(const char* data, std::size_t length) {
                     // that are not a request line at all (binary, TLS on the plain port) get 400.
                     if (s.line == Message::Line::malformed) {
                         s.fail(400, "malformed request line");
-                    } else {
+                    } else if (s.line == Message::Line::good) {
                         s.fail(501, "unknown request method");
+                    } else {
+                        s.method_refused = true;  // decided once the line is whole
+                        return {Status::need_more, length};
                     }
                     break;
                 default:

@@ -114,7 +114,13 @@ TEST_P(BadRequests, AnswerWithTheRightStatus) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadRequests,
     ::testing::Values(
-        BadCase{"unknown_upper_case_method", "HELLO\r\n\r\n", 501},
+        BadCase{"unknown_upper_case_method", "HELLO / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+        BadCase{"unknown_lower_case_method", "hello / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+        BadCase{"method_alone", "HELLO\r\n\r\n", 400},
+        BadCase{"method_not_a_token", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        BadCase{"connect", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501},
+        BadCase{"absolute_form_with_userinfo", "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+        BadCase{"host_port_too_large", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", 400},
         BadCase{"no_host_11", "GET / HTTP/1.1\r\n\r\n", 400},
         BadCase{"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         BadCase{"bad_host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
