@@ -253,6 +253,19 @@ const std::vector<Option>& table() {
          .example = "\"64M\"",
          .bind = size_field(&ServeOptions::max_body_size)},
         {.section = "server",
+         .key = "response_spool_max",
+         .type = Type::size,
+         .cli = "--response-spool-max",
+         .value_name = "SIZE",
+         .doc = "A PHP response is held in memory up to 1 MiB ahead of a slow client; past "
+                "that the rest goes to an unlinked temporary file in $TMPDIR (or /tmp), up to "
+                "this much per response, so that the PHP worker finishes the script and takes "
+                "the next request instead of waiting for the client (nginx's "
+                "fastcgi_max_temp_file_size). Past it PHP waits. 0 = never spool: PHP waits "
+                "once 1 MiB is unsent.",
+         .example = "\"256M\"",
+         .bind = size_field(&ServeOptions::response_spool_max)},
+        {.section = "server",
          .key = "max_header_size",
          .type = Type::size,
          .cli = "--max-header-size",

@@ -38,6 +38,9 @@ struct ServeOptions {
     std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
     std::string index = "index.php";           ///< directory index and front controller
     std::uint64_t max_body_size = 8ull << 20;  ///< request bodies above this get 413
+    /// A PHP response's bytes a slow client has not taken yet, past the first 1 MiB held in
+    /// memory, go to a temporary file up to this much, so PHP can finish (0: PHP waits)
+    std::uint64_t response_spool_max = 1ull << 30;
     std::uint64_t max_header_size = 32 << 10;  ///< all header fields together, else 431
     std::uint64_t max_uri_size = 8 << 10;      ///< request-target, else 414
     unsigned max_header_count = 100;           ///< header fields, else 431

@@ -46,11 +46,14 @@ int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self)
 
 bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
     const int peer = least_loaded_peer(board, self);
-    return peer < 0 || accept_load(self) <= accept_load(board.slot(static_cast<std::size_t>(peer))) + 1;
+    return peer < 0 ||
+           accept_load(self) <= accept_load(board.slot(static_cast<std::size_t>(peer))) + 1;
 }
 
-std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding, std::int64_t now_ms) {
-    std::uint64_t wait = std::uint64_t{outstanding} * self.php_average_us.load(std::memory_order_relaxed);
+std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding,
+                               std::int64_t now_ms) {
+    std::uint64_t wait =
+        std::uint64_t{outstanding} * self.php_average_us.load(std::memory_order_relaxed);
     const std::int64_t started = self.request_started_ms.load(std::memory_order_relaxed);
     if (outstanding > 0 && started != 0 && now_ms - started >= slow_request_ms) {
         wait = std::max(wait, static_cast<std::uint64_t>(now_ms - started) * 1000);
@@ -58,10 +61,13 @@ std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outsta
     return wait;
 }
 
-int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std::uint32_t max_connections) {
+int idle_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self,
+              std::uint32_t max_connections) {
     for (std::size_t i = 0; i < board.size(); ++i) {
         const shm::WorkerSlot& other = board.slot(i);
-        if (&other == &self || other.state.load(std::memory_order_relaxed) != shm::WorkerState::idle) continue;
+        if (&other == &self ||
+            other.state.load(std::memory_order_relaxed) != shm::WorkerState::idle)
+            continue;
         if (other.php_outstanding.load(std::memory_order_relaxed) != 0) continue;
         if (other.connections.load(std::memory_order_relaxed) >= max_connections) continue;
         return static_cast<int>(i);
@@ -75,10 +81,12 @@ int busiest_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self, std:
     std::uint64_t longest = 0;
     for (std::size_t i = 0; i < board.size(); ++i) {
         const shm::WorkerSlot& peer = board.slot(i);
-        if (&peer == &self || peer.state.load(std::memory_order_relaxed) != shm::WorkerState::busy) continue;
+        if (&peer == &self || peer.state.load(std::memory_order_relaxed) != shm::WorkerState::busy)
+            continue;
         const auto outstanding = peer.php_outstanding.load(std::memory_order_relaxed);
         if (outstanding < 2) continue;  // only the running request: nothing waits
-        if (const auto wait = expected_wait_us(peer, outstanding, now_ms); wait >= min_wait_us && wait > longest) {
+        if (const auto wait = expected_wait_us(peer, outstanding, now_ms);
+            wait >= min_wait_us && wait > longest) {
             longest = wait;
             busiest = static_cast<int>(i);
         }

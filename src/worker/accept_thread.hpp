@@ -18,7 +18,8 @@ struct AcceptPeers {
     shm::WorkerSlot* self = nullptr;
     const std::vector<core::UniqueFd>* kick_fds = nullptr;  ///< indexed by slot
     int own_kick_fd = -1;
-    shm::Counter* shed_metric = nullptr;  ///< the metrics' "connections shed" (this thread writes it alone)
+    shm::Counter* shed_metric =
+        nullptr;  ///< the metrics' "connections shed" (this thread writes it alone)
 };
 
 /// A listening socket as the accept thread sees it.
@@ -35,7 +36,7 @@ struct AcceptSocket {
 /// takes it. Neither costs anything per request: the policy reads the worker table only
 /// when a connection arrives.
 class AcceptThread {
-public:
+  public:
     /// Receives each accepted socket (non-blocking, close-on-exec) and the index of the
     /// listening socket it came from. Runs on the accept thread.
     using Handoff = std::function<void(int fd, std::size_t listener)>;
@@ -43,8 +44,8 @@ public:
     /// Registers `sockets` and starts the thread; throws on failure. Past
     /// `max_connections` open connections the worker passes new ones to a peer with room,
     /// or, when every worker is full, sheds them (accept_from).
-    AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32_t max_connections, const AcceptPeers& peers,
-                 Handoff handoff);
+    AcceptThread(const std::vector<AcceptSocket>& sockets, std::uint32_t max_connections,
+                 const AcceptPeers& peers, Handoff handoff);
     /// Stops the thread (see stop()).
     ~AcceptThread();
     AcceptThread(const AcceptThread&) = delete;
@@ -54,7 +55,7 @@ public:
     /// worker out of the listening sockets' wait queues. Idempotent.
     void stop();
 
-private:
+  private:
     void run();
     void accept_from(std::size_t listener, bool take_one);
     bool kick_peer(std::uint32_t below_connections = UINT32_MAX);

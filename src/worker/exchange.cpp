@@ -1,9 +1,16 @@
 #include "worker/exchange.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -15,13 +22,87 @@ namespace askr::worker {
 
 namespace asio = boost::asio;
 
-Exchange::Exchange(asio::io_context& io, Completions& completions)
-    : completions_(completions), wake_timer_(io), socket_fd_(-1) {
+Exchange::Exchange(asio::io_context& io, Completions& completions, std::uint64_t spool_limit)
+    : completions_(completions), wake_timer_(io), socket_fd_(-1), spool_limit_(spool_limit) {
     script.writer = this;
 }
 
 Exchange::~Exchange() {
     completions_.forget(*this);
+}
+
+namespace {
+
+// An anonymous file in the temporary directory: nothing to clean up, even after a crash.
+core::UniqueFd open_spool_file() {
+    const char* dir = std::getenv("TMPDIR");
+    return core::UniqueFd(::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+}
+
+bool pwrite_all(int fd, const char* data, std::size_t length, std::uint64_t offset) {
+    while (length > 0) {
+        const ssize_t n = ::pwrite(fd, data, length, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data += n;
+        length -= static_cast<std::size_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+// PHP thread, with mutex_ held through `lock`. Memory first; once a slow client leaves
+// max_buffered bytes unsent, the rest of the response goes to the spool file (in order:
+// the I/O thread sends what is in memory, then the file), so the script runs on. The
+// file is written without the lock (only this thread writes it, past spool_end_).
+void Exchange::append_output(std::unique_lock<std::mutex>& lock, std::string& body) {
+    if (client_gone_.load(std::memory_order_relaxed) || body.empty()) {
+        body.clear();
+        return;
+    }
+    if (!spooling_ && spool_limit_ > 0 &&
+        output_.size() + in_flight_ + body.size() > max_buffered) {
+        if (!spool_) spool_ = open_spool_file();
+        spooling_ = static_cast<bool>(spool_);
+        if (!spooling_)
+            spdlog::warn(
+                "cannot open a temporary file to hold a response for a slow client "
+                "(TMPDIR): {}; PHP waits for the client",
+                std::strerror(errno));
+    }
+    if (!spooling_) {
+        if (output_.empty()) {
+            output_.swap(body);
+        } else {
+            output_.append(body);
+            body.clear();
+        }
+        return;
+    }
+    while (!client_gone_.load(std::memory_order_relaxed) && spool_end_ > spool_read_ &&
+           spool_end_ - spool_read_ + body.size() > spool_limit_) {
+        php_waiting_ = true;  // the spool is full too: PHP waits for the client after all
+        space_.wait(lock);
+        php_waiting_ = false;
+    }
+    const std::uint64_t offset = spool_end_;
+    lock.unlock();
+    const bool written = pwrite_all(spool_.get(), body.data(), body.size(), offset);
+    const int error = errno;
+    lock.lock();
+    if (written) {
+        spool_end_ += body.size();
+    } else if (!client_gone_.load(std::memory_order_relaxed)) {
+        // Its bytes cannot be sent in order any more: the response ends incomplete.
+        spdlog::warn("cannot write a response to its temporary file: {}; the response is cut",
+                     std::strerror(error));
+        client_gone_.store(true, std::memory_order_relaxed);
+        output_.clear();
+        spool_read_ = spool_end_;
+    }
+    body.clear();
 }
 
 bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
@@ -30,20 +111,14 @@ bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
         std::swap(head_, *head);
         head_ready_ = true;
     }
-    if (client_gone_.load(std::memory_order_relaxed)) {
-        body.clear();
-    } else if (output_.empty()) {
-        output_.swap(body);
-    } else {
-        output_.append(body);
-        body.clear();
-    }
+    append_output(lock, body);
     if (last) complete_ = true;
     lock.unlock();
     completions_.notify(*this);
-    // Bounded buffering: a slow client holds PHP only once this much is unwritten.
+    // Bounded buffering: a slow client holds PHP only once this much is unwritten (and,
+    // with the spool, only once the spool is full: append_output()).
     lock.lock();
-    while (!client_gone_.load(std::memory_order_relaxed) &&
+    while (!spooling_ && !client_gone_.load(std::memory_order_relaxed) &&
            output_.size() + in_flight_ > max_buffered) {
         php_waiting_ = true;
         space_.wait(lock);
@@ -54,18 +129,12 @@ bool Exchange::push(php::ResponseHead* head, std::string& body, bool last) {
 
 void Exchange::end(php::ResponseHead* head, std::string& body) {
     {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         if (head) {
             std::swap(head_, *head);
             head_ready_ = true;
         }
-        if (!complete_ && !client_gone_.load(std::memory_order_relaxed)) {
-            if (output_.empty()) {
-                output_.swap(body);
-            } else {
-                output_.append(body);
-            }
-        }
+        if (!complete_) append_output(lock, body);
         body.clear();
         complete_ = true;
         released_ = true;
@@ -94,6 +163,9 @@ void Exchange::begin(const http::Request& request, int socket_fd) {
     head_ready_ = head_taken_ = complete_ = released_ = false;
     output_.clear();
     in_flight_ = 0;
+    spool_.reset();  // a response that ended incomplete may have left one
+    spooling_ = false;
+    spool_end_ = spool_read_ = 0;
     client_gone_.store(false, std::memory_order_relaxed);
 }
 
@@ -121,9 +193,28 @@ Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
         progress.head = true;
     }
     if (head_taken_) {
-        body.swap(output_);
-        in_flight_ += body.size();
-        progress.complete = complete_;
+        if (!output_.empty()) {
+            body.swap(output_);
+            in_flight_ += body.size();
+        } else if (spool_read_ < spool_end_) {
+            // The spool, a chunk at a time (page cache: no wait worth a thread).
+            const auto length = static_cast<std::size_t>(
+                std::min<std::uint64_t>(spool_end_ - spool_read_, spool_chunk));
+            body.resize(length);
+            const ssize_t n =
+                ::pread(spool_.get(), body.data(), length, static_cast<off_t>(spool_read_));
+            body.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+            if (n > 0) {
+                spool_read_ += static_cast<std::uint64_t>(n);
+            } else {
+                spool_read_ = spool_end_;  // unreadable: the response ends incomplete
+                complete_ = false;
+                client_gone_.store(true, std::memory_order_relaxed);
+            }
+            if (php_waiting_) space_.notify_one();
+        }
+        progress.complete = complete_ && output_.empty() && spool_read_ == spool_end_;
+        if (progress.complete && spool_) spool_.reset();  // a file per spooled response
     }
     progress.released = released_;
     return progress;
@@ -140,6 +231,7 @@ void Exchange::mark_client_gone() {
     client_gone_.store(true, std::memory_order_relaxed);
     output_.clear();
     in_flight_ = 0;
+    spool_read_ = spool_end_;
     if (php_waiting_) space_.notify_one();
 }
 

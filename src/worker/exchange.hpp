@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/unique_fd.hpp"
 #include "http/request.hpp"
 #include "http/router.hpp"
 #include "php/engine.hpp"
@@ -29,7 +30,9 @@ class Completions;
 /// written to a slow client.
 class Exchange final : public php::ResponseWriter {
   public:
-    Exchange(boost::asio::io_context& io, Completions& completions);
+    /// `spool_limit`: how much of a response may wait in a temporary file for a slow
+    /// client beyond the max_buffered bytes in memory (0: none; PHP waits instead).
+    Exchange(boost::asio::io_context& io, Completions& completions, std::uint64_t spool_limit = 0);
     ~Exchange() override;
     Exchange(const Exchange&) = delete;
     Exchange& operator=(const Exchange&) = delete;
@@ -81,9 +84,11 @@ class Exchange final : public php::ResponseWriter {
     void wake();
 
     static constexpr std::size_t max_buffered = 1 << 20;
+    static constexpr std::size_t spool_chunk = 256 << 10;  ///< read from the spool per take()
 
   private:
     friend class Completions;
+    void append_output(std::unique_lock<std::mutex>& lock, std::string& body);
     Completions& completions_;
     boost::asio::steady_timer wake_timer_;
     std::atomic<int> socket_fd_;
@@ -101,6 +106,12 @@ class Exchange final : public php::ResponseWriter {
     std::string output_;
     std::size_t in_flight_ = 0;
     std::atomic<bool> client_gone_{false};
+    // The spool (append_output): bytes [spool_read_, spool_end_) of the file wait to be sent.
+    const std::uint64_t spool_limit_;
+    core::UniqueFd spool_;
+    bool spooling_ = false;  // this response's output goes to the file from now on
+    std::uint64_t spool_end_ = 0;
+    std::uint64_t spool_read_ = 0;
 };
 
 /// Wakes exchanges on the I/O thread when the PHP thread has news for them; batches the

@@ -46,8 +46,9 @@ std::vector<HandoffChannel> make_handoff_channels(std::size_t slots) {
     for (std::size_t i = 0; i < slots; ++i) {
         int pair[2];
         if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-            throw std::runtime_error(std::string("cannot create the workers' hand-off sockets (socketpair): ") +
-                                     std::strerror(errno));
+            throw std::runtime_error(
+                std::string("cannot create the workers' hand-off sockets (socketpair): ") +
+                std::strerror(errno));
         }
         channels.push_back({core::UniqueFd(pair[0]), core::UniqueFd(pair[1])});
     }
@@ -78,13 +79,15 @@ bool send_steal_request(int channel_send, std::uint32_t idle_slot) {
         Header header;
         std::uint32_t slot;
     } message{{steal_magic, sizeof(std::uint32_t)}, idle_slot};
-    return ::send(channel_send, &message, sizeof message, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof message;
+    return ::send(channel_send, &message, sizeof message, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+           sizeof message;
 }
 
 std::optional<HandoffMessage> receive_message(int channel_receive) {
     for (;;) {
         Header header{};
-        std::string bytes(max_moved_bytes + 1, '\0');  // one byte more: a longer message shows as too long
+        std::string bytes(max_moved_bytes + 1,
+                          '\0');  // one byte more: a longer message shows as too long
         iovec parts[2] = {{&header, sizeof header}, {bytes.data(), bytes.size()}};
         Control control{};
         msghdr message{};
@@ -97,7 +100,8 @@ std::optional<HandoffMessage> receive_message(int channel_receive) {
             if (errno == EINTR) continue;
             return std::nullopt;  // EAGAIN: nothing waiting (other errors: nothing to read either)
         }
-        const bool sized = !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && static_cast<std::size_t>(n) >= sizeof header &&
+        const bool sized = !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+                           static_cast<std::size_t>(n) >= sizeof header &&
                            header.length == static_cast<std::size_t>(n) - sizeof header;
         cmsghdr* c = CMSG_FIRSTHDR(&message);
         if (sized && header.magic == steal_magic && !c && header.length == sizeof(std::uint32_t)) {

@@ -48,8 +48,8 @@ bool send_steal_request(int channel_send, std::uint32_t idle_slot);
 struct HandoffMessage {
     enum class Kind { connection, steal };
     Kind kind = Kind::connection;
-    core::UniqueFd socket;      ///< connection: the client's socket
-    std::string unread;         ///< connection: bytes read from it and not yet answered
+    core::UniqueFd socket;        ///< connection: the client's socket
+    std::string unread;           ///< connection: bytes read from it and not yet answered
     std::uint32_t idle_slot = 0;  ///< steal: who asks
 };
 

@@ -10,18 +10,19 @@ namespace asio = boost::asio;
 
 PhpHandler::PhpHandler(asio::io_context& io, PhpQueue& queue, Completions& completions,
                        PhpLoad& load, const http::RequestObserver* observer,
-                       const http::RouterConfig& router)
+                       const http::RouterConfig& router, std::uint64_t spool_limit)
     : io_(io),
       queue_(queue),
       completions_(completions),
       load_(load),
       observer_(observer),
-      router_(router) {}
+      router_(router),
+      spool_limit_(spool_limit) {}
 
 PhpHandler::~PhpHandler() = default;
 
 std::unique_ptr<Exchange> PhpHandler::acquire() {
-    if (spare_.empty()) return std::make_unique<Exchange>(io_, completions_);
+    if (spare_.empty()) return std::make_unique<Exchange>(io_, completions_, spool_limit_);
     auto exchange = std::move(spare_.back());
     spare_.pop_back();
     return exchange;
@@ -53,6 +54,7 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
     std::string& body = exchange->taken_body;
     bool failed = false;
     bool finished = false;
+    bool released = false;
     for (;;) {
         if (exchange->withdrawn_to >= 0) {
             // An idle worker asked for a waiting request and this one was taken back from
@@ -66,7 +68,7 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
         const std::size_t taken = body.size();
         // The PHP thread is free before the client has its answer: say so now, or a client
         // that reconnects at once finds this worker still counted busy (accept policy).
-        if (progress.released) load_.php_finished();
+        if (progress.released && !released) load_.php_finished();
         if ((progress.released || progress.complete) && timing && !finished) {
             sink.outcome().php = std::chrono::steady_clock::now() - began;  // before the last send
         }
@@ -81,7 +83,10 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
             finished = progress.complete;
         }
         exchange->written(taken);
-        if (progress.released) break;
+        // PHP may be done while its output is still spooled (exchange.hpp): send on
+        // until the response is complete, the client gone, or nothing more comes.
+        if (progress.released && (finished || failed || taken == 0)) break;
+        released = progress.released;
         if (finished && !failed) {
             // fastcgi_finish_request(): the client has its whole response while the script
             // goes on (deferred updates, jobs). The connection goes on too, as behind
@@ -91,7 +96,7 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
                            core::log_coroutine_exception);
             co_return http::HandlerResult{};
         }
-        co_await exchange->wait();
+        if (!released) co_await exchange->wait();
     }
     recycle(std::move(exchange));
     co_return http::HandlerResult{};

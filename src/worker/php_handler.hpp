@@ -29,7 +29,7 @@ class PhpHandler {
   public:
     PhpHandler(boost::asio::io_context& io, PhpQueue& queue, Completions& completions,
                PhpLoad& load, const http::RequestObserver* observer,
-               const http::RouterConfig& router);
+               const http::RouterConfig& router, std::uint64_t spool_limit = 0);
     ~PhpHandler();
     PhpHandler(const PhpHandler&) = delete;
     PhpHandler& operator=(const PhpHandler&) = delete;
@@ -53,6 +53,7 @@ class PhpHandler {
     PhpLoad& load_;
     const http::RequestObserver* observer_;
     const http::RouterConfig& router_;
+    std::uint64_t spool_limit_;  // per response, for its exchanges (exchange.hpp)
     std::vector<std::unique_ptr<Exchange>> spare_;
 };
 

@@ -139,7 +139,8 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
           shutdown_timer_(io),
           telemetry_(options, identity.metrics, identity.supervisor),
           router_{options.root, options.index, options.symlinks, options.worker_script},
-          php_handler_(io, php, completions, *this, &telemetry_, router_),
+          php_handler_(io, php, completions, *this, &telemetry_, router_,
+                       options.response_spool_max),
           chain_(router_, php_handler_) {
         context_.observer = &telemetry_;
         context_.limits.max_body_bytes = options.max_body_size;
