@@ -3,6 +3,7 @@
 // --sendfile-root, served as a static file is) and 103 Early Hints (headers_send(103)).
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -242,6 +243,75 @@ TEST_F(EarlyHints, TwoHintsBeforeTheFinalResponseOverHttp1) {
     auto r = get(server.url("/hints.php"));
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "final-body 1 1");
+}
+
+// The 103 is on the wire while the script still runs: the script waits for a file that
+// the client creates only once it has read the 103.
+TEST_F(EarlyHints, HintArrivesWhileTheScriptRuns) {
+    TempDir flags;
+    const std::string flag = flags.path() + "/go";
+    root.write("hold.php", R"(<?php
+        header('Link: </style.css>; rel=preload; as=style');
+        headers_send(103);
+        $deadline = microtime(true) + 10;
+        while (!file_exists($_GET['flag']) && microtime(true) < $deadline) usleep(5000);
+        echo file_exists($_GET['flag']) ? 'released' : 'never released';)");
+    Server server(root.path());
+    const int fd = connect_loopback(server.port());
+    ASSERT_GE(fd, 0);
+    const std::string request =
+        "GET /hold.php?flag=" + flag + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    std::string received;
+    auto read_until = [&](auto done) {
+        char buffer[4096];
+        for (int i = 0; i < 200 && !done(); ++i) {  // each read waits at most 50 ms
+            pollfd pfd{fd, POLLIN, 0};
+            if (::poll(&pfd, 1, 50) != 1) continue;
+            const ssize_t n = ::read(fd, buffer, sizeof buffer);
+            if (n <= 0) break;
+            received.append(buffer, static_cast<std::size_t>(n));
+        }
+    };
+    read_until([&] { return received.find("\r\n\r\n") != std::string::npos; });
+    EXPECT_EQ(received,
+              "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n");
+    flags.write("go", "go");
+    read_until([&] { return received.find("released") != std::string::npos; });
+    ::close(fd);
+    EXPECT_NE(received.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << received;
+    EXPECT_NE(received.find("released"), std::string::npos) << received;
+    EXPECT_EQ(received.find("never released"), std::string::npos) << received;
+}
+
+// Worker mode hands the same mailbox to the script: hints and X-Sendfile work there too.
+TEST_F(EarlyHints, WorkerModeSendsHintsAndFiles) {
+    TempDir files;
+    files.write("data.txt", "from the sendfile root\n");
+    root.write("worker.php", R"(<?php
+        while (askr_handle_request(function () {
+            if (isset($_GET['file'])) {
+                header('X-Sendfile: ' . $_GET['file']);
+                return;
+            }
+            header('Link: </style.css>; rel=preload; as=style');
+            headers_send(103);
+            echo 'worker-final';
+        })) {})");
+    Server server(root.path(), {"--worker", root.path() + "/worker.php", "--workers", "1",
+                                "--sendfile-root", files.path()});
+    const auto raw =
+        raw_exchange(server.port(), "GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw.rfind("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; "
+                        "as=style\r\n\r\nHTTP/1.1 200 OK\r\n",
+                        0),
+              0u)
+        << raw;
+    EXPECT_NE(raw.find("worker-final"), std::string::npos);
+    auto file = get(server.url("/download?file=" + files.path() + "/data.txt"));
+    EXPECT_EQ(file.status, 200);
+    EXPECT_EQ(file.body, "from the sendfile root\n");
+    EXPECT_EQ(file.header("content-type"), "text/plain");
 }
 
 TEST_F(EarlyHints, NotSentToHttp10OrAfterTheHead) {
