@@ -144,6 +144,24 @@ TEST_F(Sendfile, FileServedOverHttp2) {
     EXPECT_EQ(outside.body.find(secret), std::string::npos);
 }
 
+// Over TLS a file is read into the records rather than sent with sendfile().
+TEST_F(Sendfile, FileServedOverHttp2WithTls) {
+    TempDir certs;
+    auto tls_args = args();
+    tls_args.insert(tls_args.end(),
+                    {"--tls-self-signed", "--tls-self-signed-dir", certs.path() + "/tls"});
+    Server server(root.path(), tls_args);
+    auto r = h2::h2_request(send_url(server, files + "/report.bin"));
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.http_version, CURL_HTTP_VERSION_2_0);
+    EXPECT_TRUE(r.body == report) << "body differs, size " << r.body.size();
+    EXPECT_EQ(r.header("content-disposition"), "attachment; filename=\"report.pdf\"");
+    auto range =
+        h2::h2_request(send_url(server, files + "/report.bin"), "GET", {}, {"Range: bytes=70000-"});
+    EXPECT_EQ(range.status, 206);
+    EXPECT_TRUE(range.body == report.substr(70000));
+}
+
 // Every path that is not a readable file under a root is a 500 that never carries the
 // file, and a log line says which path and why.
 TEST_F(Sendfile, PathsOutsideTheRootsAre500) {
@@ -345,25 +363,34 @@ size_t discard(char*, size_t size, size_t count, void*) {
     return size * count;
 }
 
-TEST_F(EarlyHints, TwoHintsOverHttp2) {
-    Server server(root.path());
+// The header lines of one HTTP/2 exchange (prior knowledge for http://, ALPN for https://).
+std::vector<std::string> h2_header_lines(const std::string& url, long& status) {
     std::vector<std::string> lines;
     CURL* curl = curl_easy_init();
-    ASSERT_NE(curl, nullptr);
-    const std::string url = server.url("/hints.php");
+    if (!curl) return lines;
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(
+        curl, CURLOPT_HTTP_VERSION,
+        url.rfind("https:", 0) == 0 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);  // the self-signed certificate
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, record_line);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &lines);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     const CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
+    status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
-    ASSERT_EQ(rc, CURLE_OK) << curl_easy_strerror(rc);
-    EXPECT_EQ(status, 200);
+    if (rc != CURLE_OK) lines.push_back(std::string("curl error: ") + curl_easy_strerror(rc));
+    return lines;
+}
+
+TEST_F(EarlyHints, TwoHintsOverHttp2ClearAndTls) {
+    TempDir certs;
+    Server clear(root.path());
+    Server tls(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", certs.path() + "/tls"});
     const std::vector<std::string> expected_start = {
         "HTTP/2 103",
         "link: </style.css>; rel=preload; as=style",
@@ -372,10 +399,16 @@ TEST_F(EarlyHints, TwoHintsOverHttp2) {
         "link: </app.js>; rel=preload; as=script",
         "HTTP/2 200",
     };
-    ASSERT_GE(lines.size(), expected_start.size());
-    EXPECT_EQ(std::vector<std::string>(lines.begin(), lines.begin() + expected_start.size()),
-              expected_start);
-    EXPECT_NE(std::find(lines.begin(), lines.end(), "x-final: yes"), lines.end());
+    for (const Server* server : {&clear, &tls}) {
+        long status = 0;
+        const auto lines = h2_header_lines(server->url("/hints.php"), status);
+        EXPECT_EQ(status, 200) << server->url();
+        ASSERT_GE(lines.size(), expected_start.size()) << server->url();
+        EXPECT_EQ(std::vector<std::string>(lines.begin(), lines.begin() + expected_start.size()),
+                  expected_start)
+            << server->url();
+        EXPECT_NE(std::find(lines.begin(), lines.end(), "x-final: yes"), lines.end());
+    }
 }
 
 }  // namespace
