@@ -308,6 +308,7 @@ constexpr unsigned max_interims = 16;
 
 bool send_interim(int status) {
     if (!current || current->finished || current->head_pushed || SG(headers_sent)) return false;
+    if (status == 101) return false;  // switches protocols: the server's Upgrade, not a hint
     if (current->interims_sent >= max_interims) {
         php_error_docref(nullptr, E_WARNING,
                          "Interim response %d not sent: a response carries at most %u of them",
