@@ -352,6 +352,24 @@ TEST_F(EarlyHints, NotSentToHttp10OrAfterTheHead) {
     EXPECT_EQ(get(server.url("/final103.php")).status, 500);
 }
 
+// With a final status, headers_send() sets it and the head goes now (as flush() sends it).
+TEST_F(EarlyHints, FinalStatusSendsTheHeadNow) {
+    root.write("created.php", R"(<?php
+        header('X-Early: yes');
+        $r = headers_send(201);
+        header('X-Late: too late');
+        echo 'result=', $r, ' sent=', headers_sent() ? 'yes' : 'no';)");
+    Server server(root.path());
+    const auto raw = raw_exchange(
+        server.port(), "GET /created.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(raw_status(raw), 201) << raw;
+    EXPECT_NE(raw.find("\r\nX-Early: yes\r\n"), std::string::npos) << raw;
+    EXPECT_EQ(raw.find("X-Late"), std::string::npos) << raw;
+    EXPECT_NE(raw.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos)
+        << "the head went before the body was known: " << raw;
+    EXPECT_NE(raw.find("result=1 sent=yes"), std::string::npos) << raw;
+}
+
 // Every header line libcurl saw, status lines included ("HTTP/2 103").
 size_t record_line(char* data, size_t size, size_t count, void* user) {
     std::string line(data, size * count);
