@@ -404,6 +404,20 @@ void finalize(Config& config) {
             o.root = root.string();
         }
     }
+    // Made real paths once: a sendfile path is resolved and compared against these.
+    for (auto& dir : o.sendfile_roots) {
+        std::error_code ec;
+        auto real = fs::canonical(dir, ec);
+        if (ec) {
+            fail("server", "sendfile_roots",
+                 dir + ": " + ec.message() + ": expected a directory whose files PHP may send");
+        } else if (!fs::is_directory(real, ec)) {
+            fail("server", "sendfile_roots",
+                 dir + ": not a directory: expected a directory whose files PHP may send");
+        } else {
+            dir = real.string();
+        }
+    }
     if (o.listen.empty()) fail("server", "listen", "expected at least one address");
     if (o.index.empty() || o.index.find('/') != std::string::npos || o.index.front() == '.') {
         fail("server", "index", "expected a file name such as index.php or doku.php");

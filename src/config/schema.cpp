@@ -244,6 +244,21 @@ const std::vector<Option>& table() {
          .example = "\"app.php\"",
          .bind = text_field(&ServeOptions::index)},
         {.section = "server",
+         .key = "sendfile_roots",
+         .type = Type::list,
+         .cli = "--sendfile-root",
+         .value_name = "DIR",
+         .doc = "Directories whose files a PHP response may name in `X-Sendfile: /abs/path` or "
+                "`X-Accel-Redirect: /abs/path`: the server then answers with that file as with a "
+                "static one (Range, HEAD, ETag, conditional requests), keeping the script's other "
+                "headers and dropping its body. A path that resolves (`..`, symbolic links) "
+                "outside every root, or is missing or not a readable file, is answered 500. With "
+                "no root, both headers are ordinary ones and go to the client. Repeatable; "
+                "docs/sendfile.md.",
+         .example = "[\"/srv/app/storage/downloads\"]",
+         .default_doc = "(none: off)",
+         .bind = list_field(&ServeOptions::sendfile_roots)},
+        {.section = "server",
          .key = "max_body_size",
          .type = Type::size,
          .cli = "--max-body-size",

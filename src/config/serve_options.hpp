@@ -36,7 +36,10 @@ bool is_loopback(const ListenAddress& address);
 struct ServeOptions {
     std::string root;  ///< document root (made absolute)
     std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
-    std::string index = "index.php";           ///< directory index and front controller
+    std::string index = "index.php";  ///< directory index and front controller
+    /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
+    /// may be named by a PHP response; none = the headers are ordinary ones.
+    std::vector<std::string> sendfile_roots;
     std::uint64_t max_body_size = 8ull << 20;  ///< request bodies above this get 413
     /// A PHP response's bytes a slow client has not taken yet, past the first 1 MiB held in
     /// memory, go to a temporary file up to this much, so PHP can finish (0: PHP waits)

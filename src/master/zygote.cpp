@@ -200,6 +200,7 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.ini = setup.options->php_ini;
         engine.server_software = "Askr/" ASKR_VERSION;
         engine.frankenphp_compat = setup.options->frankenphp_compat;
+        engine.sendfile = !setup.options->sendfile_roots.empty();
         engine.environment = php_environment(*setup.options);
         engine.cache = setup.cache;
         php::startup(engine);

@@ -21,7 +21,11 @@ namespace askr::php {
 struct EngineOptions {
     std::vector<std::pair<std::string, std::string>> ini;  ///< ini overrides, applied last
     std::string server_software = "Askr";                  ///< SERVER_SOFTWARE
-    bool frankenphp_compat = false;    ///< register frankenphp_handle_request() and friends
+    bool frankenphp_compat = false;  ///< register frankenphp_handle_request() and friends
+    /// The server answers X-Sendfile / X-Accel-Redirect with the file: PHP's default
+    /// Content-Type (default_mimetype) is then left out of such a response, so that the
+    /// file's own type applies unless the script set one.
+    bool sendfile = false;
     shm::CacheTable* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
     /// When set, the process environment is replaced by exactly these variables once PHP
     /// has started (php-fpm's clear_env): scripts never see the server's own.
@@ -47,6 +51,10 @@ class ResponseWriter {
     virtual void end(ResponseHead* head, std::string& body) = 0;
     /// True once the server knows the client is gone (a write failed or it hung up).
     virtual bool client_gone() = 0;
+    /// Hands over an interim (1xx) response, such as 103 Early Hints, to go out before the
+    /// final head; only before the first push(). False when it cannot go (the head was
+    /// handed over, the client is gone, or the writer has no client to send it to).
+    virtual bool interim(int /*status*/, const http::Fields& /*fields*/) { return false; }
 };
 
 /// One script execution: what to run, for which request, and where its output goes.

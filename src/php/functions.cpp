@@ -48,6 +48,27 @@ PHP_FUNCTION(askr_finish_request) {
     RETURN_BOOL(finish_request());
 }
 
+// headers_send(int $status = 200): int, as FrankenPHP defines it. With a 1xx status
+// (103 Early Hints) an interim response carrying the Link headers set so far goes to the
+// client before the final one, and the script goes on; the status of the final response
+// is left as it was. With another status the headers are final and go now. Returns 1
+// (PHP's SAPI_HEADER_SENT_SUCCESSFULLY) when sent or queued, 3 (SAPI_HEADER_SEND_FAILED)
+// when not.
+PHP_FUNCTION(askr_headers_send) {
+    zend_long status = 200;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+    Z_PARAM_OPTIONAL
+    Z_PARAM_LONG(status)
+    ZEND_PARSE_PARAMETERS_END();
+    if (status < 100 || status > 999) {
+        zend_argument_value_error(1, "must be an HTTP status code from 100 to 999");
+        RETURN_THROWS();
+    }
+    const int code = static_cast<int>(status);
+    const bool sent = code < 200 ? send_interim(code) : send_head_now(code);
+    RETURN_LONG(sent ? SAPI_HEADER_SENT_SUCCESSFULLY : SAPI_HEADER_SEND_FAILED);
+}
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_handle_request, 0, 1, _IS_BOOL, 0)
 ZEND_ARG_TYPE_INFO(0, handler, IS_CALLABLE, 0)
 ZEND_END_ARG_INFO()
@@ -57,6 +78,9 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_finish, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers_send, 0, 0, IS_LONG, 0)
+ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "200")
 ZEND_END_ARG_INFO()
 
 const zend_function_entry functions[] = {
@@ -75,8 +99,15 @@ const zend_function_entry frankenphp_functions[] = {
     ZEND_RAW_FENTRY("frankenphp_finish_request", zif_askr_finish_request, arginfo_finish, 0)
     ZEND_FE_END};
 
+// PHP has no headers_send(); registered unless an extension already defines one.
+const zend_function_entry early_hints_functions[] = {
+    ZEND_RAW_FENTRY("headers_send", zif_askr_headers_send, arginfo_headers_send, 0)
+    ZEND_FE_END};
+
 PHP_MINIT_FUNCTION(askr) {
     (void)type;
+    if (!zend_hash_str_exists(CG(function_table), "headers_send", sizeof "headers_send" - 1))
+        zend_register_functions(nullptr, early_hints_functions, nullptr, MODULE_PERSISTENT);
     if (frankenphp_compat) zend_register_functions(nullptr, frankenphp_functions, nullptr, MODULE_PERSISTENT);
     zend_register_functions(nullptr, cache_functions, nullptr, MODULE_PERSISTENT);
     (void)module_number;

@@ -36,6 +36,7 @@ ActiveRequest request_state;       // reused: buffers keep their capacity
 ActiveRequest* current = nullptr;  // set while a script runs
 std::string ini_entries;           // must outlive PHP (PHP keeps the pointer)
 std::string server_software;
+bool sendfile = false;  // EngineOptions::sendfile
 
 // Output is handed to the server in pieces of this size, or sooner on flush().
 constexpr std::size_t push_threshold = 64 * 1024;
@@ -99,7 +100,13 @@ int on_header(sapi_header_struct* header, sapi_header_op_enum op, sapi_headers_s
     const std::string_view line(header->header, header->header_len);
     const auto colon = line.find(':');
     const std::string_view name = line.substr(0, colon);
-    if (colon != std::string_view::npos && http::is_field_name(name)) return SAPI_HEADER_ADD;
+    if (colon != std::string_view::npos && http::is_field_name(name)) {
+        // sapi_send_headers() adds PHP's default Content-Type while send_default_content_type
+        // is still set; a script's own header() clears it first (PHP 8.2 main/SAPI.c).
+        if (current && core::iequals(name, "content-type"))
+            current->default_content_type = SG(sapi_headers).send_default_content_type;
+        return SAPI_HEADER_ADD;
+    }
     php_error_docref(nullptr, E_WARNING,
                      "Header \"%.*s\" not sent: a header is \"Name: value\" and the name a "
                      "token (letters, digits and !#$%%&'*+-.^_`|~, no spaces)",
@@ -139,6 +146,12 @@ int on_send_headers(sapi_headers_struct* headers) {
             // Framing and connection fields belong to the server (RFC 9110 section 7.6.1).
             head.fields.add(name, value);
         }
+    }
+    // A response the server answers with a file (X-Sendfile) takes the file's type unless
+    // the script chose one: PHP's default text/html would mislabel a PDF.
+    if (sendfile && current->default_content_type &&
+        (head.fields.has("x-sendfile") || head.fields.has("x-accel-redirect"))) {
+        head.fields.remove("content-type");
     }
     // Only 200-599 can be a final status (RFC 9110 section 15): a 1xx sent as the final
     // answer would leave the client waiting for another, and the next response on the
@@ -289,6 +302,48 @@ bool finish_request() {
     return true;
 }
 
+// A script that calls headers_send(103) in a loop would queue responses the server
+// holds until its head goes out; more than a page ever needs is refused.
+constexpr unsigned max_interims = 16;
+
+bool send_interim(int status) {
+    if (!current || current->finished || current->head_pushed || SG(headers_sent)) return false;
+    if (status == 101) return false;  // switches protocols: the server's Upgrade, not a hint
+    if (current->interims_sent >= max_interims) {
+        php_error_docref(nullptr, E_WARNING,
+                         "Interim response %d not sent: a response carries at most %u of them",
+                         status, max_interims);
+        return false;
+    }
+    // RFC 8297 section 2: a 103 carries the Link fields the final response is expected to
+    // have; the script's other headers are still being decided and stay for the final one.
+    http::Fields& fields = current->interim_fields;
+    fields.clear();
+    zend_llist_position position;
+    for (auto* h = static_cast<sapi_header_struct*>(
+             zend_llist_get_first_ex(&SG(sapi_headers).headers, &position));
+         h != nullptr; h = static_cast<sapi_header_struct*>(
+                           zend_llist_get_next_ex(&SG(sapi_headers).headers, &position))) {
+        const std::string_view line(h->header, h->header_len);
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        const auto name = core::trim_ows(line.substr(0, colon));
+        if (core::iequals(name, "link")) fields.add(name, core::trim_ows(line.substr(colon + 1)));
+    }
+    if (!current->script->writer->interim(status, fields)) return false;
+    ++current->interims_sent;
+    return true;
+}
+
+bool send_head_now(int status) {
+    if (!current || current->finished) return false;
+    if (!SG(headers_sent)) {
+        SG(sapi_headers).http_response_code = status;
+        sapi_send_headers();
+    }
+    return push_output(false);
+}
+
 }  // namespace detail
 
 namespace {
@@ -318,6 +373,7 @@ void warn_about_unknown_ini_keys(const std::vector<std::pair<std::string, std::s
 
 void startup(const EngineOptions& options) {
     server_software = options.server_software;
+    sendfile = options.sendfile;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     detail::cache = options.cache;
     ini_entries.clear();
@@ -400,6 +456,8 @@ void begin_request_info(ActiveRequest& a, ScriptRequest& script) {
     a.finished = false;
     a.output.clear();
     a.body_offset = 0;
+    a.interims_sent = 0;
+    a.default_content_type = false;
     const http::Request& request = *script.request;
     a.filename.assign(script.target.filename);
     a.script_name.assign(script.target.script_name);

@@ -21,6 +21,9 @@ struct ActiveRequest {
     bool finished = false;  ///< the response is complete; further output is discarded
     std::string output;     ///< produced by the script, not yet handed to the server
     std::uint64_t body_offset = 0;
+    unsigned interims_sent = 0;         ///< headers_send(1xx) calls handed to the server
+    bool default_content_type = false;  ///< PHP added its default_mimetype, not the script
+    http::Fields interim_fields;        ///< scratch for an interim response's fields
     // NUL-terminated copies PHP keeps char* pointers to during the request.
     std::string filename, script_name, query, content_type, cookies, authorization;
     std::string getenv_value;  ///< the last getenv() answer (PHP copies it at once)
@@ -45,6 +48,14 @@ void end_request(ActiveRequest& a);
 /// buffers, sends headers and body; the script goes on, its further output is discarded.
 /// False when the response was already complete.
 bool finish_request();
+
+/// headers_send(status) with a 1xx status: hands an interim response carrying the Link
+/// headers set so far to the server (103 Early Hints, RFC 8297), before the final head.
+/// False when it cannot go (headers already sent, too many, outside a request).
+bool send_interim(int status);
+/// headers_send(status) with a final status: sets it, makes the headers final and hands
+/// the head to the server now, as flush() does. False when the client is gone.
+bool send_head_now(int status);
 
 /// True in a worker process running a worker script (sets ASKR_WORKER in $_SERVER).
 extern bool worker_mode;

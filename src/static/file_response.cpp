@@ -21,7 +21,7 @@ void append_number(std::string& out, std::uint64_t value) {
 
 // prepare_file_response() once the cache has been asked about the file.
 void prepare_from(const http::Request& request, FileLookup lookup, const std::string& path,
-                  FileResponse& out) {
+                  FileResponse& out, const FileOptions& options) {
     out.head.clear();
     out.error_page = false;
     out.fd.reset();
@@ -30,7 +30,8 @@ void prepare_from(const http::Request& request, FileLookup lookup, const std::st
     out.offset = out.length = 0;
     out.send_body = false;
     const bool head = request.method == "HEAD";
-    if (!head && request.method != "GET") {
+    const bool get_or_head = head || request.method == "GET";
+    if (!get_or_head && !options.any_method) {
         out.head.status = 405;
         out.head.fields.add("Allow", "GET, HEAD");
         out.error_page = true;
@@ -45,13 +46,16 @@ void prepare_from(const http::Request& request, FileLookup lookup, const std::st
     auto& f = out.head.fields;
     f.add("ETag", file.etag);
     f.add("Last-Modified", file.last_modified);
-    auto cache_control = cache_control_for(request.path());
-    if (!cache_control.empty()) f.add("Cache-Control", cache_control);
+    if (options.cache_control_from_path) {
+        auto cache_control = cache_control_for(request.path());
+        if (!cache_control.empty()) f.add("Cache-Control", cache_control);
+    }
 
-    switch (evaluate_preconditions(true, request.header("if-match"),
-                                   request.header("if-none-match"),
-                                   request.header("if-modified-since"),
-                                   request.header("if-unmodified-since"), file.etag, file.mtime)) {
+    switch (!get_or_head ? Precondition::proceed
+                         : evaluate_preconditions(
+                               true, request.header("if-match"), request.header("if-none-match"),
+                               request.header("if-modified-since"),
+                               request.header("if-unmodified-since"), file.etag, file.mtime)) {
         case Precondition::not_modified:
             out.head.status = 304;
             return;
@@ -65,8 +69,8 @@ void prepare_from(const http::Request& request, FileLookup lookup, const std::st
 
     f.add("Content-Type", file.content_type);
     f.add("Accept-Ranges", "bytes");
-    auto range = evaluate_range(request.header("range"), request.header("if-range"), file.etag,
-                                file.mtime, file.size);
+    auto range = evaluate_range(get_or_head ? request.header("range") : std::string_view{},
+                                request.header("if-range"), file.etag, file.mtime, file.size);
     switch (range.kind) {
         case RangeKind::unsatisfiable: {
             out.head.status = 416;
@@ -120,8 +124,8 @@ void release(FileResponse& file) {
 }  // namespace
 
 void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
-                           FileResponse& out) {
-    prepare_from(request, cache.lookup(path), path, out);
+                           FileResponse& out, const FileOptions& options) {
+    prepare_from(request, cache.lookup(path), path, out, options);
 }
 
 bool serve_file_now(const http::Request& request, http::ResponseSink& sink, FileCache& cache,
@@ -131,7 +135,7 @@ bool serve_file_now(const http::Request& request, http::ResponseSink& sink, File
     FileLookup lookup = cache.lookup(path);
     if (lookup.file && !lookup.file->inline_content && lookup.file->size > 0) return false;
     sink.outcome().kind = shm::ResponseKind::static_file;
-    prepare_from(request, std::move(lookup), path, file);
+    prepare_from(request, std::move(lookup), path, file, {});
     if (file.error_page) {
         http::respond_with_status_now(sink, file.head.status, file.head.fields);
     } else {

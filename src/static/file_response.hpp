@@ -26,13 +26,22 @@ struct FileResponse {
     bool error_page = false;
 };
 
+/// How a file is chosen, when it is not the one the request's URL names.
+struct FileOptions {
+    /// The file answers any method (a PHP response named it: X-Sendfile); conditional
+    /// requests and Range then apply to GET and HEAD only (RFC 9110 sections 13.2.1, 14.2).
+    bool any_method = false;
+    /// Cache-Control from the URL's file type; off when the URL names a script, not the file.
+    bool cache_control_from_path = true;
+};
+
 /// Prepares the response for `path` (an existing file the router chose), through `cache`:
 /// evaluates conditional requests (304/412) and a single Range (206/416), sets
 /// Content-Type from /etc/mime.types, ETag, Last-Modified and Cache-Control. Only GET and
 /// HEAD are allowed (405 otherwise). A file that vanished or cannot be read gives 404/403.
 /// Small files come from memory; larger ones are opened for sendfile.
 void prepare_file_response(const http::Request& request, FileCache& cache, const std::string& path,
-                           FileResponse& out);
+                           FileResponse& out, const FileOptions& options = {});
 
 /// The chain's static-file stage for answers ready in memory: answers `request` with the
 /// file at `path` through ResponseSink::send_now() when the file is small enough to be

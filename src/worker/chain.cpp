@@ -1,6 +1,7 @@
 #include "worker/chain.hpp"
 
 #include "http/https_redirect.hpp"
+#include "worker/sendfile.hpp"
 
 namespace askr::worker {
 
@@ -13,8 +14,9 @@ constexpr std::string_view server_methods = "GET, HEAD, POST, PUT, PATCH, DELETE
 
 }  // namespace
 
-Chain::Chain(const http::RouterConfig& router, PhpHandler& php)
-    : router_(router), php_(php), routes_(router) {}
+Chain::Chain(const http::RouterConfig& router, PhpHandler& php,
+             std::vector<std::string> sendfile_roots)
+    : router_(router), php_(php), routes_(router), sendfile_roots_(std::move(sendfile_roots)) {}
 
 bool Chain::handle_now(http::Request& request, http::ResponseSink& sink) {
     std::shared_ptr<const http::Route> route;
@@ -25,8 +27,11 @@ asio::awaitable<http::HandlerResult> Chain::handle(http::Request& request,
                                                    http::ResponseSink& sink) {
     std::shared_ptr<const http::Route> route;
     if (answer_now(request, sink, route)) co_return http::HandlerResult{};
-    if (route->kind == http::Route::Kind::php)
-        co_return co_await php_.serve(request, std::move(route), sink);
+    if (route->kind == http::Route::Kind::php) {
+        if (sendfile_roots_.empty()) co_return co_await php_.serve(request, std::move(route), sink);
+        SendfileFilter sendfile(sink, request, files_, sendfile_roots_);
+        co_return co_await php_.serve(request, std::move(route), sendfile);
+    }
     co_await serve_static(request, sink, route->file);  // a file sent from disk
     co_return http::HandlerResult{};
 }

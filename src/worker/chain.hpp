@@ -16,10 +16,12 @@ namespace askr::worker {
 /// The handler chain of a worker, one code path for HTTP/1.1 and HTTP/2: requests that
 /// name no resource (OPTIONS *, a malformed target), then routing (try_files with Askr's
 /// safety rules), then the stage the route names: a static file, PHP, a redirect or an
-/// error page. The life of a request through it: docs/architecture.md.
+/// error page. A PHP response may name a file under `sendfile_roots` to be answered with
+/// (X-Sendfile, worker/sendfile.hpp). The life of a request through it: docs/architecture.md.
 class Chain final : public http::Handler {
   public:
-    Chain(const http::RouterConfig& router, PhpHandler& php);
+    Chain(const http::RouterConfig& router, PhpHandler& php,
+          std::vector<std::string> sendfile_roots = {});
 
     boost::asio::awaitable<http::HandlerResult> handle(http::Request& request,
                                                        http::ResponseSink& sink) override;
@@ -49,6 +51,7 @@ class Chain final : public http::Handler {
     http::RouteCache routes_;
     static_files::FileCache files_;
     std::vector<std::unique_ptr<static_files::FileResponse>> spare_files_;
+    std::vector<std::string> sendfile_roots_;  // none: X-Sendfile is an ordinary header
 };
 
 /// The chain of a --listen-http socket: every request is redirected to HTTPS (308), except

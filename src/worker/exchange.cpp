@@ -153,6 +153,17 @@ bool Exchange::client_gone() {
     return client_gone_.load(std::memory_order_relaxed);
 }
 
+bool Exchange::interim(int status, const http::Fields& fields) {
+    {
+        std::lock_guard lock(mutex_);
+        // After the head, an interim response would be read as part of the final one.
+        if (head_ready_ || client_gone_.load(std::memory_order_relaxed)) return false;
+        interims_.push_back({status, fields});
+    }
+    completions_.notify(*this);
+    return true;
+}
+
 void Exchange::begin(const http::Request& request, int socket_fd) {
     script.request = &request;
     socket_fd_.store(socket_fd, std::memory_order_relaxed);
@@ -162,6 +173,8 @@ void Exchange::begin(const http::Request& request, int socket_fd) {
     std::lock_guard lock(mutex_);
     head_ready_ = head_taken_ = complete_ = released_ = false;
     output_.clear();
+    interims_.clear();
+    taken_interims.clear();
     in_flight_ = 0;
     spool_.reset();  // a response that ended incomplete may have left one
     spooling_ = false;
@@ -187,6 +200,13 @@ void Exchange::abandon(int status) {
 Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
     std::lock_guard lock(mutex_);
     Progress progress;
+    // Taken together with the head, under one lock: an interim response pushed just
+    // before the head cannot be found after it.
+    taken_interims.clear();
+    if (!interims_.empty()) {
+        taken_interims.swap(interims_);
+        progress.interims = true;
+    }
     if (head_ready_ && !head_taken_) {
         std::swap(head, head_);  // both keep buffers: no allocation per request
         head_taken_ = true;
@@ -215,6 +235,7 @@ Exchange::Progress Exchange::take(php::ResponseHead& head, std::string& body) {
         }
         progress.complete = complete_ && output_.empty() && spool_read_ == spool_end_;
         if (progress.complete && spool_) spool_.reset();  // a file per spooled response
+        progress.more = spool_read_ < spool_end_;
     }
     progress.released = released_;
     return progress;

@@ -48,18 +48,28 @@ class Exchange final : public php::ResponseWriter {
     /// their buffers are reused from request to request).
     php::ResponseHead taken_head;
     std::string taken_body;
+    /// An interim (1xx) response the script asked for before its head.
+    struct Interim {
+        int status = 0;
+        http::Fields fields;
+    };
+    /// I/O thread: the interim responses the last take() found, to go out before the head.
+    std::vector<Interim> taken_interims;
 
     // --- PHP thread -------------------------------------------------------------------
     bool push(php::ResponseHead* head, std::string& body, bool last) override;
     void end(php::ResponseHead* head, std::string& body) override;
     bool client_gone() override;
+    bool interim(int status, const http::Fields& fields) override;
 
     // --- I/O thread -------------------------------------------------------------------
     /// What take() found.
     struct Progress {
+        bool interims = false;  ///< taken_interims holds interim responses, sent before the head
         bool head = false;      ///< the head was handed over by this take()
         bool complete = false;  ///< the response is complete (all body taken)
         bool released = false;  ///< the PHP thread is done with this exchange
+        bool more = false;      ///< more is ready to take now (the spool): do not wait
     };
     /// Prepares the exchange for `request`, whose client connection is `socket_fd`.
     void begin(const http::Request& request, int socket_fd);
@@ -68,7 +78,8 @@ class Exchange final : public php::ResponseWriter {
     /// The connection goes on without this exchange (its response is complete, PHP still
     /// runs the script): client_gone() stops looking at a socket that may be reused.
     void detach() { socket_fd_.store(-1, std::memory_order_relaxed); }
-    /// Moves what PHP produced into `head` (first time) and `body` (must be empty).
+    /// Moves what PHP produced into `head` (first time) and `body` (must be empty), and
+    /// the interim responses that precede the head into `taken_interims`.
     Progress take(php::ResponseHead& head, std::string& body);
     /// Reports `bytes` taken earlier as written (lets a waiting PHP thread go on).
     void written(std::size_t bytes);
@@ -104,6 +115,7 @@ class Exchange final : public php::ResponseWriter {
     bool released_ = false;
     bool php_waiting_ = false;
     std::string output_;
+    std::vector<Interim> interims_;  // handed over by PHP, not yet taken
     std::size_t in_flight_ = 0;
     std::atomic<bool> client_gone_{false};
     // The spool (append_output): bytes [spool_read_, spool_end_) of the file wait to be sent.

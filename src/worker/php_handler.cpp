@@ -72,6 +72,12 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
         if ((progress.released || progress.complete) && timing && !finished) {
             sink.outcome().php = std::chrono::steady_clock::now() - began;  // before the last send
         }
+        if (progress.interims && !failed && !finished) {
+            // 103 Early Hints and the like (RFC 8297): before the head, in the order the
+            // script asked for them; the sink drops what its client cannot take.
+            for (const auto& interim : exchange->taken_interims)
+                co_await sink.interim(interim.status, interim.fields);
+        }
         if (!failed && !finished && (progress.head || taken > 0 || progress.complete)) {
             // A length the script declared only answers HEAD (RFC 9110 section 9.3.2); a
             // body is framed as it actually comes.
@@ -96,7 +102,7 @@ asio::awaitable<http::HandlerResult> PhpHandler::serve(http::Request& request,
                            core::log_coroutine_exception);
             co_return http::HandlerResult{};
         }
-        if (!released) co_await exchange->wait();
+        if (!released && !progress.more) co_await exchange->wait();
     }
     recycle(std::move(exchange));
     co_return http::HandlerResult{};

@@ -141,7 +141,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
           router_{options.root, options.index, options.symlinks, options.worker_script},
           php_handler_(io, php, completions, *this, &telemetry_, router_,
                        options.response_spool_max),
-          chain_(router_, php_handler_) {
+          chain_(router_, php_handler_, options.sendfile_roots) {
         context_.observer = &telemetry_;
         context_.limits.max_body_bytes = options.max_body_size;
         context_.limits.max_header_bytes = options.max_header_size;

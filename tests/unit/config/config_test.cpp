@@ -187,6 +187,13 @@ TEST(ConfigFinalize, FileSystemAndCombinationErrorsNameTheirKey) {
          "requires [admin] token"},
         {"short admin token", "[server]\n" + root + "[admin]\ntoken = \"abc\"\n",
          "[admin] token = \"abc\": expected at least 16 characters"},
+        {"sendfile root missing",
+         "[server]\n" + root + "sendfile_roots = [\"/nonexistent-askr-files\"]\n",
+         "[server] sendfile_roots = [\"/nonexistent-askr-files\"]: /nonexistent-askr-files: No "
+         "such file or directory"},
+        {"sendfile root is a file",
+         "[server]\n" + root + "sendfile_roots = [\"" + scratch.write("f.txt", "x") + "\"]\n",
+         "/f.txt: not a directory: expected a directory whose files PHP may send"},
         {"cache value over its memory",
          "[server]\n" + root + "[cache]\nmemory = \"1M\"\nmax_value = \"2M\"\n",
          "[cache] max_value = \"2M\": is larger than [cache] memory (1M)"},

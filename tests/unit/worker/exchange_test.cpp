@@ -232,3 +232,49 @@ TEST_F(PhpHandoff, TakeWakesForASubmitFromTheOtherThreadAndStopEndsIt) {
 
 }  // namespace
 }  // namespace askr::worker
+
+namespace askr::worker {
+namespace {
+
+// 103 Early Hints cross with the head: handed over together (so none is found after the
+// head went out), refused once the head is there, and not kept for the next take().
+TEST(ExchangeInterims, TakenWithTheHeadAndRefusedAfterIt) {
+    asio::io_context io;
+    Completions completions(io);
+    Exchange exchange(io, completions);
+    http::Request request;
+    exchange.begin(request, -1);
+    http::Fields first;
+    first.add("Link", "</a.css>; rel=preload; as=style");
+    http::Fields second = first;
+    second.add("Link", "</b.js>; rel=preload; as=script");
+    EXPECT_TRUE(exchange.interim(103, first));
+    EXPECT_TRUE(exchange.interim(103, second));
+    php::ResponseHead head;
+    std::string body = "page";
+    EXPECT_TRUE(exchange.push(&head, body, false));
+    EXPECT_FALSE(exchange.interim(103, first)) << "an interim response after the head";
+
+    std::string taken;
+    auto progress = exchange.take(exchange.taken_head, taken);
+    EXPECT_TRUE(progress.interims);
+    EXPECT_TRUE(progress.head);
+    ASSERT_EQ(exchange.taken_interims.size(), 2u);
+    EXPECT_EQ(exchange.taken_interims[0].status, 103);
+    EXPECT_EQ(exchange.taken_interims[0].fields.size(), 1u);
+    EXPECT_EQ(exchange.taken_interims[1].fields.size(), 2u);
+    EXPECT_EQ(exchange.taken_interims[1].fields.value(1), "</b.js>; rel=preload; as=script");
+    EXPECT_EQ(taken, "page");
+    exchange.written(taken.size());
+
+    std::string last;
+    exchange.end(nullptr, last);
+    taken.clear();
+    progress = exchange.take(exchange.taken_head, taken);
+    EXPECT_FALSE(progress.interims);
+    EXPECT_TRUE(exchange.taken_interims.empty());
+    EXPECT_TRUE(progress.released);
+}
+
+}  // namespace
+}  // namespace askr::worker
