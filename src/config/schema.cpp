@@ -396,6 +396,18 @@ const std::vector<Option>& table() {
          .max = one_day,
          .bind = seconds_field(&ServeOptions::write_timeout)},
         {.section = "server",
+         .key = "min_send_rate",
+         .type = Type::size,
+         .cli = "--min-send-rate",
+         .value_name = "SIZE",
+         .doc = "Bytes a second a client must take a response at while Askr waits on it, "
+                "judged over 20 s of waiting (time PHP spends producing the response does not "
+                "count); a slower client is disconnected. Ends slow-read attacks that take a "
+                "byte now and then to hold a connection and its spool file. Over HTTP/2 the "
+                "rate is the connection's. 0 = off (only --write-timeout applies).",
+         .example = "\"4K\"",
+         .bind = size_field(&ServeOptions::min_send_rate)},
+        {.section = "server",
          .key = "boot_timeout",
          .type = Type::seconds,
          .cli = "--boot-timeout",

@@ -70,6 +70,7 @@ struct ServeOptions {
     std::chrono::seconds keepalive_timeout{60};  ///< idle time between requests
     std::chrono::seconds body_timeout{60};       ///< longest pause while a body arrives
     std::chrono::seconds write_timeout{60};      ///< longest stall writing to a client
+    std::uint64_t min_send_rate = 1024;          ///< bytes/s a client must take a response at
     std::chrono::seconds shutdown_timeout{30};   ///< graceful stop: drain at most this long
     std::chrono::seconds request_timeout{0};  ///< wall clock a PHP request may run (0 = no limit)
     std::chrono::seconds boot_timeout{60};  ///< a reload's new worker must be able to serve by then

@@ -1,5 +1,7 @@
 #include "http/connection.hpp"
 
+#include <sys/socket.h>
+
 namespace askr::http {
 
 Connection::Connection(Context& context) : context_(context) {
@@ -19,6 +21,11 @@ Connection::~Connection() {
     if (context_.draining && context_.connection_count == 0 && context_.on_last_connection_closed) {
         context_.on_last_connection_closed(context_);
     }
+}
+
+void Connection::reset_on_close(int socket_fd) {
+    const linger reset{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(socket_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
 
 }  // namespace askr::http

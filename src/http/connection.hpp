@@ -36,6 +36,10 @@ class Connection {
   protected:
     explicit Connection(Context& context);
     void set_deadline(std::chrono::seconds from_now) { deadline_ = Clock::now() + from_now; }
+    /// The client stopped taking the response: its close is a reset, so the kernel drops
+    /// what it still holds for the client (megabytes, on a fast link) instead of keeping
+    /// it, orphaned, for a reader that never comes.
+    static void reset_on_close(int socket_fd);
 
     Context& context_;
     Clock::time_point deadline_;

@@ -22,6 +22,9 @@ struct Timeouts {
     std::chrono::seconds body{60};           ///< longest pause while a body arrives
     std::chrono::seconds write{60};          ///< longest stall writing to the client
     std::chrono::seconds tls_handshake{10};  ///< connect to the end of the TLS handshake
+    /// Bytes a second a client must take a response at while the server waits on it,
+    /// judged over SendRate::window of waiting (http/send_rate.hpp); 0 = not checked.
+    std::uint64_t min_send_rate = 1024;
 };
 
 }  // namespace askr::http

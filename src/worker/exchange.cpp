@@ -182,6 +182,13 @@ void Exchange::begin(const http::Request& request, int socket_fd) {
     client_gone_.store(false, std::memory_order_relaxed);
 }
 
+void Exchange::drop_spool() {
+    std::lock_guard lock(mutex_);
+    spool_.reset();
+    spooling_ = false;
+    spool_end_ = spool_read_ = 0;
+}
+
 void Exchange::abandon(int status) {
     {
         std::lock_guard lock(mutex_);

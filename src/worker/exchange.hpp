@@ -62,6 +62,9 @@ class Exchange final : public php::ResponseWriter {
     bool client_gone() override;
     bool interim(int status, const http::Fields& fields) override;
 
+    /// Closes the spool file a response cut short left behind, so that its disk space is
+    /// freed when the request ends, not when the exchange is next used.
+    void drop_spool();
     // --- I/O thread -------------------------------------------------------------------
     /// What take() found.
     struct Progress {

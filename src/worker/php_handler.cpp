@@ -31,6 +31,7 @@ std::unique_ptr<Exchange> PhpHandler::acquire() {
 void PhpHandler::recycle(std::unique_ptr<Exchange> exchange) {
     exchange->route.reset();
     exchange->script.request = nullptr;
+    exchange->drop_spool();
     if (spare_.size() < 64) spare_.push_back(std::move(exchange));
 }
 

@@ -152,6 +152,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         context_.timeouts.keepalive = options.keepalive_timeout;
         context_.timeouts.body = options.body_timeout;
         context_.timeouts.write = options.write_timeout;
+        context_.timeouts.min_send_rate = options.min_send_rate;
         context_.timeouts.tls_handshake = options.tls_handshake_timeout;
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;

@@ -324,6 +324,57 @@ TEST_F(Http2, ZeroWindowClientIsResetAndIdleConnectionClosed) {
     EXPECT_TRUE(client.wait_closed(5s));
 }
 
+// A client that opens its windows by `grant` bytes every 500 ms, for at most `how_long`,
+// reading what arrives. Whether the server closed the connection, and the DATA bytes.
+struct WindowedRead {
+    bool cut = false;
+    std::size_t data = 0;
+};
+WindowedRead read_with_windows(RawH2& client, std::uint32_t grant, std::chrono::seconds how_long) {
+    WindowedRead result;
+    const std::string increment{static_cast<char>(grant >> 24), static_cast<char>(grant >> 16),
+                                static_cast<char>(grant >> 8), static_cast<char>(grant)};
+    const auto end = std::chrono::steady_clock::now() + how_long;
+    while (std::chrono::steady_clock::now() < end) {
+        const auto slice_end = std::chrono::steady_clock::now() + 500ms;
+        for (auto now = std::chrono::steady_clock::now(); now < slice_end;
+             now = std::chrono::steady_clock::now()) {
+            auto f =
+                client.next(std::chrono::duration_cast<std::chrono::milliseconds>(slice_end - now));
+            if (!f) break;
+            if (f->type == DATA) result.data += f->payload.size();
+        }
+        if (client.closed()) {
+            result.cut = true;
+            break;
+        }
+        client.send(frame(WINDOW_UPDATE, 0, 1, increment) + frame(WINDOW_UPDATE, 0, 0, increment));
+    }
+    return result;
+}
+
+// A slow-read attack over HTTP/2: the client opens its window a little at a time, so the
+// stream never stalls outright. Under --min-send-rate the connection is closed once it has
+// been waited on for a window (20 s) below the rate; a client above it is served on.
+TEST_F(Http2, AReaderBelowTheMinimumSendRateIsCutAndAFasterOneIsNot) {
+    Server server(root.path(), {"--workers", "1", "--min-send-rate", "8K"});
+    RawH2 slow(server.port()), fast(server.port());
+    ASSERT_TRUE(slow.handshake({{0x4, 1024}}));  // SETTINGS_INITIAL_WINDOW_SIZE
+    ASSERT_TRUE(fast.handshake({{0x4, 1024}}));
+    slow.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("GET", "/large.php")));
+    fast.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("GET", "/large.php")));
+    WindowedRead slow_read, fast_read;
+    std::thread slow_client([&] { slow_read = read_with_windows(slow, 512, 32s); });
+    std::thread fast_client([&] { fast_read = read_with_windows(fast, 16384, 32s); });
+    slow_client.join();
+    fast_client.join();
+    EXPECT_TRUE(slow_read.cut) << "a reader at 1 KB/s kept its connection; it got "
+                               << slow_read.data;
+    EXPECT_FALSE(fast_read.cut) << "a reader at 32 KB/s was cut; it got " << fast_read.data;
+    EXPECT_GT(fast_read.data, 512u << 10);
+    EXPECT_TRUE(server.wait_for_log("less than 8192 bytes/s over 20 s (min_send_rate)"));
+}
+
 TEST_F(Http2, GracefulStopSendsGoawayAndFinishesInFlight) {
     Server server(root.path(), {"--workers", "1"});
     RawH2 client(server.port());

@@ -1,6 +1,7 @@
 // A slowloris attack: hundreds of connections sending their headers a byte at
 // a time. Normal clients must still be served fast, the attack's connections are closed
-// at the header timeout, and the workers' memory stays bounded.
+// at the header timeout, and the workers' memory stays bounded. And its mirror, the slow
+// reader: a response taken a few bytes at a time is cut at the minimum send rate.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -21,6 +23,7 @@ namespace askr::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 // Resident memory of the server: master and every process it has adopted (workers).
 long server_rss_kb(pid_t master) {
@@ -103,6 +106,90 @@ TEST(Slowloris, NormalClientsAreServedWhileHundredsOfConnectionsTrickleHeaders) 
     // 300 connections with a partial request each: buffers, not megabytes each.
     EXPECT_LT(rss_during - rss_before, 40 * 1024)
         << "RSS before " << rss_before << " kB, during " << rss_during << " kB";
+}
+
+// A client that reads the response it asked for, at most `chunk` bytes every `interval`,
+// for at most `for_how_long`. How many bytes it got, and whether the server ended the
+// connection (EOF or reset) before the time was up.
+struct SlowRead {
+    std::size_t received = 0;
+    bool cut = false;
+};
+SlowRead read_slowly(std::uint16_t port, const std::string& path, std::size_t chunk,
+                     std::chrono::milliseconds interval, std::chrono::seconds for_how_long) {
+    SlowRead result;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int small = 4096;  // a small receive window: the server's writes wait on this reader
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        result.cut = true;
+        return result;
+    }
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string buffer(chunk, '\0');
+    bool in_body = false;
+    std::string head;
+    const auto end = Clock::now() + for_how_long;
+    while (Clock::now() < end) {
+        std::this_thread::sleep_for(interval);
+        const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            result.cut = true;
+            break;
+        }
+        if (n < 0) continue;
+        std::string_view got(buffer.data(), static_cast<std::size_t>(n));
+        if (!in_body) {
+            head.append(got);
+            const auto blank = head.find("\r\n\r\n");
+            if (blank == std::string::npos) continue;
+            in_body = true;
+            got = std::string_view(head).substr(blank + 4);
+        }
+        result.received += got.size();
+    }
+    ::close(fd);
+    return result;
+}
+
+// A slow-read attack: a client asks for a large response and takes a few hundred bytes a
+// second, never enough to be a stall. It is cut once it has been waited on for a window
+// (20 s) below --min-send-rate, and its connection reset; a client reading faster than
+// the minimum is served on. Both responses come from PHP and are spooled.
+TEST(SlowReaders, AReaderBelowTheMinimumSendRateIsCutAndAFasterOneIsNot) {
+    TempDir root;
+    root.write("big.php",
+               "<?php header('Content-Type: application/octet-stream'); "
+               "echo str_repeat('x', 48 << 20);");
+    Server server(root.path(), {"--workers", "1", "--min-send-rate", "8K"});
+    SlowRead slow, fast;
+    std::thread slow_reader(
+        [&] { slow = read_slowly(server.port(), "/big.php", 512, 500ms, 34s); });
+    std::thread fast_reader(
+        [&] { fast = read_slowly(server.port(), "/big.php", 65536, 20ms, 34s); });
+    slow_reader.join();
+    fast_reader.join();
+    EXPECT_TRUE(slow.cut) << "a reader at 1 KB/s kept its connection for 34 s";
+    EXPECT_FALSE(fast.cut) << "a fast reader was cut; it got " << fast.received;
+    EXPECT_GT(fast.received, 1u << 20);
+    EXPECT_TRUE(server.wait_for_log("less than 8192 bytes/s over 20 s (min_send_rate)"));
+}
+
+// The header timeout bounds reading a request, not answering it: a script that runs
+// longer is answered (PHP's own limits and --request-timeout bound it).
+TEST(SlowReaders, AScriptMayRunLongerThanTheHeaderTimeout) {
+    TempDir root;
+    root.write("slow.php", "<?php sleep(3); echo 'done';");
+    Server server(root.path(), {"--header-timeout", "1", "--body-timeout", "1"});
+    const auto r = get(server.url("/slow.php"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "done");
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "http/connection.hpp"
 #include "http/h1/parser.hpp"
 #include "http/h2/connection.hpp"
+#include "http/send_rate.hpp"
 #include "http/status.hpp"
 
 namespace askr::http::h1 {
@@ -68,6 +69,29 @@ class Connection : public http::Connection, public ResponseSink {
     // is still answered, with Connection: close, so keep-alive clients move on cleanly.
     void expire_if_idle() override {
         if (idle_) deadline_ = std::min(deadline_, Clock::now() + std::chrono::seconds(1));
+    }
+
+    // While a write waits on the client: the write stall timeout and the minimum send
+    // rate, checked once a second. Otherwise the deadline in force passed.
+    void on_deadline() override {
+        if (sending_) {
+            const auto now = Clock::now();
+            if (now - last_sent_ > context_.timeouts.write) {
+                spdlog::debug("{}: closed: the client took nothing for {} s",
+                              request_->endpoints.remote_addr, context_.timeouts.write.count());
+            } else if (send_rate_.too_slow(now, sent_, context_.timeouts.min_send_rate)) {
+                spdlog::info(
+                    "{}: closed: the client took the response at less than {} bytes/s "
+                    "over {} s (min_send_rate)",
+                    request_->endpoints.remote_addr, context_.timeouts.min_send_rate,
+                    SendRate::window.count());
+            } else {
+                deadline_ = now + std::chrono::seconds(1);
+                return;
+            }
+            reset_on_close(socket_fd_);
+        }
+        abort();
     }
 
     RequestOutcome& outcome() override { return outcome_; }
@@ -198,6 +222,27 @@ class Connection : public http::Connection, public ResponseSink {
     }
 
   protected:
+    // A write to the client begins / ends. Between writes of a response the handler is
+    // working (PHP may take its time: --request-timeout bounds that, not the client's
+    // timeouts), so no deadline is in force until the next read sets one.
+    void begin_sending() {
+        const auto now = Clock::now();
+        sending_ = true;
+        last_sent_ = now;
+        send_rate_.update(now, true, sent_);
+        deadline_ = now + std::chrono::seconds(1);
+    }
+    void took(std::size_t bytes) {
+        if (bytes == 0) return;
+        sent_ += bytes;
+        last_sent_ = Clock::now();
+    }
+    void end_sending() {
+        sending_ = false;
+        send_rate_.update(Clock::now(), false, sent_);
+        deadline_ = Clock::time_point::max();
+    }
+
     // Metrics and access log: a whole request was read / answered (once per request).
     void request_read() {
         if (!context_.observer) return;
@@ -232,6 +277,10 @@ class Connection : public http::Connection, public ResponseSink {
     bool idle_ = true;
     bool aborted_ = false;
     bool unwritten_ = false;  // send_now() left the whole response in out_
+    bool sending_ = false;    // a write waits on the client
+    std::uint64_t sent_ = 0;  // bytes the client has taken on this connection
+    Clock::time_point last_sent_;
+    SendRate send_rate_;
 };
 
 // One HTTP/1.1 connection over `Stream`: tcp::socket (plain) or asio::ssl::stream (TLS).
@@ -394,6 +443,7 @@ template <class Stream>
 asio::awaitable<bool> StreamConnection<Stream>::answer() {
     begin_response();
     request_->movable = movable();
+    deadline_ = Clock::time_point::max();  // the request is whole: the client waits now
     HandlerResult result = co_await service_.handler->handle(*request_, *this);
     while (result.move_to >= 0) {
         // An idle worker asked for a waiting request and this one was taken back before
@@ -545,6 +595,7 @@ asio::awaitable<bool> StreamConnection<Stream>::read_request() {
                         co_return false;
                     }
                     if (!co_await write("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
+                    set_deadline(context_.timeouts.body);
                     request_whole_ = false;  // moved, it would be asked for its body twice
                     parser_.continue_after_expect();
                     continue;
@@ -679,8 +730,19 @@ asio::awaitable<bool> StreamConnection<Stream>::write(std::string_view a, std::s
     // and a small body still leave in one record and one send().
     std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c),
                                               asio::buffer(d)};
-    set_deadline(context_.timeouts.write);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, as_tuple(use_awaitable));
+    begin_sending();
+    // Called before each partial write with the bytes written so far: progress for the
+    // stall timeout and the send rate while a large write is under way.
+    std::size_t counted = 0;
+    auto progress = [this, &counted](const boost::system::error_code& ec,
+                                     std::size_t written) -> std::size_t {
+        took(written - counted);
+        counted = written;
+        return asio::transfer_all()(ec, written);
+    };
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, progress, as_tuple(use_awaitable));
+    took(n - counted);
+    end_sending();
     outcome_.bytes_out += n;
     co_return !ec;
 }
@@ -713,10 +775,15 @@ asio::awaitable<bool> StreamConnection<Stream>::write_file(FileBody file) {
         co_return true;
     } else {
         // Head first (MSG_MORE: the kernel holds it for the file's first bytes), then sendfile.
-        set_deadline(context_.timeouts.write);
+        begin_sending();
+        struct Ended {
+            StreamConnection& c;
+            ~Ended() { c.end_sending(); }
+        } ended{*this};
         auto [ec, n] =
             co_await stream_.async_send(asio::buffer(out_), MSG_MORE, as_tuple(use_awaitable));
         outcome_.bytes_out += n;
+        took(n);
         if (ec || n != out_.size()) co_return false;
         while (remaining > 0) {
             ssize_t sent =
@@ -725,7 +792,7 @@ asio::awaitable<bool> StreamConnection<Stream>::write_file(FileBody file) {
             if (sent > 0) {
                 remaining -= static_cast<std::uint64_t>(sent);
                 outcome_.bytes_out += static_cast<std::uint64_t>(sent);
-                set_deadline(context_.timeouts.write);
+                took(static_cast<std::size_t>(sent));
                 continue;
             }
             if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {

@@ -144,7 +144,17 @@ asio::awaitable<void> StreamConnection<Stream>::write_loop() {
         }
         writing_ = true;
         write_began_ = Clock::now();
-        auto [ec, n] = co_await asio::async_write(stream_, buffers_, as_tuple(use_awaitable));
+        // Counts progress before each partial write (the send rate, Session::on_deadline).
+        std::size_t counted = 0;
+        auto progress = [this, &counted](const boost::system::error_code& ec,
+                                         std::size_t written) -> std::size_t {
+            sent_ += written - counted;
+            counted = written;
+            return asio::transfer_all()(ec, written);
+        };
+        auto [ec, n] =
+            co_await asio::async_write(stream_, buffers_, progress, as_tuple(use_awaitable));
+        sent_ += n - counted;
         writing_ = false;
         batch_written(batch_);
         if (ec) {

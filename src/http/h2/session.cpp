@@ -247,6 +247,7 @@ void Session::on_deadline() {
     const auto now = Clock::now();
     if (aborted_) return;
     if (closing_ || (writing_ && now - write_began_ > context_.timeouts.write)) {
+        if (writing_) reset_on_close(socket_fd());
         abort();  // the GOAWAY could not be written in time, or the client reads nothing at all
         return;
     }
@@ -262,8 +263,10 @@ void Session::on_deadline() {
     }
     // Per stream: a request body that stopped arriving, a response the client's window
     // holds back (zero-window stall): the stream is reset, its memory and PHP freed.
+    bool waiting = writing_;  // on the client: a write, or a response its windows hold back
     for (auto& [id, stream] : streams_) {
         if (stream->closed) continue;
+        if (stream->pending_bytes() > 0) waiting = true;
         // A header block (HEADERS + CONTINUATION) has the header timeout from its first
         // frame, as an HTTP/1 head has: trickling does not extend it. A body may pause
         // for the body timeout between DATA frames.
@@ -278,6 +281,19 @@ void Session::on_deadline() {
                           receive_stall ? "request stalled" : "client window stalled");
             nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
         }
+    }
+    // The connection's rate, not each stream's: many streams share one client's bandwidth.
+    // The second since the last check is judged as it was then, waiting or not.
+    const bool too_slow = send_rate_.too_slow(now, sent_, context_.timeouts.min_send_rate);
+    send_rate_.update(now, waiting, sent_);
+    if (too_slow) {
+        reset_on_close(socket_fd());
+        spdlog::info(
+            "h2: {}: closed: the client took responses at less than {} bytes/s over "
+            "{} s (min_send_rate)",
+            endpoints_.remote_addr, context_.timeouts.min_send_rate, SendRate::window.count());
+        abort();
+        return;
     }
     wake_writer();
     set_deadline(std::chrono::seconds(1));  // the next check

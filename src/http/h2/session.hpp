@@ -13,6 +13,7 @@
 #include "http/connection.hpp"
 #include "http/handler.hpp"
 #include "http/request.hpp"
+#include "http/send_rate.hpp"
 
 struct nghttp2_session;  // nghttp2's session; <nghttp2/nghttp2.h> stays in src/http/h2/*.cpp
 
@@ -116,6 +117,8 @@ class Session : public http::Connection {
     bool aborted_ = false;  ///< abort() ran
     bool writing_ = false;  ///< a socket write is in progress (since write_began_)
     Clock::time_point write_began_{};
+    std::uint64_t sent_ = 0;  ///< bytes the client has taken (socket writes, counted as they go)
+    SendRate send_rate_;      ///< judged while a write or a stream's response waits on the client
 
   private:
     friend struct Callbacks;
