@@ -693,9 +693,8 @@ const std::vector<Option>& table() {
          .type = Type::boolean,
          .cli = "--compression,!--no-compression",
          .doc = "Compress responses for clients that accept it (Accept-Encoding: zstd, br, "
-                "gzip): PHP responses as they stream, static files from a precompressed "
-                "sibling (file.zst, file.br, file.gz) or compressed once and kept. "
-                "--no-compression turns it off; docs/compression.md (and BREACH there).",
+                "gzip): PHP responses as they stream (static files go as they are on "
+                "disk). --no-compression turns it off; docs/compression.md (and BREACH there).",
          .example = "false",
          .bind = flag_field(&ServeOptions::compression)},
         {.section = "compression",
@@ -734,21 +733,11 @@ const std::vector<Option>& table() {
          .type = Type::size,
          .cli = "--compression-min-size",
          .value_name = "SIZE",
-         .doc = "A body whose length is known before it is sent (a whole PHP response, a "
-                "file) goes uncompressed below this size. A PHP response that streams "
+         .doc = "A body whose length is known before it is sent (a whole PHP response) "
+                "goes uncompressed below this size. A PHP response that streams "
                 "(flush()) is compressed whatever its size.",
          .example = "\"256\"",
          .bind = size_field(&ServeOptions::compression_min_size)},
-        {.section = "compression",
-         .key = "static_max_size",
-         .type = Type::size,
-         .cli = "--compression-static-max-size",
-         .value_name = "SIZE",
-         .doc = "Static files up to this size without a precompressed sibling are compressed "
-                "once per worker and kept in memory (32 MiB per worker at most, least "
-                "recently used out); larger ones go uncompressed. 0: only siblings.",
-         .example = "\"4M\"",
-         .bind = bounded_size_field(&ServeOptions::compression_static_max, 0, 16ull << 20)},
         {.section = "compression",
          .key = "types",
          .type = Type::list,

@@ -20,12 +20,9 @@ struct CompressionSettings {
     int gzip_level = 5;
     int br_level = 4;
     int zstd_level = 3;
-    /// A body whose length is known up front (a whole response, a file) below this is
-    /// sent as it is: compressing it saves less than it costs.
+    /// A body whose length is known up front (a whole response) below this is sent as
+    /// it is: compressing it saves less than it costs.
     std::uint64_t min_size = 1024;
-    /// Static files up to this size without a precompressed sibling are compressed once
-    /// and kept; larger ones go as they are.
-    std::uint64_t static_max_size = 1 << 20;
     /// Media types to compress: "type/subtype", "type/*", or "+suffix" (RFC 6839).
     std::vector<std::string> types;
     /// The codings produced (all three unless a level says otherwise).
