@@ -14,6 +14,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev media-types zlib1g-dev
   # tests
   libgtest-dev libcurl4-openssl-dev curl nghttp2-client openssl
+  # real decoders for the compression tests
+  zstd brotli gzip
   # the fuzz target (tests/fuzz): clang with libFuzzer and the sanitizers' runtimes
   clang libclang-rt-14-dev
   # admin tests: promtool (checks the /metrics exposition) and headless Chromium (dashboard)

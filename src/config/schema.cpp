@@ -699,6 +699,69 @@ const std::vector<Option>& table() {
          .example = "\"4M\"",
          .bind = bounded_size_field(&ServeOptions::cache_max_value, 1, 1ull << 30)},
 
+        // [compression]
+        {.section = "compression",
+         .key = "enabled",
+         .type = Type::boolean,
+         .cli = "--compression,!--no-compression",
+         .doc = "Compress responses for clients that accept it (Accept-Encoding: zstd, br, "
+                "gzip): PHP responses as they stream (static files go as they are on "
+                "disk). --no-compression turns it off; docs/compression.md (and BREACH there).",
+         .example = "false",
+         .bind = flag_field(&ServeOptions::compression)},
+        {.section = "compression",
+         .key = "gzip_level",
+         .type = Type::integer,
+         .cli = "--compression-gzip-level",
+         .value_name = "N",
+         .doc = "gzip level, 1 (fastest) to 9 (smallest).",
+         .example = "6",
+         .min = 1,
+         .max = 9,
+         .bind = count_field(&ServeOptions::compression_gzip_level)},
+        {.section = "compression",
+         .key = "br_level",
+         .type = Type::integer,
+         .cli = "--compression-br-level",
+         .value_name = "N",
+         .doc = "Brotli quality, 0 (fastest) to 11 (smallest; far too slow for responses made "
+                "per request: precompress static files instead).",
+         .example = "5",
+         .min = 0,
+         .max = 11,
+         .bind = count_field(&ServeOptions::compression_br_level)},
+        {.section = "compression",
+         .key = "zstd_level",
+         .type = Type::integer,
+         .cli = "--compression-zstd-level",
+         .value_name = "N",
+         .doc = "Zstandard level, 1 (fastest) to 19 (smallest).",
+         .example = "6",
+         .min = 1,
+         .max = 19,
+         .bind = count_field(&ServeOptions::compression_zstd_level)},
+        {.section = "compression",
+         .key = "min_size",
+         .type = Type::size,
+         .cli = "--compression-min-size",
+         .value_name = "SIZE",
+         .doc = "A body whose length is known before it is sent (a whole PHP response) "
+                "goes uncompressed below this size. A PHP response that streams "
+                "(flush()) is compressed whatever its size.",
+         .example = "\"256\"",
+         .bind = size_field(&ServeOptions::compression_min_size)},
+        {.section = "compression",
+         .key = "types",
+         .type = Type::list,
+         .cli = "--compression-type",
+         .value_name = "TYPE",
+         .doc = "Media types compressed: type/subtype, type/* or +suffix (+json matches "
+                "application/ld+json). Images, video, archives and fonts other than these are "
+                "compressed already. The command line's --compression-type (repeatable) "
+                "replaces the list.",
+         .example = "[\"text/html\", \"application/json\"]",
+         .bind = list_field(&ServeOptions::compression_types)},
+
         // [log]
         {.section = "log",
          .key = "level",
@@ -840,6 +903,7 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
         {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
+        {"compression", "Response compression: gzip, br, zstd (docs/compression.md)."},
         {"log", "Logging."},
     };
     return list;

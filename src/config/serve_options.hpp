@@ -97,6 +97,17 @@ struct ServeOptions {
     std::uint64_t cache_slots = 65536;           ///< entries it is sized for (0 = off)
     std::uint64_t cache_memory = 64ull << 20;    ///< bytes for keys and values
     std::uint64_t cache_max_value = 1ull << 20;  ///< largest value
+    // Response compression (docs/compression.md).
+    bool compression = true;              ///< compress responses the client accepts encoded
+    unsigned compression_gzip_level = 5;  ///< gzip level, 1-9
+    unsigned compression_br_level = 4;    ///< brotli quality, 0-11
+    unsigned compression_zstd_level = 3;  ///< zstd level, 1-19
+    std::uint64_t compression_min_size = 1024;  ///< smaller bodies of known length go as they are
+    /// Media types compressed: "type/subtype", "type/*" or a "+suffix"
+    std::vector<std::string> compression_types{
+        "text/*",          "application/json", "application/javascript", "application/xml",
+        "+json",           "+xml",             "image/svg+xml",          "application/wasm",
+        "application/manifest+json"};
 };
 
 }  // namespace askr::config

@@ -15,8 +15,13 @@ constexpr std::string_view server_methods = "GET, HEAD, POST, PUT, PATCH, DELETE
 }  // namespace
 
 Chain::Chain(const http::RouterConfig& router, PhpHandler& php,
-             std::vector<std::string> sendfile_roots)
-    : router_(router), php_(php), routes_(router), sendfile_roots_(std::move(sendfile_roots)) {}
+             std::vector<std::string> sendfile_roots, http::CompressionSettings compression)
+    : router_(router),
+      php_(php),
+      routes_(router),
+      sendfile_roots_(std::move(sendfile_roots)),
+      compression_(std::move(compression)),
+      encoders_(compression_) {}
 
 bool Chain::handle_now(http::Request& request, http::ResponseSink& sink) {
     std::shared_ptr<const http::Route> route;
@@ -27,13 +32,25 @@ asio::awaitable<http::HandlerResult> Chain::handle(http::Request& request,
                                                    http::ResponseSink& sink) {
     std::shared_ptr<const http::Route> route;
     if (answer_now(request, sink, route)) co_return http::HandlerResult{};
-    if (route->kind == http::Route::Kind::php) {
+    if (route->kind == http::Route::Kind::php) co_return co_await serve_php(request, route, sink);
+    co_await serve_static(request, sink, route->file);  // a file sent from disk
+    co_return http::HandlerResult{};
+}
+
+// X-Sendfile sees the script's head before compression does: a file it answers with
+// passes the compression stage unchanged (send_file), or as a body of known length.
+asio::awaitable<http::HandlerResult> Chain::serve_php(http::Request& request,
+                                                      std::shared_ptr<const http::Route>& route,
+                                                      http::ResponseSink& sink) {
+    if (!compression_.enabled) {
         if (sendfile_roots_.empty()) co_return co_await php_.serve(request, std::move(route), sink);
         SendfileFilter sendfile(sink, request, files_, sendfile_roots_);
         co_return co_await php_.serve(request, std::move(route), sendfile);
     }
-    co_await serve_static(request, sink, route->file);  // a file sent from disk
-    co_return http::HandlerResult{};
+    http::CompressFilter compress(sink, request, compression_, encoders_);
+    if (sendfile_roots_.empty()) co_return co_await php_.serve(request, std::move(route), compress);
+    SendfileFilter sendfile(compress, request, files_, sendfile_roots_);
+    co_return co_await php_.serve(request, std::move(route), sendfile);
 }
 
 // Every answer but PHP's and a large file's is ready at once; for those two, `route`.

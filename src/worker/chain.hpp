@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "http/compression.hpp"
 #include "http/handler.hpp"
 #include "http/route_cache.hpp"
 #include "http/router.hpp"
@@ -16,12 +17,14 @@ namespace askr::worker {
 /// The handler chain of a worker, one code path for HTTP/1.1 and HTTP/2: requests that
 /// name no resource (OPTIONS *, a malformed target), then routing (try_files with Askr's
 /// safety rules), then the stage the route names: a static file, PHP, a redirect or an
-/// error page. A PHP response may name a file under `sendfile_roots` to be answered with
-/// (X-Sendfile, worker/sendfile.hpp). The life of a request through it: docs/architecture.md.
+/// error page. PHP responses are compressed as they stream (http/compression.hpp). A PHP response
+/// may name a file under `sendfile_roots` to be answered with (X-Sendfile, worker/sendfile.hpp).
+/// The life of a request through it: docs/architecture.md.
 class Chain final : public http::Handler {
   public:
     Chain(const http::RouterConfig& router, PhpHandler& php,
-          std::vector<std::string> sendfile_roots = {});
+          std::vector<std::string> sendfile_roots = {},
+          http::CompressionSettings compression = {.enabled = false});
 
     boost::asio::awaitable<http::HandlerResult> handle(http::Request& request,
                                                        http::ResponseSink& sink) override;
@@ -41,6 +44,9 @@ class Chain final : public http::Handler {
                           const std::string& path);
 
   private:
+    boost::asio::awaitable<http::HandlerResult> serve_php(http::Request& request,
+                                                          std::shared_ptr<const http::Route>& route,
+                                                          http::ResponseSink& sink);
     bool answer_now(http::Request& request, http::ResponseSink& sink,
                     std::shared_ptr<const http::Route>& route);
     std::unique_ptr<static_files::FileResponse> take_scratch();
@@ -52,6 +58,8 @@ class Chain final : public http::Handler {
     static_files::FileCache files_;
     std::vector<std::unique_ptr<static_files::FileResponse>> spare_files_;
     std::vector<std::string> sendfile_roots_;  // none: X-Sendfile is an ordinary header
+    http::CompressionSettings compression_;
+    http::EncoderPool encoders_;
 };
 
 /// The chain of a --listen-http socket: every request is redirected to HTTPS (308), except

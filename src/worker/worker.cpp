@@ -110,6 +110,17 @@ void guard_php_thread(int lost_fd) {
     for (int signal : signals) ::sigaction(signal, &lost, nullptr);
 }
 
+http::CompressionSettings compression_settings(const config::ServeOptions& options) {
+    http::CompressionSettings settings;
+    settings.enabled = options.compression;
+    settings.gzip_level = static_cast<int>(options.compression_gzip_level);
+    settings.br_level = static_cast<int>(options.compression_br_level);
+    settings.zstd_level = static_cast<int>(options.compression_zstd_level);
+    settings.min_size = options.compression_min_size;
+    settings.types = options.compression_types;
+    return settings;
+}
+
 // Staggered recycling: each worker retires after max_requests plus up to 10% more, so
 // that workers started together do not all recycle together.
 std::uint64_t staggered_limit(std::uint64_t max_requests) {
@@ -141,7 +152,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
           router_{options.root, options.index, options.symlinks, options.worker_script},
           php_handler_(io, php, completions, *this, &telemetry_, router_,
                        options.response_spool_max),
-          chain_(router_, php_handler_, options.sendfile_roots) {
+          chain_(router_, php_handler_, options.sendfile_roots, compression_settings(options)) {
         context_.observer = &telemetry_;
         context_.limits.max_body_bytes = options.max_body_size;
         context_.limits.max_header_bytes = options.max_header_size;
