@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/ip_address.hpp"
 #include "core/size.hpp"
 
 namespace askr::config {
@@ -138,6 +139,25 @@ Binding listen_field(std::vector<ListenAddress> ServeOptions::*member) {
             }};
 }
 
+// A list of CIDR ranges or addresses, each checked (core/ip_address.hpp).
+Binding address_ranges_field(std::vector<std::string> ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
+                const auto& texts = std::get<std::vector<std::string>>(v);
+                std::string errors;
+                for (const auto& text : texts) {
+                    std::string error;
+                    if (!core::parse_address_range(text, error)) {
+                        if (!errors.empty()) errors += "; ";
+                        errors += error;
+                    }
+                }
+                if (!errors.empty())
+                    throw ConfigError(errors + " (expected CIDR ranges such as 10.0.0.0/8 or addresses)");
+                o.*member = texts;
+            },
+            [member](const ServeOptions& o) { return show_list(o.*member); }};
+}
+
 Binding list_field(std::vector<std::string> ServeOptions::*member) {
     return {[member](ServeOptions& o, const Value& v) {
                 o.*member = std::get<std::vector<std::string>>(v);
@@ -258,6 +278,19 @@ const std::vector<Option>& table() {
          .example = "[\"/srv/app/storage/downloads\"]",
          .default_doc = "(none: off)",
          .bind = list_field(&ServeOptions::sendfile_roots)},
+        {.section = "server",
+         .key = "trusted_proxies",
+         .type = Type::list,
+         .cli = "--trusted-proxy",
+         .value_name = "CIDR",
+         .doc = "Reverse proxies whose forwarding headers are believed: IPv4 or IPv6 ranges "
+                "(10.0.0.0/8, fd00::/8) or plain addresses. From a peer in one of them, "
+                "`Forwarded` (RFC 7239) or else `X-Forwarded-For`, `-Proto`, `-Host` and `-Port` "
+                "set the client address, scheme, host and port PHP and the access log see; from "
+                "any other peer they are ordinary headers. Repeatable; docs/proxies.md.",
+         .example = "[\"127.0.0.1\", \"10.0.0.0/8\"]",
+         .default_doc = "(none: the headers are ordinary ones)",
+         .bind = address_ranges_field(&ServeOptions::trusted_proxies)},
         {.section = "server",
          .key = "max_body_size",
          .type = Type::size,

@@ -40,6 +40,9 @@ struct ServeOptions {
     /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
     /// may be named by a PHP response; none = the headers are ordinary ones.
     std::vector<std::string> sendfile_roots;
+    /// Peers whose forwarding headers (Forwarded, X-Forwarded-*) are believed: CIDR ranges
+    /// or addresses, checked when read; none = every such header is an ordinary one
+    std::vector<std::string> trusted_proxies;
     std::uint64_t max_body_size = 8ull << 20;  ///< request bodies above this get 413
     /// A PHP response's bytes a slow client has not taken yet, past the first 1 MiB held in
     /// memory, go to a temporary file up to this much, so PHP can finish (0: PHP waits)

@@ -19,6 +19,7 @@ void Request::clear() {
     version_minor = 1;
     keep_alive = true;
     movable = false;
+    forwarding_applied = false;
     start_time = 0;
 }
 

@@ -9,13 +9,25 @@
 
 namespace askr::http {
 
-/// Where a connection came from and arrived at, as the CGI variables need it.
+/// Where a connection came from and arrived at, as the CGI variables need it. A trusted
+/// proxy's forwarding headers may speak for the client in a request's copy
+/// (http/forwarded.hpp); the connection's own values are then kept in `peer`.
 struct Endpoints {
     std::string remote_addr;
     std::uint16_t remote_port = 0;
     std::string local_addr;
     std::uint16_t local_port = 0;
     bool tls = false;
+
+    /// The connection's own values of the fields a proxy's headers may change.
+    struct Peer {
+        std::string remote_addr;
+        std::uint16_t remote_port = 0;
+        std::uint16_t local_port = 0;
+        bool tls = false;
+    };
+    bool forwarded = false;  ///< the fields above come from a proxy's headers; see `peer`
+    Peer peer{};
 };
 
 /// A complete request, the same for every protocol: the HTTP/1 and HTTP/2 layers produce
@@ -54,6 +66,8 @@ class Request {
     /// The request may be handed, unanswered, to another worker with its connection
     /// (set by the protocol: clear-text HTTP/1.1 with the whole request in its buffer).
     bool movable = false;
+    /// The forwarding headers have been applied to this request (http/forwarded.hpp).
+    bool forwarding_applied = false;
 
     /// Appends body bytes: kept in memory up to `memory_limit`, then the whole body moves
     /// to an unlinked temporary file, so that a large upload costs disk, not memory. False

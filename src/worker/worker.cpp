@@ -27,10 +27,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/ip_address.hpp"
 #include "core/log.hpp"
 
 #include "http/connection.hpp"
 #include "http/context.hpp"
+#include "http/forwarded.hpp"
 #include "http/h1/connection.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
@@ -165,6 +167,10 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         context_.timeouts.write = options.write_timeout;
         context_.timeouts.min_send_rate = options.min_send_rate;
         context_.timeouts.tls_handshake = options.tls_handshake_timeout;
+        for (const auto& text : options.trusted_proxies) {
+            std::string error;  // checked when the configuration was read
+            if (const auto range = core::parse_address_range(text, error)) trusted_proxies_.add(*range);
+        }
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;
         context_.owner = this;
@@ -174,6 +180,13 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         };
     }
 
+    // The stages every request meets before `chain`: trusted proxies' headers applied.
+    http::Handler& front(http::Handler& chain, std::optional<http::TrustedProxyStage>& proxied) {
+        if (trusted_proxies_.empty()) return chain;
+        proxied.emplace(chain, trusted_proxies_);
+        return *proxied;
+    }
+
     void start(std::vector<core::ListenSocket>& sockets) {
         std::vector<AcceptSocket> accept_sockets;
         std::uint16_t https_port = 0;
@@ -181,12 +194,14 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             if (!s.redirect_to_https && context_.tls && https_port == 0) https_port = s.port;
         }
         redirect_.emplace(chain_, router_, https_port);
-        plain_ = {&chain_, false, true};
+        http::Handler& main = front(chain_, proxied_chain_);
+        http::Handler& redirect = front(*redirect_, proxied_redirect_);
+        plain_ = {&main, false, true};
         for (auto& s : sockets) {
             accept_sockets.push_back({s.fd.get(), s.redirect_to_https || !context_.tls});
             const http::h1::Service service =
-                s.redirect_to_https ? http::h1::Service{&*redirect_, false, false}
-                : context_.tls      ? http::h1::Service{&chain_, true, false}
+                s.redirect_to_https ? http::h1::Service{&redirect, false, false}
+                : context_.tls      ? http::h1::Service{&main, true, false}
                                     : plain_;
             listeners_.push_back(
                 {s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(), service});
@@ -551,6 +566,8 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     PhpHandler php_handler_;
     Chain chain_;
     std::optional<RedirectToHttps> redirect_;  // the chain of --listen-http sockets
+    core::AddressRanges trusted_proxies_;
+    std::optional<http::TrustedProxyStage> proxied_chain_, proxied_redirect_;
     http::h1::Service plain_;                  // clear-text listeners (and connections moved in)
 };
 
