@@ -14,6 +14,7 @@
 
 #include "harness.hpp"
 #include "http2_support.hpp"
+#include "php_support.hpp"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -352,21 +353,33 @@ TEST_F(EarlyHints, NotSentToHttp10OrAfterTheHead) {
     EXPECT_EQ(get(server.url("/final103.php")).status, 500);
 }
 
-// With a final status, headers_send() sets it and the head goes now (as flush() sends it).
+// With a final status, headers_send() sets it and the head goes now (as flush() sends it):
+// the script holds its body back until the client has read that head.
 TEST_F(EarlyHints, FinalStatusSendsTheHeadNow) {
+    TempDir flags;
+    const std::string flag = flags.path() + "/go";
     root.write("created.php", R"(<?php
         header('X-Early: yes');
         $r = headers_send(201);
         header('X-Late: too late');
+        $deadline = microtime(true) + 10;
+        while (!file_exists($_GET['flag']) && microtime(true) < $deadline) usleep(5000);
         echo 'result=', $r, ' sent=', headers_sent() ? 'yes' : 'no';)");
     Server server(root.path());
-    const auto raw = raw_exchange(
-        server.port(), "GET /created.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    EXPECT_EQ(raw_status(raw), 201) << raw;
-    EXPECT_NE(raw.find("\r\nX-Early: yes\r\n"), std::string::npos) << raw;
+    php::RawClient client(server.port());
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send("GET /created.php?flag=" + flag +
+                            " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(client.read_until("\r\n\r\n", std::chrono::seconds(10))) << client.received();
+    const std::string head = client.received();
+    EXPECT_EQ(raw_status(head), 201) << head;
+    EXPECT_NE(head.find("\r\nX-Early: yes\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos)
+        << "the head went before the body was known: " << head;
+    flags.write("go", "go");
+    client.read_all(std::chrono::seconds(10));
+    const std::string& raw = client.received();
     EXPECT_EQ(raw.find("X-Late"), std::string::npos) << raw;
-    EXPECT_NE(raw.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos)
-        << "the head went before the body was known: " << raw;
     EXPECT_NE(raw.find("result=1 sent=yes"), std::string::npos) << raw;
 }
 
