@@ -141,6 +141,7 @@ class Master final : public admin::Supervisor {
     int poll_timeout_ms() const;
     void pass_on_kick(std::size_t dead_slot);
     void pass_on_moved(std::size_t dead_slot);
+    void pass_on_held();
     // The newest generation whose reload has not failed (a failed one only winds down).
     Generation* current() {
         for (auto g = generations_.rbegin(); g != generations_.rend(); ++g) {
@@ -174,6 +175,13 @@ class Master final : public admin::Supervisor {
         kick_fds_;  // per slot: "take a pending connection" (worker/accept_thread.hpp)
     std::vector<worker::HandoffChannel>
         handoff_;  // per slot: connections moved to it (worker/handoff.hpp)
+    // Moved connections whose worker exited while no other one served (every worker was
+    // recycling at once): each still has a request its client waits for (pass_on_held).
+    struct HeldConnection {
+        worker::MovedConnection moved;
+        Clock::time_point since;
+    };
+    std::vector<HeldConnection> held_;
     std::uint32_t next_generation_ = 1;
     Backoff worker_backoff_;
     Backoff zygote_backoff_;
@@ -284,6 +292,7 @@ int Master::run() {
         }
         admin_.on_poll(std::span<const pollfd>(fds).subspan(admin_first));
         reap_children();
+        pass_on_held();
         kill_hung_workers();
         if (stopping_) {
             for (auto& g : generations_) close_zygote_when_idle(*g);
@@ -687,7 +696,8 @@ int Master::poll_timeout_ms() const {
     const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
                          !reload_pending_ && spawns_in_flight() == 0 &&
                          count_workers(gen->number, true) >= options_.workers &&
-                         workers_.size() == options_.workers && admin_.idle();
+                         workers_.size() == options_.workers && admin_.idle() &&
+                         held_.empty();
     return settled ? 1000 : 50;
 }
 
@@ -871,19 +881,41 @@ void Master::pass_on_kick(std::size_t dead_slot) {
 }
 
 // Connections moved to a worker that died before reading them: each still has a request
-// its client waits for. They go to another worker (serving ones first), as a kick does.
+// its client waits for. They go to another worker (serving ones first), as a kick does;
+// when none serves right now (both workers recycling at once), the master holds them
+// until one does.
 void Master::pass_on_moved(std::size_t dead_slot) {
-    while (auto moved = worker::receive_connection(handoff_[dead_slot].receive.get())) {
-        const int peer = worker::least_loaded_peer(scoreboard_, scoreboard_.slot(dead_slot));
-        if (peer < 0 ||
-            !worker::send_connection(handoff_[static_cast<std::size_t>(peer)].send.get(),
-                                     moved->socket.get(), moved->unread)) {
-            spdlog::warn(
-                "a connection moved to worker slot {} is closed: that worker exited and no other "
-                "could take it",
-                dead_slot);
-        }
+    while (auto moved = worker::receive_connection(handoff_[dead_slot].receive.get()))
+        held_.push_back({std::move(*moved), Clock::now()});
+    pass_on_held();
+}
+
+// A connection can also reach a slot after its worker was reaped (the sender read the
+// worker table just before): a slot no worker holds is emptied here too. A connection
+// held longer than the shutdown timeout, or while stopping, is closed.
+void Master::pass_on_held() {
+    for (std::size_t slot = 0; slot < handoff_.size(); ++slot) {
+        if (slot_taken_[slot]) continue;
+        while (auto moved = worker::receive_connection(handoff_[slot].receive.get()))
+            held_.push_back({std::move(*moved), Clock::now()});
     }
+    if (held_.empty()) return;
+    std::size_t closed = 0;
+    std::erase_if(held_, [&](HeldConnection& held) {
+        const int target = worker::least_loaded_worker(scoreboard_);
+        if (target >= 0 &&
+            worker::send_connection(handoff_[static_cast<std::size_t>(target)].send.get(),
+                                    held.moved.socket.get(), held.moved.unread)) {
+            return true;
+        }
+        if (stopping_ || Clock::now() - held.since > options_.shutdown_timeout) {
+            ++closed;
+            return true;
+        }
+        return false;
+    });
+    if (closed > 0)
+        spdlog::warn("{} moved connection(s) closed: no worker could take them", closed);
 }
 
 std::string Master::status_text() const {

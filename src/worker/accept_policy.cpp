@@ -30,18 +30,30 @@ std::uint64_t accept_load(const shm::WorkerSlot& slot) {
     return load;
 }
 
-int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
+namespace {
+
+int least_loaded_except(const shm::Scoreboard& board, const shm::WorkerSlot* self) {
     int best = -1;
     std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
     for (std::size_t i = 0; i < board.size(); ++i) {
         const shm::WorkerSlot& other = board.slot(i);
-        if (&other == &self || !serving(other)) continue;
+        if (&other == self || !serving(other)) continue;
         if (const auto load = accept_load(other); load < least) {
             least = load;
             best = static_cast<int>(i);
         }
     }
     return best;
+}
+
+}  // namespace
+
+int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
+    return least_loaded_except(board, &self);
+}
+
+int least_loaded_worker(const shm::Scoreboard& board) {
+    return least_loaded_except(board, nullptr);
 }
 
 bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self) {

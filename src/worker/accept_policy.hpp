@@ -21,6 +21,9 @@ bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self);
 /// connection to when `self` may not take it; -1 when there is none.
 int least_loaded_peer(const shm::Scoreboard& board, const shm::WorkerSlot& self);
 
+/// The serving worker with the least load (the master's choice); -1 when none serves.
+int least_loaded_worker(const shm::Scoreboard& board);
+
 // --- moving a connection after its request arrived (worker/handoff.hpp) --------------
 
 /// How long, in microseconds, a request that arrives now would wait for this worker's

@@ -674,7 +674,7 @@ TEST(ProcessModel, MaxRequestsRecyclesWithoutFailedRequests) {
         outcomes.size(), ms_between(start, Clock::now()), count_failed(outcomes),
         load.stale_retries(), pids.size(), recycled);
     EXPECT_EQ(outcomes.size(), 2000u);
-    EXPECT_EQ(count_failed(outcomes), 0u) << describe_failures(outcomes, start);
+    EXPECT_EQ(count_failed(outcomes), 0u) << describe_failures(outcomes, start) << log;
     // 2000 requests / (50..55 per worker): about 36 recycles.
     EXPECT_GE(recycled, 20u) << log;
     EXPECT_GE(pids.size(), 20u);
