@@ -140,7 +140,6 @@ class Master final : public admin::Supervisor {
     void kill_hung_workers();
     int poll_timeout_ms() const;
     void pass_on_kick(std::size_t dead_slot);
-    void pass_on_moved(std::size_t dead_slot);
     void pass_on_held();
     // The newest generation whose reload has not failed (a failed one only winds down).
     Generation* current() {
@@ -176,7 +175,7 @@ class Master final : public admin::Supervisor {
     std::vector<worker::HandoffChannel>
         handoff_;  // per slot: connections moved to it (worker/handoff.hpp)
     // Moved connections whose worker exited while no other one served (every worker was
-    // recycling at once): each still has a request its client waits for (pass_on_held).
+    // recycling at once), until one serves (pass_on_held).
     struct HeldConnection {
         worker::MovedConnection moved;
         Clock::time_point since;
@@ -467,7 +466,7 @@ void Master::reap_children() {
             slot.php_outstanding.store(0, std::memory_order_relaxed);
             if (::read(kick_fds_[worker.slot].get(), &stale, sizeof stale) > 0)
                 pass_on_kick(worker.slot);
-            pass_on_moved(worker.slot);
+            pass_on_held();  // connections moved to it that it never read
             on_worker_exit(worker, status);
             continue;
         }
@@ -880,19 +879,11 @@ void Master::pass_on_kick(std::size_t dead_slot) {
         ::write(kick_fds_[static_cast<std::size_t>(peer)].get(), &one, sizeof one);
 }
 
-// Connections moved to a worker that died before reading them: each still has a request
-// its client waits for. They go to another worker (serving ones first), as a kick does;
-// when none serves right now (both workers recycling at once), the master holds them
-// until one does.
-void Master::pass_on_moved(std::size_t dead_slot) {
-    while (auto moved = worker::receive_connection(handoff_[dead_slot].receive.get()))
-        held_.push_back({std::move(*moved), Clock::now()});
-    pass_on_held();
-}
-
-// A connection can also reach a slot after its worker was reaped (the sender read the
-// worker table just before): a slot no worker holds is emptied here too. A connection
-// held longer than the shutdown timeout, or while stopping, is closed.
+// Connections moved to a slot no worker holds (its worker died before reading them, or
+// was reaped just after a sender read the worker table): each still has a request its
+// client waits for. They go to the least loaded serving worker, as a kick does; when none
+// serves right now (both workers recycling at once), the master holds them until one
+// does. One held longer than the shutdown timeout, or while stopping, is closed.
 void Master::pass_on_held() {
     for (std::size_t slot = 0; slot < handoff_.size(); ++slot) {
         if (slot_taken_[slot]) continue;

@@ -28,13 +28,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 constexpr const char* token = "0123456789abcdef-test-token";
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 // Runs a shell command; its exit status and what it printed (stdout and stderr).
 std::pair<int, std::string> run(const std::string& command) {
     std::string out;
@@ -435,18 +428,6 @@ TEST(Admin, RecyclesAreCounted) {
     EXPECT_EQ(m["workers"]["crashes"], 0);
     m = wait_for_metrics(server, [](const json& j) { return j["requests"]["total"] == 30; });
     EXPECT_EQ(m["requests"]["total"], 30);
-}
-
-std::vector<std::string> wait_for_lines(const std::string& path, std::size_t count) {
-    std::vector<std::string> lines;
-    for (int i = 0; i < 150; ++i) {  // workers flush their access log once a second
-        lines.clear();
-        std::istringstream in(slurp(path));
-        for (std::string line; std::getline(in, line);) lines.push_back(line);
-        if (lines.size() >= count) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return lines;
 }
 
 TEST(Admin, AccessLogCombined) {

@@ -369,8 +369,29 @@ Response request(const std::string& url, const RequestOptions& options) {
     return response;
 }
 
-int connect_loopback(std::uint16_t port) {
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::vector<std::string> wait_for_lines(const std::string& path, std::size_t count) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 150; ++i) {
+        lines.clear();
+        std::istringstream in(slurp(path));
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        if (lines.size() >= count) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return lines;
+}
+
+int connect_loopback(std::uint16_t port, int receive_buffer) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);

@@ -129,8 +129,16 @@ inline Response get(const std::string& url) {
 /// Sends raw bytes on a new TCP connection to 127.0.0.1:port and returns everything
 /// read until the server closes or `timeout` passes without data. With
 /// `half_close`, shuts down the sending side after writing.
-/// A TCP connection to 127.0.0.1:PORT (blocking, close-on-exec), or -1.
-int connect_loopback(std::uint16_t port);
+/// A TCP connection to 127.0.0.1:PORT (blocking, close-on-exec), or -1. A nonzero
+/// `receive_buffer` sets SO_RCVBUF before connecting (it bounds the window the client offers).
+int connect_loopback(std::uint16_t port, int receive_buffer = 0);
+
+/// Whole content of a file ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+/// The lines of `path` once it has at least `count` (workers flush their access log once
+/// a second), or what it has after 3 s.
+std::vector<std::string> wait_for_lines(const std::string& path, std::size_t count);
 
 /// Runs a shell command and returns what it printed on stdout (add 2>&1 for stderr).
 std::string command_output(const std::string& command);

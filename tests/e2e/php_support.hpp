@@ -34,13 +34,7 @@ namespace askr::test::php {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-/// Whole content of a file ("" when it cannot be read).
-inline std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
+using askr::test::slurp;
 
 /// Arguments for a server with one worker process: for tests whose second request must
 /// reach the same PHP instance as the first (state left behind, the PHP thread being free).

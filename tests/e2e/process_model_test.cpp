@@ -55,13 +55,6 @@ struct ProcessInfo {
     std::string comm;
 };
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
-
 // /proc/PID/stat is "pid (comm) state ppid ..."; comm may hold spaces (": ") and ')'.
 std::optional<ProcessInfo> process_info(pid_t pid) {
     const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");

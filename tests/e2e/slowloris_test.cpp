@@ -118,15 +118,9 @@ struct SlowRead {
 SlowRead read_slowly(std::uint16_t port, const std::string& path, std::size_t chunk,
                      std::chrono::milliseconds interval, std::chrono::seconds for_how_long) {
     SlowRead result;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int small = 4096;  // a small receive window: the server's writes wait on this reader
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        ::close(fd);
+    // A small receive window: the server's writes wait on this reader.
+    const int fd = connect_loopback(port, 4096);
+    if (fd < 0) {
         result.cut = true;
         return result;
     }
