@@ -65,11 +65,13 @@ int serve(const config::CommandLineFlags& flags) {
         std::vector<core::ListenSocket> sockets;
         for (const auto& address : options.listen) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
+            sockets.back().proxy_protocol = address.proxy_protocol;
         }
         // After --listen: sockets.front() names the server.
         for (const auto& address : options.listen_http) {
             sockets.push_back(core::open_listen_socket(address.host, address.port));
             sockets.back().redirect_to_https = true;
+            sockets.back().proxy_protocol = address.proxy_protocol;
         }
         return master::run_master(options, sockets);
     } catch (const config::ConfigError& e) {

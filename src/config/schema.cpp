@@ -116,10 +116,25 @@ Binding certificate_pairs_binding() {
             }};
 }
 
+// The environment's lists are comma-separated, and so are a listen address's options:
+// ASKR_SERVER_LISTEN=":80,proxy-protocol" arrives as ":80" and "proxy-protocol". An item
+// that cannot be an address (no colon) goes back onto the address before it.
+std::vector<std::string> joined_listen_options(const std::vector<std::string>& items) {
+    std::vector<std::string> out;
+    for (const auto& item : items) {
+        if (!out.empty() && item.find(':') == std::string::npos) {
+            out.back() += "," + item;
+        } else {
+            out.push_back(item);
+        }
+    }
+    return out;
+}
+
 Binding listen_field(std::vector<ListenAddress> ServeOptions::*member) {
     return {[member](ServeOptions& o, const Value& v) {
                 std::vector<ListenAddress> addresses;
-                const auto& texts = std::get<std::vector<std::string>>(v);
+                const auto& texts = joined_listen_options(std::get<std::vector<std::string>>(v));
                 std::string errors;  // every bad entry, each named when there are several
                 for (const auto& text : texts) {
                     try {
@@ -207,11 +222,15 @@ Binding admin_listen_binding() {
                     o.admin_listen.reset();
                     return;
                 }
+                ListenAddress address;
                 try {
-                    o.admin_listen = parse_listen_address(text);
+                    address = parse_listen_address(text);
                 } catch (const ConfigError& e) {
                     throw ConfigError(std::string(e.what()) + ", or off");
                 }
+                if (address.proxy_protocol)
+                    throw ConfigError("the admin listener takes no options (proxy-protocol is for [server] listen)");
+                o.admin_listen = address;
             },
             [](const ServeOptions& o) {
                 return quote(o.admin_listen ? o.admin_listen->text() : "off");
@@ -252,7 +271,9 @@ const std::vector<Option>& table() {
          .value_name = "HOST:PORT",
          .doc = "Addresses to listen on: HOST:PORT, [IPv6]:PORT, or :PORT for all IPv4 addresses. "
                 "With TLS, every one speaks HTTPS. The command line's --listen (repeatable) "
-                "replaces the file's list.",
+                "replaces the file's list. Options follow a comma: `:8080,proxy-protocol` "
+                "expects every connection to open with a PROXY protocol header (v1 or v2) from a "
+                "load balancer, whose client address becomes the request's (docs/proxies.md).",
          .example = "[\"0.0.0.0:80\", \"[::]:80\"]",
          .bind = listen_field(&ServeOptions::listen)},
         {.section = "server",
@@ -554,7 +575,7 @@ const std::vector<Option>& table() {
          .value_name = "HOST:PORT",
          .doc = "Plain-HTTP addresses that redirect to HTTPS (308), except "
                 "/.well-known/acme-challenge/, served from the root (certbot's webroot mode). "
-                "Needs TLS.",
+                "Needs TLS. Takes the same options as [server] listen (`,proxy-protocol`).",
          .example = "[\"0.0.0.0:80\"]",
          .bind = listen_field(&ServeOptions::listen_http)},
 

@@ -6,13 +6,38 @@
 
 namespace askr::config {
 
-std::string ListenAddress::text() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+namespace {
+
+// The options after the address, comma-separated: "proxy-protocol".
+void parse_listen_options(const std::string& text, ListenAddress& address) {
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = text.find(',', start);
+        const std::string option = text.substr(start, comma - start);
+        if (option == "proxy-protocol") {
+            address.proxy_protocol = true;
+        } else {
+            throw ConfigError("unknown listen option \"" + option +
+                              "\" (the options, after a comma: proxy-protocol)");
+        }
+        if (comma == std::string::npos) return;
+        start = comma + 1;
+    }
 }
 
-ListenAddress parse_listen_address(const std::string& text) {
+}  // namespace
+
+std::string ListenAddress::text() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+           (proxy_protocol ? ",proxy-protocol" : "");
+}
+
+ListenAddress parse_listen_address(const std::string& full_text) {
+    const auto comma = full_text.find(',');
+    const std::string text = full_text.substr(0, comma);
     ListenAddress address;
+    if (comma != std::string::npos) parse_listen_options(full_text.substr(comma + 1), address);
     std::string port_text;
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');

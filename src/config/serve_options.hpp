@@ -21,11 +21,15 @@ class ConfigError : public std::runtime_error {
 struct ListenAddress {
     std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"
     std::uint16_t port = 0;  ///< 0 = any free port (tests)
-    /// The address as written ("[::1]:8080").
+    /// Option "proxy-protocol": every connection opens with a PROXY protocol header (v1 or
+    /// v2) naming the client (http/proxy_protocol.hpp); one without it is closed.
+    bool proxy_protocol = false;
+    /// The address as written, options included ("[::1]:8080", ":80,proxy-protocol").
     std::string text() const;
 };
 
-/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; throws ConfigError saying what is expected.
+/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT", then options after a comma
+/// (",proxy-protocol"); throws ConfigError saying what is expected.
 ListenAddress parse_listen_address(const std::string& text);
 
 /// True for 127.0.0.0/8 and ::1.

@@ -12,6 +12,7 @@ struct ListenSocket {
     std::string host;
     std::uint16_t port = 0;
     bool redirect_to_https = false;  ///< --listen-http: answers with a redirect to HTTPS
+    bool proxy_protocol = false;     ///< connections open with a PROXY protocol header
 };
 
 /// Binds and listens on host:port (port 0 picks a free port). Throws std::runtime_error

@@ -724,9 +724,10 @@ void Master::maintain() {
         for (const auto& s : sockets_) {
             const bool v6 = s.host.find(':') != std::string::npos;
             const bool https = tls_ && !s.redirect_to_https;
-            spdlog::info("listening on {}://{}{}{}:{}{}", https ? "https" : "http", v6 ? "[" : "",
+            spdlog::info("listening on {}://{}{}{}:{}{}{}", https ? "https" : "http", v6 ? "[" : "",
                          s.host, v6 ? "]" : "", s.port,
-                         s.redirect_to_https ? " (redirects to https)" : "");
+                         s.redirect_to_https ? " (redirects to https)" : "",
+                         s.proxy_protocol ? " (PROXY protocol)" : "");
         }
     }
     const auto now = Clock::now();

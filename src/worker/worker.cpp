@@ -199,10 +199,17 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         plain_ = {&main, false, true};
         for (auto& s : sockets) {
             accept_sockets.push_back({s.fd.get(), s.redirect_to_https || !context_.tls});
-            const http::h1::Service service =
+            http::h1::Service service =
                 s.redirect_to_https ? http::h1::Service{&redirect, false, false}
                 : context_.tls      ? http::h1::Service{&main, true, false}
                                     : plain_;
+            if (s.proxy_protocol) {
+                // A moved connection is rebuilt from its socket alone (worker/handoff.hpp),
+                // which would lose the addresses its PROXY header gave: these stay put.
+                service.proxy_protocol = true;
+                service.movable = false;
+                service.proxy_peers = &trusted_proxies_;
+            }
             listeners_.push_back(
                 {s.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4(), service});
         }

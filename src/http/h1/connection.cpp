@@ -28,6 +28,7 @@
 #include "http/connection.hpp"
 #include "http/h1/parser.hpp"
 #include "http/h2/connection.hpp"
+#include "http/proxy_protocol.hpp"
 #include "http/send_rate.hpp"
 #include "http/status.hpp"
 
@@ -57,6 +58,28 @@ void append_number(std::string& out, std::uint64_t value) {
 constexpr std::string_view plain_http_on_tls_port =
     "HTTP/1.1 400 Bad Request\r\nServer: Askr\r\nContent-Type: text/plain\r\nContent-Length: 52\r\n"
     "Connection: close\r\n\r\nThis port speaks HTTPS: use https:// in the address.\n";
+
+// A connection refused on a PROXY-protocol listener. Logged at info at most once every
+// 10 s, with how many were refused in between (a balancer that sends no header, or a
+// scan, would otherwise write a line per connection), at debug otherwise.
+void log_proxy_refusal(const std::string& peer, std::string_view reason) {
+    thread_local std::chrono::steady_clock::time_point last_logged;
+    thread_local unsigned unlogged = 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (last_logged.time_since_epoch().count() != 0 && now - last_logged < std::chrono::seconds(10)) {
+        ++unlogged;
+        spdlog::debug("{}: closed: PROXY protocol: {}", peer, reason);
+        return;
+    }
+    if (unlogged > 0) {
+        spdlog::info("{}: closed: PROXY protocol: {} ({} more connection(s) refused in the last 10 s)",
+                     peer, reason, unlogged);
+    } else {
+        spdlog::info("{}: closed: PROXY protocol: {}", peer, reason);
+    }
+    last_logged = now;
+    unlogged = 0;
+}
 
 // How the body of the response being sent is delimited on the wire.
 enum class Wire { none, length, chunked, until_close };
@@ -327,6 +350,7 @@ class StreamConnection final : public Connection {
         }
     }
 
+    asio::awaitable<bool> read_proxy_header();
     asio::awaitable<bool> handshake();
     asio::awaitable<bool> detect_h2_preface();
     bool alpn_chose_h2();
@@ -394,6 +418,7 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     endpoints.remote_port = remote.port();
     endpoints.local_addr = local.address().to_string();
     endpoints.local_port = local.port();
+    if (self->service_.proxy_protocol && !co_await self->read_proxy_header()) co_return;
     if constexpr (tls) {
         endpoints.tls = true;  // HTTPS=on, REQUEST_SCHEME=https
         if (!co_await self->handshake()) co_return;
@@ -467,6 +492,73 @@ asio::awaitable<bool> StreamConnection<Stream>::answer() {
     if (!complete_) keep_alive_ = false;
     request_done();
     co_return keep_alive_;
+}
+
+// The PROXY protocol header (http/proxy_protocol.hpp), before anything else: its addresses
+// replace the socket's in Endpoints, so that everything after it (the trusted-proxy stage,
+// PHP's REMOTE_ADDR and SERVER_ADDR, the access log) sees the balancer's client as the
+// peer. Read without taking a byte past the header, so that TLS and HTTP find the stream
+// as the client sent it: each read peeks, and takes only bytes the parser says belong to
+// the header (all of them while it needs more, exactly the rest once it is whole).
+// Bounded by the header timeout from the connection's start. False: the connection is
+// closed without a word (the peer is not a balancer speaking the protocol).
+template <class Stream>
+asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
+    auto& endpoints = request_->endpoints;
+    if (service_.proxy_peers && !service_.proxy_peers->empty()) {
+        // With trusted proxies named, only they may say where a connection comes from.
+        const auto peer = core::parse_ip_address(endpoints.remote_addr);
+        if (!peer || !service_.proxy_peers->contains(*peer)) {
+            log_proxy_refusal(endpoints.remote_addr, "the peer is not a trusted proxy (--trusted-proxy)");
+            co_return false;
+        }
+    }
+    set_deadline(context_.timeouts.header);
+    char* const buffer = in_.get();
+    static_assert(proxy_header_max_length <= read_buffer_size);
+    std::size_t taken = 0;  // header bytes already taken off the socket, at buffer[0..taken)
+    for (;;) {
+        const ssize_t peeked = ::recv(socket_fd_, buffer + taken, proxy_header_max_length - taken,
+                                      MSG_PEEK | MSG_DONTWAIT);
+        if (peeked < 0 && errno == EINTR) continue;
+        if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            auto [ec] = co_await socket().async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
+            if (ec) {
+                log_proxy_refusal(endpoints.remote_addr,
+                                  aborted_ ? "no header within the header timeout" : ec.message());
+                co_return false;
+            }
+            continue;
+        }
+        if (peeked <= 0) {
+            log_proxy_refusal(endpoints.remote_addr, peeked == 0 ? "the peer closed before a whole header"
+                                                                 : std::strerror(errno));
+            co_return false;
+        }
+        const std::size_t seen = taken + static_cast<std::size_t>(peeked);
+        const ProxyHeader header = parse_proxy_header({buffer, seen});
+        if (header.status == ProxyHeader::Status::error) {
+            log_proxy_refusal(endpoints.remote_addr, header.error);
+            co_return false;
+        }
+        const std::size_t take =
+            (header.status == ProxyHeader::Status::complete ? header.length : seen) - taken;
+        const ssize_t got = ::recv(socket_fd_, buffer + taken, take, MSG_DONTWAIT);
+        if (got != static_cast<ssize_t>(take)) {  // the kernel holds what was peeked
+            log_proxy_refusal(endpoints.remote_addr, "the header could not be read");
+            co_return false;
+        }
+        taken += take;
+        outcome_.bytes_in += take;
+        if (header.status != ProxyHeader::Status::complete) continue;
+        if (header.addresses) {
+            endpoints.remote_addr = header.addresses->source.text();
+            endpoints.remote_port = header.addresses->source_port;
+            endpoints.local_addr = header.addresses->destination.text();
+            endpoints.local_port = header.addresses->destination_port;
+        }
+        co_return true;
+    }
 }
 
 // The TLS handshake, bounded by the handshake timeout through the connection's deadline

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "core/ip_address.hpp"
 #include "http/context.hpp"
 #include "http/handler.hpp"
 
@@ -20,6 +21,12 @@ struct Service {
     /// Clear-text connections may move to another worker between requests, with their
     /// request (worker/handoff.hpp).
     bool movable = false;
+    /// Every connection opens with a PROXY protocol header (http/proxy_protocol.hpp), read
+    /// before TLS and HTTP: its addresses become the connection's Endpoints.
+    bool proxy_protocol = false;
+    /// proxy_protocol: the peers that may send the header (--trusted-proxy); a connection
+    /// from any other is closed. Null or empty: any peer.
+    const core::AddressRanges* proxy_peers = nullptr;
 };
 
 /// Serves an accepted connection on the I/O thread until it closes (a coroutine owns it):

@@ -92,6 +92,10 @@ TEST(ConfigFileErrors, NameFileLineKeyAndExpectation) {
          "the port must be a number from 0 to 65535"},
         {"listen not an address", "[server]\nlisten = \"nonsense\"\n", 2, "[server] listen",
          "expected HOST:PORT"},
+        {"unknown listen option", "[server]\nlisten = [\":80,proxy\"]\n", 2, "[server] listen",
+         "unknown listen option \"proxy\" (the options, after a comma: proxy-protocol)"},
+        {"admin listen option", "[admin]\nlisten = \"127.0.0.1:2019,proxy-protocol\"\n", 2,
+         "[admin] listen", "the admin listener takes no options"},
         {"negative size", "[server]\nmax_body_size = -1\n", 2, "[server] max_body_size",
          "not a negative size"},
         {"bad size unit", "[server]\nmax_body_size = \"10 XB\"\n", 2,
@@ -236,7 +240,7 @@ TEST(ConfigEnvironment, ErrorsNameTheVariable) {
         {{{"ASKR_TLS_SELF_SIGNED", "maybe"}},
          "environment ASKR_TLS_SELF_SIGNED=maybe: expected true or false"},
         {{{"ASKR_SERVER_MAX_BODY_SIZE", "10 XB"}}, "expected a size such as 512K"},
-        {{{"ASKR_SERVER_LISTEN", "127.0.0.1:80,nonsense"}}, "nonsense: expected HOST:PORT"},
+        {{{"ASKR_SERVER_LISTEN", "127.0.0.1:80,nonsense"}}, "unknown listen option \"nonsense\""},
         {{{"ASKR_PHP_INI", "memory_limit"}}, "memory_limit: expected KEY=VALUE"},
     };
     for (const auto& c : cases) {
@@ -312,6 +316,50 @@ TEST(ConfigCommandLine, FlagsAreTheSchemasFlags) {
     EXPECT_EQ(config.options.workers, 3u);
     EXPECT_EQ(config.options.max_body_size, 1ull << 30);
     EXPECT_EQ(config.where(*find_option("workers", "count")), "--workers 3");
+}
+
+TEST(ConfigListen, ProxyProtocolIsAnOptionAfterAComma) {
+    auto address = parse_listen_address(":8080,proxy-protocol");
+    EXPECT_EQ(address.host, "0.0.0.0");
+    EXPECT_EQ(address.port, 8080);
+    EXPECT_TRUE(address.proxy_protocol);
+    EXPECT_EQ(address.text(), "0.0.0.0:8080,proxy-protocol");
+    address = parse_listen_address("[::1]:81,proxy-protocol");
+    EXPECT_EQ(address.host, "::1");
+    EXPECT_TRUE(address.proxy_protocol);
+    EXPECT_EQ(parse_listen_address(address.text()).text(), "[::1]:81,proxy-protocol");
+    EXPECT_FALSE(parse_listen_address("127.0.0.1:80").proxy_protocol);
+    for (const char* bad : {"127.0.0.1:80,", "127.0.0.1:80,proxy-protocol,", "127.0.0.1:80,PROXY-PROTOCOL",
+                            "127.0.0.1:80, proxy-protocol"}) {
+        try {
+            parse_listen_address(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("unknown listen option"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("proxy-protocol)"), std::string::npos) << e.what();
+        }
+    }
+    // The address is checked as before the comma.
+    EXPECT_THROW(parse_listen_address("127.0.0.1:99999,proxy-protocol"), ConfigError);
+}
+
+TEST(ConfigListen, ProxyProtocolFromFileFlagAndEnvironment) {
+    Scratch scratch;
+    const std::string path = scratch.write(
+        "askr.toml", "[server]\nlisten = [\"127.0.0.1:81,proxy-protocol\", \"127.0.0.1:82\"]\n");
+    Config from_file = load({path, {}, {}});
+    ASSERT_EQ(from_file.options.listen.size(), 2u);
+    EXPECT_TRUE(from_file.options.listen[0].proxy_protocol);
+    EXPECT_FALSE(from_file.options.listen[1].proxy_protocol);
+    Config from_flag = load({"", {}, parse_flags({"--listen", "[::1]:81,proxy-protocol"})});
+    ASSERT_EQ(from_flag.options.listen.size(), 1u);
+    EXPECT_TRUE(from_flag.options.listen[0].proxy_protocol);
+    // The environment's list separator is a comma too: the option stays with its address.
+    Config from_environment =
+        load({"", {{"ASKR_SERVER_LISTEN", "127.0.0.1:81,proxy-protocol, [::1]:82"}}, {}});
+    ASSERT_EQ(from_environment.options.listen.size(), 2u);
+    EXPECT_EQ(from_environment.options.listen[0].text(), "127.0.0.1:81,proxy-protocol");
+    EXPECT_EQ(from_environment.options.listen[1].text(), "[::1]:82");
 }
 
 TEST(ConfigCommandLine, ErrorsNameTheFlag) {
