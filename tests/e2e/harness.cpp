@@ -114,6 +114,9 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     }
     const bool redirect_listener =
         std::find(args.begin(), args.end(), "--listen-http") != args.end();
+    const bool proxy_listener = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+        return a.find(":0,proxy-protocol") != std::string::npos;
+    });
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(log_fd, 1);
@@ -127,10 +130,11 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
         ::_exit(127);
     }
     ::close(log_fd);
-    // "listening on https://127.0.0.1:P" (or http://), and with --listen-http also
-    // "listening on http://127.0.0.1:Q (redirects to https)".
+    // "listening on https://127.0.0.1:P" (or http://), with --listen-http also
+    // "listening on http://127.0.0.1:Q (redirects to https)", and " (PROXY protocol)" after
+    // a listener with that option.
     const std::regex listening(
-        R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?)");
+        R"(listening on (https?)://127\.0\.0\.1:(\d+)( \(redirects to https\))?( \(PROXY protocol\))?)");
     const std::regex admin_listening(R"(admin listening at http://127\.0\.0\.1:(\d+))");
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
@@ -144,12 +148,16 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
             const auto port = static_cast<std::uint16_t>(std::stoi((*it)[2]));
             if ((*it)[3].matched) {
                 http_port_ = port;
+            } else if ((*it)[4].matched) {
+                proxy_port_ = port;
             } else if (port_ == 0) {
                 port_ = port;
                 scheme_ = (*it)[1];
             }
         }
-        if (port_ != 0 && (!redirect_listener || http_port_ != 0)) break;
+        if (port_ != 0 && (!redirect_listener || http_port_ != 0) &&
+            (!proxy_listener || proxy_port_ != 0 || http_port_ != 0))
+            break;
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
             stopped_ = true;

@@ -56,6 +56,8 @@ class Server {
     std::uint16_t http_port() const { return http_port_; }
     /// Port of the admin listener (0 when off).
     std::uint16_t admin_port() const { return admin_port_; }
+    /// The port of the first --listen 127.0.0.1:0,proxy-protocol listener (0 if none).
+    std::uint16_t proxy_port() const { return proxy_port_; }
     /// "http://127.0.0.1:ADMIN_PORT" + path.
     std::string admin_url(const std::string& path = "/") const;
     pid_t pid() const { return pid_; }
@@ -85,6 +87,7 @@ class Server {
     std::uint16_t admin_port_ = 0;
     std::uint16_t port_ = 0;
     std::uint16_t http_port_ = 0;
+    std::uint16_t proxy_port_ = 0;
     std::string scheme_ = "http";
     int baseline_fds_ = 0;
     std::map<pid_t, int> baseline_worker_fds_;
