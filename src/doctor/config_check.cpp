@@ -1,6 +1,7 @@
 #include "doctor/config_check.hpp"
 
 #include <cstdio>
+#include <utility>
 
 #include "config/loader.hpp"
 #include "http/tls/tls_context.hpp"
@@ -17,9 +18,11 @@ namespace {
 std::string summary(const Config& config) {
     const ServeOptions& o = config.options;
     std::string listen;
-    for (const auto& a : o.listen)
-        listen +=
-            (listen.empty() ? "" : ", ") + std::string(o.tls() ? "https://" : "http://") + a.text();
+    for (auto a : o.listen) {
+        const bool proxy_protocol = std::exchange(a.proxy_protocol, false);
+        listen += (listen.empty() ? "" : ", ") + std::string(o.tls() ? "https://" : "http://") +
+                  a.text() + (proxy_protocol ? " (PROXY protocol)" : "");
+    }
     return "listen " + listen + "; root " + o.root + "; " + std::to_string(o.workers) + " worker" +
            (o.workers == 1 ? "" : "s") +
            (o.worker_script.empty() ? " (classic mode)"
