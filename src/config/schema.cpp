@@ -118,11 +118,11 @@ Binding certificate_pairs_binding() {
 
 // The environment's lists are comma-separated, and so are a listen address's options:
 // ASKR_SERVER_LISTEN=":80,proxy-protocol" arrives as ":80" and "proxy-protocol". An item
-// that cannot be an address (no colon) goes back onto the address before it.
+// that is an option goes back onto the address before it.
 std::vector<std::string> joined_listen_options(const std::vector<std::string>& items) {
     std::vector<std::string> out;
     for (const auto& item : items) {
-        if (!out.empty() && item.find(':') == std::string::npos) {
+        if (!out.empty() && is_listen_option(item)) {
             out.back() += "," + item;
         } else {
             out.push_back(item);
@@ -229,7 +229,9 @@ Binding admin_listen_binding() {
                     throw ConfigError(std::string(e.what()) + ", or off");
                 }
                 if (address.proxy_protocol)
-                    throw ConfigError("the admin listener takes no options (proxy-protocol is for [server] listen)");
+                    throw ConfigError(
+                        "the admin listener takes no options (proxy-protocol is for [server] "
+                        "listen)");
                 o.admin_listen = address;
             },
             [](const ServeOptions& o) {

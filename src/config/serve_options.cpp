@@ -27,6 +27,9 @@ void parse_listen_options(const std::string& text, ListenAddress& address) {
 
 }  // namespace
 
+// The options parse_listen_options() knows.
+bool is_listen_option(const std::string& text) { return text == "proxy-protocol"; }
+
 std::string ListenAddress::text() const {
     const bool v6 = host.find(':') != std::string::npos;
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +

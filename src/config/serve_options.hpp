@@ -32,6 +32,9 @@ struct ListenAddress {
 /// (",proxy-protocol"); throws ConfigError saying what is expected.
 ListenAddress parse_listen_address(const std::string& text);
 
+/// True when `text` is one of the options a listen address takes ("proxy-protocol").
+bool is_listen_option(const std::string& text);
+
 /// True for 127.0.0.0/8 and ::1.
 bool is_loopback(const ListenAddress& address);
 

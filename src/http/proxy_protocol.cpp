@@ -15,7 +15,9 @@ using Status = ProxyHeader::Status;
 constexpr std::string_view v2_signature{"\r\n\r\n\0\r\nQUIT\n", 12};
 constexpr std::string_view v1_prefix = "PROXY ";
 
-ProxyHeader need_more() { return {}; }
+ProxyHeader need_more() {
+    return {};
+}
 
 ProxyHeader error(const char* reason) {
     ProxyHeader header;
@@ -73,10 +75,12 @@ ProxyHeader parse_v1(std::string_view received) {
     const std::size_t window = std::min(received.size(), proxy_v1_max_length);
     const auto lf = received.substr(0, window).find('\n');
     if (lf == std::string_view::npos) {
-        if (received.size() >= proxy_v1_max_length) return error("version 1: no CRLF within 107 bytes");
+        if (received.size() >= proxy_v1_max_length)
+            return error("version 1: no CRLF within 107 bytes");
         return need_more();
     }
-    if (lf == 0 || received[lf - 1] != '\r') return error("version 1: the line does not end in CRLF");
+    if (lf == 0 || received[lf - 1] != '\r')
+        return error("version 1: the line does not end in CRLF");
     const std::size_t length = lf + 1;
     std::string_view line = received.substr(v1_prefix.size(), lf - 1 - v1_prefix.size());
     if (line.find('\r') != std::string_view::npos) return error("version 1: a CR inside the line");
@@ -85,19 +89,22 @@ ProxyHeader parse_v1(std::string_view received) {
     if (line == "UNKNOWN" || line.starts_with("UNKNOWN ")) return complete(length);
     std::string_view rest = line;
     const std::string_view family = next_field(rest);
-    if (family != "TCP4" && family != "TCP6") return error("version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
+    if (family != "TCP4" && family != "TCP6")
+        return error("version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
     const bool v6 = family == "TCP6";
     const std::string_view source = next_field(rest);
     const std::string_view destination = next_field(rest);
     const std::string_view source_port = next_field(rest);
     const std::string_view destination_port = rest;
     if (source.empty() || destination.empty() || source_port.empty() || destination_port.empty())
-        return error("version 1: expected PROXY TCP4|TCP6 SOURCE DESTINATION SPORT DPORT, single spaces");
+        return error(
+            "version 1: expected PROXY TCP4|TCP6 SOURCE DESTINATION SPORT DPORT, single spaces");
     ProxyAddresses addresses;
     const auto source_address = parse_v1_address(source, v6);
     const auto destination_address = parse_v1_address(destination, v6);
     if (!source_address || !destination_address)
-        return error(v6 ? "version 1: an address is not an IPv6 literal" : "version 1: an address is not an IPv4 literal");
+        return error(v6 ? "version 1: an address is not an IPv6 literal"
+                        : "version 1: an address is not an IPv4 literal");
     const auto sport = parse_v1_port(source_port);
     const auto dport = parse_v1_port(destination_port);
     if (!sport || !dport) return error("version 1: a port is not a number from 0 to 65535");
@@ -109,7 +116,8 @@ ProxyHeader parse_v1(std::string_view received) {
 }
 
 std::uint16_t read_u16(const char* p) {
-    return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) | static_cast<unsigned char>(p[1]));
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) |
+                                      static_cast<unsigned char>(p[1]));
 }
 
 // The TLVs after the addresses (specification 2.2.7): type, 16-bit length, value, each
@@ -146,7 +154,8 @@ ProxyHeader parse_v2(std::string_view received) {
     const unsigned command = version_command & 0x0f;
     if (command > 1) return error("version 2: the command is neither LOCAL nor PROXY");
     const std::size_t payload_length = read_u16(received.data() + 14);
-    if (payload_length > proxy_v2_max_payload) return error("version 2: longer than 2048 bytes of addresses and TLVs");
+    if (payload_length > proxy_v2_max_payload)
+        return error("version 2: longer than 2048 bytes of addresses and TLVs");
     const std::size_t length = proxy_v2_fixed_length + payload_length;
     if (received.size() < length) return need_more();
     // LOCAL (a health check, or a connection the balancer made itself): the payload is
@@ -173,8 +182,10 @@ ProxyHeader parse_v2(std::string_view received) {
         default:
             return error("version 2: an unknown address family or transport");
     }
-    if (payload.size() < address_length) return error("version 2: the payload is shorter than its addresses");
-    if (!tlvs_well_formed(payload.substr(address_length))) return error("version 2: a TLV runs past the header");
+    if (payload.size() < address_length)
+        return error("version 2: the payload is shorter than its addresses");
+    if (!tlvs_well_formed(payload.substr(address_length)))
+        return error("version 2: a TLV runs past the header");
     const unsigned char family = static_cast<unsigned char>(received[13]);
     if (family != 0x11 && family != 0x21) return complete(length);
     ProxyAddresses addresses;

@@ -38,15 +38,17 @@ const std::string v2_signature("\r\n\r\n\0\r\nQUIT\n", 12);
 
 // v2 PROXY over TCP/IPv6: [2001:db8::1]:4242 -> [2001:db8::2]:443, with an ALPN TLV.
 std::string v2_ipv6_header() {
-    std::string payload = bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-                                 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
-                                 0x10, 0x92, 0x01, 0xbb}) +
-                          bytes({0x01, 0, 2}) + "h2";
+    std::string payload =
+        bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    1,    0x20, 0x01,
+               0x0d, 0xb8, 0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x10, 0x92, 0x01, 0xbb}) +
+        bytes({0x01, 0, 2}) + "h2";
     return v2_signature + bytes({0x21, 0x21, 0, static_cast<int>(payload.size())}) + payload;
 }
 
 // v2 LOCAL (a balancer's health check): no addresses.
-std::string v2_local_header() { return v2_signature + bytes({0x20, 0x00, 0, 0}); }
+std::string v2_local_header() {
+    return v2_signature + bytes({0x20, 0x00, 0, 0});
+}
 
 constexpr const char* v1_header = "PROXY TCP4 203.0.113.7 192.0.2.1 4242 8443\r\n";
 
@@ -103,7 +105,8 @@ Outcome exchange(std::uint16_t port, const std::vector<std::string>& pieces,
 // as the balancer says it). Lets curl speak HTTP/2 or TLS through a made-up address.
 class Balancer {
   public:
-    Balancer(std::uint16_t target, std::string header) : target_(target), header_(std::move(header)) {
+    Balancer(std::uint16_t target, std::string header)
+        : target_(target), header_(std::move(header)) {
         listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in address{};
         address.sin_family = AF_INET;
@@ -185,9 +188,9 @@ TEST_F(ProxyProtocol, Version1AddressesReachPhpAndTheAccessLog) {
     ASSERT_NE(server.proxy_port(), 0);
     // The header alone first, then in pieces with the request: it is read whichever way it
     // arrives, and a keep-alive connection's next request keeps its addresses.
-    const auto out = exchange(server.proxy_port(),
-                              {std::string(v1_header).substr(0, 9), std::string(v1_header).substr(9),
-                               get_vars(false), get_vars(true)});
+    const auto out = exchange(
+        server.proxy_port(), {std::string(v1_header).substr(0, 9), std::string(v1_header).substr(9),
+                              get_vars(false), get_vars(true)});
     ASSERT_TRUE(out.closed) << out.received;
     EXPECT_EQ(raw_status(out.received), 200) << out.received;
     const auto second = out.received.find("HTTP/1.1 200", 1);
@@ -216,7 +219,8 @@ TEST_F(ProxyProtocol, Version2Ipv6AndLocal) {
     EXPECT_EQ(raw_status(out.received), 200) << out.received;
     EXPECT_TRUE(has(out.received, "REMOTE_ADDR=127.0.0.1")) << out.received;
     EXPECT_TRUE(has(out.received, "SERVER_ADDR=127.0.0.1")) << out.received;
-    EXPECT_TRUE(has(out.received, "SERVER_PORT=" + std::to_string(server.proxy_port()))) << out.received;
+    EXPECT_TRUE(has(out.received, "SERVER_PORT=" + std::to_string(server.proxy_port())))
+        << out.received;
     // v1 UNKNOWN as well.
     out = exchange(server.proxy_port(), {"PROXY UNKNOWN\r\n" + get_vars()});
     EXPECT_EQ(raw_status(out.received), 200) << out.received;
@@ -234,7 +238,8 @@ TEST_F(ProxyProtocol, CurlsHaproxyProtocolOverHttp1AndHttp2) {
     EXPECT_TRUE(has(body, "SERVER_PROTOCOL=HTTP/2.0")) << body;
     // HTTP/2 with prior knowledge after a made-up v2 address.
     Balancer balancer(server.proxy_port(), v2_ipv6_header());
-    body = curl("--http2-prior-knowledge http://127.0.0.1:" + std::to_string(balancer.port()) + "/vars.php");
+    body = curl("--http2-prior-knowledge http://127.0.0.1:" + std::to_string(balancer.port()) +
+                "/vars.php");
     EXPECT_TRUE(has(body, "REMOTE_ADDR=2001:db8::1")) << body;
     EXPECT_TRUE(has(body, "SERVER_PROTOCOL=HTTP/2.0")) << body;
 }
@@ -244,11 +249,13 @@ TEST_F(ProxyProtocol, TlsAfterTheHeader) {
     Server server(root.path(), args({"--tls-self-signed", "--tls-self-signed-dir", certs.path()}));
     ASSERT_NE(server.proxy_port(), 0);
     std::string body =
-        curl("-k --haproxy-protocol https://127.0.0.1:" + std::to_string(server.proxy_port()) + "/vars.php");
+        curl("-k --haproxy-protocol https://127.0.0.1:" + std::to_string(server.proxy_port()) +
+             "/vars.php");
     EXPECT_TRUE(has(body, "REMOTE_ADDR=127.0.0.1")) << body;
     EXPECT_TRUE(has(body, "HTTPS=on")) << body;
     Balancer balancer(server.proxy_port(), v1_header);
-    const std::string through = "https://127.0.0.1:" + std::to_string(balancer.port()) + "/vars.php";
+    const std::string through =
+        "https://127.0.0.1:" + std::to_string(balancer.port()) + "/vars.php";
     body = curl("-k --http1.1 " + through);
     EXPECT_TRUE(has(body, "REMOTE_ADDR=203.0.113.7")) << body;
     EXPECT_TRUE(has(body, "HTTPS=on")) << body;
@@ -262,15 +269,17 @@ TEST_F(ProxyProtocol, ConnectionsWithoutAValidHeaderAreClosedUnanswered) {
     Server server(root.path(), args({"--header-timeout", "1"}));
     const std::uint16_t port = server.proxy_port();
     const std::string broken_v2 = v2_signature + bytes({0x31, 0x11, 0, 12}) + std::string(12, '\0');
-    for (const std::string& start : {get_vars(), std::string("PROXY TCP4 203.0.113.7 192.0.2.1 4242 99999\r\n"),
-                                     std::string("PROXY TCP4  203.0.113.7 192.0.2.1 4242 443\r\n"),
-                                     "PROXY TCP4 " + std::string(120, '1') + "\r\n", broken_v2}) {
+    for (const std::string& start :
+         {get_vars(), std::string("PROXY TCP4 203.0.113.7 192.0.2.1 4242 99999\r\n"),
+          std::string("PROXY TCP4  203.0.113.7 192.0.2.1 4242 443\r\n"),
+          "PROXY TCP4 " + std::string(120, '1') + "\r\n", broken_v2}) {
         const auto out = exchange(port, {start + get_vars()});
         EXPECT_TRUE(out.closed) << start;
         EXPECT_EQ(out.received, "") << start;
     }
     // A client that sends nothing, or half a header, is closed after the header timeout.
-    for (const std::string& start : {std::string(), std::string("PROXY TCP4 203.0"), v2_signature}) {
+    for (const std::string& start :
+         {std::string(), std::string("PROXY TCP4 203.0"), v2_signature}) {
         const auto out = exchange(port, {start}, std::chrono::seconds(10));
         EXPECT_TRUE(out.closed) << start;
         EXPECT_EQ(out.received, "") << start;
@@ -290,8 +299,8 @@ TEST_F(ProxyProtocol, OnlyTrustedProxiesMaySendTheHeader) {
     const auto out = exchange(server.proxy_port(), {v1_header + get_vars()});
     EXPECT_TRUE(out.closed);
     EXPECT_EQ(out.received, "");
-    const std::string body =
-        curl("--haproxy-protocol http://127.0.0.1:" + std::to_string(server.proxy_port()) + "/vars.php");
+    const std::string body = curl(
+        "--haproxy-protocol http://127.0.0.1:" + std::to_string(server.proxy_port()) + "/vars.php");
     EXPECT_EQ(body.find("REMOTE_ADDR"), std::string::npos) << body;
     EXPECT_TRUE(server.wait_for_log("the peer is not a trusted proxy")) << server.log();
 }
@@ -300,9 +309,11 @@ TEST_F(ProxyProtocol, OnlyTrustedProxiesMaySendTheHeader) {
 // that is itself trusted may name the client in X-Forwarded-For; an untrusted one may not.
 TEST_F(ProxyProtocol, ForwardingHeadersAreJudgedFromTheHeadersAddress) {
     const std::string request =
-        "GET /vars.php HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-For: 198.51.100.9\r\nConnection: close\r\n\r\n";
+        "GET /vars.php HTTP/1.1\r\nHost: app.example\r\nX-Forwarded-For: "
+        "198.51.100.9\r\nConnection: close\r\n\r\n";
     {
-        Server server(root.path(), args({"--trusted-proxy", "127.0.0.1", "--trusted-proxy", "203.0.113.0/24"}));
+        Server server(root.path(),
+                      args({"--trusted-proxy", "127.0.0.1", "--trusted-proxy", "203.0.113.0/24"}));
         const auto out = exchange(server.proxy_port(), {v1_header + request});
         EXPECT_TRUE(has(out.received, "REMOTE_ADDR=198.51.100.9")) << out.received;
     }
@@ -316,8 +327,8 @@ TEST_F(ProxyProtocol, ForwardingHeadersAreJudgedFromTheHeadersAddress) {
 
 TEST_F(ProxyProtocol, RedirectListenerTakesTheOptionToo) {
     TempDir certs;
-    Server server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", certs.path(), "--listen-http",
-                                "127.0.0.1:0,proxy-protocol"});
+    Server server(root.path(), {"--tls-self-signed", "--tls-self-signed-dir", certs.path(),
+                                "--listen-http", "127.0.0.1:0,proxy-protocol"});
     ASSERT_NE(server.http_port(), 0);
     auto out = exchange(server.http_port(), {v1_header + get_vars()});
     EXPECT_EQ(raw_status(out.received), 308) << out.received;

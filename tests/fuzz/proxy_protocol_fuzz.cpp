@@ -15,10 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // What the parser promises whatever the input: a header never longer than the bytes
     // given nor than the longest allowed, an error always with a reason.
     if (whole.status == ProxyHeader::Status::complete &&
-        (whole.length == 0 || whole.length > size || whole.length > askr::http::proxy_header_max_length))
+        (whole.length == 0 || whole.length > size ||
+         whole.length > askr::http::proxy_header_max_length))
         __builtin_trap();
     if (whole.status == ProxyHeader::Status::error && whole.error == nullptr) __builtin_trap();
-    if (whole.status == ProxyHeader::Status::need_more && size >= askr::http::proxy_header_max_length)
+    if (whole.status == ProxyHeader::Status::need_more &&
+        size >= askr::http::proxy_header_max_length)
         __builtin_trap();
     // A connection reads the header in pieces: every prefix must say "need more" up to the
     // header's end, and the same answer once it is there (so nothing past it is consumed).
@@ -26,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t n = 0; n < end; n += 1 + n / 8) {
         const ProxyHeader partial = askr::http::parse_proxy_header(input.substr(0, n));
         if (partial.status == ProxyHeader::Status::complete) __builtin_trap();
-        if (whole.status == ProxyHeader::Status::complete && partial.status != ProxyHeader::Status::need_more)
+        if (whole.status == ProxyHeader::Status::complete &&
+            partial.status != ProxyHeader::Status::need_more)
             __builtin_trap();
     }
     if (whole.status == ProxyHeader::Status::complete) {

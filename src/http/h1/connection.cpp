@@ -66,14 +66,16 @@ void log_proxy_refusal(const std::string& peer, std::string_view reason) {
     thread_local std::chrono::steady_clock::time_point last_logged;
     thread_local unsigned unlogged = 0;
     const auto now = std::chrono::steady_clock::now();
-    if (last_logged.time_since_epoch().count() != 0 && now - last_logged < std::chrono::seconds(10)) {
+    if (last_logged.time_since_epoch().count() != 0 &&
+        now - last_logged < std::chrono::seconds(10)) {
         ++unlogged;
         spdlog::debug("{}: closed: PROXY protocol: {}", peer, reason);
         return;
     }
     if (unlogged > 0) {
-        spdlog::info("{}: closed: PROXY protocol: {} ({} more connection(s) refused in the last 10 s)",
-                     peer, reason, unlogged);
+        spdlog::info(
+            "{}: closed: PROXY protocol: {} ({} more connection(s) refused in the last 10 s)", peer,
+            reason, unlogged);
     } else {
         spdlog::info("{}: closed: PROXY protocol: {}", peer, reason);
     }
@@ -509,7 +511,8 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
         // With trusted proxies named, only they may say where a connection comes from.
         const auto peer = core::parse_ip_address(endpoints.remote_addr);
         if (!peer || !service_.proxy_peers->contains(*peer)) {
-            log_proxy_refusal(endpoints.remote_addr, "the peer is not a trusted proxy (--trusted-proxy)");
+            log_proxy_refusal(endpoints.remote_addr,
+                              "the peer is not a trusted proxy (--trusted-proxy)");
             co_return false;
         }
     }
@@ -522,7 +525,8 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
                                       MSG_PEEK | MSG_DONTWAIT);
         if (peeked < 0 && errno == EINTR) continue;
         if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            auto [ec] = co_await socket().async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
+            auto [ec] =
+                co_await socket().async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
             if (ec) {
                 log_proxy_refusal(endpoints.remote_addr,
                                   aborted_ ? "no header within the header timeout" : ec.message());
@@ -531,8 +535,9 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
             continue;
         }
         if (peeked <= 0) {
-            log_proxy_refusal(endpoints.remote_addr, peeked == 0 ? "the peer closed before a whole header"
-                                                                 : std::strerror(errno));
+            log_proxy_refusal(endpoints.remote_addr, peeked == 0
+                                                         ? "the peer closed before a whole header"
+                                                         : std::strerror(errno));
             co_return false;
         }
         const std::size_t seen = taken + static_cast<std::size_t>(peeked);

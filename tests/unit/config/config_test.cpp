@@ -240,7 +240,7 @@ TEST(ConfigEnvironment, ErrorsNameTheVariable) {
         {{{"ASKR_TLS_SELF_SIGNED", "maybe"}},
          "environment ASKR_TLS_SELF_SIGNED=maybe: expected true or false"},
         {{{"ASKR_SERVER_MAX_BODY_SIZE", "10 XB"}}, "expected a size such as 512K"},
-        {{{"ASKR_SERVER_LISTEN", "127.0.0.1:80,nonsense"}}, "unknown listen option \"nonsense\""},
+        {{{"ASKR_SERVER_LISTEN", "127.0.0.1:80,nonsense"}}, "nonsense: expected HOST:PORT"},
         {{{"ASKR_PHP_INI", "memory_limit"}}, "memory_limit: expected KEY=VALUE"},
     };
     for (const auto& c : cases) {
@@ -329,13 +329,14 @@ TEST(ConfigListen, ProxyProtocolIsAnOptionAfterAComma) {
     EXPECT_TRUE(address.proxy_protocol);
     EXPECT_EQ(parse_listen_address(address.text()).text(), "[::1]:81,proxy-protocol");
     EXPECT_FALSE(parse_listen_address("127.0.0.1:80").proxy_protocol);
-    for (const char* bad : {"127.0.0.1:80,", "127.0.0.1:80,proxy-protocol,", "127.0.0.1:80,PROXY-PROTOCOL",
-                            "127.0.0.1:80, proxy-protocol"}) {
+    for (const char* bad : {"127.0.0.1:80,", "127.0.0.1:80,proxy-protocol,",
+                            "127.0.0.1:80,PROXY-PROTOCOL", "127.0.0.1:80, proxy-protocol"}) {
         try {
             parse_listen_address(bad);
             ADD_FAILURE() << bad << " was accepted";
         } catch (const ConfigError& e) {
-            EXPECT_NE(std::string(e.what()).find("unknown listen option"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("unknown listen option"), std::string::npos)
+                << e.what();
             EXPECT_NE(std::string(e.what()).find("proxy-protocol)"), std::string::npos) << e.what();
         }
     }

@@ -30,9 +30,9 @@ std::string bytes(std::initializer_list<int> values) {
 // 203.0.113.7:4242 -> 192.0.2.1:443
 const std::string v4_payload = bytes({203, 0, 113, 7, 192, 0, 2, 1, 0x10, 0x92, 0x01, 0xbb});
 // [2001:db8::1]:4242 -> [2001:db8::2]:8443
-const std::string v6_payload = bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-                                      0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
-                                      0x10, 0x92, 0x20, 0xfb});
+const std::string v6_payload =
+    bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    1,    0x20, 0x01,
+           0x0d, 0xb8, 0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x10, 0x92, 0x20, 0xfb});
 
 // Parses `header` followed by an HTTP request (which must not be taken), after checking
 // that every shorter prefix of the header asks for more: a connection may receive it a
@@ -79,7 +79,8 @@ TEST(ProxyProtocol, Version1Tcp6AndPortExtremes) {
 TEST(ProxyProtocol, Version1LongestLineIs107Bytes) {
     // The specification's worst case: TCP6 with the longest addresses is 104 bytes.
     const std::string longest =
-        "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+        "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
         "65535 65535\r\n";
     EXPECT_EQ(longest.size(), 104u);
     EXPECT_EQ(parse_whole(longest).status, Status::complete);
@@ -91,7 +92,8 @@ TEST(ProxyProtocol, Version1LongestLineIs107Bytes) {
     EXPECT_FALSE(result.addresses);
     EXPECT_STREQ(error_of("PROXY UNKNOWN " + std::string(107 - 15, 'x') + "\r\n"),
                  "version 1: no CRLF within 107 bytes");
-    EXPECT_STREQ(error_of("PROXY TCP4 " + std::string(200, '1')), "version 1: no CRLF within 107 bytes");
+    EXPECT_STREQ(error_of("PROXY TCP4 " + std::string(200, '1')),
+                 "version 1: no CRLF within 107 bytes");
 }
 
 TEST(ProxyProtocol, Version1UnknownKeepsTheSocketsAddresses) {
@@ -104,7 +106,8 @@ TEST(ProxyProtocol, Version1UnknownKeepsTheSocketsAddresses) {
 }
 
 TEST(ProxyProtocol, Version1Malformed) {
-    const std::string expected_fields = "version 1: expected PROXY TCP4|TCP6 SOURCE DESTINATION SPORT DPORT, single spaces";
+    const std::string expected_fields =
+        "version 1: expected PROXY TCP4|TCP6 SOURCE DESTINATION SPORT DPORT, single spaces";
     EXPECT_EQ(error_of("PROXY TCP4  203.0.113.7 192.0.2.1 4242 443\r\n"), expected_fields);
     EXPECT_EQ(error_of("PROXY TCP4 203.0.113.7 192.0.2.1 4242\r\n"), expected_fields);
     EXPECT_EQ(error_of("PROXY TCP4 203.0.113.7 192.0.2.1\r\n"), expected_fields);
@@ -116,7 +119,8 @@ TEST(ProxyProtocol, Version1Malformed) {
                  "version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
     EXPECT_STREQ(error_of("PROXY tcp4 203.0.113.7 192.0.2.1 4242 443\r\n"),
                  "version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
-    EXPECT_STREQ(error_of("PROXY UNKNOWNX\r\n"), "version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
+    EXPECT_STREQ(error_of("PROXY UNKNOWNX\r\n"),
+                 "version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
     EXPECT_STREQ(error_of("PROXY \r\n"), "version 1: the protocol is not TCP4, TCP6 or UNKNOWN");
     // Line ends: LF alone, CR alone inside the line.
     EXPECT_STREQ(error_of("PROXY TCP4 203.0.113.7 192.0.2.1 4242 443\n"),
@@ -141,9 +145,11 @@ TEST(ProxyProtocol, Version1BadAddresses) {
 TEST(ProxyProtocol, Version1BadPorts) {
     const char* port = "version 1: a port is not a number from 0 to 65535";
     for (const char* bad : {"65536", "99999", "-1", "+80", "080", "00", "8o", "0x50", "123456"}) {
-        EXPECT_STREQ(error_of(std::string("PROXY TCP4 203.0.113.7 192.0.2.1 ") + bad + " 443\r\n"), port)
+        EXPECT_STREQ(error_of(std::string("PROXY TCP4 203.0.113.7 192.0.2.1 ") + bad + " 443\r\n"),
+                     port)
             << bad;
-        EXPECT_STREQ(error_of(std::string("PROXY TCP4 203.0.113.7 192.0.2.1 443 ") + bad + "\r\n"), port)
+        EXPECT_STREQ(error_of(std::string("PROXY TCP4 203.0.113.7 192.0.2.1 443 ") + bad + "\r\n"),
+                     port)
             << bad;
     }
 }
@@ -182,7 +188,8 @@ TEST(ProxyProtocol, Version2ProxyTcp6) {
 
 TEST(ProxyProtocol, Version2SkipsTlvs) {
     // PP2_TYPE_ALPN "h2", PP2_TYPE_AUTHORITY "example.com", an empty PP2_TYPE_NOOP.
-    const std::string tlvs = bytes({0x01, 0, 2}) + "h2" + bytes({0x02, 0, 11}) + "example.com" + bytes({0x04, 0, 0});
+    const std::string tlvs =
+        bytes({0x01, 0, 2}) + "h2" + bytes({0x02, 0, 11}) + "example.com" + bytes({0x04, 0, 0});
     const auto result = parse_whole(v2(0x21, 0x11, v4_payload + tlvs));
     ASSERT_EQ(result.status, Status::complete);
     ASSERT_TRUE(result.addresses);
@@ -215,27 +222,35 @@ TEST(ProxyProtocol, Version2UnspecAndUnixKeepTheSocketsAddresses) {
 TEST(ProxyProtocol, Version2Malformed) {
     EXPECT_STREQ(error_of(v2(0x11, 0x11, v4_payload)), "version 2: the version nibble is not 2");
     EXPECT_STREQ(error_of(v2(0x31, 0x11, v4_payload)), "version 2: the version nibble is not 2");
-    EXPECT_STREQ(error_of(v2(0x22, 0x11, v4_payload)), "version 2: the command is neither LOCAL nor PROXY");
-    EXPECT_STREQ(error_of(v2(0x2f, 0x11, v4_payload)), "version 2: the command is neither LOCAL nor PROXY");
-    EXPECT_STREQ(error_of(v2(0x21, 0x12, v4_payload)), "version 2: a UDP address on a TCP connection");
-    EXPECT_STREQ(error_of(v2(0x21, 0x22, v6_payload)), "version 2: a UDP address on a TCP connection");
+    EXPECT_STREQ(error_of(v2(0x22, 0x11, v4_payload)),
+                 "version 2: the command is neither LOCAL nor PROXY");
+    EXPECT_STREQ(error_of(v2(0x2f, 0x11, v4_payload)),
+                 "version 2: the command is neither LOCAL nor PROXY");
+    EXPECT_STREQ(error_of(v2(0x21, 0x12, v4_payload)),
+                 "version 2: a UDP address on a TCP connection");
+    EXPECT_STREQ(error_of(v2(0x21, 0x22, v6_payload)),
+                 "version 2: a UDP address on a TCP connection");
     for (unsigned char family : {0x10, 0x13, 0x20, 0x30, 0x41, 0x01, 0xff})
-        EXPECT_STREQ(error_of(v2(0x21, family, v6_payload)), "version 2: an unknown address family or transport")
+        EXPECT_STREQ(error_of(v2(0x21, family, v6_payload)),
+                     "version 2: an unknown address family or transport")
             << int(family);
     // An address block shorter than the family's addresses.
     EXPECT_STREQ(error_of(v2(0x21, 0x11, v4_payload.substr(0, 11))),
                  "version 2: the payload is shorter than its addresses");
-    EXPECT_STREQ(error_of(v2(0x21, 0x21, v4_payload)), "version 2: the payload is shorter than its addresses");
+    EXPECT_STREQ(error_of(v2(0x21, 0x21, v4_payload)),
+                 "version 2: the payload is shorter than its addresses");
     EXPECT_STREQ(error_of(v2(0x21, 0x31, std::string(215, '\0'))),
                  "version 2: the payload is shorter than its addresses");
     // TLVs cut short: a type alone, a length past the end.
-    EXPECT_STREQ(error_of(v2(0x21, 0x11, v4_payload + bytes({0x01}))), "version 2: a TLV runs past the header");
+    EXPECT_STREQ(error_of(v2(0x21, 0x11, v4_payload + bytes({0x01}))),
+                 "version 2: a TLV runs past the header");
     EXPECT_STREQ(error_of(v2(0x21, 0x11, v4_payload + bytes({0x01, 0, 3}) + "h2")),
                  "version 2: a TLV runs past the header");
 }
 
 TEST(ProxyProtocol, Version2LengthIsBounded) {
-    const std::string tlv_padding = bytes({0x04, 0x07, 0xf1}) + std::string(0x7f1, '\0');  // NOOP TLV
+    const std::string tlv_padding =
+        bytes({0x04, 0x07, 0xf1}) + std::string(0x7f1, '\0');  // NOOP TLV
     const std::string largest = v4_payload + tlv_padding;
     ASSERT_EQ(largest.size(), proxy_v2_max_payload);
     EXPECT_EQ(parse_proxy_header(v2(0x21, 0x11, largest)).status, Status::complete);
@@ -245,7 +260,8 @@ TEST(ProxyProtocol, Version2LengthIsBounded) {
     EXPECT_STREQ(error_of(too_long), "version 2: longer than 2048 bytes of addresses and TLVs");
     std::string longest_declared = v2(0x21, 0x11, "");
     longest_declared[14] = longest_declared[15] = '\xff';
-    EXPECT_STREQ(error_of(longest_declared), "version 2: longer than 2048 bytes of addresses and TLVs");
+    EXPECT_STREQ(error_of(longest_declared),
+                 "version 2: longer than 2048 bytes of addresses and TLVs");
 }
 
 TEST(ProxyProtocol, Version2TruncatedWaitsForMore) {
