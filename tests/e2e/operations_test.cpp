@@ -217,6 +217,43 @@ TEST(Operations, WaitingRequestsMoveToAnIdleWorker) {
     for (int fd : clients) ::close(fd);
 }
 
+// The same scene on a PROXY-protocol listener: those connections stay where they are (a
+// moved connection's addresses are rebuilt from its socket, which would lose what the
+// header said), so every answer still shows the header's client address.
+TEST(Operations, ProxyProtocolConnectionsDoNotMove) {
+    TempDir root;
+    root.write("index.php", R"(<?php usleep((int)($_GET['ms'] ?? 0) * 1000);
+echo getmypid(), ' ', $_SERVER['REMOTE_ADDR'];)");
+    const std::string socket = root.path() + "/control.sock";
+    Server server(root.path(), {"--workers", "2", "--control-socket", socket, "--listen",
+                                "127.0.0.1:0,proxy-protocol"});
+    ASSERT_NE(server.proxy_port(), 0);
+    auto slow = std::async(std::launch::async, [&] { return request(server.url("/?ms=1500")); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::vector<int> clients;
+    std::string first_worker;
+    for (int i = 0; i < 4; ++i) {
+        const int fd = connect_loopback(server.proxy_port());
+        ASSERT_GE(fd, 0);
+        clients.push_back(fd);
+        ASSERT_TRUE(send_all(fd, "PROXY TCP4 203.0.113.7 192.0.2.1 4242 80\r\n"
+                                 "GET /?ms=50 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        const std::string answer = read_response_body(fd);
+        ASSERT_TRUE(answer.ends_with(" 203.0.113.7")) << answer;
+        if (first_worker.empty()) first_worker = answer;
+        ASSERT_EQ(answer, first_worker) << "the connections were meant to start on one worker\n"
+                                        << server.log();
+    }
+    ASSERT_NE(slow.get().body, first_worker);
+    // The other worker is idle now; four requests at once would move some there.
+    for (int fd : clients) ASSERT_TRUE(send_all(fd, "GET /?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    for (int fd : clients) EXPECT_EQ(read_response_body(fd), first_worker);
+    const auto rows = worker_rows(socket);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].moved + rows[1].moved, 0u);
+    for (int fd : clients) ::close(fd);
+}
+
 // Late binding: a request queued behind a slow one on its worker, at a moment when no
 // other worker was idle, moves as soon as another worker's PHP goes idle (that worker
 // asks for it) instead of waiting for the slow request to end.
