@@ -17,15 +17,26 @@ class ConfigError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// One address to listen on.
+/// One address to listen on: TCP (host and port) or a unix socket (unix_path).
 struct ListenAddress {
-    std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"
+    std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"; empty for a unix socket
     std::uint16_t port = 0;  ///< 0 = any free port (tests)
-    /// The address as written ("[::1]:8080").
+    std::string unix_path;   ///< absolute path of a unix socket, or empty
+    unsigned unix_mode = 0660;  ///< permissions of the unix socket's file
+    bool is_unix() const { return !unix_path.empty(); }
+    /// A TCP address.
+    static ListenAddress tcp(std::string host, std::uint16_t port) {
+        ListenAddress address;
+        address.host = std::move(host);
+        address.port = port;
+        return address;
+    }
+    /// The address as written ("[::1]:8080", "unix:/run/askr.sock").
     std::string text() const;
 };
 
-/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT"; throws ConfigError saying what is expected.
+/// Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "unix:/ABSOLUTE/PATH", then options after
+/// commas ("unix:/run/askr.sock,mode=0666"); throws ConfigError saying what is expected.
 ListenAddress parse_listen_address(const std::string& text);
 
 /// True for 127.0.0.0/8 and ::1.
@@ -35,7 +46,7 @@ bool is_loopback(const ListenAddress& address);
 /// schema (schema.cpp) reads them for docs/configuration.md.
 struct ServeOptions {
     std::string root;  ///< document root (made absolute)
-    std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
+    std::vector<ListenAddress> listen{ListenAddress::tcp("127.0.0.1", 8080)};
     std::string index = "index.php";  ///< directory index and front controller
     /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
     /// may be named by a PHP response; none = the headers are ordinary ones.
@@ -91,7 +102,7 @@ struct ServeOptions {
     bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
     bool paranoid = false;           ///< development: report app state that grows between requests
     /// Admin listener (nullopt = off). Parsed and validated here, served elsewhere.
-    std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
+    std::optional<ListenAddress> admin_listen = ListenAddress::tcp("127.0.0.1", 2019);
     std::string admin_token;                     ///< bearer token the admin API requires
     std::string access_log;                      ///< access log path ("" = off)
     std::string access_log_format = "combined";  ///< combined or json
