@@ -45,7 +45,11 @@ std::string status_socket_path(const std::string& socket, const CLI::Option& por
         try {
             const auto config = config::load({file, config::askr_environment(), {}});
             if (!config.options.control_socket.empty()) return config.options.control_socket;
-            if (!config.options.listen.empty()) port = config.options.listen.front().port;
+            if (!config.options.listen.empty()) {
+                const auto& first = config.options.listen.front();
+                if (first.is_unix()) return master::default_control_path(0, first.unix_path);
+                port = first.port;
+            }
         } catch (const config::ConfigError&) {
             if (!config_file.empty()) throw;  // named on purpose: say what is wrong with it
         }
@@ -63,15 +67,18 @@ int serve(const config::CommandLineFlags& flags) {
         if (!config.file.empty()) spdlog::info("configuration: {}", config.file);
         doctor::require_extensions(config);
         std::vector<core::ListenSocket> sockets;
-        for (const auto& address : options.listen) {
-            sockets.push_back(core::open_listen_socket(address.host, address.port));
-            sockets.back().proxy_protocol = address.proxy_protocol;
-        }
+        const auto open = [](const config::ListenAddress& address) {
+            auto socket = address.is_unix()
+                              ? core::open_unix_listen_socket(address.unix_path, address.unix_mode)
+                              : core::open_listen_socket(address.host, address.port);
+            socket.proxy_protocol = address.proxy_protocol;
+            return socket;
+        };
+        for (const auto& address : options.listen) sockets.push_back(open(address));
         // After --listen: sockets.front() names the server.
         for (const auto& address : options.listen_http) {
-            sockets.push_back(core::open_listen_socket(address.host, address.port));
+            sockets.push_back(open(address));
             sockets.back().redirect_to_https = true;
-            sockets.back().proxy_protocol = address.proxy_protocol;
         }
         return master::run_master(options, sockets);
     } catch (const config::ConfigError& e) {

@@ -161,13 +161,13 @@ Binding address_ranges_field(std::vector<std::string> ServeOptions::*member) {
                 std::string errors;
                 for (const auto& text : texts) {
                     std::string error;
-                    if (!core::parse_address_range(text, error)) {
+                    if (text != "unix" && !core::parse_address_range(text, error)) {
                         if (!errors.empty()) errors += "; ";
                         errors += error;
                     }
                 }
                 if (!errors.empty())
-                    throw ConfigError(errors + " (expected CIDR ranges such as 10.0.0.0/8 or addresses)");
+                    throw ConfigError(errors + " (expected CIDR ranges such as 10.0.0.0/8, addresses, or unix)");
                 o.*member = texts;
             },
             [member](const ServeOptions& o) { return show_list(o.*member); }};
@@ -228,10 +228,14 @@ Binding admin_listen_binding() {
                 } catch (const ConfigError& e) {
                     throw ConfigError(std::string(e.what()) + ", or off");
                 }
-                if (address.proxy_protocol)
+                if (address.is_unix()) {
+                    throw ConfigError("the admin listener takes HOST:PORT (a unix socket is for --listen)");
+                }
+                if (address.proxy_protocol) {
                     throw ConfigError(
                         "the admin listener takes no options (proxy-protocol is for [server] "
                         "listen)");
+                }
                 o.admin_listen = address;
             },
             [](const ServeOptions& o) {
@@ -271,11 +275,13 @@ const std::vector<Option>& table() {
          .type = Type::list,
          .cli = "--listen,-l",
          .value_name = "HOST:PORT",
-         .doc = "Addresses to listen on: HOST:PORT, [IPv6]:PORT, or :PORT for all IPv4 addresses. "
-                "With TLS, every one speaks HTTPS. The command line's --listen (repeatable) "
-                "replaces the file's list. Options follow a comma: `:8080,proxy-protocol` "
-                "expects every connection to open with a PROXY protocol header (v1 or v2) from a "
-                "load balancer, whose client address becomes the request's (docs/proxies.md).",
+         .doc = "Addresses to listen on: HOST:PORT, [IPv6]:PORT, :PORT for all IPv4 addresses, or "
+                "unix:/PATH for a unix socket (behind a proxy on the same machine; `,mode=0660` "
+                "sets its permissions, 0660 by default; a stale socket file is replaced and the "
+                "file is removed on stop). With TLS, every one speaks HTTPS. The command line's --listen (repeatable) "
+                "replaces the file's list. `,proxy-protocol` after an address expects every "
+                "connection to open with a PROXY protocol header (v1 or v2) from a load balancer, "
+                "whose client address becomes the request's (docs/proxies.md).",
          .example = "[\"0.0.0.0:80\", \"[::]:80\"]",
          .bind = listen_field(&ServeOptions::listen)},
         {.section = "server",
@@ -310,8 +316,9 @@ const std::vector<Option>& table() {
                 "(10.0.0.0/8, fd00::/8) or plain addresses. From a peer in one of them, "
                 "`Forwarded` (RFC 7239) or else `X-Forwarded-For`, `-Proto`, `-Host` and `-Port` "
                 "set the client address, scheme, host and port PHP and the access log see; from "
-                "any other peer they are ordinary headers. Repeatable; docs/proxies.md.",
-         .example = "[\"127.0.0.1\", \"10.0.0.0/8\"]",
+                "any other peer they are ordinary headers. `unix` trusts every peer of a unix:/PATH "
+                "listener. Repeatable; docs/proxies.md.",
+         .example = "[\"127.0.0.1\", \"10.0.0.0/8\", \"unix\"]",
          .default_doc = "(none: the headers are ordinary ones)",
          .bind = address_ranges_field(&ServeOptions::trusted_proxies)},
         {.section = "server",

@@ -3,44 +3,60 @@
 #include <arpa/inet.h>
 
 #include <cstdlib>
+#include <string_view>
 
 namespace askr::config {
 
+std::string ListenAddress::text() const {
+    const std::string options = proxy_protocol ? ",proxy-protocol" : "";
+    if (is_unix()) return "unix:" + unix_path + options;
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + options;
+}
+
 namespace {
 
-// The options after the address, comma-separated: "proxy-protocol".
-void parse_listen_options(const std::string& text, ListenAddress& address) {
-    std::size_t start = 0;
-    for (;;) {
-        const auto comma = text.find(',', start);
-        const std::string option = text.substr(start, comma - start);
-        if (option == "proxy-protocol") {
-            address.proxy_protocol = true;
-        } else {
-            throw ConfigError("unknown listen option \"" + option +
-                              "\" (the options, after a comma: proxy-protocol)");
-        }
-        if (comma == std::string::npos) return;
-        start = comma + 1;
+// sockaddr_un's sun_path holds 108 bytes with the terminating NUL.
+constexpr std::size_t max_unix_path = 107;
+
+void parse_unix_path(std::string_view path, ListenAddress& address) {
+    if (path.empty() || path.front() != '/') {
+        throw ConfigError("a unix socket is written unix:/ABSOLUTE/PATH, e.g. unix:/run/askr/askr.sock");
     }
+    if (path.size() > max_unix_path) {
+        throw ConfigError("the unix socket path is " + std::to_string(path.size()) +
+                          " bytes long; the system allows at most " + std::to_string(max_unix_path));
+    }
+    address.unix_path = std::string(path);
 }
 
-}  // namespace
-
-// The options parse_listen_options() knows.
-bool is_listen_option(const std::string& text) { return text == "proxy-protocol"; }
-
-std::string ListenAddress::text() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
-           (proxy_protocol ? ",proxy-protocol" : "");
+// One option after a comma: "proxy-protocol", "mode=0660" (unix sockets).
+void parse_listen_option(std::string_view option, ListenAddress& address) {
+    if (option == "proxy-protocol") {
+        address.proxy_protocol = true;
+        return;
+    }
+    if (option.starts_with("mode=")) {
+        if (!address.is_unix()) throw ConfigError("mode= applies to unix:/PATH addresses only");
+        const std::string digits(option.substr(5));
+        char* end = nullptr;
+        const long mode = std::strtol(digits.c_str(), &end, 8);
+        if (digits.empty() || *end != '\0' || mode < 0 || mode > 0777) {
+            throw ConfigError("mode= takes octal permissions such as 0660 or 0666, not '" + digits + "'");
+        }
+        address.unix_mode = static_cast<unsigned>(mode);
+        return;
+    }
+    throw ConfigError("unknown listen option '" + std::string(option) +
+                      "' (known: proxy-protocol, mode=OCTAL)");
 }
 
-ListenAddress parse_listen_address(const std::string& full_text) {
-    const auto comma = full_text.find(',');
-    const std::string text = full_text.substr(0, comma);
+ListenAddress parse_address(const std::string& text) {
     ListenAddress address;
-    if (comma != std::string::npos) parse_listen_options(full_text.substr(comma + 1), address);
+    if (text.starts_with("unix:")) {
+        parse_unix_path(std::string_view(text).substr(5), address);
+        return address;
+    }
     std::string port_text;
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
@@ -68,7 +84,25 @@ ListenAddress parse_listen_address(const std::string& full_text) {
     return address;
 }
 
+}  // namespace
+
+ListenAddress parse_listen_address(const std::string& text) {
+    const auto comma = text.find(',');
+    ListenAddress address = parse_address(text.substr(0, comma));
+    for (auto at = comma; at != std::string::npos;) {
+        const auto next = text.find(',', at + 1);
+        parse_listen_option(std::string_view(text).substr(at + 1, next - at - 1), address);
+        at = next;
+    }
+    return address;
+}
+
+bool is_listen_option(const std::string& text) {
+    return text == "proxy-protocol" || text.starts_with("mode=");
+}
+
 bool is_loopback(const ListenAddress& address) {
+    if (address.is_unix()) return true;  // reachable from this machine only
     in_addr v4{};
     if (::inet_pton(AF_INET, address.host.c_str(), &v4) == 1)
         return (ntohl(v4.s_addr) >> 24) == 127;

@@ -17,22 +17,34 @@ class ConfigError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// One address to listen on.
+/// One address to listen on: TCP (host and port) or a unix socket (unix_path).
 struct ListenAddress {
-    std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"
+    std::string host;        ///< "127.0.0.1", "::1", "0.0.0.0", "::"; empty for a unix socket
     std::uint16_t port = 0;  ///< 0 = any free port (tests)
+    std::string unix_path;   ///< absolute path of a unix socket, or empty
+    unsigned unix_mode = 0660;  ///< permissions of the unix socket's file
     /// Option "proxy-protocol": every connection opens with a PROXY protocol header (v1 or
     /// v2) naming the client (http/proxy_protocol.hpp); one without it is closed.
     bool proxy_protocol = false;
-    /// The address as written, options included ("[::1]:8080", ":80,proxy-protocol").
+    bool is_unix() const { return !unix_path.empty(); }
+    /// A TCP address.
+    static ListenAddress tcp(std::string host, std::uint16_t port) {
+        ListenAddress address;
+        address.host = std::move(host);
+        address.port = port;
+        return address;
+    }
+    /// The address as written ("[::1]:8080", "unix:/run/askr.sock"), with ",proxy-protocol".
     std::string text() const;
 };
 
-/// Parses "HOST:PORT", "[V6]:PORT" or ":PORT", then options after a comma
-/// (",proxy-protocol"); throws ConfigError saying what is expected.
+/// Parses "HOST:PORT", "[V6]:PORT", ":PORT" or "unix:/ABSOLUTE/PATH", then options after
+/// commas ("unix:/run/askr.sock,mode=0666", ":8080,proxy-protocol"); throws ConfigError
+/// saying what is expected.
 ListenAddress parse_listen_address(const std::string& text);
 
-/// True when `text` is one of the options a listen address takes ("proxy-protocol").
+/// True when `text` is one of the options a listen address takes ("proxy-protocol",
+/// "mode=...").
 bool is_listen_option(const std::string& text);
 
 /// True for 127.0.0.0/8 and ::1.
@@ -42,7 +54,7 @@ bool is_loopback(const ListenAddress& address);
 /// schema (schema.cpp) reads them for docs/configuration.md.
 struct ServeOptions {
     std::string root;  ///< document root (made absolute)
-    std::vector<ListenAddress> listen{{"127.0.0.1", 8080}};
+    std::vector<ListenAddress> listen{ListenAddress::tcp("127.0.0.1", 8080)};
     std::string index = "index.php";  ///< directory index and front controller
     /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
     /// may be named by a PHP response; none = the headers are ordinary ones.
@@ -98,7 +110,7 @@ struct ServeOptions {
     bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
     bool paranoid = false;           ///< development: report app state that grows between requests
     /// Admin listener (nullopt = off). Parsed and validated here, served elsewhere.
-    std::optional<ListenAddress> admin_listen = ListenAddress{"127.0.0.1", 2019};
+    std::optional<ListenAddress> admin_listen = ListenAddress::tcp("127.0.0.1", 2019);
     std::string admin_token;                     ///< bearer token the admin API requires
     std::string access_log;                      ///< access log path ("" = off)
     std::string access_log_format = "combined";  ///< combined or json

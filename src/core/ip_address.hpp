@@ -36,18 +36,24 @@ struct AddressRange {
 /// past the prefix ("10.0.0.1/8" is refused rather than guessed at).
 std::optional<AddressRange> parse_address_range(std::string_view text, std::string& error);
 
-/// A set of ranges, checked in order.
+/// A set of ranges, checked in order, and whether the peers of unix sockets (which have
+/// no address) belong to it too.
 class AddressRanges {
   public:
     /// Adds `range`.
     void add(const AddressRange& range) { ranges_.push_back(range); }
+    /// Adds every peer of a unix socket.
+    void add_unix_peers() { unix_peers_ = true; }
     /// True when `address` is in one of them.
     bool contains(const IpAddress& address) const;
+    /// True when the peers of unix sockets were added.
+    bool contains_unix_peers() const { return unix_peers_; }
     /// True when there is none.
-    bool empty() const { return ranges_.empty(); }
+    bool empty() const { return ranges_.empty() && !unix_peers_; }
 
   private:
     std::vector<AddressRange> ranges_;
+    bool unix_peers_ = false;
 };
 
 }  // namespace askr::core

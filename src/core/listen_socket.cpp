@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <cerrno>
 #include <cstring>
@@ -49,6 +51,63 @@ ListenSocket open_listen_socket(const std::string& host, std::uint16_t port) {
     ListenSocket result;
     result.port = ntohs(family == AF_INET ? v4->sin_port : v6->sin6_port);
     result.host = host;
+    result.fd = std::move(fd);
+    return result;
+}
+
+bool fill_unix_address(const std::string& path, sockaddr_un& address) {
+    address = {};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path) return false;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    return true;
+}
+
+UniqueFd connect_unix(const std::string& path) {
+    sockaddr_un address;
+    if (!fill_unix_address(path, address)) return {};
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return {};
+    return fd;
+}
+
+ListenSocket open_unix_listen_socket(const std::string& path, unsigned mode) {
+    const std::string where = "cannot listen on unix:" + path + ": ";
+    sockaddr_un address;
+    if (!fill_unix_address(path, address)) throw std::runtime_error(where + "the path is too long");
+    struct stat existing{};
+    if (::lstat(path.c_str(), &existing) == 0) {
+        if (!S_ISSOCK(existing.st_mode)) {
+            throw std::runtime_error(where + "the file exists and is not a socket (remove it, or pick another path)");
+        }
+        if (connect_unix(path)) {
+            throw std::runtime_error(where + "another process answers on it (stop it, or pick another path)");
+        }
+        if (::unlink(path.c_str()) != 0) {  // stale: left by a server that crashed
+            throw std::runtime_error(where + "cannot remove the stale socket file (" + std::strerror(errno) + ")");
+        }
+    }
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) throw std::runtime_error(where + "socket(): " + std::strerror(errno));
+    // bind() creates the file with the umask's permissions: none until chmod() below says
+    // which, so that no client connects through wider permissions in between.
+    const mode_t previous = ::umask(0777);
+    const int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+    const int bind_error = errno;
+    ::umask(previous);
+    if (bound != 0) {
+        std::string hint = bind_error == ENOENT ? " (create its directory first)"
+                         : bind_error == EACCES ? " (the directory is not writable by this user)"
+                                                : "";
+        throw std::runtime_error(where + std::strerror(bind_error) + hint);
+    }
+    if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0 || ::listen(fd.get(), 4096) != 0) {
+        const int error = errno;
+        ::unlink(path.c_str());
+        throw std::runtime_error(where + std::strerror(error));
+    }
+    ListenSocket result;
+    result.unix_path = path;
     result.fd = std::move(fd);
     return result;
 }

@@ -212,6 +212,19 @@ void check_root(const config::Config& config, std::vector<Finding>& out) {
 // Binds the address (as the server would, SO_REUSEADDR) and lets it go again.
 void check_port(const std::string& what, const config::ListenAddress& address,
                 std::vector<Finding>& out) {
+    if (address.is_unix()) {
+        const auto slash = address.unix_path.rfind('/');
+        const std::string directory = slash == 0 ? "/" : address.unix_path.substr(0, slash);
+        if (::access(directory.c_str(), W_OK | X_OK) == 0) {
+            out.push_back({Status::ok, "port", what + " " + address.text() + " can be created", ""});
+        } else {
+            out.push_back({Status::fail, "port",
+                           what + " " + address.text() + ": its directory " + directory + " is not writable (" +
+                               std::strerror(errno) + ")",
+                           "create the directory, owned by the user askr starts as"});
+        }
+        return;
+    }
     const bool v6 = address.host.find(':') != std::string::npos;
     core::UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int one = 1;

@@ -18,6 +18,7 @@ struct Endpoints {
     std::string local_addr;
     std::uint16_t local_port = 0;
     bool tls = false;
+    bool unix_socket = false;  ///< accepted on a unix socket: the peer has no address
 
     /// The connection's own values of the fields a proxy's headers may change.
     struct Peer {

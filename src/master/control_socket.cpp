@@ -12,29 +12,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/listen_socket.hpp"
+
 namespace askr::master {
 
-namespace {
-
-bool fill_address(const std::string& path, sockaddr_un& address) {
-    address = {};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path) return false;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    return true;
-}
-
-core::UniqueFd connect_to(const std::string& path) {
-    sockaddr_un address;
-    if (!fill_address(path, address)) return {};
-    core::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return {};
-    return fd;
-}
-
-}  // namespace
-
-std::string default_control_path(unsigned port) {
+std::string default_control_path(unsigned port, const std::string& unix_path) {
+    if (!unix_path.empty()) return unix_path + ".control";
     const char* runtime = std::getenv("XDG_RUNTIME_DIR");
     std::string dir = runtime && *runtime ? runtime : "/tmp";
     return dir + "/askr-" + std::to_string(port) + ".sock";
@@ -42,8 +25,8 @@ std::string default_control_path(unsigned port) {
 
 core::UniqueFd open_control_socket(const std::string& path) {
     sockaddr_un address;
-    if (!fill_address(path, address)) throw std::runtime_error("control socket path too long: " + path);
-    if (connect_to(path)) {
+    if (!core::fill_unix_address(path, address)) throw std::runtime_error("control socket path too long: " + path);
+    if (core::connect_unix(path)) {
         throw std::runtime_error("another askr already answers on " + path + " (stop it, or pick another --listen port)");
     }
     // A stale file from a server that crashed. In a sticky directory (/tmp) only its owner
@@ -63,7 +46,7 @@ core::UniqueFd open_control_socket(const std::string& path) {
 }
 
 int print_status(const std::string& path) {
-    core::UniqueFd fd = connect_to(path);
+    core::UniqueFd fd = core::connect_unix(path);
     if (!fd) {
         std::fprintf(stderr, "askr status: no server answers on %s (is it running? give --port or --socket)\n",
                      path.c_str());

@@ -255,7 +255,7 @@ int Master::run() {
 
     spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root,
                  options_.workers, options_.index);
-    control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port)
+    control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port, sockets_.front().unix_path)
                                                     : options_.control_socket;
     control_ = open_control_socket(control_path_);
     spdlog::info("control socket {} (askr status --socket {})", control_path_, control_path_);
@@ -300,6 +300,9 @@ int Master::run() {
             if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 &&
                 errno == ECHILD) {
                 ::unlink(control_path_.c_str());
+                for (const auto& socket : sockets_) {
+                    if (!socket.unix_path.empty()) ::unlink(socket.unix_path.c_str());
+                }
                 spdlog::info("stopped");
                 return exit_status_;
             }
@@ -722,12 +725,18 @@ void Master::maintain() {
         // (or answers 503 because its worker script cannot start).
         announced_ = true;
         for (const auto& s : sockets_) {
-            const bool v6 = s.host.find(':') != std::string::npos;
             const bool https = tls_ && !s.redirect_to_https;
+            const char* proxy = s.proxy_protocol ? " (PROXY protocol)" : "";
+            if (!s.unix_path.empty()) {
+                spdlog::info("listening on {}+unix:{}{}{}", https ? "https" : "http", s.unix_path,
+                             s.redirect_to_https ? " (redirects to https)" : "", proxy);
+                continue;
+            }
+            const bool v6 = s.host.find(':') != std::string::npos;
             spdlog::info("listening on {}://{}{}{}:{}{}{}", https ? "https" : "http", v6 ? "[" : "",
                          s.host, v6 ? "]" : "", s.port,
                          s.redirect_to_https ? " (redirects to https)" : "",
-                         s.proxy_protocol ? " (PROXY protocol)" : "");
+                         proxy);
         }
     }
     const auto now = Clock::now();

@@ -169,7 +169,11 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         context_.timeouts.tls_handshake = options.tls_handshake_timeout;
         for (const auto& text : options.trusted_proxies) {
             std::string error;  // checked when the configuration was read
-            if (const auto range = core::parse_address_range(text, error)) trusted_proxies_.add(*range);
+            if (text == "unix") {
+                trusted_proxies_.add_unix_peers();
+            } else if (const auto range = core::parse_address_range(text, error)) {
+                trusted_proxies_.add(*range);
+            }
         }
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;

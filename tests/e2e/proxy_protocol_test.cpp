@@ -6,7 +6,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <atomic>
 #include <chrono>
@@ -73,12 +76,11 @@ struct Outcome {
     bool closed = false;
 };
 
-// Sends each piece (a pause between them, so that they arrive apart), then reads until the
-// server closes or `timeout` passes.
-Outcome exchange(std::uint16_t port, const std::vector<std::string>& pieces,
-                 std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+// Sends each piece on `fd` (a pause between them, so that they arrive apart), then reads
+// until the server closes or `timeout` passes; closes `fd`.
+Outcome exchange_on(int fd, const std::vector<std::string>& pieces,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     Outcome out;
-    const int fd = connect_loopback(port);
     if (fd < 0) return out;
     for (std::size_t i = 0; i < pieces.size(); ++i) {
         if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -98,6 +100,23 @@ Outcome exchange(std::uint16_t port, const std::vector<std::string>& pieces,
     }
     ::close(fd);
     return out;
+}
+
+Outcome exchange(std::uint16_t port, const std::vector<std::string>& pieces,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    return exchange_on(connect_loopback(port), pieces, timeout);
+}
+
+int connect_unix(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 // A stand-in for a TCP load balancer: accepts clients on a loopback port of its own and
@@ -322,6 +341,37 @@ TEST_F(ProxyProtocol, ForwardingHeadersAreJudgedFromTheHeadersAddress) {
         const auto out = exchange(server.proxy_port(), {v1_header + request});
         EXPECT_TRUE(has(out.received, "REMOTE_ADDR=203.0.113.7")) << out.received;
         EXPECT_TRUE(has(out.received, "REMOTE_PORT=4242")) << out.received;
+    }
+}
+
+// A balancer on the same machine may connect through a unix socket (HAProxy's
+// `server app unix@/run/askr.sock send-proxy-v2`); --trusted-proxy unix lets it.
+TEST_F(ProxyProtocol, UnixSocketListener) {
+    const std::string socket = logs.path() + "/askr.sock";
+    {
+        Server server(root.path(), args({"--listen", "unix:" + socket + ",proxy-protocol"}));
+        ASSERT_TRUE(server.wait_for_log("listening on http+unix:" + socket + " (PROXY protocol)"))
+            << server.log();
+        auto out = exchange_on(connect_unix(socket), {v1_header + get_vars()});
+        EXPECT_TRUE(has(out.received, "REMOTE_ADDR=203.0.113.7")) << out.received;
+        EXPECT_TRUE(has(out.received, "SERVER_PORT=8443")) << out.received;
+        out = exchange_on(connect_unix(socket), {v2_local_header() + get_vars()});
+        EXPECT_TRUE(has(out.received, "REMOTE_ADDR=unix:")) << out.received;
+        out = exchange_on(connect_unix(socket), {get_vars()});
+        EXPECT_TRUE(out.closed);
+        EXPECT_EQ(out.received, "");
+    }
+    for (const char* trusted : {"unix", "10.0.0.0/8"}) {
+        Server server(root.path(), args({"--listen", "unix:" + socket + ",proxy-protocol",
+                                         "--trusted-proxy", trusted}));
+        ASSERT_TRUE(server.wait_for_log("listening on http+unix:" + socket)) << server.log();
+        const auto out = exchange_on(connect_unix(socket), {v1_header + get_vars()});
+        if (std::string(trusted) == "unix") {
+            EXPECT_TRUE(has(out.received, "REMOTE_ADDR=203.0.113.7")) << out.received;
+        } else {
+            EXPECT_TRUE(out.closed);
+            EXPECT_EQ(out.received, "") << "a unix peer is not in 10.0.0.0/8";
+        }
     }
 }
 

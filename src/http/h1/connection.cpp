@@ -3,14 +3,17 @@
 // Content-Length, chunked coding or the close (RFC 9112 section 6). Lives on the I/O thread.
 #include "http/h1/connection.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <array>
+#include <cstddef>
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -50,6 +53,43 @@ void append_number(std::string& out, std::uint64_t value) {
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
     (void)ec;
     out.append(buffer, end);
+}
+
+// The text of an IPv4 or IPv6 socket address and its port.
+void describe(const sockaddr_storage& address, std::string& text, std::uint16_t& port) {
+    char buffer[INET6_ADDRSTRLEN];
+    if (address.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(address);
+        text = ::inet_ntop(AF_INET6, &v6.sin6_addr, buffer, sizeof buffer);
+        port = ntohs(v6.sin6_port);
+    } else {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(address);
+        text = ::inet_ntop(AF_INET, &v4.sin_addr, buffer, sizeof buffer);
+        port = ntohs(v4.sin_port);
+    }
+}
+
+// The connection's two ends. A unix socket's peer has no address: REMOTE_ADDR is
+// "unix:" (as nginx says) and SERVER_ADDR the socket's path; ports are 0. False when the
+// peer is already gone.
+bool read_endpoints(int fd, Endpoints& endpoints) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
+    if (local.ss_family == AF_UNIX) {
+        const auto& path = reinterpret_cast<const sockaddr_un&>(local);
+        const auto size = length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+        endpoints.unix_socket = true;
+        endpoints.remote_addr = "unix:";
+        endpoints.local_addr = "unix:" + std::string(path.sun_path, ::strnlen(path.sun_path, size));
+        return true;
+    }
+    sockaddr_storage remote{};
+    length = sizeof remote;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &length) != 0) return false;
+    describe(remote, endpoints.remote_addr, endpoints.remote_port);
+    describe(local, endpoints.local_addr, endpoints.local_port);
+    return true;
 }
 
 // A browser pointed at http:// on the TLS port (OpenSSL recognises the request line in
@@ -413,13 +453,7 @@ asio::awaitable<void> StreamConnection<Stream>::serve(std::unique_ptr<StreamConn
     self->socket().set_option(asio::ip::tcp::no_delay(true), ec);
     self->socket().native_non_blocking(true, ec);
     auto& endpoints = self->request_->endpoints;
-    auto remote = self->socket().remote_endpoint(ec);
-    auto local = self->socket().local_endpoint(ec);
-    if (ec) co_return;  // the peer is already gone
-    endpoints.remote_addr = remote.address().to_string();
-    endpoints.remote_port = remote.port();
-    endpoints.local_addr = local.address().to_string();
-    endpoints.local_port = local.port();
+    if (!read_endpoints(self->socket().native_handle(), endpoints)) co_return;  // the peer is gone
     if (self->service_.proxy_protocol && !co_await self->read_proxy_header()) co_return;
     if constexpr (tls) {
         endpoints.tls = true;  // HTTPS=on, REQUEST_SCHEME=https
@@ -510,7 +544,9 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
     if (service_.proxy_peers && !service_.proxy_peers->empty()) {
         // With trusted proxies named, only they may say where a connection comes from.
         const auto peer = core::parse_ip_address(endpoints.remote_addr);
-        if (!peer || !service_.proxy_peers->contains(*peer)) {
+        const bool trusted = endpoints.unix_socket ? service_.proxy_peers->contains_unix_peers()
+                                                   : peer && service_.proxy_peers->contains(*peer);
+        if (!trusted) {
             log_proxy_refusal(endpoints.remote_addr,
                               "the peer is not a trusted proxy (--trusted-proxy)");
             co_return false;
@@ -557,6 +593,7 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
         outcome_.bytes_in += take;
         if (header.status != ProxyHeader::Status::complete) continue;
         if (header.addresses) {
+            endpoints.unix_socket = false;  // the client has an address now
             endpoints.remote_addr = header.addresses->source.text();
             endpoints.remote_port = header.addresses->source_port;
             endpoints.local_addr = header.addresses->destination.text();
