@@ -371,6 +371,11 @@ TEST(ConfigListen, ProxyProtocolFromFileFlagAndEnvironment) {
     ASSERT_EQ(from_environment.options.listen.size(), 2u);
     EXPECT_EQ(from_environment.options.listen[0].text(), "127.0.0.1:81,proxy-protocol");
     EXPECT_EQ(from_environment.options.listen[1].text(), "[::1]:82");
+    Config unix_socket =
+        load({"", {{"ASKR_SERVER_LISTEN", "unix:/run/a.sock,mode=0666,proxy-protocol, :82"}}, {}});
+    ASSERT_EQ(unix_socket.options.listen.size(), 2u);
+    EXPECT_EQ(unix_socket.options.listen[0].unix_mode, 0666u);
+    EXPECT_EQ(unix_socket.options.listen[0].text(), "unix:/run/a.sock,proxy-protocol");
 }
 
 TEST(ConfigCommandLine, ErrorsNameTheFlag) {
