@@ -32,9 +32,10 @@ bool same_sibling(const Sibling& sibling, const struct stat& st) {
 }
 
 // A sibling is used only when it is a regular file at least as new as the file: an
-// older one was made from an earlier version (gzip -k keeps the file's mtime: equal).
+// older one was made from an earlier version. Compared in whole seconds: gzip -k and
+// brotli -k give the sibling the file's mtime, brotli without its nanoseconds.
 bool usable_sibling(const CachedFile& file, const struct stat& st) {
-    return S_ISREG(st.st_mode) && mtime_ns(st) >= file.mtime_ns;
+    return S_ISREG(st.st_mode) && st.st_mtim.tv_sec >= file.mtime;
 }
 
 // SymlinkPolicy::inside_root holds for siblings as for the file (http/router.cpp).

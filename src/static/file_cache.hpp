@@ -36,7 +36,7 @@ struct CachedFile {
     std::string path;
     std::uint64_t size = 0;
     std::time_t mtime = 0;
-    std::int64_t mtime_ns = 0;  ///< mtime in nanoseconds, to compare with siblings
+    std::int64_t mtime_ns = 0;  ///< mtime in nanoseconds: a change within a second is one
     dev_t device = 0;
     ino_t inode = 0;
     std::string etag;
