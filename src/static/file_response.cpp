@@ -194,6 +194,12 @@ void prepare_from(const http::Request& request, FileLookup lookup, FileCache& ca
         return;
     }
     out.fd.reset(::open(variant.path->c_str(), O_RDONLY | O_CLOEXEC));
+    if (!out.fd && encoded) {  // the sibling was removed since the cache saw it: the file
+        FileOptions identity = options;
+        identity.offer_encodings = false;
+        prepare_from(request, std::move(lookup), cache, out, identity);
+        return;
+    }
     if (!out.fd) {  // removed since the cache saw it
         out.head.clear();
         out.head.status = 404;
