@@ -23,7 +23,7 @@ import sys
 
 UNITS_TIME = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 UNITS_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-SERVER_ORDER = {"askr": 0, "nginx": 1, "apache": 2}
+SERVER_ORDER = {"askr": 0, "nginx": 1, "apache": 2, "caddy": 3}
 
 
 def parse_time(text):
@@ -146,6 +146,18 @@ def fmt_bytes(x):
     return "%.0f B/s" % x
 
 
+def fmt_per_response(r):
+    """Bytes per response (wrk's bytes read / requests: head and body), with the
+    Content-Encoding of the checked answer when the scenario asked for one."""
+    if not r.get("bytes_per_s") or not r.get("rps"):
+        return "–"
+    size = r["bytes_per_s"] / r["rps"]
+    text = "%.1f KB" % (size / 1024) if size >= 1024 else "%.0f B" % size
+    if r.get("coding"):
+        text += " (%s)" % r["coding"]
+    return text
+
+
 def fmt_mb(kb):
     return "%.0f" % (kb / 1024) if kb else "–"
 
@@ -179,8 +191,8 @@ def cmd_table(args):
             order.append(key)
         groups[key].setdefault(r["server"], []).append(r)
     lines = [
-        "| scenario | conns | server | req/s | vs nginx+fpm | p50 ms | p99 ms | errors | transfer/s | RSS MB | PSS MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | conns | server | req/s | vs nginx+fpm | p50 ms | p99 ms | errors | transfer/s | bytes/resp | RSS MB | PSS MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in order:
         scen, conns = key
@@ -195,7 +207,7 @@ def cmd_table(args):
             if nrounds > 1:
                 label += " (median of %d)" % nrounds
             if r.get("status") != "ok" and not r.get("rps"):
-                lines.append("| %s | %s | %s | %s | – | – | – | – | – | – | – |"
+                lines.append("| %s | %s | %s | %s | – | – | – | – | – | – | – | – |"
                              % (scen, conns, label, r.get("status", "?")))
                 continue
             v = r.get(rk)
@@ -214,13 +226,13 @@ def cmd_table(args):
             rps = fmt_int(r["rps"])
             if r.get("status") != "ok":
                 rps += " (%s)" % r["status"]
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 scen, shown_conns, label, rps, ratio, fmt_ms(r.get("p50_ms")),
                 fmt_ms(r.get("p99_ms")), fmt_int(r.get("errors", 0)),
-                fmt_bytes(r.get("bytes_per_s")), fmt_mb(r.get("rss_kb")),
+                fmt_bytes(r.get("bytes_per_s")), fmt_per_response(r), fmt_mb(r.get("rss_kb")),
                 fmt_mb(r.get("pss_kb"))))
     for t in todos:
-        lines.append("| %s | – | %s | not yet | – | – | – | – | – | – | – |"
+        lines.append("| %s | – | %s | not yet | – | – | – | – | – | – | – | – |"
                      % (t["scenario"], t.get("what", "")))
     print("\n".join(lines))
 

@@ -768,8 +768,9 @@ const std::vector<Option>& table() {
          .type = Type::boolean,
          .cli = "--compression,!--no-compression",
          .doc = "Compress responses for clients that accept it (Accept-Encoding: zstd, br, "
-                "gzip): PHP responses as they stream (static files go as they are on "
-                "disk). --no-compression turns it off; docs/compression.md (and BREACH there).",
+                "gzip): PHP responses as they stream, static files from a precompressed "
+                "sibling (file.zst, file.br, file.gz) or compressed once and kept. "
+                "--no-compression turns it off; docs/compression.md (and BREACH there).",
          .example = "false",
          .bind = flag_field(&ServeOptions::compression)},
         {.section = "compression",
@@ -808,11 +809,31 @@ const std::vector<Option>& table() {
          .type = Type::size,
          .cli = "--compression-min-size",
          .value_name = "SIZE",
-         .doc = "A body whose length is known before it is sent (a whole PHP response) "
-                "goes uncompressed below this size. A PHP response that streams "
-                "(flush()) is compressed whatever its size.",
+         .doc = "A body whose length is known before it is sent (a whole PHP response, a "
+                "static file without a precompressed sibling) goes uncompressed below this "
+                "size. A PHP response that streams (flush()) is compressed whatever its size.",
          .example = "\"256\"",
          .bind = size_field(&ServeOptions::compression_min_size)},
+        {.section = "compression",
+         .key = "static_max_size",
+         .type = Type::size,
+         .cli = "--compression-static-max-size",
+         .value_name = "SIZE",
+         .doc = "Static files up to this size without a precompressed sibling are compressed "
+                "once per coding on their first request and kept in memory (`static_memory`); "
+                "larger ones go uncompressed, by sendfile. 0: precompressed siblings only. At "
+                "most 64M.",
+         .example = "\"4M\"",
+         .bind = bounded_size_field(&ServeOptions::compression_static_max, 0, 64ull << 20)},
+        {.section = "compression",
+         .key = "static_memory",
+         .type = Type::size,
+         .cli = "--compression-static-memory",
+         .value_name = "SIZE",
+         .doc = "Memory each worker keeps compressed copies of static files in; when full, the "
+                "least recently used copies go (and are made again when asked for). At most 4G.",
+         .example = "\"64M\"",
+         .bind = bounded_size_field(&ServeOptions::compression_static_memory, 0, 4ull << 30)},
         {.section = "compression",
          .key = "types",
          .type = Type::list,

@@ -125,6 +125,9 @@ struct ServeOptions {
     unsigned compression_br_level = 4;    ///< brotli quality, 0-11
     unsigned compression_zstd_level = 3;  ///< zstd level, 1-19
     std::uint64_t compression_min_size = 1024;  ///< smaller bodies of known length go as they are
+    /// Static files up to this size are compressed once and kept (per worker); 0: siblings only
+    std::uint64_t compression_static_max = 1ull << 20;
+    std::uint64_t compression_static_memory = 32ull << 20;  ///< bytes of such copies per worker
     /// Media types compressed: "type/subtype", "type/*" or a "+suffix"
     std::vector<std::string> compression_types{
         "text/*",          "application/json", "application/javascript", "application/xml",

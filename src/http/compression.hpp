@@ -23,6 +23,11 @@ struct CompressionSettings {
     /// A body whose length is known up front (a whole response) below this is sent as
     /// it is: compressing it saves less than it costs.
     std::uint64_t min_size = 1024;
+    /// Static files from min_size up to this without a precompressed sibling are
+    /// compressed once per coding and kept; larger ones go as they are. 0: siblings only.
+    std::uint64_t static_max_size = 1 << 20;
+    /// Bytes of such compressed copies one worker keeps (least recently used out).
+    std::uint64_t static_memory = 32 << 20;
     /// Media types to compress: "type/subtype", "type/*", or "+suffix" (RFC 6839).
     std::vector<std::string> types;
     /// The codings produced (all three unless a level says otherwise).

@@ -21,7 +21,11 @@ Chain::Chain(const http::RouterConfig& router, PhpHandler& php,
       routes_(router),
       sendfile_roots_(std::move(sendfile_roots)),
       compression_(std::move(compression)),
-      encoders_(compression_) {}
+      encoders_(compression_) {
+    files_.offer_encodings({.compression = compression_,
+                            .root = router_.root,
+                            .symlinks = router_.symlinks});
+}
 
 bool Chain::handle_now(http::Request& request, http::ResponseSink& sink) {
     std::shared_ptr<const http::Route> route;

@@ -17,7 +17,8 @@ namespace askr::worker {
 /// The handler chain of a worker, one code path for HTTP/1.1 and HTTP/2: requests that
 /// name no resource (OPTIONS *, a malformed target), then routing (try_files with Askr's
 /// safety rules), then the stage the route names: a static file, PHP, a redirect or an
-/// error page. PHP responses are compressed as they stream (http/compression.hpp). A PHP response
+/// error page. PHP responses are compressed as they stream (http/compression.hpp), static
+/// files from a precompressed sibling or a copy compressed once (static/file_cache.hpp). A PHP response
 /// may name a file under `sendfile_roots` to be answered with (X-Sendfile, worker/sendfile.hpp).
 /// The life of a request through it: docs/architecture.md.
 class Chain final : public http::Handler {

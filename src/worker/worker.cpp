@@ -119,6 +119,8 @@ http::CompressionSettings compression_settings(const config::ServeOptions& optio
     settings.br_level = static_cast<int>(options.compression_br_level);
     settings.zstd_level = static_cast<int>(options.compression_zstd_level);
     settings.min_size = options.compression_min_size;
+    settings.static_max_size = options.compression_static_max;
+    settings.static_memory = options.compression_static_memory;
     settings.types = options.compression_types;
     return settings;
 }
