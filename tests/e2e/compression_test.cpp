@@ -36,18 +36,6 @@ std::string read_file(const std::string& path) {
 
 // What curl received: status line and headers (names lower-cased) and the body's bytes
 // as they came (curl does not decode them without --compressed).
-struct Fetched {
-    int status = 0;
-    std::string http_version;
-    std::map<std::string, std::string> headers;
-    std::string body_path;
-    std::string body;
-    std::string header(const std::string& name) const {
-        auto it = headers.find(name);
-        return it == headers.end() ? "" : it->second;
-    }
-};
-
 class Compression : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -71,35 +59,9 @@ class Compression : public ::testing::Test {
             readfile(__DIR__ . '/page.html.src');)");
     }
 
-    // curl -sS with `args`, headers to a file, body to a file.
+    // curl -sS with `args`; the head and the body go to files.
     Fetched fetch(const std::string& url, const std::string& args) {
-        const std::string body = scratch.path() + "/body" + std::to_string(count);
-        const std::string head = scratch.path() + "/head" + std::to_string(count);
-        ++count;
-        command_output("curl -sS --max-time 20 " + args + " -D " + head + " -o " + body + " '" +
-                       url + "' 2>&1");
-        Fetched out;
-        out.body_path = body;
-        out.body = read_file(body);
-        std::istringstream lines(read_file(head));
-        for (std::string line; std::getline(lines, line);) {
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (line.rfind("HTTP/", 0) == 0) {
-                const auto space = line.find(' ');
-                out.http_version = line.substr(5, space - 5);
-                out.status = std::atoi(line.c_str() + space + 1);
-                out.headers.clear();
-                continue;
-            }
-            const auto colon = line.find(':');
-            if (colon == std::string::npos) continue;
-            std::string name = line.substr(0, colon);
-            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            std::string value = line.substr(colon + 1);
-            while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-            out.headers[name] = value;
-        }
-        return out;
+        return curl_fetch(url, args, scratch.path() + "/fetch" + std::to_string(count++));
     }
 
     // The body decoded by the real tool for `coding` ("" when it fails).

@@ -450,4 +450,32 @@ int raw_status(const std::string& response) {
     return std::atoi(response.c_str() + 9);
 }
 
+Fetched curl_fetch(const std::string& url, const std::string& args, const std::string& prefix) {
+    const std::string body = prefix + ".body";
+    const std::string head = prefix + ".head";
+    command_output("curl -sS --max-time 20 " + args + " -D " + head + " -o " + body + " '" + url + "' 2>&1");
+    Fetched out;
+    out.body_path = body;
+    out.body = slurp(body);
+    std::istringstream lines(slurp(head));
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a 1xx or a redirect)
+            const auto space = line.find(' ');
+            out.http_version = line.substr(5, space - 5);
+            out.status = std::atoi(line.c_str() + space + 1);
+            out.headers.clear();
+            continue;
+        }
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon);
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        out.headers[name] = value;
+    }
+    return out;
+}
+
 }  // namespace askr::test

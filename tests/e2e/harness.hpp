@@ -153,6 +153,24 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
 /// Status code of the first response in raw HTTP bytes, 0 if there is none.
 int raw_status(const std::string& response);
 
+/// What curl fetched: the last response's status, version and headers (names lower-case),
+/// and the body, also kept in a file.
+struct Fetched {
+    int status = 0;
+    std::string http_version;
+    std::map<std::string, std::string> headers;
+    std::string body_path;
+    std::string body;
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? "" : it->second;
+    }
+    bool has(const std::string& name) const { return headers.count(name) != 0; }
+};
+
+/// Runs `curl -sS ARGS URL`, the head and the body written to files named from `prefix`.
+Fetched curl_fetch(const std::string& url, const std::string& args, const std::string& prefix);
+
 /// Path of a fixture file under tests/e2e/fixtures.
 std::string fixture_path(const std::string& name);
 
