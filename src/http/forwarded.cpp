@@ -242,14 +242,11 @@ ForwardedView read_forwarded(const Request& request, const core::AddressRanges& 
     return view;
 }
 
-namespace {
-
-bool trusted_peer(const Endpoints& endpoints, const core::AddressRanges& trusted) {
+bool is_trusted_peer(const Endpoints& endpoints, const core::AddressRanges& trusted) {
+    if (endpoints.unix_socket) return trusted.contains_unix_peers();
     const auto peer = core::parse_ip_address(endpoints.remote_addr);
     return peer && trusted.contains(*peer);
 }
-
-}  // namespace
 
 void apply_forwarded(Request& request, const core::AddressRanges& trusted) {
     if (request.forwarding_applied) return;
@@ -269,9 +266,7 @@ void apply_forwarded(Request& request, const core::AddressRanges& trusted) {
         any = name == "forwarded" || name.starts_with("x-forwarded-");
     }
     if (!any) return;
-    if (endpoints.unix_socket ? !trusted.contains_unix_peers() : !trusted_peer(endpoints, trusted)) {
-        return;  // anyone else's headers are only headers
-    }
+    if (!is_trusted_peer(endpoints, trusted)) return;  // anyone else's headers are only headers
     const ForwardedView view = read_forwarded(request, trusted);
     if (!view.client && view.scheme.empty() && view.host.empty() && !view.port) return;
 

@@ -52,6 +52,10 @@ struct ForwardedView {
 /// address; an unusable hop stops the walk at the last address reached.
 ForwardedView read_forwarded(const Request& request, const core::AddressRanges& trusted);
 
+/// True when the connection's own peer is in `trusted`: its address is in one of the
+/// ranges, or it is the peer of a unix socket and those were added.
+bool is_trusted_peer(const Endpoints& endpoints, const core::AddressRanges& trusted);
+
 /// Sets what `request` shows the application from its forwarding headers when the
 /// connection's peer is in `trusted`: Endpoints (address, port, scheme, server port) and
 /// the Host header. Restores the connection's own Endpoints first, so a connection's

@@ -29,6 +29,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "http/connection.hpp"
+#include "http/forwarded.hpp"
 #include "http/h1/parser.hpp"
 #include "http/h2/connection.hpp"
 #include "http/proxy_protocol.hpp"
@@ -543,10 +544,7 @@ asio::awaitable<bool> StreamConnection<Stream>::read_proxy_header() {
     auto& endpoints = request_->endpoints;
     if (service_.proxy_peers && !service_.proxy_peers->empty()) {
         // With trusted proxies named, only they may say where a connection comes from.
-        const auto peer = core::parse_ip_address(endpoints.remote_addr);
-        const bool trusted = endpoints.unix_socket ? service_.proxy_peers->contains_unix_peers()
-                                                   : peer && service_.proxy_peers->contains(*peer);
-        if (!trusted) {
+        if (!is_trusted_peer(endpoints, *service_.proxy_peers)) {
             log_proxy_refusal(endpoints.remote_addr,
                               "the peer is not a trusted proxy (--trusted-proxy)");
             co_return false;
