@@ -206,7 +206,21 @@ void AdminServer::answer(Client& client) {
          authorization.size() - bearer.size() == token.size() &&
          CRYPTO_memcmp(authorization.data() + bearer.size(), token.data(), token.size()) == 0);
     const bool public_page = path == "/" || path == "/favicon.ico";
-    if (token.empty() && !loopback_host(request.header("host"))) {
+    // Load balancers and orchestrators probe these with whatever Host they use and no
+    // token; they say only whether the server is up and serving.
+    const bool probe = path == "/health" || path == "/ready";
+    if (probe) {
+        if (!read_only) {
+            reply = error_reply(405, "use GET");
+            reply.extra_fields = "Allow: GET, HEAD\r\n";
+        } else if (path == "/health") {
+            reply = json_reply(200, health_json(supervisor_.supervisor_status()));
+        } else {
+            bool ready = false;
+            auto body = ready_json(supervisor_.supervisor_status(), scoreboard_, ready);
+            reply = json_reply(ready ? 200 : 503, body);
+        }
+    } else if (token.empty() && !loopback_host(request.header("host"))) {
         reply = error_reply(421,
                             "without --admin-token, the admin listener answers only to 127.0.0.1, "
                             "[::1] or localhost");
@@ -266,7 +280,8 @@ void AdminServer::answer(Client& client) {
         }
     } else {
         reply = error_reply(
-            404, "no such endpoint; see /api/status, /api/metrics, /metrics, POST /api/reload");
+            404, "no such endpoint; see /api/status, /api/metrics, /metrics, /health, /ready, POST "
+            "/api/reload");
     }
     std::string& out = client.out;
     out = "HTTP/1.1 " + std::to_string(reply.status) + " " +

@@ -123,6 +123,40 @@ json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboa
     };
 }
 
+json health_json(const SupervisorStatus& status) {
+    return {{"status", status.stopping ? "stopping" : "up"},
+            {"generation", status.generation},
+            {"uptime_seconds", uptime_seconds(status)}};
+}
+
+json ready_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard, bool& ready) {
+    std::size_t accepting = 0, starting = 0, failing = 0;
+    for (std::size_t i = 0; scoreboard.valid() && i < scoreboard.size(); ++i) {
+        const auto state = scoreboard.slot(i).state.load(std::memory_order_relaxed);
+        if (state == shm::WorkerState::idle || state == shm::WorkerState::busy) ++accepting;
+        if (state == shm::WorkerState::starting) ++starting;
+        if (state == shm::WorkerState::failing) ++failing;
+    }
+    ready = !status.stopping && accepting > 0;
+    json body = {{"ready", ready},
+                 {"generation", status.generation},
+                 {"workers_accepting", accepting},
+                 {"workers_configured", status.workers_configured}};
+    if (status.stopping) {
+        body["reason"] = "stopping: the server finishes what it has and takes nothing new";
+    } else if (!scoreboard.valid()) {
+        body["reason"] = "the scoreboard's header is damaged (a stray write); restart the server";
+    } else if (accepting == 0 && failing > 0) {
+        body["reason"] = std::to_string(failing) +
+                         " worker(s) failing: the worker script ends before "
+                         "askr_handle_request() (see the log)";
+    } else if (accepting == 0) {
+        body["reason"] = "starting: " + std::to_string(starting) +
+                         " worker(s) starting, none accepting requests yet";
+    }
+    return body;
+}
+
 json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
                   const shm::Scoreboard& scoreboard) {
     json by_status = json::object();

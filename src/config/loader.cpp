@@ -306,6 +306,16 @@ std::string absolute(const std::string& path) {
     return fs::absolute(path).lexically_normal().string();
 }
 
+// A health or readiness path: compared with request targets byte for byte, so it must be
+// one a client sends as it is.
+bool valid_probe_path(const std::string& path) {
+    return path.size() <= 256 && path.front() == '/' &&
+           std::all_of(path.begin(), path.end(), [](char c) {
+               const auto u = static_cast<unsigned char>(c);
+               return u > 0x20 && u < 0x7f && c != '?' && c != '#' && c != '%';
+           });
+}
+
 }  // namespace
 
 ConfigErrors::ConfigErrors(std::vector<std::string> messages)
@@ -417,6 +427,17 @@ void finalize(Config& config) {
         } else {
             dir = real.string();
         }
+    }
+    for (const auto& [key, path] : {std::pair{"health_path", &o.health_path},
+                                     std::pair{"ready_path", &o.ready_path}}) {
+        if (!path->empty() && !valid_probe_path(*path)) {
+            fail("server", key,
+                 "expected an absolute path such as /healthz (no query, no fragment, no "
+                 "spaces), or \"\" for none");
+        }
+    }
+    if (!o.health_path.empty() && o.health_path == o.ready_path) {
+        fail("server", "ready_path", "is the same path as [server] health_path: choose another");
     }
     if (o.listen.empty()) fail("server", "listen", "expected at least one address");
     if (o.index.empty() || o.index.find('/') != std::string::npos || o.index.front() == '.') {

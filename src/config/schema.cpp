@@ -308,6 +308,29 @@ const std::vector<Option>& table() {
          .default_doc = "(none: off)",
          .bind = list_field(&ServeOptions::sendfile_roots)},
         {.section = "server",
+         .key = "health_path",
+         .cli = "--health-path",
+         .value_name = "PATH",
+         .doc = "A path on the main listeners answered `200 ok` by the I/O thread, without PHP "
+                "and before the app's routes, for a load balancer's liveness probe. The admin "
+                "listener's /health and /ready answer the same questions for the whole server. "
+                "docs/proxies.md.",
+         .example = "\"/healthz\"",
+         .default_doc = "(none: off)",
+         .bind = text_field(&ServeOptions::health_path)},
+        {.section = "server",
+         .key = "ready_path",
+         .cli = "--ready-path",
+         .value_name = "PATH",
+         .doc = "A path on the main listeners answered `200 ready` while the worker that reads "
+                "it takes requests, and `503` once it drains (a graceful stop, a reload, "
+                "--max-requests) or before its worker script is ready: a load balancer stops "
+                "sending before connections are closed. Without PHP, before the app's routes. "
+                "docs/proxies.md.",
+         .example = "\"/readyz\"",
+         .default_doc = "(none: off)",
+         .bind = text_field(&ServeOptions::ready_path)},
+        {.section = "server",
          .key = "trusted_proxies",
          .type = Type::list,
          .cli = "--trusted-proxy",

@@ -59,6 +59,8 @@ struct ServeOptions {
     /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
     /// may be named by a PHP response; none = the headers are ordinary ones.
     std::vector<std::string> sendfile_roots;
+    std::string health_path;  ///< answered 200 by the I/O thread on the main listeners ("": off)
+    std::string ready_path;   ///< 200 while the worker takes requests, 503 draining ("": off)
     /// Peers whose forwarding headers (Forwarded, X-Forwarded-*) are believed: CIDR ranges
     /// or addresses, checked when read; none = every such header is an ordinary one
     std::vector<std::string> trusted_proxies;
