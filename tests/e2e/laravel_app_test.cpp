@@ -6,7 +6,10 @@
 // binding answers 404 for an unknown id.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <future>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -175,6 +178,71 @@ TEST(LaravelApp, WorkerMode) {
 
 TEST(LaravelApp, WorkerModeWithCow) {
     exercise_the_app({"--worker", worker_script, "--cow"});
+}
+
+// The `askr` cache store (integrations/laravel): Cache::remember() computed once for both
+// workers under a burst of concurrent misses, Cache::lock() exclusive across workers, and a
+// lock's owner, restore and force release.
+void exercise_the_cache_store(const std::vector<std::string>& mode_args) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    std::vector<std::string> args = {"--workers", "2",
+                                     "--php-env", "LARAVEL_STORAGE=" + storage.path(),
+                                     "--php-env", "APP_BASE_PATH=" + app_dir};
+    args.insert(args.end(), mode_args.begin(), mode_args.end());
+    Server server(app_dir + "/public", args);
+    server.allow_worker_fds(8);
+
+    std::vector<std::future<Response>> burst;
+    for (int i = 0; i < 8; ++i)
+        burst.push_back(std::async(std::launch::async, [&] { return get(server.url("/api/cache/remember")); }));
+    std::string value;
+    std::map<std::string, std::string> by_pid;  // worker pid -> the value it returned
+    for (auto& f : burst) {
+        auto r = f.get();
+        ASSERT_EQ(r.status, 200) << r.body;
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        ASSERT_TRUE(j.is_object()) << r.body;
+        if (value.empty()) value = j["value"].dump();
+        EXPECT_EQ(j["value"].dump(), value) << "two requests saw different values";
+        by_pid[j["pid"].dump()] = j["value"].dump();
+    }
+    // Until both workers have answered (fresh connections spread over them).
+    for (int i = 0; i < 60 && by_pid.size() < 2; ++i) {
+        auto j = nlohmann::json::parse(get(server.url("/api/cache/remember")).body, nullptr, false);
+        ASSERT_TRUE(j.is_object());
+        by_pid[j["pid"].dump()] = j["value"].dump();
+    }
+    EXPECT_EQ(by_pid.size(), 2u) << "only one worker answered";
+    for (const auto& [pid, seen] : by_pid) EXPECT_EQ(seen, value) << "worker " << pid;
+    auto last = nlohmann::json::parse(get(server.url("/api/cache/remember")).body, nullptr, false);
+    EXPECT_EQ(last["computed"], 1) << "computed more than once: " << last.dump();
+
+    std::vector<std::future<Response>> contenders;
+    for (int i = 0; i < 8; ++i)
+        contenders.push_back(std::async(std::launch::async, [&] { return get(server.url("/api/cache/locked")); }));
+    std::set<std::string> pids;
+    for (auto& f : contenders) {
+        auto r = f.get();
+        ASSERT_EQ(r.status, 200) << r.body;
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        EXPECT_EQ(j["alone"], true) << "two requests were inside the lock at once";
+        pids.insert(j["pid"].dump());
+    }
+    std::printf("[ INFO     ] the lock's 8 holders ran on %zu worker(s)\n", pids.size());
+
+    auto owner = nlohmann::json::parse(get(server.url("/api/cache/lock-owner")).body, nullptr, false);
+    EXPECT_EQ(owner, (nlohmann::json{{"acquired", true}, {"second", false}, {"restored", true}, {"free", true}}));
+}
+
+TEST(LaravelApp, AskrCacheStoreInWorkerMode) {
+    exercise_the_cache_store({"--worker", worker_script});
+}
+
+TEST(LaravelApp, AskrCacheStoreInClassicMode) {
+    exercise_the_cache_store({});
 }
 
 // The worker's resets leave nothing for --paranoid to report on the app's clean pages.
