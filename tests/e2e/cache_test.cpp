@@ -157,10 +157,9 @@ TEST(Cache, ValueSetByOneWorkerIsReadByTheOther) {
     EXPECT_EQ(getter["value"], "from " + std::to_string(setter["pid"].get<int>()));
 }
 
-TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
-    TempDir root;
-    root.write("index.php", cache_script);
-    Server server(root.path(), two_workers());
+// 100 increments from 10 concurrent clients: both workers answer, and every increment
+// sees a different count (none lost or doubled).
+void expect_exact_increments_from_both_workers(const Server& server) {
     std::mutex mutex;
     std::set<int> pids;
     std::set<long> values;
@@ -177,11 +176,17 @@ TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
     }
     for (auto& t : clients) t.join();
     EXPECT_EQ(get_json(server, "op=get&key=counter")["value"], 100);
-    // Every increment saw a different count: none was lost or doubled.
     EXPECT_EQ(values.size(), 100u);
     EXPECT_EQ(*values.begin(), 1);
     EXPECT_EQ(*values.rbegin(), 100);
     EXPECT_EQ(pids.size(), 2u) << "the increments did not come from both workers";
+}
+
+TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
+    TempDir root;
+    root.write("index.php", cache_script);
+    Server server(root.path(), two_workers());
+    expect_exact_increments_from_both_workers(server);
 }
 
 TEST(Cache, KeepsPhpTypesAndRejectsBadArguments) {
@@ -423,6 +428,23 @@ TEST(Cache, WorkerModeAndReloadKeepTheCache) {
     ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
     ASSERT_TRUE(server.wait_for_log("reload finished")) << server.log();
     EXPECT_EQ(get_json(server, "op=increment")["value"], 2);
+}
+
+// --cow: what the template stores while booting, before the fork, is there for every
+// worker forked from it, and the workers share what they store after.
+TEST(Cache, CowTemplateAndWorkersShareTheCache) {
+    TempDir root;
+    root.write("index.php", cache_script);
+    const std::string script = root.write("worker.php", R"PHP(<?php
+askr_cache_set('booted-by', getmypid());
+askr_cow_ready();
+while (askr_handle_request(function () { require __DIR__ . '/index.php'; })) {}
+)PHP");
+    Server server(root.path(), two_workers({"--worker", script, "--cow"}));
+    json booted = get_json(server, "op=get&key=booted-by");
+    ASSERT_TRUE(booted["value"].is_number()) << booted.dump();
+    EXPECT_NE(booted["value"], booted["pid"]) << "the template is not a worker";
+    expect_exact_increments_from_both_workers(server);
 }
 
 TEST(Cache, OffWithZeroSlots) {
