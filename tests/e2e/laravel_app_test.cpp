@@ -245,6 +245,36 @@ TEST(LaravelApp, AskrCacheStoreInClassicMode) {
     exercise_the_cache_store({});
 }
 
+// The worker's resident memory after 2,000 requests of the Blade page (opcache, PHP's
+// allocator and the app's caches warm) and after 18,000 more: what a request leaves
+// behind, 60 bytes of it each, would show as a megabyte.
+TEST(LaravelApp, WorkerRssStaysFlatOver20000Requests) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    Server server(app_dir + "/public",
+                  {"--workers", "1", "--worker", worker_script, "--php-env",
+                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
+    server.allow_worker_fds(8);
+    auto rss_kib = [&] {
+        auto status = nlohmann::json::parse(get(server.admin_url("/api/status")).body, nullptr, false);
+        return status["workers"][0]["rss_bytes"].get<std::uint64_t>() / 1024;
+    };
+    auto load = [&](int requests) {
+        const std::string out = command_output("h2load --h1 -c 4 -n " + std::to_string(requests) +
+                                               " " + server.url("/") + " 2>&1");
+        EXPECT_TRUE(contains(out, std::to_string(requests) + " succeeded, 0 failed")) << out;
+    };
+    load(2000);
+    const auto warm = rss_kib();
+    load(18000);
+    const auto after = rss_kib();
+    std::printf("[ INFO     ] worker RSS after 2,000 requests %llu KiB, after 20,000 %llu KiB\n",
+                static_cast<unsigned long long>(warm), static_cast<unsigned long long>(after));
+    EXPECT_LT(after, warm + 1024) << "the worker grows by " << (after - warm) << " KiB";
+}
+
 // The worker's resets leave nothing for --paranoid to report on the app's clean pages.
 TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
     TempDir storage;
@@ -264,6 +294,28 @@ TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
     }
     EXPECT_TRUE(contains(server.log(), "[warning] --paranoid is on")) << server.log();
     EXPECT_FALSE(contains(server.log(), "paranoid: worker")) << server.log();
+}
+
+// A static property the app appends to on every request (its /debug/leak route) is named
+// by --paranoid, once.
+TEST(LaravelApp, ParanoidNamesALeakingStaticProperty) {
+    TempDir storage;
+    const std::string setup =
+        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
+    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
+    Server server(app_dir + "/public",
+                  {"--workers", "1", "--worker", worker_script, "--paranoid", "--php-env",
+                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
+    server.allow_worker_fds(8);
+    for (int i = 1; i <= 45; ++i) {
+        auto r = get(server.url("/debug/leak?page=" + std::to_string(i)));
+        ASSERT_EQ(r.status, 200) << r.body;
+        ASSERT_EQ(r.body, "pages remembered: " + std::to_string(i));
+    }
+    const std::string leak = "static property App\\Support\\RecentPages::$visited keeps growing";
+    ASSERT_TRUE(server.wait_for_log(leak, std::chrono::seconds(3))) << server.log();
+    const std::string log = server.log();
+    EXPECT_EQ(log.find(leak), log.rfind(leak)) << "reported more than once:\n" << log;
 }
 
 }  // namespace
