@@ -17,6 +17,17 @@
 
 namespace askr::admin {
 
+/// One sidecar (a queue worker or the scheduler), for GET /api/status and `askr status`.
+struct SidecarStatus {
+    std::string name;                ///< "queue:0", "scheduler"
+    pid_t pid = 0;                   ///< 0 when not running
+    std::uint32_t generation = 0;    ///< of the running process
+    std::string state;               ///< "running", "stopping", "starting", "waiting"
+    double uptime_seconds = 0;       ///< of the running process
+    unsigned restarts = 0;           ///< starts after the first (queue); runs (scheduler)
+    std::string last_exit;           ///< how the last one ended ("" before any did)
+};
+
 /// What only the master knows about itself, for GET /api/status.
 struct SupervisorStatus {
     std::uint32_t generation = 0;  ///< the newest generation
@@ -29,6 +40,7 @@ struct SupervisorStatus {
     bool stopping = false;
     std::chrono::steady_clock::duration uptime{};
     unsigned workers_configured = 0;
+    std::vector<SidecarStatus> sidecars;
 };
 
 /// The master, as the admin listener sees it.

@@ -106,6 +106,22 @@ json last_reload_json(const SupervisorStatus& status) {
 
 }  // namespace
 
+json sidecar_list(const SupervisorStatus& status) {
+    json sidecars = json::array();
+    for (const auto& s : status.sidecars) {
+        sidecars.push_back({
+            {"name", s.name},
+            {"pid", s.pid ? json(s.pid) : json(nullptr)},
+            {"generation", s.pid ? json(s.generation) : json(nullptr)},
+            {"state", s.state},
+            {"uptime_seconds", s.pid ? json(s.uptime_seconds) : json(nullptr)},
+            {"restarts", s.restarts},
+            {"last_exit", s.last_exit.empty() ? json(nullptr) : json(s.last_exit)},
+        });
+    }
+    return sidecars;
+}
+
 json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard) {
     return {
         {"version", ASKR_VERSION},
@@ -120,6 +136,7 @@ json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboa
         {"stopping", status.stopping},
         {"scoreboard_valid", scoreboard.valid()},
         {"workers", worker_list(scoreboard)},
+        {"sidecars", sidecar_list(status)},
     };
 }
 

@@ -506,6 +506,24 @@ void finalize(Config& config) {
             o.worker_script = script.string();
         }
     }
+    for (auto [section, script] : {std::pair{"queue", &o.queue_script},
+                                   std::pair{"scheduler", &o.scheduler_script}}) {
+        if (script->empty()) continue;
+        std::error_code ec;
+        auto real = fs::canonical(*script, ec);
+        if (ec || !fs::is_regular_file(real, ec)) {
+            fail(section, "script",
+                 *script + ": no such file (" +
+                     (ec ? ec.message() : std::string("not a regular file")) +
+                     "): expected the PHP script the sidecar runs");
+        } else {
+            *script = real.string();
+        }
+    }
+    if (o.queue_workers > 0 && o.queue_script.empty())
+        fail("queue", "workers", "needs [queue] script (--queue-script): the script they run");
+    if (o.queue_workers == 0 && !o.queue_script.empty())
+        fail("queue", "script", "is set but [queue] workers (--queue N) is 0: set how many");
     if (o.cow && o.worker_script.empty())
         fail("worker", "cow", "needs worker mode: set [worker] script (--worker)");
     if (o.paranoid && o.worker_script.empty()) {

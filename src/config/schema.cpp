@@ -785,6 +785,73 @@ const std::vector<Option>& table() {
          .example = "\"4M\"",
          .bind = bounded_size_field(&ServeOptions::cache_max_value, 1, 1ull << 30)},
 
+        // [queue], [scheduler]
+        {.section = "queue",
+         .key = "workers",
+         .type = Type::integer,
+         .cli = "--queue",
+         .value_name = "N",
+         .doc = "Queue sidecars: N long-running PHP processes forked from the current "
+                "generation beside the web workers, each running [queue] script the way the CLI "
+                "would, restarted when they exit and stopped between jobs on shutdown and reload "
+                "(askr_sidecar_should_stop(); docs/sidecars.md).",
+         .example = "2",
+         .min = 0,
+         .max = 256,
+         .bind = count_field(&ServeOptions::queue_workers)},
+        {.section = "queue",
+         .key = "script",
+         .cli = "--queue-script",
+         .value_name = "FILE",
+         .doc = "The PHP script each queue sidecar runs: a loop that takes jobs and returns once "
+                "askr_sidecar_should_stop() says so (Laravel: integrations/laravel/queue.php).",
+         .example = "\"/srv/app/queue.php\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::queue_script)},
+        {.section = "queue",
+         .key = "stop_timeout",
+         .type = Type::seconds,
+         .cli = "--queue-stop-timeout",
+         .value_name = "S",
+         .doc = "Seconds a sidecar told to stop (shutdown, reload) has to finish its job and "
+                "return; past it, it is killed.",
+         .example = "300",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::queue_stop_timeout)},
+        {.section = "scheduler",
+         .key = "script",
+         .cli = "--scheduler-script",
+         .value_name = "FILE",
+         .doc = "A PHP script the built-in cron runs once a minute at second 0, in a fresh "
+                "sidecar, never two at once (a run still going at the next minute skips that "
+                "minute, logged). Laravel: integrations/laravel/scheduler.php (schedule:run).",
+         .example = "\"/srv/app/scheduler.php\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::scheduler_script)},
+        {.section = "scheduler",
+         .key = "interval",
+         .type = Type::seconds,
+         .cli = "--scheduler-interval",
+         .value_name = "S",
+         .doc = "How often the scheduler runs, at wall-clock multiples of it: 60 is second 0 of "
+                "every minute, as cron and Laravel's schedule:run expect.",
+         .example = "300",
+         .min = 1,
+         .max = 3600,
+         .bind = seconds_field(&ServeOptions::scheduler_interval)},
+        {.section = "scheduler",
+         .key = "timeout",
+         .type = Type::seconds,
+         .cli = "--scheduler-timeout",
+         .value_name = "S",
+         .doc = "Seconds a scheduler run may take; past it, it is told to stop, and killed "
+                "[queue] stop_timeout later.",
+         .example = "120",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::scheduler_timeout)},
+
         // [compression]
         {.section = "compression",
          .key = "enabled",
@@ -1010,6 +1077,8 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
         {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
+        {"queue", "Queue sidecars: PHP processes beside the web workers (docs/sidecars.md)."},
+        {"scheduler", "The built-in cron: a PHP script once a minute (docs/sidecars.md)."},
         {"compression", "Response compression: gzip, br, zstd (docs/compression.md)."},
         {"log", "Logging."},
     };

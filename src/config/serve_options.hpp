@@ -108,6 +108,12 @@ struct ServeOptions {
     std::string group;  ///< ... and group (default: the user's)
     std::string control_socket;      ///< `askr status` socket ("" = default path)
     std::string worker_script;       ///< worker mode: the script that boots the app
+    unsigned queue_workers = 0;      ///< sidecars running queue_script (docs/sidecars.md)
+    std::string queue_script;        ///< the queue sidecars' script
+    std::chrono::seconds queue_stop_timeout{60};  ///< a sidecar told to stop is killed after this
+    std::string scheduler_script;    ///< run once a minute at second 0 in a sidecar ("" = none)
+    std::chrono::seconds scheduler_timeout{600};  ///< a scheduler run is told to stop after this
+    std::chrono::seconds scheduler_interval{60};  ///< runs at wall-clock multiples of this
     bool frankenphp_compat = false;  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
     bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
     bool paranoid = false;           ///< development: report app state that grows between requests

@@ -26,6 +26,7 @@
 #include "http/tls/tls_context.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
+#include "master/sidecars.hpp"
 #include "master/zygote.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
@@ -48,38 +49,6 @@ std::unique_ptr<shm::CacheTable> make_cache(const config::ServeOptions& options)
     return std::make_unique<shm::CacheTable>(
         shm::CacheLimits{options.cache_slots, options.cache_memory, options.cache_max_value});
 }
-
-std::string describe_exit(int status) {
-    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) {
-        const int s = WTERMSIG(status);
-        return std::string("killed by signal ") + std::to_string(s) + " (SIG" + sigabbrev_np(s) +
-               ")";
-    }
-    return "status " + std::to_string(status);
-}
-
-// A process role's restart delay: grows while it keeps dying young (crash loop).
-class Backoff {
-  public:
-    explicit Backoff(const ProcessRole& role) : role_(role) {}
-    /// Records an exit after `uptime`; returns the delay before the next start.
-    milliseconds on_exit(Clock::duration uptime, bool crashed) {
-        if (!crashed || uptime >= role_.min_uptime) {
-            streak_ = 0;
-            return milliseconds(0);
-        }
-        ++streak_;
-        if (streak_ == 1) return milliseconds(0);  // one early death is not a loop yet
-        auto delay = role_.first_backoff * (1 << std::min(streak_ - 2, 16));
-        return std::min<milliseconds>(delay, role_.max_backoff);
-    }
-    int streak() const { return streak_; }
-
-  private:
-    const ProcessRole& role_;
-    int streak_ = 0;
-};
 
 struct Generation {
     std::uint32_t number = 0;
@@ -109,6 +78,7 @@ class Master final : public admin::Supervisor {
           scoreboard_(2 * options.workers),
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
+          sidecars_(options),
           admin_(options, scoreboard_, metrics_, *this, cache_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
@@ -160,6 +130,7 @@ class Master final : public admin::Supervisor {
     shm::Scoreboard scoreboard_;
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
+    Sidecars sidecars_;                       // [queue] workers and [scheduler] (sidecars.hpp)
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -293,12 +264,13 @@ int Master::run() {
         reap_children();
         pass_on_held();
         kill_hung_workers();
+        sidecars_.enforce_timeouts(Clock::now());
         if (stopping_) {
             for (auto& g : generations_) close_zygote_when_idle(*g);
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
-            if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 &&
-                errno == ECHILD) {
+            if (workers_.empty() && generations_.empty() && !sidecars_.any_running() &&
+                ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
                 ::unlink(control_path_.c_str());
                 for (const auto& socket : sockets_) {
                     if (!socket.unix_path.empty()) ::unlink(socket.unix_path.c_str());
@@ -311,6 +283,7 @@ int Master::run() {
                               workers_.size());
                 for (auto& [pid, w] : workers_) ::kill(pid, SIGKILL);
                 for (auto& g : generations_) ::kill(g->zygote, SIGKILL);
+                sidecars_.kill_all();
                 stop_deadline_ = Clock::now() + std::chrono::seconds(5);
             }
             continue;
@@ -344,6 +317,7 @@ void Master::start_generation() {
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
         setup.cache = cache_.get();
+        setup.sidecar_stop_fds = &sidecars_.stop_fds();
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -363,8 +337,11 @@ void Master::handle_signal(int signal) {
             spdlog::info("{}: {} stop of {} worker(s)", sigabbrev_np(signal),
                          fast ? "fast" : "graceful", workers_.size());
             stopping_ = true;
-            stop_deadline_ = Clock::now() + options_.shutdown_timeout + std::chrono::seconds(5);
+            stop_deadline_ = Clock::now() +
+                             std::max(options_.shutdown_timeout, options_.queue_stop_timeout) +
+                             std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
+            sidecars_.stop_all(fast);  // between jobs: a job under way finishes
             // The zygotes exit on EOF, once every worker they are forking has been named
             // (a worker in flight is retired when its "spawned" message arrives).
             break;
@@ -428,6 +405,7 @@ admin::SupervisorStatus Master::supervisor_status() const {
     status.stopping = stopping_;
     status.uptime = Clock::now() - started_;
     status.workers_configured = options_.workers;
+    status.sidecars = sidecars_.status();
     return status;
 }
 
@@ -473,16 +451,21 @@ void Master::reap_children() {
             on_worker_exit(worker, status);
             continue;
         }
+        if (sidecars_.on_exit(pid, status, stopping_)) continue;
         auto g = std::find_if(generations_.begin(), generations_.end(),
                               [pid](const auto& gen) { return gen->zygote == pid; });
         if (g != generations_.end()) {
             // What it said before exiting (workers it forked) still waits in the socket.
-            while ((*g)->control && !(*g)->spawning.empty()) {
-                const std::size_t before = (*g)->spawning.size();
+            auto unnamed = [&] {
+                return (*g)->spawning.size() + sidecars_.spawning_from((*g)->number);
+            };
+            while ((*g)->control && unnamed() > 0) {
+                const std::size_t before = unnamed();
                 read_zygote(**g);
-                if ((*g)->spawning.size() == before) break;
+                if (unnamed() == before) break;
             }
             for (std::uint32_t slot : (*g)->spawning) slot_taken_[slot] = false;
+            sidecars_.zygote_gone((*g)->number);
             const bool was_current = g->get() == current();
             const bool was_ready = (*g)->ready;
             const auto uptime = Clock::now() - (*g)->started;
@@ -589,6 +572,17 @@ void Master::read_zygote(Generation& generation) {
             }
             break;
         case ZygoteMessage::spawned: {
+            if (message.role != ZygoteMessage::worker) {
+                sidecars_.on_spawned(message, generation.number);
+                auto early = early_exits_.find(message.pid);
+                if (early != early_exits_.end()) {  // it exited before the zygote named it
+                    const int status = early->second;
+                    early_exits_.erase(early);
+                    sidecars_.on_exit(message.pid, status, stopping_);
+                }
+                close_zygote_when_idle(generation);
+                break;
+            }
             auto asked =
                 std::find(generation.spawning.begin(), generation.spawning.end(), message.slot);
             if (asked == generation.spawning.end()) break;  // not a slot it was asked for
@@ -676,7 +670,9 @@ std::size_t Master::spawns_in_flight() const {
 // A zygote exits when its control socket closes; it is closed only once every fork asked
 // of it has been named, so that no worker is left running unknown to the master.
 void Master::close_zygote_when_idle(Generation& generation) {
-    if (!generation.control || !generation.spawning.empty()) return;
+    if (!generation.control || !generation.spawning.empty() ||
+        sidecars_.spawning_from(generation.number) > 0)
+        return;
     if (stopping_ || generation.failed) generation.control.reset();
 }
 
@@ -740,6 +736,8 @@ void Master::maintain() {
         }
     }
     const auto now = Clock::now();
+    if (announced_ && !reloading_)
+        sidecars_.start_due(gen->control.get(), gen->number, now, std::chrono::system_clock::now());
     const std::size_t live = count_workers(gen->number, false);
     if (gen->spawning.empty() && live < options_.workers && now >= next_worker_start_) {
         // During a reload, start the next new worker only when the previous one is ready.
@@ -824,10 +822,14 @@ void Master::finish_reload_if_done() {
         if (w.generation != gen->number) return;  // old workers still draining
     }
     if (count_workers(gen->number, true) < options_.workers) return;
+    for (auto& g : generations_) {
+        if (g.get() != gen && sidecars_.spawning_from(g->number) > 0) return;  // named soon
+    }
     // Every old generation's zygote can go now.
     for (auto& g : generations_) {
         if (g.get() != gen) g->control.reset();
     }
+    sidecars_.roll_to(gen->number);  // after the web workers: each stops between jobs
     reloading_ = false;
     spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number,
                  options_.workers);
@@ -963,6 +965,16 @@ std::string Master::status_text() const {
             static_cast<unsigned long long>(slot.connections_moved.load(std::memory_order_relaxed)),
             static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
             started ? std::to_string(now - started).c_str() : "-");
+        out += line;
+    }
+    const auto sidecars = sidecars_.status();
+    if (!sidecars.empty()) out += "SIDECAR    PID      GEN  STATE     UPTIME(s)  RESTARTS  LAST EXIT\n";
+    for (const auto& s : sidecars) {
+        std::snprintf(line, sizeof line, "%-10s %-8s %-4s %-9s %-10s %-9u %s\n", s.name.c_str(),
+                      s.pid ? std::to_string(s.pid).c_str() : "-",
+                      s.pid ? std::to_string(s.generation).c_str() : "-", s.state.c_str(),
+                      s.pid ? std::to_string(static_cast<long>(s.uptime_seconds)).c_str() : "-",
+                      s.restarts, s.last_exit.empty() ? "-" : s.last_exit.c_str());
         out += line;
     }
     return out;
