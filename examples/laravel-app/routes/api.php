@@ -22,6 +22,7 @@ Route::get('/stats', function () {
         'messages' => Message::count(),
         'queued_jobs' => DB::table('jobs')->count(),
         'visits' => Visit::count(),
+        'visits_by_source' => Visit::query()->selectRaw('source, count(*) as n')->groupBy('source')->pluck('n', 'source'),
         'pid' => getmypid(),
     ];
 });
