@@ -785,6 +785,40 @@ const std::vector<Option>& table() {
          .example = "\"4M\"",
          .bind = bounded_size_field(&ServeOptions::cache_max_value, 1, 1ull << 30)},
 
+        // [reload]
+        {.section = "reload",
+         .key = "canary",
+         .type = Type::boolean,
+         .cli = "--canary",
+         .doc = "A reload (SIGHUP) starts one worker of the new generation beside the old ones "
+                "and watches it for canary_seconds: it must boot, stay alive, serve requests "
+                "and keep its share of 5xx answers within canary_error_margin of the old "
+                "generation's. Then the rest roll; otherwise the canary is retired and the old "
+                "generation serves on untouched (docs/reload.md).",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::canary)},
+        {.section = "reload",
+         .key = "canary_seconds",
+         .type = Type::seconds,
+         .cli = "--canary-seconds",
+         .value_name = "S",
+         .doc = "How long the canary is watched once it can serve.",
+         .example = "30",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::canary_seconds)},
+        {.section = "reload",
+         .key = "canary_error_margin",
+         .type = Type::integer,
+         .cli = "--canary-error-margin",
+         .value_name = "PERCENT",
+         .doc = "Percentage points by which the canary's share of 5xx answers may exceed the "
+                "old generation's over the same seconds (5: 1% before, up to 6% allowed).",
+         .example = "10",
+         .min = 0,
+         .max = 100,
+         .bind = count_field(&ServeOptions::canary_error_margin)},
+
         // [queue], [scheduler]
         {.section = "queue",
          .key = "workers",
@@ -1077,6 +1111,7 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
         {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
+        {"reload", "Rolling reloads: the canary (docs/reload.md)."},
         {"queue", "Queue sidecars: PHP processes beside the web workers (docs/sidecars.md)."},
         {"scheduler", "The built-in cron: a PHP script once a minute (docs/sidecars.md)."},
         {"compression", "Response compression: gzip, br, zstd (docs/compression.md)."},

@@ -98,6 +98,9 @@ struct ServeOptions {
     std::chrono::seconds shutdown_timeout{30};   ///< graceful stop: drain at most this long
     std::chrono::seconds request_timeout{0};  ///< wall clock a PHP request may run (0 = no limit)
     std::chrono::seconds boot_timeout{60};  ///< a reload's new worker must be able to serve by then
+    bool canary = false;                     ///< a reload watches one new worker before the rest
+    std::chrono::seconds canary_seconds{10};  ///< ... for this long
+    unsigned canary_error_margin = 5;  ///< its 5xx share may exceed the old one's by these points
     std::string log_level = "info";
     unsigned workers = 0;                  ///< worker processes (0 = number of cores)
     std::uint64_t max_requests = 0;        ///< recycle a worker after this many (0 = never)

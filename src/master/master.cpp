@@ -24,6 +24,7 @@
 #include "core/log.hpp"
 #include "core/unique_fd.hpp"
 #include "http/tls/tls_context.hpp"
+#include "master/canary.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/sidecars.hpp"
@@ -79,6 +80,7 @@ class Master final : public admin::Supervisor {
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
           sidecars_(options),
+          canary_(options, metrics_),
           admin_(options, scoreboard_, metrics_, *this, cache_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
@@ -102,6 +104,7 @@ class Master final : public admin::Supervisor {
     void retire(Worker& worker, int signal);
     void finish_reload_if_done();
     void check_reload_progress(Generation& generation);
+    void watch_canary(Generation& generation);
     void fail_reload(Generation& generation, const std::string& reason);
     void close_zygote_when_idle(Generation& generation);
     std::size_t spawns_in_flight() const;
@@ -131,6 +134,7 @@ class Master final : public admin::Supervisor {
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
     Sidecars sidecars_;                       // [queue] workers and [scheduler] (sidecars.hpp)
+    Canary canary_;                           // --canary: the reload's first new worker watched
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -355,6 +359,12 @@ void Master::handle_signal(int signal) {
             spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
             metrics_.supervisor().reloads.add(1);
             reloading_ = true;
+            canary_.begin();
+            if (canary_.pending()) {
+                spdlog::info("reload: the first worker of generation {} is a canary, watched for {} s "
+                             "before the others roll",
+                             next_generation_, options_.canary_seconds.count());
+            }
             reload_tls();
             start_generation();
             break;
@@ -509,6 +519,14 @@ void Master::on_worker_exit(const Worker& worker, int status) {
         return;
     }
     Generation* gen = current();
+    if (reloading_ && canary_.pending() && gen && worker.generation == gen->number &&
+        generations_.size() > 1) {
+        spdlog::error("worker {} (generation {}) {} while it was the canary", worker.pid,
+                      worker.generation, describe_exit(status));
+        fail_reload(*gen, "canary worker " + std::to_string(worker.pid) + " " +
+                              describe_exit(status) + " (see the log above)");
+        return;
+    }
     if (reloading_ && gen && worker.generation == gen->number && generations_.size() > 1 &&
         scoreboard_.slot(worker.slot).ready_ms.load(std::memory_order_relaxed) == 0) {
         spdlog::error("worker {} (generation {}) {} before it could serve", worker.pid,
@@ -741,12 +759,19 @@ void Master::maintain() {
     const std::size_t live = count_workers(gen->number, false);
     if (gen->spawning.empty() && live < options_.workers && now >= next_worker_start_) {
         // During a reload, start the next new worker only when the previous one is ready.
-        if (!reloading_ || count_workers(gen->number, true) == live) spawn_worker(*gen);
+        // With a canary under watch, only the canary of the new generation runs.
+        if ((!reloading_ || count_workers(gen->number, true) == live) &&
+            !(reloading_ && canary_.pending() && live >= 1))
+            spawn_worker(*gen);
     }
     if (!reloading_ && reload_pending_) {
         reload_pending_ = false;
         handle_signal(SIGHUP);
         return;
+    }
+    if (reloading_ && canary_.pending()) {
+        watch_canary(*gen);
+        if (canary_.pending() || !reloading_) return;  // still watched, or the reload failed
     }
     if (reloading_) {
         std::size_t ready_new = count_workers(gen->number, true);
@@ -797,11 +822,42 @@ void Master::check_reload_progress(Generation& generation) {
     }
 }
 
-// The old generation serves on untouched: the new one's workers (none of which ever took
-// a connection) are killed, its zygote exits once the forks asked of it are named.
+// --canary: the new generation's first worker, once it can serve, against the old ones.
+void Master::watch_canary(Generation& generation) {
+    std::optional<Canary::Seen> canary;
+    std::vector<Canary::Seen> old;
+    for (const auto& [pid, w] : workers_) {
+        if (w.retiring) continue;
+        if (w.generation != generation.number) {
+            old.push_back({pid, w.slot});
+            continue;
+        }
+        const auto state = scoreboard_.slot(w.slot).state.load(std::memory_order_acquire);
+        if (state == shm::WorkerState::idle || state == shm::WorkerState::busy)
+            canary = Canary::Seen{pid, w.slot};
+    }
+    if (!canary) return;  // still starting: check_reload_progress() watches the boot
+    std::string why;
+    switch (canary_.watch(*canary, old, Clock::now(), why)) {
+        case Canary::Verdict::watching:
+            return;
+        case Canary::Verdict::passed:
+            spdlog::info("canary passed: {}; rolling the other workers", why);
+            canary_.end();
+            return;
+        case Canary::Verdict::failed:
+            fail_reload(generation, why);
+            return;
+    }
+}
+
+// The old generation serves on untouched: the new one's workers that never took a
+// connection are killed, a canary that did drains; its zygote exits once the forks asked
+// of it are named.
 void Master::fail_reload(Generation& generation, const std::string& reason) {
     generation.failed = true;
     reloading_ = false;
+    canary_.end();
     last_reload_generation_ = generation.number;
     last_reload_failed_ = true;
     last_reload_error_ = "generation " + std::to_string(generation.number) + " " + reason;
@@ -809,7 +865,10 @@ void Master::fail_reload(Generation& generation, const std::string& reason) {
     spdlog::error("reload failed: {}; generation {} keeps serving; fix it and reload again",
                   last_reload_error_, serving ? serving->number : 0);
     for (auto& [pid, w] : workers_) {
-        if (w.generation == generation.number && !w.retiring) retire(w, SIGKILL);
+        if (w.generation != generation.number || w.retiring) continue;
+        // A canary that served holds connections: it drains them. The others never took one.
+        const bool served = scoreboard_.slot(w.slot).ready_ms.load(std::memory_order_relaxed) != 0;
+        retire(w, served ? SIGTERM : SIGKILL);
     }
     close_zygote_when_idle(generation);
 }
