@@ -79,14 +79,19 @@ class AdminServer {
     void on_poll(std::span<const pollfd> fds);
     /// True while no admin client is connected (nothing has a deadline to watch).
     bool idle() const { return clients_.empty(); }
+    /// A reload has ended (succeeded or failed, or the server stops): answers the clients
+    /// of POST /api/reload?wait=1.
+    void reload_ended(const SupervisorStatus& status);
 
     struct Client;  ///< one admin connection (admin_server.cpp)
+    struct Reply;   ///< one answer (admin_server.cpp)
 
   private:
     void accept_clients();
     void read_from(Client& client);
     void write_to(Client& client);
     void answer(Client& client);
+    void respond(Client& client, const Reply& reply, bool head);
 
     const config::ServeOptions& options_;
     const shm::Scoreboard& scoreboard_;

@@ -346,6 +346,7 @@ void Master::handle_signal(int signal) {
                              std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
             sidecars_.stop_all(fast);  // between jobs: a job under way finishes
+            admin_.reload_ended(supervisor_status());  // a reload waited for will not end
             // The zygotes exit on EOF, once every worker they are forking has been named
             // (a worker in flight is retired when its "spawned" message arrives).
             break;
@@ -864,6 +865,7 @@ void Master::fail_reload(Generation& generation, const std::string& reason) {
     const Generation* serving = current();
     spdlog::error("reload failed: {}; generation {} keeps serving; fix it and reload again",
                   last_reload_error_, serving ? serving->number : 0);
+    admin_.reload_ended(supervisor_status());
     for (auto& [pid, w] : workers_) {
         if (w.generation != generation.number || w.retiring) continue;
         // A canary that served holds connections: it drains them. The others never took one.
@@ -895,6 +897,7 @@ void Master::finish_reload_if_done() {
     last_reload_generation_ = gen->number;
     last_reload_failed_ = false;
     last_reload_error_.clear();
+    admin_.reload_ended(supervisor_status());
     // A SIGHUP that came during the reload starts the next one (maintain()).
 }
 

@@ -67,6 +67,14 @@ class Load {
     std::vector<std::thread> threads_;
 };
 
+// POST /api/reload?wait=1: answered once the reload has ended.
+Response reload_and_wait(const Server& server) {
+    RequestOptions post;
+    post.method = "POST";
+    post.timeout_ms = 40000;
+    return request(server.admin_url("/api/reload?wait=1"), post);
+}
+
 json last_reload(const Server& server) {
     return json::parse(get(server.admin_url("/api/status")).body, nullptr, false)["reload"]["last"];
 }
@@ -84,7 +92,9 @@ TEST(Canary, AGoodReloadUnderLoadFailsNoRequest) {
     Load load(server);
     std::this_thread::sleep_for(300ms);
     write_app(root, "echo 'v2';");
-    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    const Response reload = reload_and_wait(server);
+    EXPECT_EQ(reload.status, 200) << reload.body;
+    EXPECT_EQ(json::parse(reload.body, nullptr, false)["reload"], "succeeded") << reload.body;
     ASSERT_TRUE(server.wait_for_log("reload finished", 20s)) << server.log();
     std::this_thread::sleep_for(300ms);
     const auto answers = load.finish();
@@ -109,7 +119,12 @@ TEST(Canary, NewCodeThatAnswers500sIsNotRolledOut) {
     server.allow_error("reload failed");
     Load load(server);
     write_app(root, "http_response_code(500); echo 'v2 broken';");
-    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    // A deploy script's view: the reload's answer says it failed, and why.
+    const Response reload = reload_and_wait(server);
+    EXPECT_EQ(reload.status, 409) << reload.body;
+    const json answer = json::parse(reload.body, nullptr, false);
+    EXPECT_EQ(answer["reload"], "failed") << reload.body;
+    EXPECT_NE(answer.value("error", "").find("100.0% 5xx"), std::string::npos) << reload.body;
     ASSERT_TRUE(server.wait_for_log("reload failed", 20s)) << server.log();
     const auto answers = load.finish();
     EXPECT_TRUE(server.wait_for_log("100.0% 5xx")) << server.log();
