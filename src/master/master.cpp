@@ -27,6 +27,7 @@
 #include "master/canary.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
+#include "master/service_notify.hpp"
 #include "master/sidecars.hpp"
 #include "master/zygote.hpp"
 #include "shm/cache_table.hpp"
@@ -104,6 +105,7 @@ class Master final : public admin::Supervisor {
     void retire(Worker& worker, int signal);
     void finish_reload_if_done();
     void check_reload_progress(Generation& generation);
+    std::string serving_line() const;
     void watch_canary(Generation& generation);
     void fail_reload(Generation& generation, const std::string& reason);
     void close_zygote_when_idle(Generation& generation);
@@ -135,6 +137,7 @@ class Master final : public admin::Supervisor {
     std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
     Sidecars sidecars_;                       // [queue] workers and [scheduler] (sidecars.hpp)
     Canary canary_;                           // --canary: the reload's first new worker watched
+    ServiceNotifier notifier_;                // systemd's Type=notify ($NOTIFY_SOCKET)
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -269,6 +272,7 @@ int Master::run() {
         pass_on_held();
         kill_hung_workers();
         sidecars_.enforce_timeouts(Clock::now());
+        notifier_.watchdog(Clock::now());
         if (stopping_) {
             for (auto& g : generations_) close_zygote_when_idle(*g);
             // As the subreaper, the master waits until it has no child at all: no zygote,
@@ -346,6 +350,8 @@ void Master::handle_signal(int signal) {
                              std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
             sidecars_.stop_all(fast);  // between jobs: a job under way finishes
+            notifier_.stopping(std::string(fast ? "fast" : "graceful") + " stop of " +
+                               std::to_string(workers_.size()) + " worker(s)");
             admin_.reload_ended(supervisor_status());  // a reload waited for will not end
             // The zygotes exit on EOF, once every worker they are forking has been named
             // (a worker in flight is retired when its "spawned" message arrives).
@@ -359,6 +365,8 @@ void Master::handle_signal(int signal) {
             }
             spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
             metrics_.supervisor().reloads.add(1);
+            notifier_.reloading("reloading: generation " + std::to_string(next_generation_) +
+                                " is starting");
             reloading_ = true;
             canary_.begin();
             if (canary_.pending()) {
@@ -708,6 +716,17 @@ void Master::retire(Worker& worker, int signal) {
 // with a deadline), the master looks every 50 ms: worker readiness is read from the
 // worker table. Otherwise events wake it (signals, SIGCHLD included, and the sockets) and
 // it looks once a second for requests past --request-timeout: an idle server sleeps.
+// What `systemctl status` shows on its Status: line.
+std::string Master::serving_line() const {
+    const Generation* gen = current();
+    std::string line = "serving with " + std::to_string(options_.workers) +
+                       " worker(s), generation " + std::to_string(gen ? gen->number : 0);
+    if (options_.queue_workers > 0)
+        line += ", " + std::to_string(options_.queue_workers) + " queue sidecar(s)";
+    if (!options_.scheduler_script.empty()) line += ", scheduler";
+    return line;
+}
+
 int Master::poll_timeout_ms() const {
     const Generation* gen = current();
     const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
@@ -715,7 +734,9 @@ int Master::poll_timeout_ms() const {
                          count_workers(gen->number, true) >= options_.workers &&
                          workers_.size() == options_.workers && admin_.idle() &&
                          held_.empty();
-    return settled ? 1000 : 50;
+    const int watchdog = static_cast<int>(notifier_.watchdog_period().count());
+    const int timeout = settled ? 1000 : 50;
+    return watchdog > 0 ? std::min(timeout, watchdog) : timeout;
 }
 
 // Keeps the wanted number of workers of the current generation, and rolls a reload
@@ -753,6 +774,7 @@ void Master::maintain() {
                          s.redirect_to_https ? " (redirects to https)" : "",
                          proxy);
         }
+        notifier_.ready(serving_line());
     }
     const auto now = Clock::now();
     if (announced_ && !reloading_)
@@ -866,6 +888,7 @@ void Master::fail_reload(Generation& generation, const std::string& reason) {
     spdlog::error("reload failed: {}; generation {} keeps serving; fix it and reload again",
                   last_reload_error_, serving ? serving->number : 0);
     admin_.reload_ended(supervisor_status());
+    notifier_.ready(serving_line() + "; last reload failed: " + last_reload_error_);
     for (auto& [pid, w] : workers_) {
         if (w.generation != generation.number || w.retiring) continue;
         // A canary that served holds connections: it drains them. The others never took one.
@@ -898,6 +921,7 @@ void Master::finish_reload_if_done() {
     last_reload_failed_ = false;
     last_reload_error_.clear();
     admin_.reload_ended(supervisor_status());
+    notifier_.ready(serving_line());
     // A SIGHUP that came during the reload starts the next one (maintain()).
 }
 
