@@ -63,7 +63,8 @@ Version: $version
 Architecture: $arch
 Maintainer: The Askr developers <askr@example.org>
 Installed-Size: $installed
-Depends: $shlibs, libphp$php-embed, php$php-opcache, logrotate, php-cli
+Depends: $shlibs, libphp$php-embed, php$php-opcache, php-cli
+Recommends: logrotate
 Section: httpd
 Priority: optional
 Homepage: https://example.org/askr
