@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build askr serve serve-laravel laravel-setup test unit e2e bench clean format deb
+.PHONY: all deps build askr serve serve-laravel laravel-setup test unit e2e bench clean format deb dist
 
 all: build
 
@@ -24,6 +24,10 @@ askr: deps $(BUILD_DIR)/CMakeCache.txt
 # The Debian package: build/askr_VERSION_ARCH.deb (scripts/make-deb.sh; docs/production.md).
 deb: askr
 	@scripts/make-deb.sh $(BUILD_DIR)/askr $(BUILD_DIR)
+
+# The relocatable tarball: build/askr-VERSION-linux-ARCH.tar.gz (scripts/make-dist.sh).
+dist: askr
+	@scripts/make-dist.sh $(BUILD_DIR)/askr $(BUILD_DIR)
 
 serve: askr
 	@echo "Askr serves examples/hello on http://$(LISTEN)/  (Ctrl-C stops it)"

@@ -3,11 +3,13 @@
 // Reference points: php-src sapi/embed/php_embed.c and sapi/fpm, NGINX Unit nxt_php_sapi.c.
 #include <poll.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -378,6 +380,22 @@ void warn_about_unknown_ini_keys(const std::vector<std::pair<std::string, std::s
     }
 }
 
+// The relocatable tarball (make dist): bin/askr beside lib/php/extensions and
+// etc/php/php.ini. Then PHP reads that php.ini, its conf.d and its extensions, never the
+// system's /etc/php or /usr/lib/php. "" for an ordinary install.
+std::string bundle_root() {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return {};
+    const std::string root = exe.parent_path().parent_path().string();
+    if (::access((root + "/etc/php/php.ini").c_str(), R_OK) != 0 ||
+        ::access((root + "/lib/php/extensions").c_str(), X_OK) != 0)
+        return {};
+    return root;
+}
+
+std::string bundle_ini;  // the tarball's php.ini path (PHP keeps the pointer)
+
 }  // namespace
 
 void startup(const EngineOptions& options) {
@@ -386,6 +404,12 @@ void startup(const EngineOptions& options) {
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     detail::cache = options.cache;
     ini_entries.clear();
+    if (const std::string bundle = bundle_root(); !bundle.empty()) {
+        bundle_ini = bundle + "/etc/php/php.ini";
+        askr_module.php_ini_path_override = bundle_ini.data();
+        ::setenv("PHP_INI_SCAN_DIR", (bundle + "/etc/php/conf.d").c_str(), 1);
+        ini_entries.append("extension_dir=").append(bundle).append("/lib/php/extensions\n");
+    }
     for (const auto& [key, value] : options.ini)
         ini_entries.append(key).append("=").append(value).append("\n");
 

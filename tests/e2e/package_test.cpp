@@ -2,11 +2,15 @@
 // inspected with dpkg-deb, checked by lintian, and its binary run from the extracted
 // tree. Nothing is installed on the machine.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -79,6 +83,64 @@ TEST(Package, DebCarriesTheServerItsUnitAndConfigAndIsLintianClean) {
     const std::string check =
         command_output(tree.path() + "/usr/bin/askr config-check " + tree.path() + "/check.toml 2>&1");
     EXPECT_TRUE(contains(check, ": ok (")) << check;
+}
+
+// The relocatable tarball (make dist) serves PHP with opcache from any directory, with
+// the system's PHP hidden: a private mount namespace covers /usr/lib/php and /etc/php
+// with empty folders and libphp8.2.so with /dev/null.
+TEST(Package, TarballRunsWithTheSystemsPhpHidden) {
+    if (::geteuid() != 0 ||
+        command_output("unshare --mount --propagation private true 2>&1; echo $?") != "0\n")
+        GTEST_SKIP() << "hiding the system's PHP needs a mount namespace (root, CAP_SYS_ADMIN)";
+    TempDir out;
+    const std::string made = command_output(std::string(ASKR_SOURCE_DIR) + "/scripts/make-dist.sh " +
+                                            ASKR_BINARY + " " + out.path() + " 2>&1");
+    const std::string tarball = made.substr(0, made.find('\n'));
+    ASSERT_TRUE(std::regex_match(tarball, std::regex(".*/askr-\\d+\\.\\d+\\.\\d+-linux-[a-z0-9_]+\\.tar\\.gz")))
+        << made;
+    TempDir unpacked;
+    command_output("tar -C " + unpacked.path() + " -xzf " + tarball);
+    const std::string dir = command_output("ls -d " + unpacked.path() + "/askr-*");
+    const std::string bundle = dir.substr(0, dir.find('\n'));
+    ASSERT_TRUE(fs::exists(bundle + "/bin/askr")) << dir;
+    TempDir site;
+    site.write("index.php", R"PHP(<?php echo json_encode([
+    'opcache' => opcache_get_status()['opcache_enabled'] ?? false,
+    'ini' => php_ini_loaded_file(),
+    'extension_dir' => ini_get('extension_dir'),
+    'mbstring' => extension_loaded('mbstring'),
+]);)PHP");
+    const std::string log = site.path() + "/server.log";
+    const std::string script =
+        "mount -t tmpfs none /usr/lib/php && mount -t tmpfs none /etc/php && "
+        "mount --bind /dev/null /usr/lib/libphp8.2.so && exec " + bundle +
+        "/bin/askr serve --listen 127.0.0.1:0 --admin-listen off --workers 1 --root " +
+        site.path() + " >" + log + " 2>&1";
+    const pid_t server = ::fork();
+    if (server == 0) {
+        ::execlp("unshare", "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                 script.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ASSERT_GT(server, 0);
+    std::smatch port;
+    const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+    std::string text;
+    for (int i = 0; i < 200 && !std::regex_search(text, port, listening); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        text = slurp(log);
+    }
+    std::string body;
+    if (!port.empty()) body = get("http://127.0.0.1:" + port[1].str() + "/").body;
+    ::kill(server, SIGTERM);
+    int status = 0;
+    ::waitpid(server, &status, 0);
+    ASSERT_FALSE(port.empty()) << slurp(log);
+    EXPECT_TRUE(contains(body, "\"opcache\":true")) << body;
+    EXPECT_TRUE(contains(body, "\"mbstring\":true")) << body;
+    EXPECT_TRUE(contains(body, "\"ini\":\"" + std::regex_replace(bundle, std::regex("/"), "\\/") +
+                                   "\\/etc\\/php\\/php.ini\"")) << body;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(log);
 }
 
 }  // namespace
