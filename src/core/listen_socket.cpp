@@ -40,7 +40,7 @@ ListenSocket open_listen_socket(const std::string& host, std::uint16_t port) {
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
         const int error = errno;
         std::string hint = error == EADDRINUSE ? " (another process uses it; pick another port with --listen)"
-                         : error == EACCES    ? " (ports below 1024 need root)"
+                         : error == EACCES    ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE: AmbientCapabilities= in a systemd unit)"
                                               : "";
         throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(error) + hint);
     }

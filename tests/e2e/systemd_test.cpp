@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -119,6 +121,50 @@ TEST(Systemd, VersionNamesTheCommitAndTheLibraries) {
     EXPECT_NE(out.find("zstd 1."), std::string::npos) << out;
     const std::string flag = command_output(std::string(ASKR_BINARY) + " --version");
     EXPECT_EQ(flag.substr(0, flag.find('\n')), out.substr(0, out.find('\n')));
+}
+
+// As the unit runs it: an unprivileged user with only CAP_NET_BIND_SERVICE (ambient) binds
+// a port below 1024; without the capability the start fails and says what is missing.
+TEST(Systemd, AnUnprivilegedUserBindsAPrivilegedPortWithTheCapability) {
+    if (::geteuid() != 0 || command_output("id -u www-data 2>/dev/null").empty())
+        GTEST_SKIP() << "needs root and the www-data user to switch to it";
+    TempDir root;
+    root.write("index.php", "<?php echo 'uid ', posix_getuid();");
+    command_output("chmod 755 " + root.path() + " && chown www-data " + root.path());
+    const std::string as_www_data = "setpriv --reuid=www-data --regid=www-data --init-groups ";
+    if (command_output(as_www_data + "test -x " + std::string(ASKR_BINARY) + " && echo yes") != "yes\n")
+        GTEST_SKIP() << "www-data cannot reach " << ASKR_BINARY << " (a checkout in a private folder)";
+    const std::string serve = std::string(ASKR_BINARY) + " serve --admin-listen off --workers 1 --root " +
+                              root.path() + " --control-socket " + root.path() + "/control.sock";
+    // A free port below 1024 (loopback): the first one nothing listens on.
+    int port = 0;
+    for (int p = 900; p < 1000 && port == 0; ++p) {
+        const int fd = connect_loopback(static_cast<std::uint16_t>(p));
+        if (fd < 0) port = p;
+        else ::close(fd);
+    }
+    ASSERT_NE(port, 0);
+    const std::string refused = command_output("timeout 20 " + as_www_data + serve + " --listen 127.0.0.1:" +
+                                               std::to_string(port) + " 2>&1");
+    EXPECT_NE(refused.find("need root or CAP_NET_BIND_SERVICE"), std::string::npos) << refused;
+
+    const std::string log = root.path() + "/server.log";
+    const pid_t server = ::fork();
+    if (server == 0) {
+        const std::string command = "exec " + as_www_data +
+                                    "--inh-caps=+net_bind_service --ambient-caps=+net_bind_service " +
+                                    serve + " --listen 127.0.0.1:" + std::to_string(port) + " >" + log + " 2>&1";
+        ::execlp("sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    for (int i = 0; i < 200 && slurp(log).find("listening on") == std::string::npos; ++i)
+        std::this_thread::sleep_for(50ms);
+    const std::string body = get("http://127.0.0.1:" + std::to_string(port) + "/").body;
+    ::kill(server, SIGTERM);
+    int status = 0;
+    ::waitpid(server, &status, 0);
+    EXPECT_EQ(body, "uid " + command_output("id -u www-data | tr -d '\\n'")) << slurp(log);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(log);
 }
 
 }  // namespace
