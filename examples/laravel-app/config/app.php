@@ -39,6 +39,7 @@ return [
         Askr\Laravel\AskrServiceProvider::class,  // the `askr` cache store (integrations/laravel)
         App\Providers\AppServiceProvider::class,
         App\Providers\AuthServiceProvider::class,
+        App\Providers\BroadcastServiceProvider::class,
         App\Providers\EventServiceProvider::class,
         App\Providers\RouteServiceProvider::class,
     ],

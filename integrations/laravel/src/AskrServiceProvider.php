@@ -1,12 +1,13 @@
 <?php
 namespace Askr\Laravel;
 
+use Illuminate\Broadcasting\BroadcastManager;
 use Illuminate\Cache\CacheManager;
 use Illuminate\Support\ServiceProvider;
 
 /**
  * What Askr adds to a Laravel app: the `askr` cache store (AskrStore, with AskrRepository's
- * single-flight remember()). worker.php,
+ * single-flight remember()) and the `askr` broadcaster (AskrBroadcaster). worker.php,
  * queue.php and scheduler.php register it when the app does not list it; an app in
  * classic mode lists it in config/app.php's providers.
  */
@@ -21,6 +22,16 @@ final class AskrServiceProvider extends ServiceProvider
         } else {
             $this->app->afterResolving('cache', fn (CacheManager $cache) => $this->extendCache($cache));
         }
+        if ($this->app->resolved(BroadcastManager::class)) {
+            $this->extendBroadcasting($this->app->make(BroadcastManager::class));
+        } else {
+            $this->app->afterResolving(BroadcastManager::class, fn (BroadcastManager $manager) => $this->extendBroadcasting($manager));
+        }
+    }
+
+    private function extendBroadcasting(BroadcastManager $manager): void
+    {
+        $manager->extend('askr', static fn ($app, array $config) => new AskrBroadcaster((int) ($config['token_ttl'] ?? 3600)));
     }
 
     private function extendCache(CacheManager $cache): void

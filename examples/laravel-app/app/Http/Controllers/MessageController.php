@@ -2,6 +2,7 @@
 
 namespace App\Http\Controllers;
 
+use App\Events\MessagePosted;
 use App\Jobs\RecordVisit;
 use App\Models\Message;
 use Illuminate\Http\Request;
@@ -20,8 +21,9 @@ class MessageController extends Controller
             'author' => ['required', 'string', 'max:40'],
             'body' => ['required', 'string', 'min:5', 'max:500'],
         ]);
-        Message::create($data);
+        $message = Message::create($data);
         RecordVisit::dispatch('message');
+        broadcast(new MessagePosted($message, $request->user()?->id));
         return redirect()->route('messages.create')->with('status', 'Message from ' . $data['author'] . ' saved.');
     }
 }
