@@ -1,0 +1,417 @@
+// askr_cache_*() on Redis ([cache] redis): a real redis-server on a free loopback port (or
+// a unix socket), the real binary with two workers, sometimes two servers sharing one
+// Redis as two machines would. The PHP script is the shared-memory tests' own
+// (cache_support.hpp).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cache_support.hpp"
+#include "harness.hpp"
+#include "php_support.hpp"
+
+namespace askr::test::php {
+namespace {
+
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+// A redis-server of its own for one test: no persistence, loopback only, in a temporary
+// directory; stopped (SIGTERM, then waited for) at the end.
+struct RedisOptions {
+    std::string password;    // --requirepass
+    bool unix_only = false;  // a unix socket and no TCP port
+};
+
+class RedisServer {
+  public:
+    explicit RedisServer(RedisOptions options = {})
+        : options_(std::move(options)), port_(free_port()) {
+        socket_path_ = dir_.path() + "/redis.sock";
+        start();
+    }
+    ~RedisServer() { stop(); }
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    const std::string& socket_path() const { return socket_path_; }
+    /// The URL askr's [cache] redis takes for it.
+    std::string url(const std::string& password = "") const {
+        if (options_.unix_only)
+            return "unix:" + socket_path_ + (password.empty() ? "" : "?password=" + password);
+        return "redis://" + (password.empty() ? "" : ":" + password + "@") +
+               "127.0.0.1:" + std::to_string(port_);
+    }
+
+    /// Starts it (again, on the same port) and waits until it answers.
+    void start() {
+        std::vector<std::string> args = {"redis-server",
+                                         "--save",
+                                         "",
+                                         "--appendonly",
+                                         "no",
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--port",
+                                         options_.unix_only ? "0" : std::to_string(port_),
+                                         "--dir",
+                                         dir_.path(),
+                                         "--logfile",
+                                         dir_.path() + "/redis.log"};
+        if (options_.unix_only) {
+            args.insert(args.end(), {"--unixsocket", socket_path_, "--unixsocketperm", "700"});
+        }
+        if (!options_.password.empty())
+            args.insert(args.end(), {"--requirepass", options_.password});
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execvp("redis-server", argv.data());
+            ::_exit(127);
+        }
+        ASSERT_GT(pid_, 0);
+        for (int attempt = 0; attempt < 250; ++attempt) {
+            if (answers()) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        FAIL() << "redis-server did not start: " << slurp(dir_.path() + "/redis.log");
+    }
+
+    /// Stops it and waits for it to exit.
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+
+    /// Runs one command with redis-cli and returns what it printed (raw, no quoting).
+    std::string cli(const std::string& command) const {
+        std::string connection =
+            options_.unix_only ? "-s " + socket_path_ : "-h 127.0.0.1 -p " + std::to_string(port_);
+        if (!options_.password.empty()) connection += " --no-auth-warning -a " + options_.password;
+        return command_output("redis-cli " + connection + " --raw " + command + " 2>&1");
+    }
+
+  private:
+    bool answers() const {
+        const std::string reply = cli("PING");
+        return reply.find("PONG") != std::string::npos;
+    }
+
+    RedisOptions options_;
+    TempDir dir_;
+    std::uint16_t port_;
+    std::string socket_path_;
+    pid_t pid_ = -1;
+};
+
+// Two workers on Redis; each worker keeps its one connection open (allowed as a
+// descriptor beyond the ones it started with).
+std::vector<std::string> on_redis(const std::string& url, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"--workers",     "2", "--cache-max-value", "1K",
+                                     "--cache-redis", url, "--cache-prefix",    "t:"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+struct RedisApp {
+    explicit RedisApp(const std::string& url, std::vector<std::string> more = {})
+        : server((root.write("index.php", cache_script), root.path()), on_redis(url, more)) {
+        server.allow_worker_fds(1);
+    }
+    TempDir root;
+    Server server;
+};
+
+TEST(CacheRedis, ValueSetByOneWorkerIsReadByTheOtherAndByAnotherServer) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    Server& server = app.server;
+    json setter;
+    std::thread busy([&] { setter = get_json(server, "op=set_and_wait"); });
+    json getter;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        getter = get_json(server, "op=get");
+        if (getter["value"] != "default") break;
+    }
+    busy.join();
+    ASSERT_TRUE(setter.is_object() && getter.is_object());
+    EXPECT_EQ(setter["set"], true);
+    EXPECT_NE(setter["pid"], getter["pid"]) << "both requests ran on the same worker";
+    const std::string expected = "from " + std::to_string(setter["pid"].get<int>());
+    EXPECT_EQ(getter["value"], expected);
+    // Stored as prefix + key: a type byte (6, a string), then the bytes.
+    EXPECT_EQ(redis.cli("GET t:shared"), "\x06" + expected + "\n");
+    // A second server (another machine) on the same Redis sees it.
+    RedisApp other(redis.url());
+    EXPECT_EQ(get_json(other.server, "op=get")["value"], expected);
+}
+
+TEST(CacheRedis, KeepsPhpTypesAndRejectsBadArgumentsAsSharedMemoryDoes) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    const json types = get_json(app.server, "op=types");
+    for (const char* key : {"null", "false", "true", "int", "float", "string", "array", "object"})
+        EXPECT_EQ(types[key], true) << key << ": " << types.dump();
+    EXPECT_EQ(types["absent"], "fallback");
+    EXPECT_EQ(types["delete"], json::array({true, false}));
+    // A value written by another client without askr's type byte: an integer reads as an
+    // int, anything else as a string.
+    redis.cli("SET t:plain-int 42");
+    redis.cli("SET t:plain-text hello");
+    EXPECT_EQ(get_json(app.server, "op=get&key=plain-int")["value"], 42);
+    EXPECT_EQ(get_json(app.server, "op=get&key=plain-text")["value"], "hello");
+
+    const json errors = get_json(app.server, "op=errors");
+    EXPECT_EQ(errors["empty key"],
+              "ValueError: askr_cache_get(): Argument #1 ($key) must not be empty");
+    EXPECT_EQ(
+        errors["long key"],
+        "ValueError: askr_cache_set(): Argument #1 ($key) must be at most 250 bytes long, got 251");
+    EXPECT_EQ(errors["closure"],
+              "TypeError: askr_cache_set(): Argument #2 ($value) must not be a Closure: a closure "
+              "cannot be stored, store what it computes");
+    EXPECT_EQ(errors["too big"],
+              "ValueError: askr_cache_set(): Argument #2 ($value) is 2048 bytes, over [cache] "
+              "max_value (1K): store less or raise it");
+    EXPECT_EQ(errors["not int"].get<std::string>().rfind(
+                  "ValueError: askr_cache_increment(): the value of key \"text\"", 0),
+              0u)
+        << errors.dump();
+    EXPECT_EQ(errors["long key ok"], true);
+}
+
+TEST(CacheRedis, ConcurrentIncrementsFromBothWorkersAreExact) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    std::mutex mutex;
+    std::set<int> pids;
+    std::set<long> values;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 10; ++c) {
+        clients.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                const json j = get_json(app.server, "op=increment");
+                std::lock_guard lock(mutex);
+                pids.insert(j["pid"].get<int>());
+                if (j["value"].is_number()) values.insert(j["value"].get<long>());
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(get_json(app.server, "op=get&key=counter")["value"], 100);
+    EXPECT_EQ(values.size(), 100u);
+    EXPECT_EQ(*values.begin(), 1);
+    EXPECT_EQ(*values.rbegin(), 100);
+    EXPECT_EQ(pids.size(), 2u) << "the increments did not come from both workers";
+    // Kept as decimal text, without expiry (no ttl given).
+    EXPECT_EQ(redis.cli("GET t:counter"), "100\n");
+    EXPECT_EQ(redis.cli("PTTL t:counter"), "-1\n");
+}
+
+TEST(CacheRedis, EntriesCountersAndLocksExpire) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    const json start = get_json(app.server, "op=ttl_start");
+    EXPECT_EQ(start["set"], true);
+    EXPECT_EQ(start["value"], "here");
+    EXPECT_EQ(start["counter"], 1);
+    EXPECT_EQ(start["lock"], true);
+    const long ttl = std::stol(redis.cli("PTTL t:window"));
+    EXPECT_GT(ttl, 0) << "the counter was created with its window";
+    EXPECT_LE(ttl, 1000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+    const json after = get_json(app.server, "op=ttl_after");
+    EXPECT_EQ(after["value"], "expired");
+    EXPECT_EQ(after["counter"], 1) << "the counter's window expired: it starts again";
+    EXPECT_EQ(after["lock"], true) << "an expired lock can be taken by another owner";
+}
+
+TEST(CacheRedis, AddAndLocksBelongToTheFirst) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    const json j = get_json(app.server, "op=add_lock");
+    EXPECT_EQ(j["add"], json::array({true, false, 1}));
+    EXPECT_EQ(j["lock"], json::array({true, false, false, true, true, true})) << j.dump();
+    // A lock lives apart from a value of the same name.
+    EXPECT_EQ(get_json(app.server, "op=set&key=job&value=v")["set"], true);
+    EXPECT_EQ(get_json(app.server, "op=add_lock")["lock"],
+              json::array({true, false, false, true, true, true}));
+    EXPECT_EQ(get_json(app.server, "op=get&key=job")["value"], "v");
+}
+
+TEST(CacheRedis, RememberComputesOnceAcrossWorkersAndServers) {
+    RedisServer redis;
+    RedisApp first(redis.url());
+    RedisApp second(redis.url());
+    std::vector<json> results(8);
+    std::vector<std::thread> clients;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        Server& server = i % 2 ? second.server : first.server;
+        clients.emplace_back([&, i] { results[i] = get_json(server, "op=remember"); });
+    }
+    for (auto& t : clients) t.join();
+    std::set<int> pids;
+    for (const json& r : results) {
+        ASSERT_TRUE(r.is_object());
+        EXPECT_EQ(r["value"], results[0]["value"]) << r.dump();
+        pids.insert(r["pid"].get<int>());
+    }
+    EXPECT_EQ(get_json(first.server, "op=get&key=computations")["value"], 1);
+    EXPECT_GE(pids.size(), 3u) << "the requests did not reach workers of both servers";
+    EXPECT_EQ(get_json(first.server, "op=nested")["value"], "inner+self");
+}
+
+TEST(CacheRedis, FlushRemovesOnlyKeysUnderThePrefix) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    get_json(app.server, "op=types");
+    get_json(app.server, "op=add_lock");
+    EXPECT_EQ(redis.cli("SET other:key survives"), "OK\n");
+    EXPECT_EQ(redis.cli("SET tx:key survives"), "OK\n");
+    EXPECT_NE(redis.cli("DBSIZE"), "2\n");
+    const json flushed = get_json(app.server, "op=flush");
+    EXPECT_EQ(flushed["flush"], true);
+    EXPECT_EQ(flushed["value"], "gone");
+    EXPECT_EQ(redis.cli("DBSIZE"), "2\n") << redis.cli("KEYS '*'");
+    EXPECT_EQ(redis.cli("GET other:key"), "survives\n");
+    EXPECT_EQ(redis.cli("GET tx:key"), "survives\n");
+}
+
+TEST(CacheRedis, InfoAndMetricsNameTheBackend) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    get_json(app.server, "op=types");
+    const json info = get_json(app.server, "op=info")["info"];
+    EXPECT_EQ(info["backend"], "redis") << info.dump();
+    EXPECT_EQ(info["server"], "127.0.0.1:" + std::to_string(redis.port()) + " db 0");
+    EXPECT_EQ(info["prefix"], "t:");
+    EXPECT_EQ(info["connected"], true);
+    EXPECT_EQ(info["max_value"], 1024);
+    EXPECT_EQ(info["errors"], 0);
+    // Counted by the worker that answered: the types request may have run on the other one.
+    EXPECT_TRUE(info["hits"].is_number() && info["misses"].is_number()) << info.dump();
+    const auto api = get(app.server.admin_url("/api/metrics"));
+    ASSERT_EQ(api.status, 200) << api.body;
+    EXPECT_EQ(json::parse(api.body)["cache"]["backend"], "redis") << api.body;
+    const auto prometheus = get(app.server.admin_url("/metrics"));
+    EXPECT_NE(prometheus.body.find("askr_cache_backend_info{backend=\"redis\"} 1"),
+              std::string::npos);
+}
+
+TEST(CacheRedis, PasswordProtectedRedis) {
+    RedisServer redis({.password = "pa55word"});
+    RedisApp app(redis.url("pa55word"));
+    EXPECT_EQ(get_json(app.server, "op=set&key=k&value=v")["set"], true);
+    EXPECT_EQ(get_json(app.server, "op=get&key=k")["value"], "v");
+    EXPECT_EQ(redis.cli("GET t:k"), "\x06v\n");
+    // Without the password every call fails as a miss, and the log says why.
+    RedisApp refused(redis.url());
+    refused.server.allow_error("cache: Redis");
+    EXPECT_EQ(get_json(refused.server, "op=set&key=k&value=w")["set"], false);
+    EXPECT_EQ(get_json(refused.server, "op=get&key=k")["value"], "default");
+    EXPECT_TRUE(refused.server.wait_for_log("NOAUTH")) << refused.server.log();
+}
+
+TEST(CacheRedis, UnixSocketRedisWithDatabase) {
+    RedisServer redis({.password = "sock", .unix_only = true});
+    RedisApp app("unix:" + redis.socket_path() + "?db=3&password=sock");
+    EXPECT_EQ(get_json(app.server, "op=set&key=k&value=v")["set"], true);
+    EXPECT_EQ(get_json(app.server, "op=get&key=k")["value"], "v");
+    EXPECT_EQ(redis.cli("-n 3 GET t:k"), "\x06v\n");
+    EXPECT_EQ(redis.cli("-n 0 GET t:k"), "\n") << "db 3 was selected, not 0";
+    EXPECT_EQ(get_json(app.server, "op=info")["info"]["server"],
+              "unix:" + redis.socket_path() + " db 3");
+}
+
+TEST(CacheRedis, RedisDownIsAMissAndTheServerReconnects) {
+    RedisServer redis;
+    RedisApp app(redis.url());
+    app.server.allow_error("cache: Redis");
+    EXPECT_EQ(get_json(app.server, "op=set&key=shared&value=before")["set"], true);
+    redis.stop();
+    // Every function answers at once (or within the timeout), the request completes.
+    for (int i = 0; i < 4; ++i) {
+        const auto r = get(app.server.url("/index.php?op=down"));
+        ASSERT_EQ(r.status, 200) << r.body;
+        const json j = json::parse(r.body, nullptr, false);
+        EXPECT_EQ(j["get"], "default") << j.dump();
+        EXPECT_EQ(j["set"], false);
+        EXPECT_EQ(j["add"], false);
+        EXPECT_EQ(j["delete"], false);
+        EXPECT_EQ(j["lock"], false);
+        EXPECT_EQ(j["unlock"], false);
+        EXPECT_EQ(j["remember"], "computed") << "remember computes when Redis is away";
+        EXPECT_EQ(j["flush"], false);
+        EXPECT_EQ(j["increment"],
+                  "RuntimeException: askr_cache_increment(): the cache server (Redis) did not "
+                  "answer, the counter \"counter\" is unchanged; the server log says why");
+        EXPECT_EQ(j["connected"], false);
+    }
+    EXPECT_TRUE(app.server.wait_for_log("askr_cache_*() act as misses")) << app.server.log();
+    redis.start();
+    // Each worker reconnects by itself once its backoff (at most a second) has passed.
+    int working = 0;
+    for (int attempt = 0; attempt < 100 && working < 6; ++attempt) {
+        const json j = get_json(app.server, "op=set&key=shared&value=after");
+        working = j["set"] == true ? working + 1 : 0;
+        if (working == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(working, 6) << app.server.log();
+    EXPECT_EQ(get_json(app.server, "op=get")["value"], "after");
+    EXPECT_TRUE(app.server.wait_for_log("answers again")) << app.server.log();
+}
+
+TEST(CacheRedis, DoctorPingsRedis) {
+    RedisServer redis;
+    TempDir dir;
+    dir.mkdir("public");
+    const auto config = [&](const std::string& url) {
+        return dir.write("askr.toml", "[server]\nroot = \"" + dir.path() +
+                                          "/public\"\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = "
+                                          "\"off\"\n[cache]\nredis = \"" +
+                                          url + "\"\n");
+    };
+    std::string out = command_output(std::string(ASKR_BINARY) + " doctor --config " +
+                                     config(redis.url()) + " 2>&1");
+    EXPECT_NE(out.find("OK    redis"), std::string::npos) << out;
+    EXPECT_NE(out.find("127.0.0.1:" + std::to_string(redis.port()) + " db 0 answers PING"),
+              std::string::npos)
+        << out;
+    redis.stop();
+    out = command_output(std::string(ASKR_BINARY) + " doctor --config " + config(redis.url()) +
+                         " 2>&1");
+    EXPECT_NE(out.find("FAIL  redis"), std::string::npos) << out;
+    EXPECT_NE(out.find("Connection refused"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace askr::test::php
