@@ -42,7 +42,7 @@ constexpr zend_long max_ttl_seconds = 10ll * 365 * 86400;
 constexpr std::int64_t compute_lease_ms = 30'000;
 
 // The cache, or nullptr with an Error thrown when it is off.
-cache::Backend* table() {
+cache::Backend* backend() {
     if (!cache) {
         zend_throw_error(nullptr,
                          "%s(): the shared-memory cache is off ([cache] slots = 0); set [cache] "
@@ -225,7 +225,7 @@ PHP_FUNCTION(askr_cache_get) {
     Z_PARAM_OPTIONAL
     Z_PARAM_ZVAL(fallback)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1)) RETURN_THROWS();
     if (read_value(*t, key, return_value)) return;
     if (fallback) RETURN_COPY(fallback);
@@ -242,7 +242,7 @@ void store(INTERNAL_FUNCTION_PARAMETERS, bool only_if_absent) {
     Z_PARAM_OPTIONAL
     Z_PARAM_LONG(ttl)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 3, 0)) RETURN_THROWS();
     CacheType type{};
     std::string_view bytes;
@@ -267,7 +267,7 @@ PHP_FUNCTION(askr_cache_delete) {
     ZEND_PARSE_PARAMETERS_START(1, 1)
     Z_PARAM_STR(key)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1)) RETURN_THROWS();
     RETURN_BOOL(t->remove(CacheSpace::value, view(key)));
 }
@@ -283,7 +283,7 @@ PHP_FUNCTION(askr_cache_increment) {
     Z_PARAM_LONG(by)
     Z_PARAM_LONG(ttl)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 3, 0)) RETURN_THROWS();
     std::int64_t result = 0;
     switch (t->increment(view(key), by, ttl * 1000, result)) {
@@ -321,7 +321,7 @@ PHP_FUNCTION(askr_cache_increment) {
 // askr_cache_flush(): bool
 PHP_FUNCTION(askr_cache_flush) {
     ZEND_PARSE_PARAMETERS_NONE();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t) RETURN_THROWS();
     RETURN_BOOL(t->flush());
 }
@@ -336,7 +336,7 @@ PHP_FUNCTION(askr_cache_lock) {
     Z_PARAM_LONG(ttl)
     Z_PARAM_STR(owner)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1) || !valid_ttl(ttl, 2, 1) || !valid_key(owner, 3)) RETURN_THROWS();
     RETURN_BOOL(t->set(CacheSpace::lock, view(name), CacheType::string, view(owner), ttl * 1000,
                        true) == CacheStatus::ok);
@@ -350,7 +350,7 @@ PHP_FUNCTION(askr_cache_unlock) {
     Z_PARAM_STR(name)
     Z_PARAM_STR(owner)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1) || !valid_key(owner, 2)) RETURN_THROWS();
     RETURN_BOOL(t->remove_if_equal(CacheSpace::lock, view(name), view(owner)));
 }
@@ -424,7 +424,7 @@ PHP_FUNCTION(askr_cache_remember) {
     Z_PARAM_LONG(ttl)
     Z_PARAM_FUNC(fci, fcc)
     ZEND_PARSE_PARAMETERS_END();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 2, 0)) RETURN_THROWS();
 
     const std::string owner = "remember:" + host_name() + ":" + std::to_string(::getpid());
@@ -473,7 +473,7 @@ PHP_FUNCTION(askr_cache_remember) {
 // askr_cache_info(): array
 PHP_FUNCTION(askr_cache_info) {
     ZEND_PARSE_PARAMETERS_NONE();
-    cache::Backend* t = table();
+    cache::Backend* t = backend();
     if (!t) RETURN_THROWS();
     array_init(return_value);
     for (const auto& [name, value] : t->info()) {

@@ -390,6 +390,48 @@ TEST(CacheRedis, RedisDownIsAMissAndTheServerReconnects) {
     EXPECT_TRUE(app.server.wait_for_log("answers again")) << app.server.log();
 }
 
+// --cow: the zygote uses the cache while it boots the app, then forks the workers. Each
+// worker must open a connection of its own: two processes reading replies from one socket
+// would get each other's answers.
+TEST(CacheRedis, WorkersForkedAfterTheZygoteUsedRedisOpenTheirOwnConnection) {
+    RedisServer redis;
+    TempDir root;
+    root.write("index.php", cache_script);
+    const std::string script = root.write(
+        "worker.php",
+        "<?php askr_cache_set('booted-by', getmypid()); askr_cow_ready();\n"
+        "while (askr_handle_request(function () { require __DIR__ . '/index.php'; })) {}");
+    Server server(root.path(), on_redis(redis.url(), {"--worker", script, "--cow"}));
+    server.allow_worker_fds(1);
+    std::mutex mutex;
+    std::set<long> values;
+    std::set<int> pids;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 6; ++c) {
+        clients.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                const json j = get_json(server, "op=increment");
+                std::lock_guard lock(mutex);
+                pids.insert(j["pid"].get<int>());
+                if (j["value"].is_number()) values.insert(j["value"].get<long>());
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(values.size(), 60u);
+    EXPECT_EQ(redis.cli("GET t:counter"), "60\n");
+    EXPECT_EQ(pids.size(), 2u);
+    const json booted = get_json(server, "op=get&key=booted-by");
+    EXPECT_TRUE(booted["value"].is_number()) << booted.dump();
+    EXPECT_EQ(pids.count(booted["value"].get<int>()), 0u) << "the zygote is not a worker";
+    // One client connection per worker, plus the zygote's, plus redis-cli's own.
+    const std::string clients_list = redis.cli("CLIENT LIST");
+    std::size_t connections = 0;
+    for (std::size_t at = 0; (at = clients_list.find("id=", at)) != std::string::npos; ++at)
+        ++connections;
+    EXPECT_EQ(connections, 4u) << clients_list;
+}
+
 TEST(CacheRedis, DoctorPingsRedis) {
     RedisServer redis;
     TempDir dir;
