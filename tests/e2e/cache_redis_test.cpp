@@ -295,6 +295,8 @@ TEST(CacheRedis, FlushRemovesOnlyKeysUnderThePrefix) {
     RedisApp app(redis.url());
     get_json(app.server, "op=types");
     get_json(app.server, "op=add_lock");
+    EXPECT_EQ(get_json(app.server, "op=ttl_start")["lock"], true);  // a lock held, for a second
+    EXPECT_NE(redis.cli("KEYS 't:*'").find("lock:brief-lock"), std::string::npos);
     EXPECT_EQ(redis.cli("SET other:key survives"), "OK\n");
     EXPECT_EQ(redis.cli("SET tx:key survives"), "OK\n");
     EXPECT_NE(redis.cli("DBSIZE"), "2\n");
@@ -448,6 +450,15 @@ TEST(CacheRedis, DoctorPingsRedis) {
     EXPECT_NE(out.find("127.0.0.1:" + std::to_string(redis.port()) + " db 0 answers PING"),
               std::string::npos)
         << out;
+    // config-check names where the cache is, never with the password.
+    out = command_output(std::string(ASKR_BINARY) + " config-check " +
+                         config("redis://:hidden@127.0.0.1:" + std::to_string(redis.port()) +
+                                "/2") +
+                         " 2>&1");
+    EXPECT_NE(out.find("; cache Redis 127.0.0.1:" + std::to_string(redis.port()) + " db 2"),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(out.find("hidden"), std::string::npos) << out;
     redis.stop();
     out = command_output(std::string(ASKR_BINARY) + " doctor --config " + config(redis.url()) +
                          " 2>&1");
