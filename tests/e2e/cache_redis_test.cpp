@@ -451,10 +451,9 @@ TEST(CacheRedis, DoctorPingsRedis) {
               std::string::npos)
         << out;
     // config-check names where the cache is, never with the password.
-    out = command_output(std::string(ASKR_BINARY) + " config-check " +
-                         config("redis://:hidden@127.0.0.1:" + std::to_string(redis.port()) +
-                                "/2") +
-                         " 2>&1");
+    out = command_output(
+        std::string(ASKR_BINARY) + " config-check " +
+        config("redis://:hidden@127.0.0.1:" + std::to_string(redis.port()) + "/2") + " 2>&1");
     EXPECT_NE(out.find("; cache Redis 127.0.0.1:" + std::to_string(redis.port()) + " db 2"),
               std::string::npos)
         << out;
