@@ -361,7 +361,7 @@ PHP_FUNCTION(askr_cache_lock_owner) {
     ZEND_PARSE_PARAMETERS_START(1, 1)
     Z_PARAM_STR(name)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1)) RETURN_THROWS();
     CacheType type{};
     if (!t->get(CacheSpace::lock, view(name), type, scratch())) RETURN_NULL();

@@ -266,6 +266,8 @@ TEST(CacheRedis, AddAndLocksBelongToTheFirst) {
     EXPECT_EQ(get_json(app.server, "op=add_lock")["lock"],
               json::array({true, false, false, true, true, true}));
     EXPECT_EQ(get_json(app.server, "op=get&key=job")["value"], "v");
+    EXPECT_EQ(get_json(app.server, "op=lock_owner")["owner"],
+              json::array({nullptr, true, "me", true, nullptr}));
 }
 
 TEST(CacheRedis, RememberComputesOnceAcrossWorkersAndServers) {
@@ -371,6 +373,7 @@ TEST(CacheRedis, RedisDownIsAMissAndTheServerReconnects) {
         EXPECT_EQ(j["delete"], false);
         EXPECT_EQ(j["lock"], false);
         EXPECT_EQ(j["unlock"], false);
+        EXPECT_TRUE(j["lock_owner"].is_null());
         EXPECT_EQ(j["remember"], "computed") << "remember computes when Redis is away";
         EXPECT_EQ(j["flush"], false);
         EXPECT_EQ(j["increment"],

@@ -108,6 +108,11 @@ try {
     case 'set':
         $out['set'] = askr_cache_set($_GET['key'], $_GET['value'], (int) ($_GET['ttl'] ?? 0));
         break;
+    case 'lock_owner':
+        $out['owner'] = [askr_cache_lock_owner('owned'), askr_cache_lock('owned', 30, 'me'),
+                         askr_cache_lock_owner('owned'), askr_cache_unlock('owned', 'me'),
+                         askr_cache_lock_owner('owned')];
+        break;
     case 'down':
         $out['get'] = askr_cache_get('shared', 'default');
         $out['set'] = askr_cache_set('shared', 'x');
@@ -115,6 +120,7 @@ try {
         $out['delete'] = askr_cache_delete('shared');
         $out['lock'] = askr_cache_lock('job', 10, 'me');
         $out['unlock'] = askr_cache_unlock('job', 'me');
+        $out['lock_owner'] = askr_cache_lock_owner('job');
         $out['remember'] = askr_cache_remember('remembered', 10, fn() => 'computed');
         $out['flush'] = askr_cache_flush();
         try {
