@@ -262,6 +262,8 @@ void AdminServer::answer(Client& client) {
             } else {
                 shm::MetricsSnapshot snapshot = metrics_.snapshot();
                 if (cache_) snapshot.cache = cache_->info();
+                snapshot.cache_backend =
+                    !options_.cache_redis.empty() ? "redis" : (cache_ ? "shm" : "");
                 if (path == "/api/metrics") {
                     reply = json_reply(200, metrics_json(snapshot, status, scoreboard_));
                 } else {

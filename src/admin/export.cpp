@@ -198,6 +198,11 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
                  {"sets", c.sets},           {"evictions", c.evictions},
                  {"expired", c.expired},     {"lock_steals", c.lock_steals}};
     }
+    if (!m.cache_backend.empty()) {
+        // Redis: its counters are per worker (askr_cache_info()) and in Redis's own INFO.
+        if (cache.is_null()) cache = json::object();
+        cache["backend"] = m.cache_backend;
+    }
     return {
         {"uptime_seconds", uptime_seconds(status)},
         {"generation", status.generation},
@@ -265,6 +270,11 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
            "CPU time of the workers' threads: php (PHP) or io (HTTP, static files).")
         .sample_double(seconds(m.cpu_php_us), label("thread", "php"))
         .sample_double(seconds(m.cpu_io_us), label("thread", "io"));
+    if (!m.cache_backend.empty()) {
+        Family(out, "askr_cache_backend_info", "gauge",
+               "What askr_cache_*() use: shm (this machine's shared memory) or redis.")
+            .sample(1, label("backend", m.cache_backend));
+    }
     if (m.cache) {
         const shm::CacheInfo& c = *m.cache;
         Family(out, "askr_cache_requests_total", "counter",

@@ -475,7 +475,7 @@ void finalize(Config& config) {
     for (auto* path : {&o.tls_cert, &o.tls_key, &o.tls_self_signed_dir}) {
         if (!path->empty()) *path = absolute(*path);  // SIGHUP re-reads them
     }
-    if (o.cache_slots > 0 && o.cache_max_value > o.cache_memory) {
+    if (o.cache_slots > 0 && o.cache_redis.empty() && o.cache_max_value > o.cache_memory) {
         fail("cache", "max_value",
              "is larger than [cache] memory (" + core::format_size(o.cache_memory) +
                  "): lower it or give the cache more memory");

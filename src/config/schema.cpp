@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "config/redis_url.hpp"
 #include "core/ip_address.hpp"
 #include "core/size.hpp"
 
@@ -241,6 +242,28 @@ Binding admin_listen_binding() {
             [](const ServeOptions& o) {
                 return quote(o.admin_listen ? o.admin_listen->text() : "off");
             }};
+}
+
+// [cache] redis: checked when read, so that a mistyped URL stops the start.
+Binding redis_url_binding() {
+    return {[](ServeOptions& o, const Value& v) {
+                const auto& text = std::get<std::string>(v);
+                if (!text.empty()) parse_redis_url(text);
+                o.cache_redis = text;
+            },
+            [](const ServeOptions& o) { return quote(o.cache_redis); }};
+}
+
+Binding cache_prefix_binding() {
+    return {[](ServeOptions& o, const Value& v) {
+                const auto& text = std::get<std::string>(v);
+                if (text.empty() || text.size() > 64) {
+                    throw ConfigError("expected 1 to 64 bytes (such as \"askr:\"), got " +
+                                      std::to_string(text.size()));
+                }
+                o.cache_prefix = text;
+            },
+            [](const ServeOptions& o) { return quote(o.cache_prefix); }};
 }
 
 // --- the schema -----------------------------------------------------------------------
@@ -761,7 +784,7 @@ const std::vector<Option>& table() {
          .doc =
              "Entries the shared-memory cache behind askr_cache_*() is sized for (docs/cache.md); "
              "each costs about 73 bytes of address space, touched only when used. 0 turns the "
-             "cache off (the functions then throw).",
+             "cache off (the functions then throw), unless `redis` is set.",
          .example = "1000000",
          .min = 0,
          .max = 1ll << 28,
@@ -784,6 +807,40 @@ const std::vector<Option>& table() {
                 "size); larger ones make askr_cache_set() throw. At most `memory`.",
          .example = "\"4M\"",
          .bind = bounded_size_field(&ServeOptions::cache_max_value, 1, 1ull << 30)},
+        {.section = "cache",
+         .key = "redis",
+         .cli = "--cache-redis",
+         .value_name = "URL",
+         .doc = "Keep the cache in Redis instead of shared memory, so that several machines share "
+                "it (same functions, same semantics; docs/cache.md, \"Redis\"): "
+                "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or "
+                "unix:/PATH[?db=N&password=SECRET]. Each worker opens one connection when it "
+                "first uses the cache. Prefer the file or ASKR_CACHE_REDIS to the command line "
+                "for a password.",
+         .example = "\"redis://10.0.0.5:6379/1\"",
+         .default_doc = "(none: shared memory)",
+         .bind = redis_url_binding()},
+        {.section = "cache",
+         .key = "prefix",
+         .cli = "--cache-prefix",
+         .value_name = "TEXT",
+         .doc = "With `redis`: every key is stored as prefix + key, and askr_cache_flush() "
+                "removes only keys with this prefix (1 to 64 bytes).",
+         .example = "\"shop:cache:\"",
+         .bind = cache_prefix_binding()},
+        {.section = "cache",
+         .key = "redis_timeout_ms",
+         .type = Type::integer,
+         .cli = "--cache-redis-timeout-ms",
+         .value_name = "MS",
+         .doc =
+             "With `redis`: milliseconds a connect or a command may take. Past it (or when Redis "
+             "is down) the call fails as a miss (get returns the default, set returns false; "
+             "docs/cache.md) and the worker waits a short backoff before trying Redis again.",
+         .example = "100",
+         .min = 1,
+         .max = 60000,
+         .bind = count_field(&ServeOptions::cache_redis_timeout_ms)},
 
         // [reload]
         {.section = "reload",
@@ -1110,7 +1167,7 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"worker", "Worker mode (docs/worker-mode.md) and recycling."},
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
-        {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
+        {"cache", "The cache behind askr_cache_*(): shared memory, or Redis (docs/cache.md)."},
         {"reload", "Rolling reloads: the canary (docs/reload.md)."},
         {"queue", "Queue sidecars: PHP processes beside the web workers (docs/sidecars.md)."},
         {"scheduler", "The built-in cron: a PHP script once a minute (docs/sidecars.md)."},

@@ -130,6 +130,11 @@ struct ServeOptions {
     std::uint64_t cache_slots = 65536;           ///< entries it is sized for (0 = off)
     std::uint64_t cache_memory = 64ull << 20;    ///< bytes for keys and values
     std::uint64_t cache_max_value = 1ull << 20;  ///< largest value
+    /// Redis instead of shared memory, for a cache shared by several machines: the URL as
+    /// written (parse_redis_url() in config/redis_url.hpp reads it); "" = shared memory
+    std::string cache_redis;
+    std::string cache_prefix = "askr:";          ///< Redis: a key is stored as prefix + key
+    std::uint32_t cache_redis_timeout_ms = 250;  ///< Redis: connect and command timeout
     // Response compression (docs/compression.md).
     bool compression = true;              ///< compress responses the client accepts encoded
     unsigned compression_gzip_level = 5;  ///< gzip level, 1-9

@@ -61,6 +61,18 @@ std::shared_ptr<FileSink> file_sink;  // set by log_to_file()
 
 }  // namespace
 
+bool LogThrottle::allow(std::uint64_t& suppressed) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_) {
+        ++held_back_;
+        return false;
+    }
+    next_ = now + period_;
+    suppressed = held_back_;
+    held_back_ = 0;
+    return true;
+}
+
 void init_logging(spdlog::level::level_enum level) {
     // Unbuffered, lock-protected stderr sink: log lines from the I/O and PHP threads never
     // interleave, and nothing sits in a buffer that a fork() could duplicate.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "config/loader.hpp"
+#include "config/redis_url.hpp"
 #include "http/tls/tls_context.hpp"
 
 namespace askr::doctor {
@@ -31,7 +32,10 @@ std::string summary(const Config& config) {
            (o.tls_self_signed    ? "self-signed"
             : o.tls_cert.empty() ? "off"
                                  : o.tls_cert) +
-           "; admin " + (o.admin_listen ? o.admin_listen->text() : "off");
+           "; admin " + (o.admin_listen ? o.admin_listen->text() : "off") + "; cache " +
+           (!o.cache_redis.empty() ? "Redis " + config::parse_redis_url(o.cache_redis).describe()
+            : o.cache_slots > 0    ? "shared memory"
+                                   : "off");
 }
 
 }  // namespace

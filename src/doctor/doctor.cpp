@@ -18,7 +18,9 @@
 #include <fstream>
 #include <optional>
 
+#include "cache/redis_connection.hpp"
 #include "config/loader.hpp"
+#include "config/redis_url.hpp"
 #include "core/unique_fd.hpp"
 #include "http/tls/tls_context.hpp"
 #include "php/engine.hpp"
@@ -307,6 +309,32 @@ const char* label(Status status) {
     return "";
 }
 
+// [cache] redis: the server must answer, with the configured password and database.
+void check_redis(const config::Config& config, std::vector<Finding>& out) {
+    const auto& o = config.options;
+    if (o.cache_redis.empty()) return;
+    const config::RedisUrl url = config::parse_redis_url(o.cache_redis);
+    cache::RedisConnection connection(url, std::chrono::milliseconds(o.cache_redis_timeout_ms));
+    std::string error;
+    if (!connection.connect(error)) {
+        out.push_back(
+            {Status::fail, "redis", "Redis " + url.describe() + ": " + error,
+             "start redis-server there, or fix [cache] redis (docs/cache.md, \"Redis\")"});
+        return;
+    }
+    if (!connection.ping()) {
+        out.push_back({Status::fail, "redis",
+                       "Redis " + url.describe() + " does not answer PING within " +
+                           std::to_string(o.cache_redis_timeout_ms) + " ms",
+                       "check the server's load, or raise [cache] redis_timeout_ms"});
+        return;
+    }
+    out.push_back({Status::ok, "redis",
+                   "Redis " + url.describe() + " answers PING (askr_cache_*() keys under \"" +
+                       o.cache_prefix + "\")",
+                   ""});
+}
+
 }  // namespace
 
 std::vector<Finding> examine(const config::Config* config) {
@@ -322,6 +350,7 @@ std::vector<Finding> examine(const config::Config* config) {
     for (const auto& a : config->options.listen_http) check_port("listen_http", a, out);
     if (config->options.admin_listen) check_port("admin", *config->options.admin_listen, out);
     check_tls(*config, out);
+    check_redis(*config, out);
     if (::geteuid() == 0 && config->options.user.empty()) {
         out.push_back({Status::warn, "user",
                        "started as root without [server] user: PHP scripts would run as root",

@@ -21,6 +21,9 @@
 #include <spdlog/spdlog.h>
 
 #include "admin/admin_server.hpp"
+#include "cache/redis_backend.hpp"
+#include "cache/shm_backend.hpp"
+#include "config/redis_url.hpp"
 #include "core/log.hpp"
 #include "core/unique_fd.hpp"
 #include "http/tls/tls_context.hpp"
@@ -46,10 +49,24 @@ using std::chrono::milliseconds;
 
 // The shared-memory cache, mapped once for the server's life: every generation's zygote
 // and workers inherit it, so a reload keeps the cache and a restart empties it.
+// With [cache] redis there is no table: the cache is in Redis.
 std::unique_ptr<shm::CacheTable> make_cache(const config::ServeOptions& options) {
-    if (options.cache_slots == 0) return nullptr;
+    if (options.cache_slots == 0 || !options.cache_redis.empty()) return nullptr;
     return std::make_unique<shm::CacheTable>(
         shm::CacheLimits{options.cache_slots, options.cache_memory, options.cache_max_value});
+}
+
+// What askr_cache_*() use: the table, or Redis. Made here and inherited by every worker;
+// the Redis backend connects only when a worker first uses it (never in the master).
+std::unique_ptr<cache::Backend> make_cache_backend(const config::ServeOptions& options,
+                                                   shm::CacheTable* table) {
+    if (!options.cache_redis.empty()) {
+        return std::make_unique<cache::RedisBackend>(
+            config::parse_redis_url(options.cache_redis), options.cache_prefix,
+            std::chrono::milliseconds(options.cache_redis_timeout_ms), options.cache_max_value);
+    }
+    if (table) return std::make_unique<cache::ShmBackend>(*table);
+    return nullptr;
 }
 
 struct Generation {
@@ -80,6 +97,7 @@ class Master final : public admin::Supervisor {
           scoreboard_(2 * options.workers),
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
+          cache_backend_(make_cache_backend(options, cache_.get())),
           sidecars_(options),
           canary_(options, metrics_),
           admin_(options, scoreboard_, metrics_, *this, cache_.get()),
@@ -134,10 +152,11 @@ class Master final : public admin::Supervisor {
     std::unique_ptr<http::tls::TlsContext> tls_;  // what new generations inherit (null: plain HTTP)
     shm::Scoreboard scoreboard_;
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
-    std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
-    Sidecars sidecars_;                       // [queue] workers and [scheduler] (sidecars.hpp)
-    Canary canary_;                           // --canary: the reload's first new worker watched
-    ServiceNotifier notifier_;                // systemd's Type=notify ($NOTIFY_SOCKET)
+    std::unique_ptr<shm::CacheTable> cache_;         // null with [cache] slots = 0 or redis
+    std::unique_ptr<cache::Backend> cache_backend_;  // askr_cache_*(); null when off
+    Sidecars sidecars_;         // [queue] workers and [scheduler] (sidecars.hpp)
+    Canary canary_;             // --canary: the reload's first new worker watched
+    ServiceNotifier notifier_;  // systemd's Type=notify ($NOTIFY_SOCKET)
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -324,7 +343,7 @@ void Master::start_generation() {
         setup.handoff = &handoff_;
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
-        setup.cache = cache_.get();
+        setup.cache = cache_backend_.get();
         setup.sidecar_stop_fds = &sidecars_.stop_fds();
         run_zygote(setup);
     }

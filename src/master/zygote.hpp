@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "cache/backend.hpp"
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
-#include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 #include "worker/handoff.hpp"
@@ -52,7 +52,7 @@ struct ZygoteSetup {
         nullptr;                                 ///< per slot: connections moved to it
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
-    shm::CacheTable* cache = nullptr;            ///< the shared-memory cache (null: off)
+    cache::Backend* cache = nullptr;             ///< what askr_cache_*() use (null: off)
     const std::vector<core::UniqueFd>* sidecar_stop_fds =
         nullptr;  ///< per sidecar: the master's "finish the job and return"
 };

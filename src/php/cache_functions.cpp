@@ -1,6 +1,7 @@
-// askr_cache_*(): the shared-memory cache (shm/cache_table.hpp) as PHP sees it. Scalars
-// are stored as they are (an int stays an int, no serializer on the way in or out);
-// arrays and objects go through PHP's serializer. docs/cache.md is the reference.
+// askr_cache_*(): the cache (cache/backend.hpp: the shared-memory table, or Redis) as PHP
+// sees it. Scalars are stored as they are (an int stays an int, no serializer on the way
+// in or out); arrays and objects go through PHP's serializer. docs/cache.md is the
+// reference.
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,11 +12,12 @@
 #include <cstring>
 #include <string>
 
+#include "cache/backend.hpp"
 #include "core/size.hpp"
 #include "php/sapi_internal.hpp"
-#include "shm/cache_table.hpp"
 
 extern "C" {
+#include "ext/spl/spl_exceptions.h"
 #include "ext/standard/php_var.h"
 #include "php.h"
 #include "zend_closures.h"
@@ -25,13 +27,13 @@ extern "C" {
 
 namespace askr::php::detail {
 
-shm::CacheTable* cache = nullptr;
+cache::Backend* cache = nullptr;
 
 namespace {
 
-using shm::CacheSpace;
-using shm::CacheStatus;
-using shm::CacheType;
+using CacheSpace = cache::Space;
+using CacheStatus = cache::Status;
+using CacheType = cache::ValueType;
 
 // A TTL above this is a mistake (a timestamp passed as a duration, say).
 constexpr zend_long max_ttl_seconds = 10ll * 365 * 86400;
@@ -39,8 +41,8 @@ constexpr zend_long max_ttl_seconds = 10ll * 365 * 86400;
 // others, who wait at most as long before computing it themselves.
 constexpr std::int64_t compute_lease_ms = 30'000;
 
-// The table, or nullptr with an Error thrown when the cache is off.
-shm::CacheTable* table() {
+// The cache, or nullptr with an Error thrown when it is off.
+cache::Backend* backend() {
     if (!cache) {
         zend_throw_error(nullptr,
                          "%s(): the shared-memory cache is off ([cache] slots = 0); set [cache] "
@@ -209,7 +211,7 @@ std::string& scratch() {
     return buffer;
 }
 
-bool read_value(shm::CacheTable& t, const zend_string* key, zval* out) {
+bool read_value(cache::Backend& t, const zend_string* key, zval* out) {
     CacheType type{};
     return t.get(CacheSpace::value, view(key), type, scratch()) && decode(type, scratch(), out);
 }
@@ -223,7 +225,7 @@ PHP_FUNCTION(askr_cache_get) {
     Z_PARAM_OPTIONAL
     Z_PARAM_ZVAL(fallback)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1)) RETURN_THROWS();
     if (read_value(*t, key, return_value)) return;
     if (fallback) RETURN_COPY(fallback);
@@ -240,7 +242,7 @@ void store(INTERNAL_FUNCTION_PARAMETERS, bool only_if_absent) {
     Z_PARAM_OPTIONAL
     Z_PARAM_LONG(ttl)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 3, 0)) RETURN_THROWS();
     CacheType type{};
     std::string_view bytes;
@@ -265,7 +267,7 @@ PHP_FUNCTION(askr_cache_delete) {
     ZEND_PARSE_PARAMETERS_START(1, 1)
     Z_PARAM_STR(key)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1)) RETURN_THROWS();
     RETURN_BOOL(t->remove(CacheSpace::value, view(key)));
 }
@@ -281,7 +283,7 @@ PHP_FUNCTION(askr_cache_increment) {
     Z_PARAM_LONG(by)
     Z_PARAM_LONG(ttl)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 3, 0)) RETURN_THROWS();
     std::int64_t result = 0;
     switch (t->increment(view(key), by, ttl * 1000, result)) {
@@ -298,6 +300,15 @@ PHP_FUNCTION(askr_cache_increment) {
                              "askr_cache_increment(): the counter \"%s\" would overflow an int",
                              ZSTR_VAL(key));
             RETURN_THROWS();
+        case CacheStatus::unavailable:
+            // An int is promised: a counter that silently read 0 would let a rate limit
+            // through, so the caller decides (docs/cache.md, "Redis").
+            zend_throw_exception_ex(spl_ce_RuntimeException, 0,
+                                    "askr_cache_increment(): the cache server (Redis) did not "
+                                    "answer, the counter \"%s\" is unchanged; the server log says "
+                                    "why",
+                                    ZSTR_VAL(key));
+            RETURN_THROWS();
         default:
             zend_throw_error(nullptr,
                              "askr_cache_increment(): no room for the counter \"%s\" (the cache "
@@ -310,10 +321,9 @@ PHP_FUNCTION(askr_cache_increment) {
 // askr_cache_flush(): bool
 PHP_FUNCTION(askr_cache_flush) {
     ZEND_PARSE_PARAMETERS_NONE();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t) RETURN_THROWS();
-    t->flush();
-    RETURN_TRUE;
+    RETURN_BOOL(t->flush());
 }
 
 // askr_cache_lock(string $name, int $ttl, string $owner): bool
@@ -326,7 +336,7 @@ PHP_FUNCTION(askr_cache_lock) {
     Z_PARAM_LONG(ttl)
     Z_PARAM_STR(owner)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1) || !valid_ttl(ttl, 2, 1) || !valid_key(owner, 3)) RETURN_THROWS();
     RETURN_BOOL(t->set(CacheSpace::lock, view(name), CacheType::string, view(owner), ttl * 1000,
                        true) == CacheStatus::ok);
@@ -340,7 +350,7 @@ PHP_FUNCTION(askr_cache_unlock) {
     Z_PARAM_STR(name)
     Z_PARAM_STR(owner)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1) || !valid_key(owner, 2)) RETURN_THROWS();
     RETURN_BOOL(t->remove_if_equal(CacheSpace::lock, view(name), view(owner)));
 }
@@ -351,7 +361,7 @@ PHP_FUNCTION(askr_cache_lock_owner) {
     ZEND_PARSE_PARAMETERS_START(1, 1)
     Z_PARAM_STR(name)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(name, 1)) RETURN_THROWS();
     CacheType type{};
     if (!t->get(CacheSpace::lock, view(name), type, scratch())) RETURN_NULL();
@@ -360,7 +370,7 @@ PHP_FUNCTION(askr_cache_lock_owner) {
 
 // Calls `compute` and stores what it returns under `key`; the value goes to `out`. False
 // with an exception pending when the callable threw or returned what cannot be stored.
-bool compute_and_store(shm::CacheTable& t, const zend_string* key, zend_long ttl,
+bool compute_and_store(cache::Backend& t, const zend_string* key, zend_long ttl,
                        zend_fcall_info& fci, zend_fcall_info_cache& fcc, zval* out) {
     ZVAL_UNDEF(out);
     fci.retval = out;
@@ -374,13 +384,28 @@ bool compute_and_store(shm::CacheTable& t, const zend_string* key, zend_long ttl
     std::string buffer;
     std::string_view bytes;
     if (!encode(out, 3, type, buffer, bytes)) return false;
-    t.set(CacheSpace::value, view(key), type, bytes, ttl * 1000);
+    t.set(CacheSpace::value, view(key), type, bytes, ttl * 1000, false);
     return true;
 }
 
+// This machine's name, in remember's claims: with Redis, the process holding one may be on
+// another machine.
+const std::string& host_name() {
+    static const std::string name = [] {
+        char buffer[256] = {};
+        ::gethostname(buffer, sizeof buffer - 1);
+        return std::string(buffer);
+    }();
+    return name;
+}
+
+// A claim is "remember:HOST:PID". Only a holder on this machine can be seen to be gone; one
+// elsewhere is waited for (its claim expires with its lease if it died).
 bool holder_gone(const std::string& owner) {
     const auto colon = owner.rfind(':');
-    if (colon == std::string::npos) return true;
+    constexpr std::string_view tag = "remember:";
+    if (colon == std::string::npos || colon < tag.size() || owner.rfind(tag, 0) != 0) return true;
+    if (std::string_view(owner).substr(tag.size(), colon - tag.size()) != host_name()) return false;
     const long pid = std::strtol(owner.c_str() + colon + 1, nullptr, 10);
     return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
 }
@@ -399,10 +424,10 @@ PHP_FUNCTION(askr_cache_remember) {
     Z_PARAM_LONG(ttl)
     Z_PARAM_FUNC(fci, fcc)
     ZEND_PARSE_PARAMETERS_END();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t || !valid_key(key, 1) || !valid_ttl(ttl, 2, 0)) RETURN_THROWS();
 
-    const std::string owner = "remember:" + std::to_string(::getpid());
+    const std::string owner = "remember:" + host_name() + ":" + std::to_string(::getpid());
     std::int64_t waited_ms = 0;
     long pause_ms = 1;
     for (;;) {
@@ -448,25 +473,19 @@ PHP_FUNCTION(askr_cache_remember) {
 // askr_cache_info(): array
 PHP_FUNCTION(askr_cache_info) {
     ZEND_PARSE_PARAMETERS_NONE();
-    shm::CacheTable* t = table();
+    cache::Backend* t = backend();
     if (!t) RETURN_THROWS();
-    const shm::CacheInfo info = t->info();
     array_init(return_value);
-    const std::pair<const char*, std::uint64_t> fields[] = {
-        {"slots", info.slots},
-        {"used", info.entries},
-        {"memory", info.memory},
-        {"memory_used", info.memory_used},
-        {"max_value", info.max_value},
-        {"hits", info.hits},
-        {"misses", info.misses},
-        {"sets", info.sets},
-        {"evictions", info.evictions},
-        {"expired", info.expired},
-        {"lock_steals", info.lock_steals},
-    };
-    for (const auto& [name, number] : fields)
-        add_assoc_long(return_value, name, static_cast<zend_long>(number));
+    for (const auto& [name, value] : t->info()) {
+        if (const auto* number = std::get_if<std::int64_t>(&value)) {
+            add_assoc_long_ex(return_value, name.data(), name.size(), *number);
+        } else if (const auto* flag = std::get_if<bool>(&value)) {
+            add_assoc_bool_ex(return_value, name.data(), name.size(), *flag);
+        } else {
+            const auto& text = std::get<std::string>(value);
+            add_assoc_stringl_ex(return_value, name.data(), name.size(), text.data(), text.size());
+        }
+    }
 }
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_get, 0, 1, IS_MIXED, 0)

@@ -10,8 +10,8 @@
 #include "http/response_head.hpp"
 #include "php/cgi_environment.hpp"
 
-namespace askr::shm {
-class CacheTable;
+namespace askr::cache {
+class Backend;
 }
 
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
@@ -26,7 +26,7 @@ struct EngineOptions {
     /// Content-Type (default_mimetype) is then left out of such a response, so that the
     /// file's own type applies unless the script set one.
     bool sendfile = false;
-    shm::CacheTable* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
+    cache::Backend* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
     /// When set, the process environment is replaced by exactly these variables once PHP
     /// has started (php-fpm's clear_env): scripts never see the server's own.
     std::optional<std::vector<std::pair<std::string, std::string>>> environment;

@@ -85,7 +85,7 @@ void paranoid_after_request(std::uint64_t handled);
 void paranoid_watch_function(INTERNAL_FUNCTION_PARAMETERS);
 
 /// The cache askr_cache_*() use (null: off; they throw). Set by startup().
-extern shm::CacheTable* cache;
+extern cache::Backend* cache;
 /// askr_cache_*() (cache_functions.cpp), registered by the module's MINIT.
 extern const zend_function_entry cache_functions[];
 

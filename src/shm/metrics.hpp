@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include <optional>
+#include <string>
 
 #include "shm/cache_table.hpp"
 #include "shm/region.hpp"
@@ -92,6 +93,9 @@ struct MetricsSnapshot {
                   log_reopens = 0;
     std::optional<CacheInfo>
         cache;  ///< the shared-memory cache (filled by the admin server; none when off)
+    /// What askr_cache_*() use: "shm", "redis" (whose counters live in each worker and in
+    /// Redis, not here), or "" when the cache is off. Filled by the admin server.
+    std::string cache_backend;
 };
 
 /// The metrics region in anonymous shared memory, created by the master before any fork

@@ -1,5 +1,6 @@
 // askr_cache_*(): the shared-memory cache seen from PHP requests served by two workers
-// (classic mode and worker mode), with the real binary and real HTTP requests.
+// (classic mode and worker mode), with the real binary and real HTTP requests. The same
+// script runs on Redis in cache_redis_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache_support.hpp"
 #include "harness.hpp"
 #include "php_support.hpp"
 
@@ -17,119 +19,6 @@ namespace askr::test::php {
 namespace {
 
 using nlohmann::json;
-
-// One script, the operation chosen by ?op=: each answers JSON with the worker's pid.
-constexpr const char* cache_script = R"PHP(<?php
-$op = $_GET['op'] ?? '';
-$out = ['pid' => getmypid()];
-try {
-    switch ($op) {
-    case 'set_and_wait':
-        $out['set'] = askr_cache_set('shared', 'from ' . getmypid());
-        usleep(400000);
-        break;
-    case 'get':
-        $out['value'] = askr_cache_get($_GET['key'] ?? 'shared', 'default');
-        break;
-    case 'increment':
-        usleep(2000);
-        $out['value'] = askr_cache_increment('counter');
-        break;
-    case 'types':
-        $object = new ArrayObject([1, 2]);
-        $values = ['null' => null, 'false' => false, 'true' => true, 'int' => -7,
-                   'float' => 1.5, 'string' => "a\0b", 'array' => ['x' => [1, 'two']],
-                   'object' => $object];
-        foreach ($values as $key => $value) askr_cache_set("type-$key", $value);
-        foreach ($values as $key => $value) {
-            $back = askr_cache_get("type-$key", 'missing');
-            $out[$key] = $value instanceof ArrayObject
-                ? ($back instanceof ArrayObject && $back->getArrayCopy() === [1, 2])
-                : $back === $value;
-        }
-        $out['absent'] = askr_cache_get('never-set', 'fallback');
-        $out['delete'] = [askr_cache_delete('type-int'), askr_cache_delete('type-int')];
-        break;
-    case 'ttl_start':
-        $out['set'] = askr_cache_set('brief', 'here', 1);
-        $out['counter'] = askr_cache_increment('window', 1, 1);
-        $out['lock'] = askr_cache_lock('brief-lock', 1, 'first');
-        $out['value'] = askr_cache_get('brief');
-        break;
-    case 'ttl_after':
-        $out['value'] = askr_cache_get('brief', 'expired');
-        $out['counter'] = askr_cache_increment('window', 1, 1);
-        $out['lock'] = askr_cache_lock('brief-lock', 1, 'second');
-        break;
-    case 'add_lock':
-        $out['add'] = [askr_cache_add('once', 1), askr_cache_add('once', 2), askr_cache_get('once')];
-        $out['lock'] = [askr_cache_lock('job', 60, 'a'), askr_cache_lock('job', 60, 'b'),
-                        askr_cache_unlock('job', 'b'), askr_cache_unlock('job', 'a'),
-                        askr_cache_lock('job', 60, 'b'), askr_cache_unlock('job', 'b')];
-        break;
-    case 'remember':
-        $out['value'] = askr_cache_remember('computed-once', 0, function () {
-            askr_cache_increment('computations');
-            usleep(300000);
-            return ['by' => getmypid()];
-        });
-        break;
-    case 'remember_slow':
-        $out['value'] = askr_cache_remember('slow-key', 0, function () {
-            askr_cache_set('computing-pid', getmypid());
-            sleep(20);
-            return 'first';
-        });
-        break;
-    case 'remember_after':
-        $out['value'] = askr_cache_remember('slow-key', 0, fn() => 'second');
-        break;
-    case 'nested':
-        $out['value'] = askr_cache_remember('outer', 0, function () {
-            return askr_cache_remember('inner', 0, fn() => 'inner')
-                . '+' . askr_cache_remember('outer', 0, fn() => 'self');
-        });
-        break;
-    case 'errors':
-        $calls = [
-            'empty key' => fn() => askr_cache_get(''),
-            'long key' => fn() => askr_cache_set(str_repeat('k', 251), 1),
-            'closure' => fn() => askr_cache_set('k', function () {}),
-            'too big' => fn() => askr_cache_set('k', str_repeat('v', 2048)),
-            'negative ttl' => fn() => askr_cache_set('k', 1, -1),
-            'lock ttl' => fn() => askr_cache_lock('k', 0, 'me'),
-            'not int' => fn() => [askr_cache_set('text', 'abc'), askr_cache_increment('text')],
-        ];
-        foreach ($calls as $name => $call) {
-            try {
-                $call();
-                $out[$name] = 'no exception';
-            } catch (Throwable $e) {
-                $out[$name] = get_class($e) . ': ' . $e->getMessage();
-            }
-        }
-        $out['long key ok'] = askr_cache_set(str_repeat('k', 250), 1);
-        break;
-    case 'info':
-        $out['info'] = askr_cache_info();
-        break;
-    case 'flush':
-        $out['flush'] = askr_cache_flush();
-        $out['value'] = askr_cache_get('shared', 'gone');
-        break;
-    }
-} catch (Throwable $e) {
-    $out['error'] = get_class($e) . ': ' . $e->getMessage();
-}
-header('Content-Type: application/json');
-echo json_encode($out);
-)PHP";
-
-json get_json(const Server& server, const std::string& query) {
-    const auto r = get(server.url("/index.php?" + query));
-    EXPECT_EQ(r.status, 200) << r.body;
-    return json::parse(r.body, nullptr, false);
-}
 
 std::vector<std::string> two_workers(std::vector<std::string> more = {}) {
     std::vector<std::string> args = {"--workers", "2", "--cache-max-value", "1K"};

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "redis_support.hpp"
 
 namespace askr::test {
 namespace {
@@ -123,6 +124,26 @@ TEST(Dashboard, ShowsSidecarsAndAFailedReload) {
     EXPECT_NE(dom.find("<td>running</td>"), std::string::npos) << dom;
     EXPECT_NE(dom.find("id=\"reload-last\">· last reload failed: generation 2"), std::string::npos)
         << dom;
+}
+
+// With [cache] redis the metrics carry only the backend's name: the page says so rather
+// than failing on counters that are not there.
+TEST(Dashboard, NamesARedisCache) {
+    if (browser().empty())
+        GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
+    RedisServer redis;
+    TempDir root;
+    root.write("hello.php", "<?php askr_cache_increment('n'); echo 'hello';");
+    TempDir profile;
+    Server server(root.path(), {"--workers", "1", "--cache-redis", redis.url()});
+    server.allow_worker_fds(1);
+    EXPECT_EQ(get(server.url("/hello.php")).body, "hello");
+    const std::string dom = run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 3000);
+    ASSERT_NE(dom.find("<canvas id=\"throughput\""), std::string::npos) << dom;
+    EXPECT_GE(attribute(dom, R"re(data-samples="(\d+)")re"), 1) << dom;
+    EXPECT_NE(dom.find("id=\"t-cache\">Redis<"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("id=\"message\"></span>"), std::string::npos)
+        << "the page reported an error";
 }
 
 }  // namespace
