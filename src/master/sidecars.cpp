@@ -73,6 +73,7 @@ void Sidecars::start_due(int control, std::uint32_t generation, Clock::time_poin
         command.type = ZygoteMessage::spawn;
         command.role = slot.role;
         command.slot = slot.index;
+        command.tick = tick;
         if (::send(control, &command, sizeof command, MSG_NOSIGNAL) != sizeof command) continue;
         slot.spawning = true;
         slot.spawning_from = generation;

@@ -50,6 +50,7 @@ void drop_privileges(const config::ServeOptions& options) {
 struct Fork {
     ZygoteMessage::Role role = ZygoteMessage::worker;
     std::uint32_t slot = 0;
+    std::int64_t tick = 0;
 };
 
 // In the zygote's grandchild: become the master's child.
@@ -132,6 +133,9 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     if (fork.role == ZygoteMessage::scheduler) {
         sidecar.filename = options.scheduler_script;
         sidecar.role = "scheduler";
+        sidecar.once_per_cluster = !options.cache_redis.empty();
+        sidecar.tick_seconds = options.scheduler_interval.count();
+        sidecar.tick = fork.tick;
     } else {
         sidecar.filename = options.queue_script;
         sidecar.role = "queue:" + std::to_string(fork.slot);
@@ -169,7 +173,7 @@ Fork serve_fork_requests(const ZygoteSetup& setup) {
         pid_t intermediate = ::fork();
         if (intermediate == 0) {
             pid_t worker = ::fork();
-            if (worker == 0) return {command.role, command.slot};
+            if (worker == 0) return {command.role, command.slot, command.tick};
             ZygoteMessage spawned{};
             spawned.type = ZygoteMessage::spawned;
             spawned.role = command.role;

@@ -34,6 +34,7 @@ struct ZygoteMessage {
     Role role = worker;
     std::uint32_t slot = 0;
     pid_t pid = 0;
+    std::int64_t tick = 0;  ///< spawn of the scheduler: the interval tick it runs for
     char text[240] = {};
 };
 

@@ -145,6 +145,11 @@ struct SidecarScript {
     std::string document_root;  ///< DOCUMENT_ROOT (the server's root)
     std::string role;           ///< $_SERVER['ASKR_SIDECAR']: "queue:0", "scheduler"
     int stop_fd = -1;           ///< readable once the sidecar should stop
+    /// The scheduler with the cache on Redis: the run of this tick (`tick`, a wall-clock
+    /// multiple of the interval) happens on one server of all that share the cache.
+    bool once_per_cluster = false;
+    std::int64_t tick = 0;
+    std::int64_t tick_seconds = 60;
 };
 
 /// Runs a sidecar's script once on this thread, with no time limit and its output going

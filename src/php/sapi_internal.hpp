@@ -71,6 +71,7 @@ void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS);
 extern std::string sidecar_role;
 extern std::string sidecar_filename;
 extern int sidecar_stop_fd;
+extern std::int64_t sidecar_scheduled_at;  ///< the scheduler: the wall-clock second it runs for
 /// $_SERVER of a sidecar: the environment, its role, its script and argv/argc.
 void register_sidecar_variables(zval* track_vars);
 /// askr_sidecar_should_stop() (sidecar_script.cpp).

@@ -3,11 +3,13 @@
 // limit, $argv and STDIN/STDOUT/STDERR as a CLI script expects, $_SERVER['ASKR_SIDECAR']
 // naming its role. Its output goes to the server's log, a line at a time.
 #include <poll.h>
+#include <unistd.h>
 
 #include <string>
 
 #include <spdlog/spdlog.h>
 
+#include "cache/backend.hpp"
 #include "php/sapi_internal.hpp"
 #include "shm/scoreboard.hpp"
 
@@ -26,6 +28,7 @@ namespace detail {
 std::string sidecar_role;
 std::string sidecar_filename;
 int sidecar_stop_fd = -1;
+std::int64_t sidecar_scheduled_at = 0;
 
 // askr_sidecar_should_stop(): bool — true once the server wants this sidecar to stop
 // (shutdown, reload); false in a web worker, which is never stopped this way.
@@ -43,6 +46,7 @@ void register_sidecar_variables(zval* track_vars) {
                                    track_vars);
     };
     put("ASKR_SIDECAR", sidecar_role);
+    if (sidecar_scheduled_at > 0) put("ASKR_SCHEDULED_AT", std::to_string(sidecar_scheduled_at));
     put("SCRIPT_FILENAME", sidecar_filename);
     put("SCRIPT_NAME", sidecar_filename);
     put("PHP_SELF", sidecar_filename);
@@ -98,12 +102,34 @@ constexpr const char* cli_prelude =
     "}"
     "$argv = $_SERVER['argv']; $argc = $_SERVER['argc'];";
 
+// Several servers sharing the cache on Redis each start the scheduler at the same tick;
+// the one that takes the tick's lock runs it. The lock outlives the tick, so a server
+// whose clock is a little late does not run it again.
+bool this_server_runs_the_tick(const SidecarScript& sidecar) {
+    if (!sidecar.once_per_cluster || !detail::cache) return true;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string owner = std::string(host) + ":" + std::to_string(::getpid());
+    const std::string name = "askr:scheduler:" + std::to_string(sidecar.tick);
+    const auto status = detail::cache->set(cache::Space::lock, name, cache::ValueType::string,
+                                           owner, sidecar.tick_seconds * 2000, true);
+    if (status == cache::Status::ok) return true;
+    if (status == cache::Status::unavailable) {
+        spdlog::warn("scheduler: the cache (Redis) does not answer; running this tick here");
+        return true;
+    }
+    spdlog::info("scheduler: another server runs this tick");
+    return false;
+}
+
 }  // namespace
 
 int run_sidecar_script(const SidecarScript& sidecar) {
+    if (!this_server_runs_the_tick(sidecar)) return 0;
     detail::sidecar_role = sidecar.role;
     detail::sidecar_filename = sidecar.filename;
     detail::sidecar_stop_fd = sidecar.stop_fd;
+    detail::sidecar_scheduled_at = sidecar.role == "scheduler" ? sidecar.tick * sidecar.tick_seconds : 0;
     static http::Request request;
     request.clear();
     request.method = "GET";

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "redis_support.hpp"
 
 namespace askr::test {
 namespace {
@@ -289,6 +290,41 @@ TEST(Sidecars, ConfigErrorsSayWhatIsMissing) {
     root.write("q.php", "<?php");
     out = command_output("timeout 20 " + serve + " --queue-script " + root.path() + "/q.php 2>&1");
     EXPECT_NE(out.find("[queue] workers (--queue N) is 0"), std::string::npos) << out;
+}
+
+// Two servers sharing the cache on a real redis-server: each tick of the scheduler runs on
+// one of them, never on both.
+TEST(Sidecars, SchedulerRunsOnceAcrossServersSharingRedis) {
+    RedisServer redis;
+    TempDir shared;
+    const std::string script = shared.write("scheduler.php", R"PHP(<?php
+file_put_contents(__DIR__ . '/runs.log', sprintf("%d %d\n", $_SERVER['ASKR_SCHEDULED_AT'], getmypid()), FILE_APPEND | LOCK_EX);
+)PHP");
+    std::vector<std::string> args{"--workers", "1", "--scheduler-script", script,
+                                  "--scheduler-interval", "1", "--cache-redis", redis.url()};
+    TempDir root_a, root_b;
+    Server a(root_a.path(), args);
+    Server b(root_b.path(), args);
+    const auto skipped = [&] {
+        return a.log().find("another server runs this tick") != std::string::npos ||
+               b.log().find("another server runs this tick") != std::string::npos;
+    };
+    for (int i = 0; i < 200 && !skipped(); ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(skipped()) << a.log() << b.log();
+    std::this_thread::sleep_for(2s);
+    EXPECT_EQ(a.stop(), 0);
+    EXPECT_EQ(b.stop(), 0);
+    std::istringstream lines(slurp(shared.path() + "/runs.log"));
+    std::map<long, int> runs_per_second;  // by the tick's scheduled second
+    int runs = 0;
+    for (std::string line; std::getline(lines, line);) {
+        ++runs_per_second[std::stol(line.substr(0, line.find(' ')))];
+        ++runs;
+    }
+    EXPECT_GE(runs, 3) << slurp(shared.path() + "/runs.log");
+    for (const auto& [second, n] : runs_per_second)
+        EXPECT_EQ(n, 1) << "second " << second << " ran " << n << " times:\n"
+                        << slurp(shared.path() + "/runs.log");
 }
 
 }  // namespace
