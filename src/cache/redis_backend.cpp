@@ -180,8 +180,13 @@ bool RedisBackend::remove_if_equal(Space space, std::string_view key, std::strin
 
 Status RedisBackend::increment(std::string_view key, std::int64_t by, std::int64_t ttl_ms,
                                std::int64_t& result) {
-    const RedisReply reply = eval(increment_script_, stored_key(Space::value, key),
-                                  {std::to_string(by), std::to_string(ttl_ms)});
+    // Without a TTL, INCRBY alone has the same semantics and costs Redis no script run
+    // (bench/cache.py: 0.90x phpredis's INCR through the script, 1.05x without it).
+    const std::string amount = std::to_string(by);
+    const RedisReply reply =
+        ttl_ms == 0 ? connection_.command({"INCRBY", stored_key(Space::value, key), amount})
+                    : eval(increment_script_, stored_key(Space::value, key),
+                           {amount, std::to_string(ttl_ms)});
     if (!reply) return Status::unavailable;
     if (reply->type == REDIS_REPLY_INTEGER) {
         result = reply->integer;
