@@ -74,12 +74,13 @@ struct AdminServer::Client {
 
 AdminServer::AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
                          const shm::Metrics& metrics, Supervisor& supervisor,
-                         const shm::CacheTable* cache)
+                         const shm::CacheTable* cache, const shm::BroadcastRing* broadcast)
     : options_(options),
       scoreboard_(scoreboard),
       metrics_(metrics),
       supervisor_(supervisor),
-      cache_(cache) {
+      cache_(cache),
+      broadcast_(broadcast) {
     limits_.max_target_bytes = 2048;
     limits_.max_header_bytes = 16 * 1024;
     limits_.max_header_count = 50;
@@ -240,6 +241,7 @@ void AdminServer::answer(Client& client) {
             } else {
                 shm::MetricsSnapshot snapshot = metrics_.snapshot();
                 if (cache_) snapshot.cache = cache_->info();
+                if (broadcast_) snapshot.broadcast = broadcast_->info();
                 if (path == "/api/metrics") {
                     reply = json_reply(200, metrics_json(snapshot, status, scoreboard_));
                 } else {

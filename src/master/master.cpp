@@ -27,6 +27,7 @@
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
+#include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
@@ -47,6 +48,14 @@ std::unique_ptr<shm::CacheTable> make_cache(const config::ServeOptions& options)
     if (options.cache_slots == 0) return nullptr;
     return std::make_unique<shm::CacheTable>(
         shm::CacheLimits{options.cache_slots, options.cache_memory, options.cache_max_value});
+}
+
+// The broadcast ring, mapped once for the server's life like the cache: a reload keeps
+// the recent events and the ids go on counting.
+std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& options,
+                                                   std::size_t slots) {
+    if (!options.broadcast) return nullptr;
+    return std::make_unique<shm::BroadcastRing>(options.broadcast_ring, slots);
 }
 
 std::string describe_exit(int status) {
@@ -109,7 +118,8 @@ class Master final : public admin::Supervisor {
           scoreboard_(2 * options.workers),
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
-          admin_(options, scoreboard_, metrics_, *this, cache_.get()),
+          broadcast_(make_broadcast(options, scoreboard_.size())),
+          admin_(options, scoreboard_, metrics_, *this, cache_.get(), broadcast_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
 
@@ -160,6 +170,7 @@ class Master final : public admin::Supervisor {
     shm::Scoreboard scoreboard_;
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
+    std::unique_ptr<shm::BroadcastRing> broadcast_;  // askr_broadcast(); null when off
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -344,6 +355,7 @@ void Master::start_generation() {
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
         setup.cache = cache_.get();
+        setup.broadcast = broadcast_.get();
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -516,6 +528,7 @@ void Master::on_worker_exit(const Worker& worker, int status) {
     const auto uptime = Clock::now() - worker.started;
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     metrics_.retire_slot(worker.slot);  // its counts join the totals before the slot is reused
+    if (broadcast_) broadcast_->clear_slot(worker.slot);  // its subscribers left with it
     if (!worker.retiring && !stopping_)
         (clean ? metrics_.supervisor().worker_recycles : metrics_.supervisor().worker_crashes)
             .add(1);

@@ -6,6 +6,7 @@
 
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
@@ -49,6 +50,7 @@ struct ZygoteSetup {
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
     shm::CacheTable* cache = nullptr;            ///< the shared-memory cache (null: off)
+    shm::BroadcastRing* broadcast = nullptr;     ///< the broadcast ring (null: off)
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

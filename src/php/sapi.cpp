@@ -376,6 +376,9 @@ void startup(const EngineOptions& options) {
     sendfile = options.sendfile;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     detail::cache = options.cache;
+    detail::broadcast = options.broadcast;
+    detail::broadcast_max_data = options.broadcast_max_data;
+    detail::broadcast_max_channel_length = options.broadcast_max_channel_length;
     ini_entries.clear();
     for (const auto& [key, value] : options.ini)
         ini_entries.append(key).append("=").append(value).append("\n");

@@ -7,6 +7,7 @@
 
 #include <optional>
 
+#include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/region.hpp"
 
@@ -92,6 +93,8 @@ struct MetricsSnapshot {
                   log_reopens = 0;
     std::optional<CacheInfo>
         cache;  ///< the shared-memory cache (filled by the admin server; none when off)
+    std::optional<BroadcastInfo>
+        broadcast;  ///< the broadcast ring (filled by the admin server; none when off)
 };
 
 /// The metrics region in anonymous shared memory, created by the master before any fork
