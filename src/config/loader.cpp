@@ -465,6 +465,12 @@ void finalize(Config& config) {
              "must fit a quarter of [broadcast] ring (" + core::format_size(o.broadcast_ring) +
                  ") with the channel name: lower it or give the ring more memory");
     }
+    if (o.broadcast && o.broadcast_buffer < 2 * o.broadcast_max_data) {
+        fail("broadcast", "buffer",
+             "must hold two events of [broadcast] max_data (" +
+                 core::format_size(o.broadcast_max_data) +
+                 "): a subscriber holds one while it writes another");
+    }
     if (!o.tls_sni.empty() && o.tls_cert.empty()) {
         fail("tls", "sni",
              "adds certificates to [tls] cert: give the default one with cert and key");

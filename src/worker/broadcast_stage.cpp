@@ -28,10 +28,14 @@ using asio::use_awaitable;
 
 namespace {
 
-// The fan-out reads at most this much of the ring before it lets the subscribers' writes
-// run: a burst then reaches a client that reads as it arrives, instead of piling up in
-// its buffer until the whole burst has been read.
+// The fan-out reads at most this much of the ring (or half a subscriber's buffer) before
+// it lets the subscribers' writes run, and reads on only once no subscriber has that much
+// still waiting, or `pace_wait` has passed: a burst then goes out at the pace of the
+// clients that keep up with it, instead of piling up in their buffers faster than any
+// socket takes it, and a client that does not read holds the others back by that wait
+// per slice until its buffer is full and it is cut off.
 constexpr std::size_t pump_slice_bytes = 64 << 10;
+constexpr std::chrono::milliseconds pace_wait{50};
 
 // The WHATWG event-stream comment a heartbeat sends ("Parsing an event stream": a line
 // that starts with a colon is ignored).
@@ -151,14 +155,24 @@ struct BroadcastStage::Subscriber {
 struct BroadcastStage::Fanout {
     Fanout(asio::io_context& i, shm::BroadcastRing& r, std::size_t slot_index,
            const BroadcastSettings& s)
-        : io(i), ring(r), slot(r.slot(slot_index)), index(slot_index), settings(s), wake_fd(i) {}
+        : io(i),
+          ring(r),
+          slot(r.slot(slot_index)),
+          index(slot_index),
+          settings(s),
+          slice(std::min(pump_slice_bytes, s.buffer / 2)),
+          wake_fd(i),
+          pace_timer(i) {}
 
     asio::io_context& io;
     shm::BroadcastRing& ring;
     shm::BroadcastSlot& slot;
     std::size_t index;
     BroadcastSettings settings;
+    std::size_t slice;  // pump_slice_bytes, or less for a small buffer
     asio::posix::stream_descriptor wake_fd;
+    asio::steady_timer pace_timer;
+    bool pacing = false;  // the pump waits for subscribers that have a slice waiting
     shm::BroadcastRing::Cursor cursor;
     std::uint64_t last_id = 0;  // the newest event this reader has passed
     // Looked up by the event's channel as it lies in the scratch buffer, without a copy.
@@ -246,17 +260,42 @@ struct BroadcastStage::Fanout {
         return true;
     }
 
+    bool anyone_behind() const {
+        return std::any_of(all.begin(), all.end(), [this](const Subscriber* s) {
+            return !s->cut && s->pending.size() >= slice;
+        });
+    }
+
+    void pace() {
+        if (pacing) return;
+        pacing = true;
+        pace_timer.expires_after(pace_wait);
+        pace_timer.async_wait([this](boost::system::error_code ec) {
+            pacing = false;
+            pump(!ec);  // the wait ran out: one more slice, whoever is behind
+        });
+    }
+
+    // A subscriber's write completed: the pump may go on.
+    void on_sent() {
+        if (pacing && !anyone_behind()) pace_timer.cancel();
+    }
+
     void schedule() {
         if (pump_posted) return;
         pump_posted = true;
         asio::post(io, [this] { pump(); });
     }
 
-    void pump() {
+    void pump(bool forced = false) {
         pump_posted = false;
-        if (all.empty()) return;
+        if (all.empty() || pacing) return;
+        if (!forced && anyone_behind()) {
+            pace();
+            return;
+        }
         shm::BroadcastEvent event;
-        for (std::size_t taken = 0; taken < pump_slice_bytes;) {
+        for (std::size_t taken = 0; taken < slice;) {
             const auto read = ring.read(cursor, event, scratch);
             if (read == shm::BroadcastRing::Read::none) return;
             if (read == shm::BroadcastRing::Read::overrun) {
@@ -401,6 +440,7 @@ asio::awaitable<void> BroadcastStage::serve(http::Request& request, http::Respon
         sending.swap(s.pending);
         s.pending.clear();
         ok = co_await sink.send(nullptr, sending, false);
+        fanout.on_sent();
         next_heartbeat = Clock::now() + fanout.settings.heartbeat;
     }
     // A drain ends the stream as a complete response (the last chunk, END_STREAM), so that
