@@ -494,6 +494,32 @@ TEST(Broadcast, AGracefulStopEndsTheStreamCleanly) {
     EXPECT_EQ(server.stop(), 0);
 }
 
+// A reload retires the old workers: their streams end cleanly (EventSource reconnects), the
+// ring is kept, and a reconnect resumes with the ids going on.
+TEST(Broadcast, AReloadEndsStreamsAndKeepsTheRing) {
+    TempDir root;
+    root.write("pub.php", publish_script);
+    Server server(root.path(), broadcast_args({"--workers", "1"}));
+    Subscriber s(server.port(), "?channel=news");
+    ASSERT_EQ(s.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 1));
+    const std::string before = publish(server, "d=before");
+    auto e = s.next_event();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->id, before);
+    ::kill(server.pid(), SIGHUP);
+    EXPECT_TRUE(s.ends_cleanly(15s));
+    ASSERT_TRUE(server.wait_for_log("reload finished: generation 2", 15s)) << server.log();
+    const std::string after = publish(server, "d=after");
+    EXPECT_EQ(std::stoull(after), std::stoull(before) + 1);
+    Subscriber again(server.port(), "?channel=news", {"Last-Event-ID: " + before});
+    ASSERT_EQ(again.status(), 200);
+    auto resumed = again.next_event();
+    ASSERT_TRUE(resumed);
+    EXPECT_EQ(resumed->id, after);
+    EXPECT_EQ(resumed->data, "after");
+}
+
 TEST(Broadcast, OffByDefault) {
     TempDir root;
     root.write("pub.php", publish_script);
