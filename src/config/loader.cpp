@@ -465,6 +465,9 @@ void finalize(Config& config) {
              "must fit a quarter of [broadcast] ring (" + core::format_size(o.broadcast_ring) +
                  ") with the channel name: lower it or give the ring more memory");
     }
+    if (!o.broadcast_secret.empty() && o.broadcast_secret.size() < 32) {
+        fail("broadcast", "secret", "must be at least 32 characters (a random string)");
+    }
     if (o.broadcast && o.broadcast_buffer < 2 * o.broadcast_max_data) {
         fail("broadcast", "buffer",
              "must hold two events of [broadcast] max_data (" +

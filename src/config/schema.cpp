@@ -856,6 +856,17 @@ const std::vector<Option>& table() {
          .min = 0,
          .max = 3600000,
          .bind = count_field(&ServeOptions::broadcast_retry_ms)},
+        {.section = "broadcast",
+         .key = "secret",
+         .cli = "--broadcast-secret",
+         .value_name = "SECRET",
+         .doc = "Key of the HMAC-SHA256 that signs askr_broadcast_token()'s tokens for "
+                "`private-` channels (at least 32 characters). Unset, the master makes a "
+                "random one at start: tokens then stay good across reloads, not restarts. "
+                "Prefer the file or ASKR_BROADCAST_SECRET to the command line.",
+         .example = "\"a-long-random-string-of-32-characters-or-more\"",
+         .default_doc = "(random per start)",
+         .bind = text_field(&ServeOptions::broadcast_secret)},
 
         // [compression]
         {.section = "compression",

@@ -130,6 +130,7 @@ struct ServeOptions {
     std::uint64_t broadcast_buffer = 1ull << 20;        ///< unsent bytes per subscriber
     std::chrono::seconds broadcast_heartbeat{15};       ///< comment line when idle
     std::uint32_t broadcast_retry_ms = 3000;            ///< `retry:` sent at start
+    std::string broadcast_secret;  ///< signs private channels' tokens ("" = random per start)
     // Response compression (docs/compression.md).
     bool compression = true;              ///< compress responses the client accepts encoded
     unsigned compression_gzip_level = 5;  ///< gzip level, 1-9

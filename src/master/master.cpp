@@ -55,7 +55,8 @@ std::unique_ptr<shm::CacheTable> make_cache(const config::ServeOptions& options)
 std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& options,
                                                    std::size_t slots) {
     if (!options.broadcast) return nullptr;
-    return std::make_unique<shm::BroadcastRing>(options.broadcast_ring, slots);
+    return std::make_unique<shm::BroadcastRing>(options.broadcast_ring, slots,
+                                                options.broadcast_secret);
 }
 
 std::string describe_exit(int status) {

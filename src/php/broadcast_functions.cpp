@@ -2,10 +2,14 @@
 // (shm/broadcast_ring.hpp; docs/broadcasting.md is the reference). The PHP thread only
 // writes the event into the shared ring and wakes the workers' I/O threads; it never
 // writes to a subscriber.
+#include <time.h>
+
 #include <string>
+#include <vector>
 
 #include "php/sapi_internal.hpp"
 #include "shm/broadcast_ring.hpp"
+#include "shm/broadcast_token.hpp"
 
 extern "C" {
 #include "php.h"
@@ -71,6 +75,62 @@ PHP_FUNCTION(askr_broadcast) {
     RETURN_STR(zend_u64_to_str(id));
 }
 
+// A token longer-lived than this is a mistake (a timestamp passed as a duration).
+constexpr zend_long max_token_ttl = 366ll * 86400;
+
+// askr_broadcast_token(array $channels, int $ttl): string, a token that lets a browser
+// subscribe to `private-` channels among $channels for $ttl seconds (?token= or
+// Authorization: Bearer on GET /askr/events).
+PHP_FUNCTION(askr_broadcast_token) {
+    HashTable* list = nullptr;
+    zend_long ttl = 0;
+    ZEND_PARSE_PARAMETERS_START(2, 2)
+    Z_PARAM_ARRAY_HT(list)
+    Z_PARAM_LONG(ttl)
+    ZEND_PARSE_PARAMETERS_END();
+    if (!broadcast) {
+        zend_throw_error(nullptr,
+                         "askr_broadcast_token(): broadcasting is off; turn it on with "
+                         "[broadcast] enabled = true or --broadcast");
+        RETURN_THROWS();
+    }
+    std::vector<std::string> channels;
+    zval* item = nullptr;
+    ZEND_HASH_FOREACH_VAL(list, item) {
+        ZVAL_DEREF(item);
+        if (Z_TYPE_P(item) != IS_STRING) {
+            zend_argument_type_error(1, "must be an array of channel names (strings)");
+            RETURN_THROWS();
+        }
+        const std::string_view name(Z_STRVAL_P(item), Z_STRLEN_P(item));
+        if (const std::string why = shm::channel_name_error(name, broadcast_max_channel_length);
+            !why.empty()) {
+            zend_argument_value_error(1, "holds \"%s\", which %s",
+                                      std::string(name.substr(0, 80)).c_str(), why.c_str());
+            RETURN_THROWS();
+        }
+        channels.emplace_back(name);
+    }
+    ZEND_HASH_FOREACH_END();
+    if (channels.empty()) {
+        zend_argument_value_error(1, "must name at least one channel");
+        RETURN_THROWS();
+    }
+    if (ttl < 1 || ttl > max_token_ttl) {
+        zend_argument_value_error(2, "must be a number of seconds from 1 to %lld",
+                                  static_cast<long long>(max_token_ttl));
+        RETURN_THROWS();
+    }
+    const std::string token =
+        shm::make_broadcast_token(broadcast->secret(), channels, ::time(nullptr) + ttl);
+    RETURN_STRINGL(token.data(), token.size());
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_token, 0, 2, IS_STRING, 0)
+ZEND_ARG_TYPE_INFO(0, channels, IS_ARRAY, 0)
+ZEND_ARG_TYPE_INFO(0, ttl, IS_LONG, 0)
+ZEND_END_ARG_INFO()
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_broadcast, 0, 2, IS_STRING, 0)
 ZEND_ARG_TYPE_INFO(0, channel, IS_STRING, 0)
 ZEND_ARG_TYPE_INFO(0, data, IS_STRING, 0)
@@ -80,6 +140,7 @@ ZEND_END_ARG_INFO()
 }  // namespace
 
 const zend_function_entry broadcast_functions[] = {
-    ZEND_RAW_FENTRY("askr_broadcast", zif_askr_broadcast, arginfo_broadcast, 0) ZEND_FE_END};
+    ZEND_RAW_FENTRY("askr_broadcast", zif_askr_broadcast, arginfo_broadcast, 0) ZEND_RAW_FENTRY(
+        "askr_broadcast_token", zif_askr_broadcast_token, arginfo_token, 0) ZEND_FE_END};
 
 }  // namespace askr::php::detail

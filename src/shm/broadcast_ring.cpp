@@ -1,6 +1,7 @@
 #include "shm/broadcast_ring.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -74,7 +75,7 @@ std::string channel_name_error(std::string_view name, std::size_t max_length) {
     return {};
 }
 
-BroadcastRing::BroadcastRing(std::uint64_t ring_bytes, std::size_t slots)
+BroadcastRing::BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret)
     : capacity_(ring_capacity(ring_bytes)),
       slots_(slots),
       region_("the broadcast ring", magic, layout_version,
@@ -86,6 +87,12 @@ BroadcastRing::BroadcastRing(std::uint64_t ring_bytes, std::size_t slots)
     for (std::size_t i = 0; i < slots; ++i) {
         wake_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (!wake_fds_.back()) throw std::runtime_error("eventfd() failed (the broadcast ring)");
+    }
+    secret_ = std::move(secret);
+    if (secret_.empty()) {
+        secret_.resize(32);
+        if (::getrandom(secret_.data(), secret_.size(), 0) != static_cast<ssize_t>(secret_.size()))
+            throw std::runtime_error("getrandom() failed (the broadcast ring's secret)");
     }
 }
 

@@ -71,7 +71,9 @@ class BroadcastRing {
 
     /// Maps a ring of `ring_bytes` (rounded down to 8; at least 4096) with `slots` worker
     /// slots; throws std::runtime_error on failure. Pages are allocated when first written.
-    BroadcastRing(std::uint64_t ring_bytes, std::size_t slots);
+    /// `secret` signs private channels' tokens; empty: 32 random bytes, made here (so the
+    /// tokens of one server run are good across its reloads, not after a restart).
+    BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret = {});
     ~BroadcastRing();
     BroadcastRing(const BroadcastRing&) = delete;
     BroadcastRing& operator=(const BroadcastRing&) = delete;
@@ -106,6 +108,8 @@ class BroadcastRing {
     int wake_fd(std::size_t i) const { return wake_fds_[i].get(); }
     /// The slot's worker has exited: its subscribers are gone.
     void clear_slot(std::size_t i) const;
+    /// The key of private channels' tokens (shm/broadcast_token.hpp).
+    const std::string& secret() const { return secret_; }
     /// Sizes and counters.
     BroadcastInfo info() const;
     /// True when the header still says what it was created with.
@@ -128,6 +132,7 @@ class BroadcastRing {
     std::size_t slots_;
     Region region_;
     std::vector<core::UniqueFd> wake_fds_;
+    std::string secret_;
 };
 
 }  // namespace askr::shm

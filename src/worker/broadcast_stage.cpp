@@ -1,5 +1,6 @@
 #include "worker/broadcast_stage.hpp"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "core/log.hpp"
 #include "http/percent.hpp"
 #include "shm/broadcast_ring.hpp"
+#include "shm/broadcast_token.hpp"
 
 namespace askr::worker {
 
@@ -59,11 +61,47 @@ void append_number(std::string& out, std::uint64_t n) {
 // What a subscription asks for, from its query and headers.
 struct Subscription {
     std::vector<std::string> channels;
+    std::string token;  // ?token= or Authorization: Bearer
     bool resume = false;
     std::optional<std::uint64_t> last_id;  // none with `resume`: not a decimal id
 };
 
 // The refusal of a request for the events path, or 0 with `out` filled.
+// The refusal of a subscription to private channels, or 0: each `private-` channel must be
+// one the token names, and the token must be signed with this server's secret and unexpired.
+int check_private(const Subscription& subscription, const std::string& secret, std::string& why) {
+    const bool needs_token = std::any_of(
+        subscription.channels.begin(), subscription.channels.end(),
+        [](const std::string& c) { return c.starts_with(shm::private_channel_prefix); });
+    if (!needs_token) return 0;
+    if (subscription.token.empty()) {
+        why =
+            "private- channels need a token from askr_broadcast_token(): ?token= or "
+            "Authorization: Bearer";
+        return 401;
+    }
+    std::vector<std::string> allowed;
+    switch (shm::check_broadcast_token(secret, subscription.token, ::time(nullptr), allowed)) {
+        case shm::TokenCheck::ok:
+            break;
+        case shm::TokenCheck::expired:
+            why = "the token has expired; get a new one from askr_broadcast_token()";
+            return 403;
+        case shm::TokenCheck::malformed:
+        case shm::TokenCheck::bad_signature:
+            why = "the token is not one askr_broadcast_token() made on this server";
+            return 403;
+    }
+    for (const auto& channel : subscription.channels) {
+        if (channel.starts_with(shm::private_channel_prefix) &&
+            std::find(allowed.begin(), allowed.end(), channel) == allowed.end()) {
+            why = "the token does not allow channel \"" + channel + "\"";
+            return 403;
+        }
+    }
+    return 0;
+}
+
 int parse_subscription(const http::Request& request, const BroadcastSettings& settings,
                        Subscription& out, std::string& why) {
     if (request.method != "GET") {
@@ -80,10 +118,14 @@ int parse_subscription(const http::Request& request, const BroadcastSettings& se
         const std::string_view key = pair.substr(0, eq);
         const std::string_view raw =
             eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-        if (key != "channel" && key != "lastEventId") continue;
+        if (key != "channel" && key != "lastEventId" && key != "token") continue;
         if (!http::percent_decode(raw, value)) {
             why = "a malformed percent-escape in the query";
             return 400;
+        }
+        if (key == "token") {
+            out.token = value;
+            continue;
         }
         if (key == "lastEventId") {
             out.resume = true;
@@ -107,6 +149,10 @@ int parse_subscription(const http::Request& request, const BroadcastSettings& se
     if (out.channels.empty()) {
         why = "name at least one channel: " + std::string(broadcast_path) + "?channel=NAME";
         return 400;
+    }
+    if (const std::string_view authorization = request.header("authorization");
+        authorization.size() > 7 && authorization.substr(0, 7) == "Bearer ") {
+        out.token = authorization.substr(7);
     }
     // EventSource sends the last id it saw in Last-Event-ID when it reconnects (WHATWG
     // HTML, "server-sent events"); the query parameter is for a first connection of a
@@ -359,6 +405,7 @@ bool BroadcastStage::handle_now(http::Request& request, http::ResponseSink& sink
     Subscription subscription;
     std::string why;
     int status = parse_subscription(request, fanout_->settings, subscription, why);
+    if (status == 0) status = check_private(subscription, fanout_->ring.secret(), why);
     if (status == 0 && fanout_->closing) {
         status = 503;
         why = "this worker is stopping; reconnect";
@@ -374,6 +421,7 @@ bool BroadcastStage::handle_now(http::Request& request, http::ResponseSink& sink
     head.fields.add("Cache-Control", "no-store");
     if (status == 405) head.fields.add("Allow", "GET");
     if (status == 503) head.fields.add("Retry-After", "1");
+    if (status == 401) head.fields.add("WWW-Authenticate", "Bearer");
     sink.send_now(head, why + "\n");
     return true;
 }

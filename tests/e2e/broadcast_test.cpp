@@ -520,6 +520,42 @@ TEST(Broadcast, AReloadEndsStreamsAndKeepsTheRing) {
     EXPECT_EQ(resumed->data, "after");
 }
 
+TEST(Broadcast, PrivateChannelsNeedATokenThatNamesThem) {
+    TempDir root;
+    root.write("pub.php", publish_script);
+    root.write("token.php", R"PHP(<?php
+try {
+    echo askr_broadcast_token(explode(',', $_GET['c']), (int)($_GET['ttl'] ?? 60));
+} catch (Throwable $e) {
+    echo get_class($e), ': ', $e->getMessage();
+}
+)PHP");
+    Server server(root.path(), broadcast_args());
+    const std::string token = get(server.url("/token.php?c=private-a,public")).body;
+    ASSERT_EQ(token.find(':'), std::string::npos) << token;
+    EXPECT_EQ(get(server.url("/askr/events?channel=private-a")).status, 401);
+    EXPECT_EQ(get(server.url("/askr/events?channel=private-a&token=x" + token)).status, 403);
+    EXPECT_EQ(get(server.url("/askr/events?channel=private-b&token=" + token)).status, 403);
+    const std::string other = get(server.url("/token.php?c=private-b")).body;
+    EXPECT_EQ(get(server.url("/askr/events?channel=private-a&token=" + other)).status, 403);
+    EXPECT_EQ(get(server.url("/token.php?c=private-a&ttl=0")).body,
+              "ValueError: askr_broadcast_token(): Argument #2 ($ttl) must be a number of "
+              "seconds from 1 to 31622400");
+
+    Subscriber by_query(server.port(), "?channel=private-a&channel=news&token=" + token);
+    ASSERT_EQ(by_query.status(), 200);
+    Subscriber by_header(server.port(), "?channel=private-a", {"Authorization: Bearer " + token});
+    ASSERT_EQ(by_header.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 2));
+    const std::string id = publish(server, "c=private-a&d=secret");
+    for (Subscriber* s : {&by_query, &by_header}) {
+        auto e = s->next_event();
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->id, id);
+        EXPECT_EQ(e->data, "secret");
+    }
+}
+
 TEST(Broadcast, OffByDefault) {
     TempDir root;
     root.write("pub.php", publish_script);
