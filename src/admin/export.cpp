@@ -150,12 +150,18 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
     json broadcast = nullptr;  // null: broadcasting is off
     if (m.broadcast) {
         const shm::BroadcastInfo& b = *m.broadcast;
-        broadcast = {{"subscribers", b.subscribers}, {"subscriptions", b.connects},
-                     {"refused", b.refused},         {"published", b.published},
-                     {"deliveries", b.deliveries},   {"drops", b.drops},
-                     {"resets", b.resets},           {"last_id", b.last_id},
-                     {"oldest_id", b.oldest_id},     {"ring_bytes", b.ring_bytes},
-                     {"ring_used_bytes", b.used_bytes}, {"lock_steals", b.lock_steals}};
+        broadcast = {{"subscribers", b.subscribers},
+                     {"subscriptions", b.connects},
+                     {"refused", b.refused},
+                     {"published", b.published},
+                     {"deliveries", b.deliveries},
+                     {"drops", b.drops},
+                     {"resets", b.resets},
+                     {"last_id", b.last_id},
+                     {"oldest_id", b.oldest_id},
+                     {"ring_bytes", b.ring_bytes},
+                     {"ring_used_bytes", b.used_bytes},
+                     {"lock_steals", b.lock_steals}};
     }
     return {
         {"uptime_seconds", uptime_seconds(status)},
@@ -256,7 +262,8 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
                "Subscriptions, by result: accepted, or refused by a limit.")
             .sample(b.connects, label("result", "accepted"))
             .sample(b.refused, label("result", "refused"));
-        Family(out, "askr_broadcast_published_total", "counter", "Events askr_broadcast() published.")
+        Family(out, "askr_broadcast_published_total", "counter",
+               "Events askr_broadcast() published.")
             .sample(b.published);
         Family(out, "askr_broadcast_deliveries_total", "counter",
                "Events written to subscribers (one per subscriber and event).")

@@ -459,8 +459,8 @@ void finalize(Config& config) {
              "is larger than [cache] memory (" + core::format_size(o.cache_memory) +
                  "): lower it or give the cache more memory");
     }
-    if (o.broadcast && o.broadcast_max_data + 2 * o.broadcast_max_channel_length >
-                           o.broadcast_ring / 4 - 64) {
+    if (o.broadcast &&
+        o.broadcast_max_data + 2 * o.broadcast_max_channel_length > o.broadcast_ring / 4 - 64) {
         fail("broadcast", "max_data",
              "must fit a quarter of [broadcast] ring (" + core::format_size(o.broadcast_ring) +
                  ") with the channel name: lower it or give the ring more memory");

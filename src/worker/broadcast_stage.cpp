@@ -276,9 +276,10 @@ struct BroadcastStage::Fanout {
     void deliver(Subscriber& s, std::uint64_t id) {
         if (s.cut || id <= s.last_id) return;
         s.last_id = id;
-        if (s.pending.size() + formatted.size() > settings.buffer) {
+        if (!s.pending.empty() && s.pending.size() + formatted.size() > settings.buffer) {
             // It does not read: cut it off rather than hold more for it (it reconnects and
-            // resumes from its Last-Event-ID, or gets askr-reset).
+            // resumes from its Last-Event-ID, or gets askr-reset). One event is always
+            // taken, however long its data lines make it: the buffer bounds what piles up.
             s.cut = true;
             slot.drops.fetch_add(1, std::memory_order_relaxed);
             s.sink->cut();
