@@ -556,6 +556,47 @@ try {
     }
 }
 
+// Recycling (--max-requests) drains the worker as a stop does: the stream ends cleanly and
+// a reconnect to the next worker resumes without a gap.
+TEST(Broadcast, RecyclingEndsTheStreamAndAReconnectResumes) {
+    TempDir root;
+    root.write("pub.php", publish_script);
+    Server server(root.path(), broadcast_args({"--workers", "1", "--max-requests", "5"}));
+    Subscriber s(server.port(), "?channel=news");  // request 1
+    ASSERT_EQ(s.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 1));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(publish(server, "d=e" + std::to_string(i)));
+    // What reached the stream before the drain ended it (the 4th event was published once
+    // the drain had begun: it may or may not be among them), then the end.
+    std::vector<std::string> seen;
+    while (auto e = s.next_event(15s)) seen.push_back(e->id);
+    EXPECT_TRUE(s.ends_cleanly(1s));  // the last chunk came before the close
+    ASSERT_FALSE(seen.empty());
+    ASSERT_LE(seen.size(), ids.size());
+    for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], ids[i]);
+    const std::string last_seen = seen.back();
+    EXPECT_TRUE(s.ends_cleanly(15s));
+    std::unique_ptr<Subscriber> again;
+    for (int attempt = 0; attempt < 100; ++attempt) {  // until the next worker serves
+        again =
+            std::make_unique<Subscriber>(server.port(), "?channel=news",
+                                         std::vector<std::string>{"Last-Event-ID: " + last_seen});
+        if (again->status() == 200) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(again->status(), 200);
+    for (std::size_t i = seen.size(); i < ids.size(); ++i) {
+        auto resumed = again->next_event();
+        ASSERT_TRUE(resumed);
+        EXPECT_EQ(resumed->id, ids[i]);
+    }
+    const std::string live = publish(server, "d=live");
+    auto next = again->next_event();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->id, live);
+}
+
 TEST(Broadcast, OffByDefault) {
     TempDir root;
     root.write("pub.php", publish_script);
