@@ -597,6 +597,21 @@ TEST(Broadcast, RecyclingEndsTheStreamAndAReconnectResumes) {
     EXPECT_EQ(next->id, live);
 }
 
+TEST(Broadcast, TheExampleChatRoundTrips) {
+    Server server(std::string(ASKR_SOURCE_DIR) + "/examples/broadcast/public", broadcast_args());
+    EXPECT_NE(get(server.url("/")).body.find("new EventSource('/askr/events?channel=chat')"),
+              std::string::npos);
+    Subscriber s(server.port(), "?channel=chat");
+    ASSERT_EQ(s.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 1));
+    const auto sent = request(server.url("/publish.php"), {.method = "POST", .body = "text=hi"});
+    ASSERT_EQ(sent.status, 200);
+    auto e = s.next_event();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->id + "\n", sent.body);
+    EXPECT_NE(e->data.find("\"text\":\"hi\""), std::string::npos) << e->data;
+}
+
 TEST(Broadcast, OffByDefault) {
     TempDir root;
     root.write("pub.php", publish_script);
