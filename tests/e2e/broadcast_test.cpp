@@ -405,6 +405,61 @@ TEST(Broadcast, TwoSubscriptionsOnOneHttp2ConnectionAndAGracefulStopEndsThem) {
     EXPECT_EQ(server.stop(), 0);
 }
 
+// Over HTTP/2 a subscriber that does not read is a stream whose window the client never
+// opens: that stream is reset (RST_STREAM CANCEL) when its buffer is full, and the other
+// stream of the same connection gets the whole burst.
+TEST(Broadcast, AStalledHttp2StreamIsResetAndItsNeighbourGetsEverything) {
+    using namespace askr::test::h2;
+    TempDir root;
+    root.write("pub.php", publish_script);
+    Server server(root.path(),
+                  broadcast_args({"--workers", "1", "--broadcast-buffer", "64K",
+                                  "--broadcast-max-data", "8K", "--broadcast-ring", "16M"}));
+    RawH2 client(server.port());
+    ASSERT_TRUE(client.handshake({{0x4, 4096}}));  // SETTINGS_INITIAL_WINDOW_SIZE: 4 KB a stream
+    client.send(frame(HEADERS, END_HEADERS | END_STREAM, 1,
+                      request_block("GET", "/askr/events?channel=news")));
+    client.send(frame(HEADERS, END_HEADERS | END_STREAM, 3,
+                      request_block("GET", "/askr/events?channel=news")));
+    ASSERT_TRUE(client.until(HEADERS, 5s, 1u));
+    ASSERT_TRUE(client.until(HEADERS, 5s, 3u));
+    ASSERT_TRUE(wait_for_subscribers(server, 2));
+    auto grant = [](std::size_t n) {
+        const auto v = static_cast<std::uint32_t>(n);
+        return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                           static_cast<char>(v >> 8), static_cast<char>(v)};
+    };
+    std::thread publisher([&] { publish(server, "n=300&size=4000"); });
+    std::string body;  // stream 3's
+    bool reset = false;
+    for (int i = 0; i < 20000; ++i) {
+        if (reset && body.find("id: 300\n") != std::string::npos) break;
+        auto f = client.next(10s);
+        if (!f) break;
+        if (f->type == RST_STREAM && f->stream == 1) {
+            EXPECT_EQ(f->error_code(), 0x8u);  // CANCEL
+            reset = true;
+        }
+        if (f->type != DATA || f->payload.empty()) continue;
+        // The connection's window always reopens; only stream 3's does.
+        std::string updates = frame(WINDOW_UPDATE, 0, 0, grant(f->payload.size()));
+        if (f->stream == 3) {
+            body += f->payload;
+            updates += frame(WINDOW_UPDATE, 0, 3, grant(f->payload.size()));
+        }
+        client.send(updates);
+    }
+    publisher.join();
+    EXPECT_TRUE(reset) << "the stalled stream was not reset";
+    std::size_t events = 0;
+    for (std::size_t at = body.find("\nid: "); at != std::string::npos;
+         at = body.find("\nid: ", at + 1))
+        ++events;
+    EXPECT_EQ(events, 300u);  // every event after the retry line
+    EXPECT_NE(body.find("id: 300\n"), std::string::npos);
+    EXPECT_EQ(metrics(server)["broadcast"]["drops"].get<int>(), 1);
+}
+
 TEST(Broadcast, ASubscriberThatDoesNotReadIsCutOffWhileAnotherGetsTheWholeBurst) {
     TempDir root;
     root.write("pub.php", publish_script);
