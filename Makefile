@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all deps build askr serve serve-laravel laravel-setup test unit e2e bench clean format
+.PHONY: all deps build askr serve serve-laravel laravel-setup test unit e2e bench clean format deb
 
 all: build
 
@@ -20,6 +20,10 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # Only the server binary (the tests are not needed to serve).
 askr: deps $(BUILD_DIR)/CMakeCache.txt
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target askr
+
+# The Debian package: build/askr_VERSION_ARCH.deb (scripts/make-deb.sh; docs/production.md).
+deb: askr
+	@scripts/make-deb.sh $(BUILD_DIR)/askr $(BUILD_DIR)
 
 serve: askr
 	@echo "Askr serves examples/hello on http://$(LISTEN)/  (Ctrl-C stops it)"

@@ -31,8 +31,9 @@ packages=(
   php-laravel-framework php-psr-simple-cache
   # compression, Redis (cache and broadcasting across nodes), systemd readiness
   libbrotli-dev libzstd-dev libhiredis-dev libsystemd-dev redis-server php8.2-redis
-  # packaging (make deb: dpkg-shlibdeps comes with dpkg-dev, lintian checks the package)
-  dpkg-dev lintian
+  # packaging (make deb: dpkg-shlibdeps comes with dpkg-dev, lintian checks the package,
+  # systemd-analyze the unit)
+  dpkg-dev lintian systemd
   # more anchors: APCu (the cache benchmark), Caddy 2 and h2o (front servers)
   php8.2-apcu caddy h2o
 )

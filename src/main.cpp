@@ -15,8 +15,13 @@
 #include "core/suggest.hpp"
 #include "doctor/config_check.hpp"
 #include "doctor/doctor.hpp"
+#include "doctor/version.hpp"
 #include "master/control_socket.hpp"
 #include "master/master.hpp"
+
+namespace askr {
+extern const char* const build_commit;  ///< generated/commit.cpp (scripts/commit.cmake)
+}
 
 namespace {
 
@@ -96,7 +101,7 @@ int main(int argc, char** argv) {
         "Askr: a PHP application server. PHP runs inside the server process: "
         "no FastCGI, no php-fpm, no proxy in front.",
         "askr"};
-    app.set_version_flag("--version,-V", std::string("askr ") + ASKR_VERSION);
+    app.set_version_flag("--version,-V", doctor::version_report(build_commit));
     app.require_subcommand(1);
 
     auto* serve_command =
@@ -129,6 +134,10 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand(
         "config-check", "Validate a configuration file without starting (exit 0 valid, 2 not)");
     check->add_option("file", check_file, "The file (default: $ASKR_CONFIG, else ./askr.toml)");
+
+    auto* version = app.add_subcommand(
+        "version", "Print Askr's version and commit and the versions of PHP, OpenSSL, nghttp2, "
+                   "zlib, brotli and zstd it runs with");
 
     auto* docs = app.add_subcommand(
         "config-docs", "Print docs/configuration.md, generated from the option schema");
@@ -172,6 +181,10 @@ int main(int argc, char** argv) {
         }
     }
     if (check->parsed()) return doctor::run_config_check(check_file);
+    if (version->parsed()) {
+        std::fputs(doctor::version_report(build_commit).c_str(), stdout);
+        return 0;
+    }
     if (docs->parsed()) {
         std::fputs(config::configuration_markdown().c_str(), stdout);
         return 0;

@@ -3,6 +3,8 @@
 // framework (php-laravel-framework, with its dependencies' autoloaders) and a PSR-4
 // loader for the app's own namespaces.
 require_once '/usr/share/php/Illuminate/autoload.php';
+// Askr's integration (the `askr` cache store), from this repository's integrations/.
+require_once __DIR__ . '/../../integrations/laravel/autoload.php';
 
 spl_autoload_register(static function (string $class): void {
     static $prefixes = [

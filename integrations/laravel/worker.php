@@ -27,10 +27,18 @@ if ($base === null || !is_file($base . '/bootstrap/app.php')) {
 // composer's autoloader, or the one of an app without composer (Debian's packaged framework).
 require is_file($base . '/vendor/autoload.php') ? $base . '/vendor/autoload.php' : $base . '/autoload.php';
 
+// Askr's integration (the `askr` cache store): next to this script, or the app's composer.
+if (is_file(__DIR__ . '/autoload.php')) {
+    require_once __DIR__ . '/autoload.php';
+}
+
 /** @var \Illuminate\Foundation\Application $app */
 $app = require_once $base . '/bootstrap/app.php';
 $kernel = $app->make(HttpKernel::class);
 $kernel->bootstrap();  // environment, configuration, facades, providers registered and booted
+if (class_exists(Askr\Laravel\AskrServiceProvider::class) && !$app->getProvider(Askr\Laravel\AskrServiceProvider::class)) {
+    $app->register(Askr\Laravel\AskrServiceProvider::class);  // the app does not list it itself
+}
 
 // Services every request uses, resolved once (Octane's "warm" list).
 foreach (['auth', 'cache', 'cache.store', 'config', 'cookie', 'db', 'db.factory', 'encrypter', 'files', 'hash',

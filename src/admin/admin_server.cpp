@@ -40,12 +40,19 @@ bool loopback_host(std::string_view host) {
     return host == "localhost" || host.starts_with("127.");
 }
 
-struct Reply {
+}  // namespace
+
+struct AdminServer::Reply {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::string extra_fields;
 };
+
+namespace {
+
+using Reply = AdminServer::Reply;
+using nlohmann::json;
 
 Reply json_reply(int status, const nlohmann::json& body) {
     return {status, "application/json", body.dump(2) + "\n", {}};
@@ -65,6 +72,7 @@ struct AdminServer::Client {
     std::string out;
     std::size_t sent = 0;
     bool responding = false;
+    bool waiting_reload = false;  ///< POST /api/reload?wait=1: answered when the reload ends
 
     Client(int socket, const http::h1::Limits& limits)
         : fd(socket), deadline(Clock::now() + client_deadline), parser(limits) {
@@ -172,7 +180,7 @@ void AdminServer::read_from(Client& client) {
     }
     if (result.status == http::h1::Parser::Status::complete) {
         answer(client);
-        write_to(client);
+        if (!client.waiting_reload) write_to(client);
     }
 }
 
@@ -207,7 +215,21 @@ void AdminServer::answer(Client& client) {
          authorization.size() - bearer.size() == token.size() &&
          CRYPTO_memcmp(authorization.data() + bearer.size(), token.data(), token.size()) == 0);
     const bool public_page = path == "/" || path == "/favicon.ico";
-    if (token.empty() && !loopback_host(request.header("host"))) {
+    // Load balancers and orchestrators probe these with whatever Host they use and no
+    // token; they say only whether the server is up and serving.
+    const bool probe = path == "/health" || path == "/ready";
+    if (probe) {
+        if (!read_only) {
+            reply = error_reply(405, "use GET");
+            reply.extra_fields = "Allow: GET, HEAD\r\n";
+        } else if (path == "/health") {
+            reply = json_reply(200, health_json(supervisor_.supervisor_status()));
+        } else {
+            bool ready = false;
+            auto body = ready_json(supervisor_.supervisor_status(), scoreboard_, ready);
+            reply = json_reply(ready ? 200 : 503, body);
+        }
+    } else if (token.empty() && !loopback_host(request.header("host"))) {
         reply = error_reply(421,
                             "without --admin-token, the admin listener answers only to 127.0.0.1, "
                             "[::1] or localhost");
@@ -264,12 +286,42 @@ void AdminServer::answer(Client& client) {
         } else {
             supervisor_.request_reload();
             const auto status = supervisor_.supervisor_status();
+            if (request.query() == "wait=1" && status.reloading) {
+                // Answered by reload_ended(): a deploy script learns whether it took.
+                client.waiting_reload = true;
+                client.deadline = Clock::now() + options_.boot_timeout + options_.canary_seconds +
+                                  std::chrono::seconds(30);
+                return;
+            }
             reply = json_reply(202, {{"reload", "started"}, {"generation", status.generation}});
         }
     } else {
         reply = error_reply(
-            404, "no such endpoint; see /api/status, /api/metrics, /metrics, POST /api/reload");
+            404, "no such endpoint; see /api/status, /api/metrics, /metrics, /health, /ready, POST "
+            "/api/reload");
     }
+    respond(client, reply, head);
+    spdlog::debug("admin: {} {} {}", request.method, request.target, reply.status);
+}
+
+void AdminServer::reload_ended(const SupervisorStatus& status) {
+    for (auto& c : clients_) {
+        if (!c->waiting_reload || !c->fd) continue;
+        c->waiting_reload = false;
+        const bool failed = status.stopping || status.last_reload_failed;
+        json body = {{"reload", failed ? "failed" : "succeeded"},
+                     {"generation", status.generation}};
+        if (status.stopping) {
+            body["error"] = "the server is stopping";
+        } else if (failed) {
+            body["error"] = status.last_reload_error;
+        }
+        respond(*c, json_reply(failed ? 409 : 200, body), false);
+        write_to(*c);
+    }
+}
+
+void AdminServer::respond(Client& client, const Reply& reply, bool head) {
     std::string& out = client.out;
     out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
           std::string(http::reason_phrase(reply.status)) + "\r\n";
@@ -280,7 +332,6 @@ void AdminServer::answer(Client& client) {
     out += reply.extra_fields;
     out += "\r\n";
     if (!head) out += reply.body;
-    spdlog::debug("admin: {} {} {}", request.method, request.target, reply.status);
 }
 
 }  // namespace askr::admin

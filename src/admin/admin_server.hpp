@@ -17,6 +17,17 @@
 
 namespace askr::admin {
 
+/// One sidecar (a queue worker or the scheduler), for GET /api/status and `askr status`.
+struct SidecarStatus {
+    std::string name;                ///< "queue:0", "scheduler"
+    pid_t pid = 0;                   ///< 0 when not running
+    std::uint32_t generation = 0;    ///< of the running process
+    std::string state;               ///< "running", "stopping", "starting", "waiting"
+    double uptime_seconds = 0;       ///< of the running process
+    unsigned restarts = 0;           ///< starts after the first (queue); runs (scheduler)
+    std::string last_exit;           ///< how the last one ended ("" before any did)
+};
+
 /// What only the master knows about itself, for GET /api/status.
 struct SupervisorStatus {
     std::uint32_t generation = 0;  ///< the newest generation
@@ -29,6 +40,7 @@ struct SupervisorStatus {
     bool stopping = false;
     std::chrono::steady_clock::duration uptime{};
     unsigned workers_configured = 0;
+    std::vector<SidecarStatus> sidecars;
 };
 
 /// The master, as the admin listener sees it.
@@ -69,14 +81,19 @@ class AdminServer {
     void on_poll(std::span<const pollfd> fds);
     /// True while no admin client is connected (nothing has a deadline to watch).
     bool idle() const { return clients_.empty(); }
+    /// A reload has ended (succeeded or failed, or the server stops): answers the clients
+    /// of POST /api/reload?wait=1.
+    void reload_ended(const SupervisorStatus& status);
 
     struct Client;  ///< one admin connection (admin_server.cpp)
+    struct Reply;   ///< one answer (admin_server.cpp)
 
   private:
     void accept_clients();
     void read_from(Client& client);
     void write_to(Client& client);
     void answer(Client& client);
+    void respond(Client& client, const Reply& reply, bool head);
 
     const config::ServeOptions& options_;
     const shm::Scoreboard& scoreboard_;

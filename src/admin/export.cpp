@@ -106,6 +106,22 @@ json last_reload_json(const SupervisorStatus& status) {
 
 }  // namespace
 
+json sidecar_list(const SupervisorStatus& status) {
+    json sidecars = json::array();
+    for (const auto& s : status.sidecars) {
+        sidecars.push_back({
+            {"name", s.name},
+            {"pid", s.pid ? json(s.pid) : json(nullptr)},
+            {"generation", s.pid ? json(s.generation) : json(nullptr)},
+            {"state", s.state},
+            {"uptime_seconds", s.pid ? json(s.uptime_seconds) : json(nullptr)},
+            {"restarts", s.restarts},
+            {"last_exit", s.last_exit.empty() ? json(nullptr) : json(s.last_exit)},
+        });
+    }
+    return sidecars;
+}
+
 json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard) {
     return {
         {"version", ASKR_VERSION},
@@ -120,7 +136,42 @@ json status_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboa
         {"stopping", status.stopping},
         {"scoreboard_valid", scoreboard.valid()},
         {"workers", worker_list(scoreboard)},
+        {"sidecars", sidecar_list(status)},
     };
+}
+
+json health_json(const SupervisorStatus& status) {
+    return {{"status", status.stopping ? "stopping" : "up"},
+            {"generation", status.generation},
+            {"uptime_seconds", uptime_seconds(status)}};
+}
+
+json ready_json(const SupervisorStatus& status, const shm::Scoreboard& scoreboard, bool& ready) {
+    std::size_t accepting = 0, starting = 0, failing = 0;
+    for (std::size_t i = 0; scoreboard.valid() && i < scoreboard.size(); ++i) {
+        const auto state = scoreboard.slot(i).state.load(std::memory_order_relaxed);
+        if (state == shm::WorkerState::idle || state == shm::WorkerState::busy) ++accepting;
+        if (state == shm::WorkerState::starting) ++starting;
+        if (state == shm::WorkerState::failing) ++failing;
+    }
+    ready = !status.stopping && accepting > 0;
+    json body = {{"ready", ready},
+                 {"generation", status.generation},
+                 {"workers_accepting", accepting},
+                 {"workers_configured", status.workers_configured}};
+    if (status.stopping) {
+        body["reason"] = "stopping: the server finishes what it has and takes nothing new";
+    } else if (!scoreboard.valid()) {
+        body["reason"] = "the scoreboard's header is damaged (a stray write); restart the server";
+    } else if (accepting == 0 && failing > 0) {
+        body["reason"] = std::to_string(failing) +
+                         " worker(s) failing: the worker script ends before "
+                         "askr_handle_request() (see the log)";
+    } else if (accepting == 0) {
+        body["reason"] = "starting: " + std::to_string(starting) +
+                         " worker(s) starting, none accepting requests yet";
+    }
+    return body;
 }
 
 json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,

@@ -306,6 +306,16 @@ std::string absolute(const std::string& path) {
     return fs::absolute(path).lexically_normal().string();
 }
 
+// A health or readiness path: compared with request targets byte for byte, so it must be
+// one a client sends as it is.
+bool valid_probe_path(const std::string& path) {
+    return path.size() <= 256 && path.front() == '/' &&
+           std::all_of(path.begin(), path.end(), [](char c) {
+               const auto u = static_cast<unsigned char>(c);
+               return u > 0x20 && u < 0x7f && c != '?' && c != '#' && c != '%';
+           });
+}
+
 }  // namespace
 
 ConfigErrors::ConfigErrors(std::vector<std::string> messages)
@@ -418,6 +428,17 @@ void finalize(Config& config) {
             dir = real.string();
         }
     }
+    for (const auto& [key, path] : {std::pair{"health_path", &o.health_path},
+                                     std::pair{"ready_path", &o.ready_path}}) {
+        if (!path->empty() && !valid_probe_path(*path)) {
+            fail("server", key,
+                 "expected an absolute path such as /healthz (no query, no fragment, no "
+                 "spaces), or \"\" for none");
+        }
+    }
+    if (!o.health_path.empty() && o.health_path == o.ready_path) {
+        fail("server", "ready_path", "is the same path as [server] health_path: choose another");
+    }
     if (o.listen.empty()) fail("server", "listen", "expected at least one address");
     if (o.index.empty() || o.index.find('/') != std::string::npos || o.index.front() == '.') {
         fail("server", "index", "expected a file name such as index.php or doku.php");
@@ -500,6 +521,24 @@ void finalize(Config& config) {
             o.worker_script = script.string();
         }
     }
+    for (auto [section, script] : {std::pair{"queue", &o.queue_script},
+                                   std::pair{"scheduler", &o.scheduler_script}}) {
+        if (script->empty()) continue;
+        std::error_code ec;
+        auto real = fs::canonical(*script, ec);
+        if (ec || !fs::is_regular_file(real, ec)) {
+            fail(section, "script",
+                 *script + ": no such file (" +
+                     (ec ? ec.message() : std::string("not a regular file")) +
+                     "): expected the PHP script the sidecar runs");
+        } else {
+            *script = real.string();
+        }
+    }
+    if (o.queue_workers > 0 && o.queue_script.empty())
+        fail("queue", "workers", "needs [queue] script (--queue-script): the script they run");
+    if (o.queue_workers == 0 && !o.queue_script.empty())
+        fail("queue", "script", "is set but [queue] workers (--queue N) is 0: set how many");
     if (o.cow && o.worker_script.empty())
         fail("worker", "cow", "needs worker mode: set [worker] script (--worker)");
     if (o.paranoid && o.worker_script.empty()) {

@@ -308,6 +308,29 @@ const std::vector<Option>& table() {
          .default_doc = "(none: off)",
          .bind = list_field(&ServeOptions::sendfile_roots)},
         {.section = "server",
+         .key = "health_path",
+         .cli = "--health-path",
+         .value_name = "PATH",
+         .doc = "A path on the main listeners answered `200 ok` by the I/O thread, without PHP "
+                "and before the app's routes, for a load balancer's liveness probe. The admin "
+                "listener's /health and /ready answer the same questions for the whole server. "
+                "docs/proxies.md.",
+         .example = "\"/healthz\"",
+         .default_doc = "(none: off)",
+         .bind = text_field(&ServeOptions::health_path)},
+        {.section = "server",
+         .key = "ready_path",
+         .cli = "--ready-path",
+         .value_name = "PATH",
+         .doc = "A path on the main listeners answered `200 ready` while the worker that reads "
+                "it takes requests, and `503` once it drains (a graceful stop, a reload, "
+                "--max-requests) or before its worker script is ready: a load balancer stops "
+                "sending before connections are closed. Without PHP, before the app's routes. "
+                "docs/proxies.md.",
+         .example = "\"/readyz\"",
+         .default_doc = "(none: off)",
+         .bind = text_field(&ServeOptions::ready_path)},
+        {.section = "server",
          .key = "trusted_proxies",
          .type = Type::list,
          .cli = "--trusted-proxy",
@@ -868,6 +891,107 @@ const std::vector<Option>& table() {
          .default_doc = "(random per start)",
          .bind = text_field(&ServeOptions::broadcast_secret)},
 
+        // [reload]
+        {.section = "reload",
+         .key = "canary",
+         .type = Type::boolean,
+         .cli = "--canary",
+         .doc = "A reload (SIGHUP) starts one worker of the new generation beside the old ones "
+                "and watches it for canary_seconds: it must boot, stay alive, serve requests "
+                "and keep its share of 5xx answers within canary_error_margin of the old "
+                "generation's. Then the rest roll; otherwise the canary is retired and the old "
+                "generation serves on untouched (docs/reload.md).",
+         .example = "true",
+         .bind = flag_field(&ServeOptions::canary)},
+        {.section = "reload",
+         .key = "canary_seconds",
+         .type = Type::seconds,
+         .cli = "--canary-seconds",
+         .value_name = "S",
+         .doc = "How long the canary is watched once it can serve.",
+         .example = "30",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::canary_seconds)},
+        {.section = "reload",
+         .key = "canary_error_margin",
+         .type = Type::integer,
+         .cli = "--canary-error-margin",
+         .value_name = "PERCENT",
+         .doc = "Percentage points by which the canary's share of 5xx answers may exceed the "
+                "old generation's over the same seconds (5: 1% before, up to 6% allowed).",
+         .example = "10",
+         .min = 0,
+         .max = 100,
+         .bind = count_field(&ServeOptions::canary_error_margin)},
+
+        // [queue], [scheduler]
+        {.section = "queue",
+         .key = "workers",
+         .type = Type::integer,
+         .cli = "--queue",
+         .value_name = "N",
+         .doc = "Queue sidecars: N long-running PHP processes forked from the current "
+                "generation beside the web workers, each running [queue] script the way the CLI "
+                "would, restarted when they exit and stopped between jobs on shutdown and reload "
+                "(askr_sidecar_should_stop(); docs/sidecars.md).",
+         .example = "2",
+         .min = 0,
+         .max = 256,
+         .bind = count_field(&ServeOptions::queue_workers)},
+        {.section = "queue",
+         .key = "script",
+         .cli = "--queue-script",
+         .value_name = "FILE",
+         .doc = "The PHP script each queue sidecar runs: a loop that takes jobs and returns once "
+                "askr_sidecar_should_stop() says so (Laravel: integrations/laravel/queue.php).",
+         .example = "\"/srv/app/queue.php\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::queue_script)},
+        {.section = "queue",
+         .key = "stop_timeout",
+         .type = Type::seconds,
+         .cli = "--queue-stop-timeout",
+         .value_name = "S",
+         .doc = "Seconds a sidecar told to stop (shutdown, reload) has to finish its job and "
+                "return; past it, it is killed.",
+         .example = "300",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::queue_stop_timeout)},
+        {.section = "scheduler",
+         .key = "script",
+         .cli = "--scheduler-script",
+         .value_name = "FILE",
+         .doc = "A PHP script the built-in cron runs once a minute at second 0, in a fresh "
+                "sidecar, never two at once (a run still going at the next minute skips that "
+                "minute, logged). Laravel: integrations/laravel/scheduler.php (schedule:run).",
+         .example = "\"/srv/app/scheduler.php\"",
+         .default_doc = "(none)",
+         .bind = text_field(&ServeOptions::scheduler_script)},
+        {.section = "scheduler",
+         .key = "interval",
+         .type = Type::seconds,
+         .cli = "--scheduler-interval",
+         .value_name = "S",
+         .doc = "How often the scheduler runs, at wall-clock multiples of it: 60 is second 0 of "
+                "every minute, as cron and Laravel's schedule:run expect.",
+         .example = "300",
+         .min = 1,
+         .max = 3600,
+         .bind = seconds_field(&ServeOptions::scheduler_interval)},
+        {.section = "scheduler",
+         .key = "timeout",
+         .type = Type::seconds,
+         .cli = "--scheduler-timeout",
+         .value_name = "S",
+         .doc = "Seconds a scheduler run may take; past it, it is told to stop, and killed "
+                "[queue] stop_timeout later.",
+         .example = "120",
+         .min = 1,
+         .max = one_day,
+         .bind = seconds_field(&ServeOptions::scheduler_timeout)},
+
         // [compression]
         {.section = "compression",
          .key = "enabled",
@@ -1094,6 +1218,9 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"admin", "The admin listener (status API, metrics, dashboard)."},
         {"cache", "The shared-memory cache for PHP (docs/cache.md)."},
         {"broadcast", "Live broadcasting to browsers, Server-Sent Events (docs/broadcasting.md)."},
+        {"reload", "Rolling reloads: the canary (docs/reload.md)."},
+        {"queue", "Queue sidecars: PHP processes beside the web workers (docs/sidecars.md)."},
+        {"scheduler", "The built-in cron: a PHP script once a minute (docs/sidecars.md)."},
         {"compression", "Response compression: gzip, br, zstd (docs/compression.md)."},
         {"log", "Logging."},
     };

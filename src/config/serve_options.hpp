@@ -59,6 +59,8 @@ struct ServeOptions {
     /// X-Sendfile / X-Accel-Redirect: files under these directories (absolute realpaths)
     /// may be named by a PHP response; none = the headers are ordinary ones.
     std::vector<std::string> sendfile_roots;
+    std::string health_path;  ///< answered 200 by the I/O thread on the main listeners ("": off)
+    std::string ready_path;   ///< 200 while the worker takes requests, 503 draining ("": off)
     /// Peers whose forwarding headers (Forwarded, X-Forwarded-*) are believed: CIDR ranges
     /// or addresses, checked when read; none = every such header is an ordinary one
     std::vector<std::string> trusted_proxies;
@@ -96,6 +98,9 @@ struct ServeOptions {
     std::chrono::seconds shutdown_timeout{30};   ///< graceful stop: drain at most this long
     std::chrono::seconds request_timeout{0};  ///< wall clock a PHP request may run (0 = no limit)
     std::chrono::seconds boot_timeout{60};  ///< a reload's new worker must be able to serve by then
+    bool canary = false;                     ///< a reload watches one new worker before the rest
+    std::chrono::seconds canary_seconds{10};  ///< ... for this long
+    unsigned canary_error_margin = 5;  ///< its 5xx share may exceed the old one's by these points
     std::string log_level = "info";
     unsigned workers = 0;                  ///< worker processes (0 = number of cores)
     std::uint64_t max_requests = 0;        ///< recycle a worker after this many (0 = never)
@@ -106,6 +111,12 @@ struct ServeOptions {
     std::string group;  ///< ... and group (default: the user's)
     std::string control_socket;      ///< `askr status` socket ("" = default path)
     std::string worker_script;       ///< worker mode: the script that boots the app
+    unsigned queue_workers = 0;      ///< sidecars running queue_script (docs/sidecars.md)
+    std::string queue_script;        ///< the queue sidecars' script
+    std::chrono::seconds queue_stop_timeout{60};  ///< a sidecar told to stop is killed after this
+    std::string scheduler_script;    ///< run once a minute at second 0 in a sidecar ("" = none)
+    std::chrono::seconds scheduler_timeout{600};  ///< a scheduler run is told to stop after this
+    std::chrono::seconds scheduler_interval{60};  ///< runs at wall-clock multiples of this
     bool frankenphp_compat = false;  ///< frankenphp_handle_request(), FRANKENPHP_WORKER
     bool cow = false;                ///< boot the worker script in the zygote, fork warm workers
     bool paranoid = false;           ///< development: report app state that grows between requests

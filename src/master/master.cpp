@@ -24,8 +24,11 @@
 #include "core/log.hpp"
 #include "core/unique_fd.hpp"
 #include "http/tls/tls_context.hpp"
+#include "master/canary.hpp"
 #include "master/control_socket.hpp"
 #include "master/process_roles.hpp"
+#include "master/service_notify.hpp"
+#include "master/sidecars.hpp"
 #include "master/zygote.hpp"
 #include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
@@ -59,38 +62,6 @@ std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& o
                                                 options.broadcast_secret);
 }
 
-std::string describe_exit(int status) {
-    if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) {
-        const int s = WTERMSIG(status);
-        return std::string("killed by signal ") + std::to_string(s) + " (SIG" + sigabbrev_np(s) +
-               ")";
-    }
-    return "status " + std::to_string(status);
-}
-
-// A process role's restart delay: grows while it keeps dying young (crash loop).
-class Backoff {
-  public:
-    explicit Backoff(const ProcessRole& role) : role_(role) {}
-    /// Records an exit after `uptime`; returns the delay before the next start.
-    milliseconds on_exit(Clock::duration uptime, bool crashed) {
-        if (!crashed || uptime >= role_.min_uptime) {
-            streak_ = 0;
-            return milliseconds(0);
-        }
-        ++streak_;
-        if (streak_ == 1) return milliseconds(0);  // one early death is not a loop yet
-        auto delay = role_.first_backoff * (1 << std::min(streak_ - 2, 16));
-        return std::min<milliseconds>(delay, role_.max_backoff);
-    }
-    int streak() const { return streak_; }
-
-  private:
-    const ProcessRole& role_;
-    int streak_ = 0;
-};
-
 struct Generation {
     std::uint32_t number = 0;
     pid_t zygote = -1;
@@ -120,6 +91,8 @@ class Master final : public admin::Supervisor {
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
           broadcast_(make_broadcast(options, scoreboard_.size())),
+          sidecars_(options),
+          canary_(options, metrics_),
           admin_(options, scoreboard_, metrics_, *this, cache_.get(), broadcast_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
@@ -143,6 +116,8 @@ class Master final : public admin::Supervisor {
     void retire(Worker& worker, int signal);
     void finish_reload_if_done();
     void check_reload_progress(Generation& generation);
+    std::string serving_line() const;
+    void watch_canary(Generation& generation);
     void fail_reload(Generation& generation, const std::string& reason);
     void close_zygote_when_idle(Generation& generation);
     std::size_t spawns_in_flight() const;
@@ -172,6 +147,9 @@ class Master final : public admin::Supervisor {
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     std::unique_ptr<shm::CacheTable> cache_;  // askr_cache_*(); null with [cache] slots = 0
     std::unique_ptr<shm::BroadcastRing> broadcast_;  // askr_broadcast(); null when off
+    Sidecars sidecars_;                       // [queue] workers and [scheduler] (sidecars.hpp)
+    Canary canary_;                           // --canary: the reload's first new worker watched
+    ServiceNotifier notifier_;                // systemd's Type=notify ($NOTIFY_SOCKET)
     admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
@@ -305,12 +283,14 @@ int Master::run() {
         reap_children();
         pass_on_held();
         kill_hung_workers();
+        sidecars_.enforce_timeouts(Clock::now());
+        notifier_.watchdog(Clock::now());
         if (stopping_) {
             for (auto& g : generations_) close_zygote_when_idle(*g);
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
-            if (workers_.empty() && generations_.empty() && ::waitpid(-1, nullptr, WNOHANG) < 0 &&
-                errno == ECHILD) {
+            if (workers_.empty() && generations_.empty() && !sidecars_.any_running() &&
+                ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
                 ::unlink(control_path_.c_str());
                 for (const auto& socket : sockets_) {
                     if (!socket.unix_path.empty()) ::unlink(socket.unix_path.c_str());
@@ -323,6 +303,7 @@ int Master::run() {
                               workers_.size());
                 for (auto& [pid, w] : workers_) ::kill(pid, SIGKILL);
                 for (auto& g : generations_) ::kill(g->zygote, SIGKILL);
+                sidecars_.kill_all();
                 stop_deadline_ = Clock::now() + std::chrono::seconds(5);
             }
             continue;
@@ -357,6 +338,7 @@ void Master::start_generation() {
         setup.metrics = &metrics_;
         setup.cache = cache_.get();
         setup.broadcast = broadcast_.get();
+        setup.sidecar_stop_fds = &sidecars_.stop_fds();
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -376,8 +358,14 @@ void Master::handle_signal(int signal) {
             spdlog::info("{}: {} stop of {} worker(s)", sigabbrev_np(signal),
                          fast ? "fast" : "graceful", workers_.size());
             stopping_ = true;
-            stop_deadline_ = Clock::now() + options_.shutdown_timeout + std::chrono::seconds(5);
+            stop_deadline_ = Clock::now() +
+                             std::max(options_.shutdown_timeout, options_.queue_stop_timeout) +
+                             std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
+            sidecars_.stop_all(fast);  // between jobs: a job under way finishes
+            notifier_.stopping(std::string(fast ? "fast" : "graceful") + " stop of " +
+                               std::to_string(workers_.size()) + " worker(s)");
+            admin_.reload_ended(supervisor_status());  // a reload waited for will not end
             // The zygotes exit on EOF, once every worker they are forking has been named
             // (a worker in flight is retired when its "spawned" message arrives).
             break;
@@ -390,7 +378,15 @@ void Master::handle_signal(int signal) {
             }
             spdlog::info("SIGHUP: reload started (generation {})", next_generation_);
             metrics_.supervisor().reloads.add(1);
+            notifier_.reloading("reloading: generation " + std::to_string(next_generation_) +
+                                " is starting");
             reloading_ = true;
+            canary_.begin();
+            if (canary_.pending()) {
+                spdlog::info("reload: the first worker of generation {} is a canary, watched for {} s "
+                             "before the others roll",
+                             next_generation_, options_.canary_seconds.count());
+            }
             reload_tls();
             start_generation();
             break;
@@ -441,6 +437,7 @@ admin::SupervisorStatus Master::supervisor_status() const {
     status.stopping = stopping_;
     status.uptime = Clock::now() - started_;
     status.workers_configured = options_.workers;
+    status.sidecars = sidecars_.status();
     return status;
 }
 
@@ -486,16 +483,21 @@ void Master::reap_children() {
             on_worker_exit(worker, status);
             continue;
         }
+        if (sidecars_.on_exit(pid, status, stopping_)) continue;
         auto g = std::find_if(generations_.begin(), generations_.end(),
                               [pid](const auto& gen) { return gen->zygote == pid; });
         if (g != generations_.end()) {
             // What it said before exiting (workers it forked) still waits in the socket.
-            while ((*g)->control && !(*g)->spawning.empty()) {
-                const std::size_t before = (*g)->spawning.size();
+            auto unnamed = [&] {
+                return (*g)->spawning.size() + sidecars_.spawning_from((*g)->number);
+            };
+            while ((*g)->control && unnamed() > 0) {
+                const std::size_t before = unnamed();
                 read_zygote(**g);
-                if ((*g)->spawning.size() == before) break;
+                if (unnamed() == before) break;
             }
             for (std::uint32_t slot : (*g)->spawning) slot_taken_[slot] = false;
+            sidecars_.zygote_gone((*g)->number);
             const bool was_current = g->get() == current();
             const bool was_ready = (*g)->ready;
             const auto uptime = Clock::now() - (*g)->started;
@@ -540,6 +542,14 @@ void Master::on_worker_exit(const Worker& worker, int status) {
         return;
     }
     Generation* gen = current();
+    if (reloading_ && canary_.pending() && gen && worker.generation == gen->number &&
+        generations_.size() > 1) {
+        spdlog::error("worker {} (generation {}) {} while it was the canary", worker.pid,
+                      worker.generation, describe_exit(status));
+        fail_reload(*gen, "canary worker " + std::to_string(worker.pid) + " " +
+                              describe_exit(status) + " (see the log above)");
+        return;
+    }
     if (reloading_ && gen && worker.generation == gen->number && generations_.size() > 1 &&
         scoreboard_.slot(worker.slot).ready_ms.load(std::memory_order_relaxed) == 0) {
         spdlog::error("worker {} (generation {}) {} before it could serve", worker.pid,
@@ -603,6 +613,17 @@ void Master::read_zygote(Generation& generation) {
             }
             break;
         case ZygoteMessage::spawned: {
+            if (message.role != ZygoteMessage::worker) {
+                sidecars_.on_spawned(message, generation.number);
+                auto early = early_exits_.find(message.pid);
+                if (early != early_exits_.end()) {  // it exited before the zygote named it
+                    const int status = early->second;
+                    early_exits_.erase(early);
+                    sidecars_.on_exit(message.pid, status, stopping_);
+                }
+                close_zygote_when_idle(generation);
+                break;
+            }
             auto asked =
                 std::find(generation.spawning.begin(), generation.spawning.end(), message.slot);
             if (asked == generation.spawning.end()) break;  // not a slot it was asked for
@@ -690,7 +711,9 @@ std::size_t Master::spawns_in_flight() const {
 // A zygote exits when its control socket closes; it is closed only once every fork asked
 // of it has been named, so that no worker is left running unknown to the master.
 void Master::close_zygote_when_idle(Generation& generation) {
-    if (!generation.control || !generation.spawning.empty()) return;
+    if (!generation.control || !generation.spawning.empty() ||
+        sidecars_.spawning_from(generation.number) > 0)
+        return;
     if (stopping_ || generation.failed) generation.control.reset();
 }
 
@@ -707,6 +730,17 @@ void Master::retire(Worker& worker, int signal) {
 // with a deadline), the master looks every 50 ms: worker readiness is read from the
 // worker table. Otherwise events wake it (signals, SIGCHLD included, and the sockets) and
 // it looks once a second for requests past --request-timeout: an idle server sleeps.
+// What `systemctl status` shows on its Status: line.
+std::string Master::serving_line() const {
+    const Generation* gen = current();
+    std::string line = "serving with " + std::to_string(options_.workers) +
+                       " worker(s), generation " + std::to_string(gen ? gen->number : 0);
+    if (options_.queue_workers > 0)
+        line += ", " + std::to_string(options_.queue_workers) + " queue sidecar(s)";
+    if (!options_.scheduler_script.empty()) line += ", scheduler";
+    return line;
+}
+
 int Master::poll_timeout_ms() const {
     const Generation* gen = current();
     const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
@@ -714,7 +748,9 @@ int Master::poll_timeout_ms() const {
                          count_workers(gen->number, true) >= options_.workers &&
                          workers_.size() == options_.workers && admin_.idle() &&
                          held_.empty();
-    return settled ? 1000 : 50;
+    const int watchdog = static_cast<int>(notifier_.watchdog_period().count());
+    const int timeout = settled ? 1000 : 50;
+    return watchdog > 0 ? std::min(timeout, watchdog) : timeout;
 }
 
 // Keeps the wanted number of workers of the current generation, and rolls a reload
@@ -752,17 +788,27 @@ void Master::maintain() {
                          s.redirect_to_https ? " (redirects to https)" : "",
                          proxy);
         }
+        notifier_.ready(serving_line());
     }
     const auto now = Clock::now();
+    if (announced_ && !reloading_)
+        sidecars_.start_due(gen->control.get(), gen->number, now, std::chrono::system_clock::now());
     const std::size_t live = count_workers(gen->number, false);
     if (gen->spawning.empty() && live < options_.workers && now >= next_worker_start_) {
         // During a reload, start the next new worker only when the previous one is ready.
-        if (!reloading_ || count_workers(gen->number, true) == live) spawn_worker(*gen);
+        // With a canary under watch, only the canary of the new generation runs.
+        if ((!reloading_ || count_workers(gen->number, true) == live) &&
+            !(reloading_ && canary_.pending() && live >= 1))
+            spawn_worker(*gen);
     }
     if (!reloading_ && reload_pending_) {
         reload_pending_ = false;
         handle_signal(SIGHUP);
         return;
+    }
+    if (reloading_ && canary_.pending()) {
+        watch_canary(*gen);
+        if (canary_.pending() || !reloading_) return;  // still watched, or the reload failed
     }
     if (reloading_) {
         std::size_t ready_new = count_workers(gen->number, true);
@@ -813,19 +859,55 @@ void Master::check_reload_progress(Generation& generation) {
     }
 }
 
-// The old generation serves on untouched: the new one's workers (none of which ever took
-// a connection) are killed, its zygote exits once the forks asked of it are named.
+// --canary: the new generation's first worker, once it can serve, against the old ones.
+void Master::watch_canary(Generation& generation) {
+    std::optional<Canary::Seen> canary;
+    std::vector<Canary::Seen> old;
+    for (const auto& [pid, w] : workers_) {
+        if (w.retiring) continue;
+        if (w.generation != generation.number) {
+            old.push_back({pid, w.slot});
+            continue;
+        }
+        const auto state = scoreboard_.slot(w.slot).state.load(std::memory_order_acquire);
+        if (state == shm::WorkerState::idle || state == shm::WorkerState::busy)
+            canary = Canary::Seen{pid, w.slot};
+    }
+    if (!canary) return;  // still starting: check_reload_progress() watches the boot
+    std::string why;
+    switch (canary_.watch(*canary, old, Clock::now(), why)) {
+        case Canary::Verdict::watching:
+            return;
+        case Canary::Verdict::passed:
+            spdlog::info("canary passed: {}; rolling the other workers", why);
+            canary_.end();
+            return;
+        case Canary::Verdict::failed:
+            fail_reload(generation, why);
+            return;
+    }
+}
+
+// The old generation serves on untouched: the new one's workers that never took a
+// connection are killed, a canary that did drains; its zygote exits once the forks asked
+// of it are named.
 void Master::fail_reload(Generation& generation, const std::string& reason) {
     generation.failed = true;
     reloading_ = false;
+    canary_.end();
     last_reload_generation_ = generation.number;
     last_reload_failed_ = true;
     last_reload_error_ = "generation " + std::to_string(generation.number) + " " + reason;
     const Generation* serving = current();
     spdlog::error("reload failed: {}; generation {} keeps serving; fix it and reload again",
                   last_reload_error_, serving ? serving->number : 0);
+    admin_.reload_ended(supervisor_status());
+    notifier_.ready(serving_line() + "; last reload failed: " + last_reload_error_);
     for (auto& [pid, w] : workers_) {
-        if (w.generation == generation.number && !w.retiring) retire(w, SIGKILL);
+        if (w.generation != generation.number || w.retiring) continue;
+        // A canary that served holds connections: it drains them. The others never took one.
+        const bool served = scoreboard_.slot(w.slot).ready_ms.load(std::memory_order_relaxed) != 0;
+        retire(w, served ? SIGTERM : SIGKILL);
     }
     close_zygote_when_idle(generation);
 }
@@ -838,16 +920,22 @@ void Master::finish_reload_if_done() {
         if (w.generation != gen->number) return;  // old workers still draining
     }
     if (count_workers(gen->number, true) < options_.workers) return;
+    for (auto& g : generations_) {
+        if (g.get() != gen && sidecars_.spawning_from(g->number) > 0) return;  // named soon
+    }
     // Every old generation's zygote can go now.
     for (auto& g : generations_) {
         if (g.get() != gen) g->control.reset();
     }
+    sidecars_.roll_to(gen->number);  // after the web workers: each stops between jobs
     reloading_ = false;
     spdlog::info("reload finished: generation {} serving with {} worker(s)", gen->number,
                  options_.workers);
     last_reload_generation_ = gen->number;
     last_reload_failed_ = false;
     last_reload_error_.clear();
+    admin_.reload_ended(supervisor_status());
+    notifier_.ready(serving_line());
     // A SIGHUP that came during the reload starts the next one (maintain()).
 }
 
@@ -977,6 +1065,16 @@ std::string Master::status_text() const {
             static_cast<unsigned long long>(slot.connections_moved.load(std::memory_order_relaxed)),
             static_cast<double>(slot.rss_bytes.load(std::memory_order_relaxed)) / (1 << 20),
             started ? std::to_string(now - started).c_str() : "-");
+        out += line;
+    }
+    const auto sidecars = sidecars_.status();
+    if (!sidecars.empty()) out += "SIDECAR    PID      GEN  STATE     UPTIME(s)  RESTARTS  LAST EXIT\n";
+    for (const auto& s : sidecars) {
+        std::snprintf(line, sizeof line, "%-10s %-8s %-4s %-9s %-10s %-9u %s\n", s.name.c_str(),
+                      s.pid ? std::to_string(s.pid).c_str() : "-",
+                      s.pid ? std::to_string(s.generation).c_str() : "-", s.state.c_str(),
+                      s.pid ? std::to_string(static_cast<long>(s.uptime_seconds)).c_str() : "-",
+                      s.restarts, s.last_exit.empty() ? "-" : s.last_exit.c_str());
         out += line;
     }
     return out;

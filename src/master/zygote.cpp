@@ -46,8 +46,14 @@ void drop_privileges(const config::ServeOptions& options) {
     }
 }
 
-// In the worker (the zygote's grandchild): become the master's child, take the slot.
-worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
+// A fork asked of the zygote: what the new process becomes.
+struct Fork {
+    ZygoteMessage::Role role = ZygoteMessage::worker;
+    std::uint32_t slot = 0;
+};
+
+// In the zygote's grandchild: become the master's child.
+void adopt_process(const ZygoteSetup& setup) {
     ::close(setup.control_fd);
     // Wait to be adopted by the master (the intermediate child exits at once), then ask
     // for SIGTERM when the master dies: no orphan workers. The death signal is tied to
@@ -60,7 +66,11 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
 
+// In a worker: become the master's child, take the slot.
+worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot_index) {
+    adopt_process(setup);
     shm::WorkerSlot& slot = setup.scoreboard->slot(slot_index);
     slot.requests.store(0, std::memory_order_relaxed);
     slot.connections.store(0, std::memory_order_relaxed);
@@ -117,9 +127,35 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     exit_worker(identity, status);
 }
 
+// A sidecar: runs its script once (the master starts it again when it should) and exits.
+[[noreturn]] void become_sidecar(const ZygoteSetup& setup, Fork fork) {
+    adopt_process(setup);
+    const config::ServeOptions& options = *setup.options;
+    php::SidecarScript sidecar;
+    sidecar.document_root = options.root;
+    sidecar.stop_fd = (*setup.sidecar_stop_fds)[fork.slot].get();
+    if (fork.role == ZygoteMessage::scheduler) {
+        sidecar.filename = options.scheduler_script;
+        sidecar.role = "scheduler";
+    } else {
+        sidecar.filename = options.queue_script;
+        sidecar.role = "queue:" + std::to_string(fork.slot);
+    }
+    const std::string title = "askr: " + sidecar.role;
+    ::prctl(PR_SET_NAME, title.c_str());
+    int status = 1;
+    try {
+        status = php::run_sidecar_script(sidecar);
+    } catch (const std::exception& e) {
+        spdlog::error("{} {}: {}", sidecar.role, ::getpid(), e.what());
+    }
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+
 // Serves the master's fork requests until it closes the socket (the generation is over,
-// the zygote exits). Returns only in a forked worker, with its slot in the worker table.
-std::uint32_t serve_fork_requests(const ZygoteSetup& setup) {
+// the zygote exits). Returns only in a forked process, saying what it is to become.
+Fork serve_fork_requests(const ZygoteSetup& setup) {
     ZygoteMessage ready{};
     ready.type = ZygoteMessage::ready;
     send_message(setup.control_fd, ready);
@@ -129,15 +165,19 @@ std::uint32_t serve_fork_requests(const ZygoteSetup& setup) {
         if (n < 0 && errno == EINTR) continue;
         if (n != static_cast<ssize_t>(sizeof command))
             ::_exit(0);  // master closed: generation over
-        if (command.type != ZygoteMessage::spawn || command.slot >= setup.scoreboard->size())
+        if (command.type != ZygoteMessage::spawn) continue;
+        const bool sidecar = command.role != ZygoteMessage::worker;
+        if (sidecar ? !setup.sidecar_stop_fds || command.slot >= setup.sidecar_stop_fds->size()
+                    : command.slot >= setup.scoreboard->size())
             continue;
         std::fflush(nullptr);  // nothing buffered may be written twice
         pid_t intermediate = ::fork();
         if (intermediate == 0) {
             pid_t worker = ::fork();
-            if (worker == 0) return command.slot;
+            if (worker == 0) return {command.role, command.slot};
             ZygoteMessage spawned{};
             spawned.type = ZygoteMessage::spawned;
+            spawned.role = command.role;
             spawned.slot = command.slot;
             spawned.pid = worker;
             send_message(setup.control_fd, spawned);
@@ -154,8 +194,13 @@ class CowForkServer final : public php::ForkServer {
   public:
     explicit CowForkServer(const ZygoteSetup& setup) : setup_(setup) {}
 
-    php::RequestSource& serve_forks() override {
-        identity_ = adopt_worker(setup_, serve_fork_requests(setup_));
+    php::RequestSource* serve_forks() override {
+        const Fork fork = serve_fork_requests(setup_);
+        if (fork.role != ZygoteMessage::worker) {
+            sidecar_ = fork;
+            return nullptr;  // the template ends here; the sidecar starts afresh
+        }
+        identity_ = adopt_worker(setup_, fork.slot);
         try {
             runtime_ =
                 std::make_unique<worker::Runtime>(*setup_.options, *setup_.sockets, identity_);
@@ -163,8 +208,11 @@ class CowForkServer final : public php::ForkServer {
             spdlog::error("worker {}: {}", ::getpid(), e.what());
             exit_worker(identity_, 1);
         }
-        return runtime_->requests();
+        return &runtime_->requests();
     }
+
+    /// In a process forked to be a sidecar (the template has ended): what it runs.
+    Fork sidecar() const { return sidecar_; }
 
     void drain() override { runtime_->drain(); }
 
@@ -179,6 +227,7 @@ class CowForkServer final : public php::ForkServer {
     const ZygoteSetup& setup_;
     worker::WorkerIdentity identity_;
     std::unique_ptr<worker::Runtime> runtime_;
+    Fork sidecar_;
 };
 
 // What PHP sees of the environment: the variables [php] pass_env names, as the server
@@ -218,7 +267,11 @@ void run_zygote(const ZygoteSetup& setup) {
         send_message(setup.control_fd, reply);
         ::_exit(1);
     }
-    if (!setup.options->cow) become_worker(setup, serve_fork_requests(setup));
+    if (!setup.options->cow) {
+        const Fork fork = serve_fork_requests(setup);
+        if (fork.role != ZygoteMessage::worker) become_sidecar(setup, fork);
+        become_worker(setup, fork.slot);
+    }
 
     // --cow: boot the app here, fork the workers from inside askr_cow_ready().
     CowForkServer forks(setup);
@@ -226,6 +279,7 @@ void run_zygote(const ZygoteSetup& setup) {
     php::WorkerScript script{options.worker_script, options.root, options.frankenphp_compat,
                              options.paranoid};
     const php::TemplateEnd end = php::run_cow_template(script, forks);
+    if (end == php::TemplateEnd::became_sidecar) become_sidecar(setup, forks.sidecar());
     if (end != php::TemplateEnd::boot_failed) forks.finish(end);  // in a forked worker
     reply.type = ZygoteMessage::boot_failed;
     std::snprintf(reply.text, sizeof reply.text,

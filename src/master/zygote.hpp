@@ -28,7 +28,11 @@ struct ZygoteMessage {
         boot_failed =
             5,  ///< zygote → master (--cow): the worker script failed before askr_cow_ready()
     };
+    /// What a spawn forks: a web worker (`slot`: its scoreboard slot) or a sidecar (`slot`:
+    /// its index among the sidecars, whose stop eventfd it takes).
+    enum Role : std::uint32_t { worker = 0, queue = 1, scheduler = 2 };
     Type type;
+    Role role = worker;
     std::uint32_t slot = 0;
     pid_t pid = 0;
     char text[240] = {};
@@ -51,6 +55,8 @@ struct ZygoteSetup {
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
     shm::CacheTable* cache = nullptr;            ///< the shared-memory cache (null: off)
     shm::BroadcastRing* broadcast = nullptr;     ///< the broadcast ring (null: off)
+    const std::vector<core::UniqueFd>* sidecar_stop_fds =
+        nullptr;  ///< per sidecar: the master's "finish the job and return"
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

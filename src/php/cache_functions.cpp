@@ -345,6 +345,19 @@ PHP_FUNCTION(askr_cache_unlock) {
     RETURN_BOOL(t->remove_if_equal(CacheSpace::lock, view(name), view(owner)));
 }
 
+// askr_cache_lock_owner(string $name): ?string — who holds the lock, null when nobody does.
+PHP_FUNCTION(askr_cache_lock_owner) {
+    zend_string* name = nullptr;
+    ZEND_PARSE_PARAMETERS_START(1, 1)
+    Z_PARAM_STR(name)
+    ZEND_PARSE_PARAMETERS_END();
+    shm::CacheTable* t = table();
+    if (!t || !valid_key(name, 1)) RETURN_THROWS();
+    CacheType type{};
+    if (!t->get(CacheSpace::lock, view(name), type, scratch())) RETURN_NULL();
+    RETURN_STRINGL(scratch().data(), scratch().size());
+}
+
 // Calls `compute` and stores what it returns under `key`; the value goes to `out`. False
 // with an exception pending when the callable threw or returned what cannot be stored.
 bool compute_and_store(shm::CacheTable& t, const zend_string* key, zend_long ttl,
@@ -484,6 +497,9 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_unlock, 0, 2, _IS_BOOL, 0)
 ZEND_ARG_TYPE_INFO(0, name, IS_STRING, 0)
 ZEND_ARG_TYPE_INFO(0, owner, IS_STRING, 0)
 ZEND_END_ARG_INFO()
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_lock_owner, 0, 1, IS_STRING, 1)
+ZEND_ARG_TYPE_INFO(0, name, IS_STRING, 0)
+ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_remember, 0, 3, IS_MIXED, 0)
 ZEND_ARG_TYPE_INFO(0, key, IS_STRING, 0)
 ZEND_ARG_TYPE_INFO(0, ttl, IS_LONG, 0)
@@ -507,6 +523,8 @@ const zend_function_entry cache_functions[] = {
                                                            zif_askr_cache_remember,
                                                            arginfo_remember, 0)
                             ZEND_RAW_FENTRY("askr_cache_info", zif_askr_cache_info, arginfo_info, 0)
+                                ZEND_RAW_FENTRY("askr_cache_lock_owner", zif_askr_cache_lock_owner,
+                                                arginfo_lock_owner, 0)
                                 ZEND_FE_END};
 
 }  // namespace askr::php::detail

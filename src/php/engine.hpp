@@ -118,9 +118,11 @@ class ForkServer {
     virtual ~ForkServer() = default;
     /// Called once the app has booted (askr_cow_ready(), or the first
     /// askr_handle_request()): tells the master the generation is ready and forks workers
-    /// when it asks. Returns only in a forked worker, with that worker's request source
-    /// (its I/O thread running); in the zygote it never returns.
-    virtual RequestSource& serve_forks() = 0;
+    /// when it asks. Returns only in a forked process: in a worker, with that worker's
+    /// request source (its I/O thread running); nullptr in a process forked to be
+    /// something else (a sidecar), where the template's script must end at once. In the
+    /// zygote it never returns.
+    virtual RequestSource* serve_forks() = 0;
     /// In a forked worker whose script ended while requests were still wanted: stop
     /// accepting, so that the worker can exit and be forked again from the template.
     virtual void drain() = 0;
@@ -132,6 +134,7 @@ enum class TemplateEnd {
     worker_stopped,  ///< in a worker: no more requests (shutdown, reload, --max-requests)
     worker_ended,    ///< in a worker: the script ended (exit, fatal error) after serving
     worker_failed,   ///< in a worker: the script ended before serving anything
+    became_sidecar,  ///< in a process forked to be a sidecar: the template's script ended
 };
 
 /// --cow: runs the worker script in the zygote, where askr_cow_ready() hands over to
@@ -139,6 +142,18 @@ enum class TemplateEnd {
 /// worker once the script has ended there (the worker then exits; the master forks a new
 /// one from the template).
 TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks);
+
+/// A sidecar: a PHP script run beside the web workers the way the CLI runs it.
+struct SidecarScript {
+    std::string filename;       ///< absolute path of the script
+    std::string document_root;  ///< DOCUMENT_ROOT (the server's root)
+    std::string role;           ///< $_SERVER['ASKR_SIDECAR']: "queue:0", "scheduler"
+    int stop_fd = -1;           ///< readable once the sidecar should stop
+};
+
+/// Runs a sidecar's script once on this thread, with no time limit and its output going
+/// to the log; returns its exit status (exit(N), 255 after a fatal error).
+int run_sidecar_script(const SidecarScript& sidecar);
 
 /// Version of the PHP library Askr runs ("8.2.36").
 std::string_view php_version();

@@ -76,6 +76,11 @@ size_t on_ub_write(const char* data, size_t length) {
         return length;
     }
     if (current->finished) return length;
+    if (!detail::sidecar_role.empty()) {  // a sidecar's output: to its log as it comes
+        std::string text(data, length);
+        current->script->writer->push(nullptr, text, false);
+        return length;
+    }
     current->output.append(data, length);
     if (current->output.size() >= push_threshold && !push_output(false)) {
         php_handle_aborted_connection();  // as php-fpm: may end the script (ignore_user_abort)
@@ -179,6 +184,10 @@ char* on_read_cookies() {
 
 void on_register_server_variables(zval* track_vars) {
     if (!current) return;
+    if (!detail::sidecar_role.empty()) {
+        detail::register_sidecar_variables(track_vars);
+        return;
+    }
     char name[256];
     for_each_cgi_variable(*current->script->request, current->script->target, server_software,
                           [&](std::string_view key, std::string_view value) {
@@ -198,7 +207,7 @@ void on_register_server_variables(zval* track_vars) {
 // getenv() asks the SAPI first: as under php-fpm and mod_php, a request's CGI variables
 // (REMOTE_ADDR, HTTP_HOST, ...) answer it; other names fall through to the environment.
 char* on_getenv(const char* name, size_t name_length) {
-    if (!current || !current->script) return nullptr;
+    if (!current || !current->script || !detail::sidecar_role.empty()) return nullptr;
     const std::string_view wanted(name, name_length);
     bool found = false;
     for_each_cgi_variable(*current->script->request, current->script->target, server_software,

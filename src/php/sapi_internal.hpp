@@ -66,6 +66,16 @@ void handle_request_function(INTERNAL_FUNCTION_PARAMETERS);
 /// askr_cow_ready() (worker_script.cpp).
 void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS);
 
+/// In a sidecar: its role ("queue:0"), script and stop eventfd; "" and -1 elsewhere
+/// (sidecar_script.cpp).
+extern std::string sidecar_role;
+extern std::string sidecar_filename;
+extern int sidecar_stop_fd;
+/// $_SERVER of a sidecar: the environment, its role, its script and argv/argc.
+void register_sidecar_variables(zval* track_vars);
+/// askr_sidecar_should_stop() (sidecar_script.cpp).
+void sidecar_should_stop_function(INTERNAL_FUNCTION_PARAMETERS);
+
 /// --paranoid: the state-bleed detector is on (paranoid.cpp).
 extern bool paranoid;
 /// --paranoid: measures the app's state after the `handled`-th request of the script's

@@ -45,6 +45,7 @@ bool stop_seen = false;             // the source said there are no more request
 bool reached_handler = false;       // this run of the script called askr_handle_request()
 ForkServer* fork_server = nullptr;  // --cow: the zygote's fork loop (null otherwise)
 bool forked = false;                // --cow: this process is a worker forked from the template
+bool left_template = false;         // --cow: forked to be a sidecar; the template script unwinds
 
 // Output of the worker script outside a request goes to the log.
 class LogWriter final : public ResponseWriter {
@@ -177,15 +178,23 @@ void finish_http_request() {
 // --cow: the app has booted in the zygote; from here on, this code runs in each worker
 // forked from it. Waiting for fork requests is not execution (no time limit), and the
 // random generators seeded before the fork would give every worker the same numbers.
-void enter_fork_server() {
+// False in a process forked to be a sidecar: the script is then unwinding (as exit()
+// does) and the caller returns at once.
+bool enter_fork_server() {
     zend_unset_timeout();
     php_output_flush_all();  // boot output goes to the log once, not once per worker
     sapi_flush();
     std::fflush(nullptr);
-    source = &fork_server->serve_forks();
+    source = fork_server->serve_forks();
+    if (!source) {
+        left_template = true;
+        zend_throw_unwind_exit();
+        return false;
+    }
     forked = true;
     RANDOM_G(mt19937_seeded) = false;       // mt_rand(), rand(), shuffle(), ...
     RANDOM_G(combined_lcg_seeded) = false;  // lcg_value(), uniqid(more_entropy)
+    return true;
 }
 
 bool in_idle_context() {
@@ -207,7 +216,7 @@ void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS) {
             "askr_cow_ready() can only be called by a worker script, outside of a request");
         RETURN_THROWS();
     }
-    enter_fork_server();
+    if (!enter_fork_server()) RETURN_THROWS();
     RETURN_TRUE;
 }
 
@@ -220,7 +229,7 @@ void handle_request_function(INTERNAL_FUNCTION_PARAMETERS) {
     ZEND_PARSE_PARAMETERS_END();
     // --cow without an askr_cow_ready() call (a FrankenPHP script): the first
     // askr_handle_request() is where the app has booted.
-    if (fork_server && !forked && in_idle_context()) enter_fork_server();
+    if (fork_server && !forked && in_idle_context() && !enter_fork_server()) RETURN_THROWS();
     if (!source || !in_idle_context()) {
         zend_throw_error(nullptr,
                          "askr_handle_request() can only be called by a worker script (--worker), "
@@ -363,6 +372,7 @@ TemplateEnd run_cow_template(const WorkerScript& worker, ForkServer& forks) {
     fork_server = &forks;
     handled = 0;
     run_once(worker);  // in the zygote, returns only if askr_cow_ready() was never reached
+    if (left_template) return TemplateEnd::became_sidecar;
     if (!forked) {
         spdlog::error(
             "worker script {} ended before askr_cow_ready() (--cow): the app did not boot",

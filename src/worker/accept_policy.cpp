@@ -32,14 +32,19 @@ std::uint64_t accept_load(const shm::WorkerSlot& slot) {
 
 namespace {
 
+// Among equally loaded workers, the newest generation's (what may_accept() steps back for).
 int least_loaded_except(const shm::Scoreboard& board, const shm::WorkerSlot* self) {
     int best = -1;
     std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+    std::uint32_t newest = 0;
     for (std::size_t i = 0; i < board.size(); ++i) {
         const shm::WorkerSlot& other = board.slot(i);
         if (&other == self || !serving(other)) continue;
-        if (const auto load = accept_load(other); load < least) {
+        const auto load = accept_load(other);
+        const auto generation = other.generation.load(std::memory_order_relaxed);
+        if (load < least || (load == least && generation > newest)) {
             least = load;
+            newest = generation;
             best = static_cast<int>(i);
         }
     }
@@ -57,9 +62,18 @@ int least_loaded_worker(const shm::Scoreboard& board) {
 }
 
 bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self) {
-    const int peer = least_loaded_peer(board, self);
-    return peer < 0 ||
-           accept_load(self) <= accept_load(board.slot(static_cast<std::size_t>(peer))) + 1;
+    const std::uint64_t mine = accept_load(self);
+    const std::uint32_t generation = self.generation.load(std::memory_order_relaxed);
+    std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+    for (std::size_t i = 0; i < board.size(); ++i) {
+        const shm::WorkerSlot& other = board.slot(i);
+        if (&other == &self || !serving(other)) continue;
+        const std::uint64_t load = accept_load(other);
+        if (other.generation.load(std::memory_order_relaxed) > generation && load <= mine)
+            return false;  // a newer generation's worker takes it
+        least = std::min(least, load);
+    }
+    return least == std::numeric_limits<std::uint64_t>::max() || mine <= least + 1;
 }
 
 std::uint64_t expected_wait_us(const shm::WorkerSlot& self, std::uint32_t outstanding,

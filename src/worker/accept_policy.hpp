@@ -14,7 +14,10 @@ std::uint64_t accept_load(const shm::WorkerSlot& slot);
 /// The load-following accept rule (docs/architecture.md, "Accept"): a worker takes a new connection
 /// only while its load is at most one connection above the least loaded of the other
 /// serving workers (idle or busy; starting, draining and empty slots do not count). The
-/// least loaded worker always qualifies, so some worker is always accepting.
+/// least loaded worker always qualifies, so some worker is always accepting. During a
+/// reload a worker steps back for a serving worker of a newer generation that is no more
+/// loaded than itself: new connections reach the new code first (a canary gets traffic,
+/// and the old workers have less to drain).
 bool may_accept(const shm::Scoreboard& board, const shm::WorkerSlot& self);
 
 /// The serving worker other than `self` with the least load, the one to hand a pending

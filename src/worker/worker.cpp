@@ -41,6 +41,7 @@
 #include "worker/broadcast_stage.hpp"
 #include "worker/chain.hpp"
 #include "worker/exchange.hpp"
+#include "worker/health.hpp"
 #include "worker/php_handler.hpp"
 #include "worker/telemetry.hpp"
 
@@ -187,6 +188,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
                 trusted_proxies_.add(*range);
             }
         }
+        health_paths_ = {options.health_path, options.ready_path};
         context_.events = this;
         context_.tls = identity.tls ? identity.tls->native_handle() : nullptr;
         context_.owner = this;
@@ -196,11 +198,15 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
         };
     }
 
-    // The stages every request meets before `chain`: trusted proxies' headers applied.
-    http::Handler& front(http::Handler& chain, std::optional<http::TrustedProxyStage>& proxied) {
-        if (trusted_proxies_.empty()) return chain;
-        proxied.emplace(chain, trusted_proxies_);
-        return *proxied;
+    // The stages every request meets before `chain`: the health probes answered, then
+    // trusted proxies' headers applied.
+    http::Handler& front(http::Handler& chain, std::optional<http::TrustedProxyStage>& proxied,
+                         std::optional<HealthStage>& probes) {
+        http::Handler* first = &chain;
+        if (!trusted_proxies_.empty()) first = &proxied.emplace(chain, trusted_proxies_);
+        if (health_paths_.any())
+            first = &probes.emplace(*first, health_paths_, context_, identity_.slot);
+        return *first;
     }
 
     void start(std::vector<core::ListenSocket>& sockets) {
@@ -217,8 +223,8 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             broadcast_->start();
             events = &*broadcast_;
         }
-        http::Handler& main = front(*events, proxied_chain_);
-        http::Handler& redirect = front(*redirect_, proxied_redirect_);
+        http::Handler& main = front(*events, proxied_chain_, probed_chain_);
+        http::Handler& redirect = front(*redirect_, proxied_redirect_, probed_redirect_);
         plain_ = {&main, false, true};
         for (auto& s : sockets) {
             accept_sockets.push_back({s.fd.get(), s.redirect_to_https || !context_.tls});
@@ -600,6 +606,8 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     std::optional<BroadcastStage> broadcast_;  // GET /askr/events, in front of chain_
     core::AddressRanges trusted_proxies_;
     std::optional<http::TrustedProxyStage> proxied_chain_, proxied_redirect_;
+    HealthPaths health_paths_;
+    std::optional<HealthStage> probed_chain_, probed_redirect_;
     http::h1::Service plain_;                  // clear-text listeners (and connections moved in)
 };
 

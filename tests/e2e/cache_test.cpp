@@ -157,10 +157,9 @@ TEST(Cache, ValueSetByOneWorkerIsReadByTheOther) {
     EXPECT_EQ(getter["value"], "from " + std::to_string(setter["pid"].get<int>()));
 }
 
-TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
-    TempDir root;
-    root.write("index.php", cache_script);
-    Server server(root.path(), two_workers());
+// 100 increments from 10 concurrent clients: both workers answer, and every increment
+// sees a different count (none lost or doubled).
+void expect_exact_increments_from_both_workers(const Server& server) {
     std::mutex mutex;
     std::set<int> pids;
     std::set<long> values;
@@ -177,11 +176,17 @@ TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
     }
     for (auto& t : clients) t.join();
     EXPECT_EQ(get_json(server, "op=get&key=counter")["value"], 100);
-    // Every increment saw a different count: none was lost or doubled.
     EXPECT_EQ(values.size(), 100u);
     EXPECT_EQ(*values.begin(), 1);
     EXPECT_EQ(*values.rbegin(), 100);
     EXPECT_EQ(pids.size(), 2u) << "the increments did not come from both workers";
+}
+
+TEST(Cache, ConcurrentIncrementsFromBothWorkersAreExact) {
+    TempDir root;
+    root.write("index.php", cache_script);
+    Server server(root.path(), two_workers());
+    expect_exact_increments_from_both_workers(server);
 }
 
 TEST(Cache, KeepsPhpTypesAndRejectsBadArguments) {
@@ -244,6 +249,97 @@ TEST(Cache, AddAndLocksBelongToTheFirst) {
     const json j = get_json(server, "op=add_lock");
     EXPECT_EQ(j["add"], json::array({true, false, 1}));
     EXPECT_EQ(j["lock"], json::array({true, false, false, true, true, true})) << j.dump();
+}
+
+// askr_cache_lock_owner(): the holder, or null once released or expired.
+TEST(Cache, LockOwnerNamesTheHolder) {
+    TempDir root;
+    root.write("index.php", R"PHP(<?php
+echo json_encode([
+    askr_cache_lock_owner('job'),
+    askr_cache_lock('job', 30, 'worker-a'),
+    askr_cache_lock_owner('job'),
+    askr_cache_get('job', 'a lock is not a value'),
+    askr_cache_unlock('job', 'worker-a'),
+    askr_cache_lock_owner('job'),
+]);)PHP");
+    Server server(root.path(), {"--workers", "1"});
+    EXPECT_EQ(get(server.url("/")).body,
+              R"([null,true,"worker-a","a lock is not a value",true,null])");
+}
+
+// Askr\Cache\SimpleCache (integrations/php): PSR-16 on the same cache, with Debian's
+// psr/simple-cache interfaces.
+TEST(Cache, Psr16Adapter) {
+    TempDir root;
+    root.write("index.php", "<?php\nrequire '" + std::string(ASKR_SOURCE_DIR) +
+                                "/integrations/php/autoload.php';\n" + R"PHP(
+$cache = new Askr\Cache\SimpleCache('psr:');
+$out = ['pid' => getmypid(), 'interface' => $cache instanceof Psr\SimpleCache\CacheInterface];
+switch ($_GET['op'] ?? '') {
+case 'write':
+    $out['set'] = $cache->set('answer', 42);
+    $out['null'] = $cache->set('nothing', null);
+    $out['many'] = $cache->setMultiple(['a' => [1, 2], 'b' => 1.5], new DateInterval('PT60S'));
+    $out['past'] = $cache->set('gone', 'x', -1);
+    $out['brief'] = $cache->set('brief', 'x', 1);
+    break;
+case 'read':
+    $out['answer'] = $cache->get('answer');
+    $out['has'] = [$cache->has('answer'), $cache->has('nothing'), $cache->has('gone'), $cache->has('never')];
+    $out['many'] = $cache->getMultiple(['a', 'b', 'never'], 'default');
+    $out['raw'] = askr_cache_get('psr:answer');
+    $out['brief'] = $cache->get('brief', 'expired');
+    break;
+case 'errors':
+    foreach (['', 'a/b', 'a{b', 'x@y', 'k:v'] as $bad) {
+        try {
+            $cache->get($bad);
+            $out['errors'][] = 'accepted';
+        } catch (Psr\SimpleCache\InvalidArgumentException $e) {
+            $out['errors'][] = 'refused';
+        }
+    }
+    try {
+        $cache->set('k', 1, 'soon');
+    } catch (Psr\SimpleCache\InvalidArgumentException $e) {
+        $out['errors'][] = 'bad ttl';
+    }
+    break;
+case 'delete':
+    $out['delete'] = [$cache->delete('answer'), $cache->delete('answer')];
+    $out['deleteMultiple'] = $cache->deleteMultiple(['a', 'b']);
+    $out['after'] = $cache->getMultiple(['answer', 'a', 'b']);
+    $cache->set('x', 1);
+    $out['clear'] = $cache->clear();
+    $out['x'] = $cache->get('x', 'cleared');
+    break;
+}
+header('Content-Type: application/json');
+echo json_encode($out);
+)PHP");
+    Server server(root.path(), two_workers());
+    json w = get_json(server, "op=write");
+    EXPECT_EQ(w["interface"], true);
+    EXPECT_EQ(w["set"], true);
+    EXPECT_EQ(w["many"], true);
+    EXPECT_EQ(w["past"], true);
+    json r = get_json(server, "op=read");
+    EXPECT_EQ(r["answer"], 42);
+    EXPECT_EQ(r["has"], json::array({true, true, false, false})) << r.dump();
+    EXPECT_EQ(r["many"], json({{"a", {1, 2}}, {"b", 1.5}, {"never", "default"}}));
+    EXPECT_EQ(r["raw"], 42) << "the adapter's keys are the prefix and the key";
+    json e = get_json(server, "op=errors");
+    EXPECT_EQ(e["errors"], json::array({"refused", "refused", "refused", "refused", "refused",
+                                        "bad ttl"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_EQ(get_json(server, "op=read")["brief"], "expired");
+    json d = get_json(server, "op=delete");
+    EXPECT_EQ(d["delete"], json::array({true, true}));
+    EXPECT_EQ(d["deleteMultiple"], true);
+    EXPECT_EQ(d["after"], json({{"answer", nullptr}, {"a", nullptr}, {"b", nullptr}}));
+    EXPECT_EQ(d["clear"], true);
+    EXPECT_EQ(d["x"], "cleared");
 }
 
 TEST(Cache, RememberComputesOnceForConcurrentMisses) {
@@ -332,6 +428,23 @@ TEST(Cache, WorkerModeAndReloadKeepTheCache) {
     ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
     ASSERT_TRUE(server.wait_for_log("reload finished")) << server.log();
     EXPECT_EQ(get_json(server, "op=increment")["value"], 2);
+}
+
+// --cow: what the template stores while booting, before the fork, is there for every
+// worker forked from it, and the workers share what they store after.
+TEST(Cache, CowTemplateAndWorkersShareTheCache) {
+    TempDir root;
+    root.write("index.php", cache_script);
+    const std::string script = root.write("worker.php", R"PHP(<?php
+askr_cache_set('booted-by', getmypid());
+askr_cow_ready();
+while (askr_handle_request(function () { require __DIR__ . '/index.php'; })) {}
+)PHP");
+    Server server(root.path(), two_workers({"--worker", script, "--cow"}));
+    json booted = get_json(server, "op=get&key=booted-by");
+    ASSERT_TRUE(booted["value"].is_number()) << booted.dump();
+    EXPECT_NE(booted["value"], booted["pid"]) << "the template is not a worker";
+    expect_exact_increments_from_both_workers(server);
 }
 
 TEST(Cache, OffWithZeroSlots) {

@@ -1,5 +1,6 @@
 // The admin dashboard in a real browser: Debian's Chromium, headless.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -99,6 +100,29 @@ TEST(Dashboard, RendersChartsAndUpdatesUnderLoad) {
     ASSERT_TRUE(fs::exists(screenshot)) << "no screenshot at " << screenshot;
     EXPECT_GT(fs::file_size(screenshot), 20000u) << "the screenshot looks empty";
     std::printf("dashboard screenshot: %s\n", screenshot.c_str());
+}
+
+// The sidecars' table and the last failed reload's reason, in the page as a user sees it.
+TEST(Dashboard, ShowsSidecarsAndAFailedReload) {
+    if (browser().empty())
+        GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
+    TempDir root;
+    root.write("worker.php", "<?php while (askr_handle_request(function () { echo 'ok'; })) {}");
+    root.write("queue.php", "<?php while (!askr_sidecar_should_stop()) usleep(50000);");
+    TempDir profile;
+    Server server(root.path(), {"--workers", "1", "--worker", root.path() + "/worker.php",
+                                "--queue", "1", "--queue-script", root.path() + "/queue.php"});
+    server.allow_error("reload failed");
+    server.allow_error("deploy-broke-<b>it</b>");
+    server.allow_error("ended before serving a request");
+    root.write("worker.php", "<?php throw new RuntimeException('deploy-broke-<b>it</b>');");
+    ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+    ASSERT_TRUE(server.wait_for_log("reload failed", std::chrono::seconds(20))) << server.log();
+    const std::string dom = run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 3000);
+    EXPECT_NE(dom.find("<td>queue:0</td>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("<td>running</td>"), std::string::npos) << dom;
+    EXPECT_NE(dom.find("id=\"reload-last\">· last reload failed: generation 2"), std::string::npos)
+        << dom;
 }
 
 }  // namespace

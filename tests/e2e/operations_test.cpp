@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -230,8 +231,10 @@ echo getmypid(), ' ', $_SERVER['REMOTE_ADDR'];)");
     ASSERT_NE(server.proxy_port(), 0);
     auto slow = std::async(std::launch::async, [&] { return request(server.url("/?ms=1500")); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Four connections over two workers: at least two share one (usually all four land on
+    // the idle worker, but a loaded machine may split them).
+    std::map<std::string, std::vector<int>> by_worker;
     std::vector<int> clients;
-    std::string first_worker;
     for (int i = 0; i < 4; ++i) {
         const int fd = connect_loopback(server.proxy_port());
         ASSERT_GE(fd, 0);
@@ -240,14 +243,18 @@ echo getmypid(), ' ', $_SERVER['REMOTE_ADDR'];)");
                                  "GET /?ms=50 HTTP/1.1\r\nHost: x\r\n\r\n"));
         const std::string answer = read_response_body(fd);
         ASSERT_TRUE(answer.ends_with(" 203.0.113.7")) << answer;
-        if (first_worker.empty()) first_worker = answer;
-        ASSERT_EQ(answer, first_worker) << "the connections were meant to start on one worker\n"
-                                        << server.log();
+        by_worker[answer].push_back(fd);
     }
-    ASSERT_NE(slow.get().body, first_worker);
-    // The other worker is idle now; four requests at once would move some there.
-    for (int fd : clients) ASSERT_TRUE(send_all(fd, "GET /?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"));
-    for (int fd : clients) EXPECT_EQ(read_response_body(fd), first_worker);
+    slow.get();
+    auto crowded = std::max_element(by_worker.begin(), by_worker.end(), [](auto& a, auto& b) {
+        return a.second.size() < b.second.size();
+    });
+    ASSERT_GE(crowded->second.size(), 2u);
+    // The other worker is idle now; requests at once on the crowded worker's connections
+    // queue there, which would move some of them to it.
+    for (int fd : crowded->second)
+        ASSERT_TRUE(send_all(fd, "GET /?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    for (int fd : crowded->second) EXPECT_EQ(read_response_body(fd), crowded->first);
     const auto rows = worker_rows(socket);
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].moved + rows[1].moved, 0u);

@@ -112,9 +112,10 @@ TEST(PhpLimits, MaxExecutionTimeEndsBusyLoop) {
     auto r = request(server.url("/loop.php"), {.timeout_ms = 10000});
     const auto took =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    EXPECT_EQ(r.status, 500) << r.error;
+    // The limit is CPU time: at least a second, and on a loaded machine any wall time
+    // after that (the 10 s client timeout would show a limit that never fired).
+    EXPECT_EQ(r.status, 500) << r.error << " after " << took << " ms";
     EXPECT_GE(took, 900);
-    EXPECT_LT(took, 3000) << "the 1 s CPU limit took " << took << " ms";
     EXPECT_TRUE(server.wait_for_log("Maximum execution time of 1 second exceeded")) << server.log();
     r = get(server.url("/ok.php"));
     EXPECT_EQ(r.status, 200);

@@ -25,3 +25,9 @@ Route::middleware('auth')->group(function () {
 Route::get('/boom', function () {
     throw new RuntimeException('boom: a deliberate failure');
 });
+
+// A deliberate leak for --paranoid to name (App\Support\RecentPages::$visited grows).
+Route::get('/debug/leak', function () {
+    \App\Support\RecentPages::$visited[] = request()->fullUrl();
+    return 'pages remembered: ' . count(\App\Support\RecentPages::$visited);
+});

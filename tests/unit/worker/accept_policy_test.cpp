@@ -30,6 +30,27 @@ TEST(AcceptPolicy, AcceptsWithinOneConnectionOfTheLeastLoadedPeer) {
     EXPECT_EQ(least_loaded_peer(board, self), 1);
 }
 
+// During a reload, a new generation's worker takes new connections first while it is no
+// more loaded than the old one; once it is more loaded, the old one takes them again.
+TEST(AcceptPolicy, AnOldWorkerStepsBackForANewerGenerationAsLoaded) {
+    shm::Scoreboard board(4);
+    auto& old_worker = serving(board, 0, 3);
+    old_worker.generation.store(1);
+    auto& canary = serving(board, 1, 3);
+    canary.generation.store(2);
+    EXPECT_FALSE(may_accept(board, old_worker));
+    EXPECT_TRUE(may_accept(board, canary));
+    auto& other_old = serving(board, 2, 3);
+    other_old.generation.store(1);
+    EXPECT_EQ(least_loaded_peer(board, old_worker), 1) << "a declined connection goes to the new one";
+    canary.connections.store(4);
+    EXPECT_TRUE(may_accept(board, old_worker));
+    EXPECT_TRUE(may_accept(board, canary));
+    canary.connections.store(5);
+    EXPECT_FALSE(may_accept(board, canary));
+    EXPECT_TRUE(may_accept(board, old_worker));
+}
+
 TEST(AcceptPolicy, StartingDrainingAndEmptySlotsDoNotCount) {
     shm::Scoreboard board(4);
     auto& self = serving(board, 0, 10);
