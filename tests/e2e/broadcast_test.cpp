@@ -667,6 +667,24 @@ TEST(Broadcast, TheExampleChatRoundTrips) {
     EXPECT_NE(e->data.find("\"text\":\"hi\""), std::string::npos) << e->data;
 }
 
+// Queue sidecars run PHP forked from the same zygote: they publish like the web workers.
+TEST(Broadcast, AQueueSidecarPublishesToo) {
+    TempDir root;
+    const std::string script = root.write("queue.php", R"PHP(<?php
+while (!askr_sidecar_should_stop()) {
+    askr_broadcast('jobs', 'done by ' . getmypid());
+    usleep(100000);
+}
+)PHP");
+    Server server(root.path(),
+                  broadcast_args({"--workers", "1", "--queue", "1", "--queue-script", script}));
+    Subscriber s(server.port(), "?channel=jobs");
+    ASSERT_EQ(s.status(), 200);
+    auto e = s.next_event();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->data.rfind("done by ", 0), 0u) << e->data;
+}
+
 TEST(Broadcast, OffByDefault) {
     TempDir root;
     root.write("pub.php", publish_script);
