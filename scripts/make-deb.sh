@@ -37,6 +37,7 @@ install -d "$share"
 cp -r "$repo/integrations/laravel" "$repo/integrations/php" "$share/"
 install -d "$share/examples"
 cp -r "$repo/examples/hello" "$repo/examples/laravel-app" "$repo/examples/worker-plain" \
+  "$repo/examples/broadcast" \
   "$share/examples/"
 rm -rf "$share/examples/laravel-app/storage" "$share/examples/laravel-app/.gitignore"
 find "$share" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +

@@ -82,12 +82,13 @@ struct AdminServer::Client {
 
 AdminServer::AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
                          const shm::Metrics& metrics, Supervisor& supervisor,
-                         const shm::CacheTable* cache)
+                         const shm::CacheTable* cache, const shm::BroadcastRing* broadcast)
     : options_(options),
       scoreboard_(scoreboard),
       metrics_(metrics),
       supervisor_(supervisor),
-      cache_(cache) {
+      cache_(cache),
+      broadcast_(broadcast) {
     limits_.max_target_bytes = 2048;
     limits_.max_header_bytes = 16 * 1024;
     limits_.max_header_count = 50;
@@ -264,6 +265,7 @@ void AdminServer::answer(Client& client) {
                 if (cache_) snapshot.cache = cache_->info();
                 snapshot.cache_backend =
                     !options_.cache_redis.empty() ? "redis" : (cache_ ? "shm" : "");
+                if (broadcast_) snapshot.broadcast = broadcast_->info();
                 if (path == "/api/metrics") {
                     reply = json_reply(200, metrics_json(snapshot, status, scoreboard_));
                 } else {

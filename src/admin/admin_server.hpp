@@ -59,10 +59,12 @@ class Supervisor {
 /// a deadline per client: a stuck or hostile client can delay nothing the master does.
 class AdminServer {
   public:
+    /// `cache` and `broadcast` (null when off) add their counters to the metrics.
     /// `cache` (null when off) adds the shared-memory cache's counters to the metrics.
     AdminServer(const config::ServeOptions& options, const shm::Scoreboard& scoreboard,
                 const shm::Metrics& metrics, Supervisor& supervisor,
-                const shm::CacheTable* cache = nullptr);
+                const shm::CacheTable* cache = nullptr,
+                const shm::BroadcastRing* broadcast = nullptr);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
@@ -98,6 +100,7 @@ class AdminServer {
     const shm::Metrics& metrics_;
     Supervisor& supervisor_;
     const shm::CacheTable* cache_;
+    const shm::BroadcastRing* broadcast_;
     http::h1::Limits limits_;
     core::UniqueFd listener_;
     std::vector<std::unique_ptr<Client>> clients_;

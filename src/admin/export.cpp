@@ -203,6 +203,22 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
         if (cache.is_null()) cache = json::object();
         cache["backend"] = m.cache_backend;
     }
+    json broadcast = nullptr;  // null: broadcasting is off
+    if (m.broadcast) {
+        const shm::BroadcastInfo& b = *m.broadcast;
+        broadcast = {{"subscribers", b.subscribers},
+                     {"subscriptions", b.connects},
+                     {"refused", b.refused},
+                     {"published", b.published},
+                     {"deliveries", b.deliveries},
+                     {"drops", b.drops},
+                     {"resets", b.resets},
+                     {"last_id", b.last_id},
+                     {"oldest_id", b.oldest_id},
+                     {"ring_bytes", b.ring_bytes},
+                     {"ring_used_bytes", b.used_bytes},
+                     {"lock_steals", b.lock_steals}};
+    }
     return {
         {"uptime_seconds", uptime_seconds(status)},
         {"generation", status.generation},
@@ -227,6 +243,7 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
         {"reloads", m.reloads},
         {"log_reopens", m.log_reopens},
         {"cache", cache},
+        {"broadcast", broadcast},
     };
 }
 
@@ -296,6 +313,30 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
         Family(out, "askr_cache_memory_bytes", "gauge",
                "Memory of the cache for keys and values ([cache] memory).")
             .sample(c.memory);
+    }
+    if (m.broadcast) {
+        const shm::BroadcastInfo& b = *m.broadcast;
+        Family(out, "askr_broadcast_subscribers", "gauge",
+               "Open subscriber streams (GET /askr/events), all workers.")
+            .sample(b.subscribers);
+        Family(out, "askr_broadcast_subscriptions_total", "counter",
+               "Subscriptions, by result: accepted, or refused by a limit.")
+            .sample(b.connects, label("result", "accepted"))
+            .sample(b.refused, label("result", "refused"));
+        Family(out, "askr_broadcast_published_total", "counter",
+               "Events askr_broadcast() published.")
+            .sample(b.published);
+        Family(out, "askr_broadcast_deliveries_total", "counter",
+               "Events written to subscribers (one per subscriber and event).")
+            .sample(b.deliveries);
+        Family(out, "askr_broadcast_drops_total", "counter",
+               "Subscribers disconnected because they did not read ([broadcast] buffer).")
+            .sample(b.drops);
+        Family(out, "askr_broadcast_resets_total", "counter",
+               "askr-reset events sent: a resume from an id the ring no longer holds.")
+            .sample(b.resets);
+        Family(out, "askr_broadcast_ring_used_bytes", "gauge", "Bytes of the ring holding events.")
+            .sample(b.used_bytes);
     }
     Family(out, "askr_connections_accepted_total", "counter", "Client connections accepted.")
         .sample(m.connections_accepted);

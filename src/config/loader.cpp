@@ -480,6 +480,21 @@ void finalize(Config& config) {
              "is larger than [cache] memory (" + core::format_size(o.cache_memory) +
                  "): lower it or give the cache more memory");
     }
+    if (o.broadcast &&
+        o.broadcast_max_data + 2 * o.broadcast_max_channel_length > o.broadcast_ring / 4 - 64) {
+        fail("broadcast", "max_data",
+             "must fit a quarter of [broadcast] ring (" + core::format_size(o.broadcast_ring) +
+                 ") with the channel name: lower it or give the ring more memory");
+    }
+    if (!o.broadcast_secret.empty() && o.broadcast_secret.size() < 32) {
+        fail("broadcast", "secret", "must be at least 32 characters (a random string)");
+    }
+    if (o.broadcast && o.broadcast_buffer < 2 * o.broadcast_max_data) {
+        fail("broadcast", "buffer",
+             "must hold two events of [broadcast] max_data (" +
+                 core::format_size(o.broadcast_max_data) +
+                 "): a subscriber holds one while it writes another");
+    }
     if (!o.tls_sni.empty() && o.tls_cert.empty()) {
         fail("tls", "sni",
              "adds certificates to [tls] cert: give the default one with cert and key");

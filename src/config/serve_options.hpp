@@ -135,6 +135,18 @@ struct ServeOptions {
     std::string cache_redis;
     std::string cache_prefix = "askr:";          ///< Redis: a key is stored as prefix + key
     std::uint32_t cache_redis_timeout_ms = 250;  ///< Redis: connect and command timeout
+    // Live broadcasting to browsers (docs/broadcasting.md): the ring is made by the master,
+    // kept across reloads.
+    bool broadcast = false;                           ///< askr_broadcast() and GET /askr/events
+    std::uint64_t broadcast_ring = 8ull << 20;        ///< bytes of the ring of recent events
+    std::uint64_t broadcast_max_data = 64 << 10;      ///< largest event payload
+    std::uint32_t broadcast_max_channel_length = 64;  ///< longest channel name
+    std::uint32_t broadcast_max_channels = 16;        ///< channels per subscription
+    std::uint32_t broadcast_max_subscribers = 1000;   ///< subscriber streams per worker
+    std::uint64_t broadcast_buffer = 1ull << 20;      ///< unsent bytes per subscriber
+    std::chrono::seconds broadcast_heartbeat{15};     ///< comment line when idle
+    std::uint32_t broadcast_retry_ms = 3000;          ///< `retry:` sent at start
+    std::string broadcast_secret;  ///< signs private channels' tokens ("" = random per start)
     // Response compression (docs/compression.md).
     bool compression = true;              ///< compress responses the client accepts encoded
     unsigned compression_gzip_level = 5;  ///< gzip level, 1-9

@@ -94,6 +94,7 @@ class CompressFilter final : public ResponseSink {
     RequestOutcome& outcome() override { return next_.outcome(); }
     std::unique_ptr<Request> release_request() override { return next_.release_request(); }
     int socket_fd() const override { return next_.socket_fd(); }
+    void cut() override { next_.cut(); }
 
   private:
     bool eligible(const ResponseHead& head, std::size_t first_bytes, bool last) const;

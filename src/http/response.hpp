@@ -70,6 +70,11 @@ class ResponseSink {
     /// The client connection's socket, polled by a running script to learn that the client
     /// hung up (connection_aborted()); -1 when there is none to poll.
     virtual int socket_fd() const = 0;
+    /// Ends the response now, unfinished, from outside the coroutine that writes it (a
+    /// subscriber that stopped reading): HTTP/1.1 closes the connection, HTTP/2 resets the
+    /// stream, and a send() waiting on the client completes with false. By default
+    /// nothing: a sink without a connection of its own has nothing to cut.
+    virtual void cut() {}
 };
 
 /// How a response body is delimited, decided once per response from its head and its

@@ -33,6 +33,7 @@
 #include "master/service_notify.hpp"
 #include "master/sidecars.hpp"
 #include "master/zygote.hpp"
+#include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
@@ -69,6 +70,15 @@ std::unique_ptr<cache::Backend> make_cache_backend(const config::ServeOptions& o
     return nullptr;
 }
 
+// The broadcast ring, mapped once for the server's life like the cache: a reload keeps
+// the recent events and the ids go on counting.
+std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& options,
+                                                   std::size_t slots) {
+    if (!options.broadcast) return nullptr;
+    return std::make_unique<shm::BroadcastRing>(options.broadcast_ring, slots,
+                                                options.broadcast_secret);
+}
+
 struct Generation {
     std::uint32_t number = 0;
     pid_t zygote = -1;
@@ -98,9 +108,10 @@ class Master final : public admin::Supervisor {
           metrics_(scoreboard_.size()),
           cache_(make_cache(options)),
           cache_backend_(make_cache_backend(options, cache_.get())),
+          broadcast_(make_broadcast(options, scoreboard_.size())),
           sidecars_(options),
           canary_(options, metrics_),
-          admin_(options, scoreboard_, metrics_, *this, cache_.get()),
+          admin_(options, scoreboard_, metrics_, *this, cache_.get(), broadcast_.get()),
           worker_backoff_(worker_role),
           zygote_backoff_(zygote_role) {}
 
@@ -154,6 +165,7 @@ class Master final : public admin::Supervisor {
     shm::Metrics metrics_;  // per-slot request metrics, folded into totals when a worker is reaped
     std::unique_ptr<shm::CacheTable> cache_;         // null with [cache] slots = 0 or redis
     std::unique_ptr<cache::Backend> cache_backend_;  // askr_cache_*(); null when off
+    std::unique_ptr<shm::BroadcastRing> broadcast_;  // askr_broadcast(); null when off
     Sidecars sidecars_;         // [queue] workers and [scheduler] (sidecars.hpp)
     Canary canary_;             // --canary: the reload's first new worker watched
     ServiceNotifier notifier_;  // systemd's Type=notify ($NOTIFY_SOCKET)
@@ -344,6 +356,7 @@ void Master::start_generation() {
         setup.tls = tls_.get();
         setup.metrics = &metrics_;
         setup.cache = cache_backend_.get();
+        setup.broadcast = broadcast_.get();
         setup.sidecar_stop_fds = &sidecars_.stop_fds();
         run_zygote(setup);
     }
@@ -537,6 +550,7 @@ void Master::on_worker_exit(const Worker& worker, int status) {
     const auto uptime = Clock::now() - worker.started;
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     metrics_.retire_slot(worker.slot);  // its counts join the totals before the slot is reused
+    if (broadcast_) broadcast_->clear_slot(worker.slot);  // its subscribers left with it
     if (!worker.retiring && !stopping_)
         (clean ? metrics_.supervisor().worker_recycles : metrics_.supervisor().worker_crashes)
             .add(1);

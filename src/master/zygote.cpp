@@ -99,6 +99,11 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
         identity.slot_index = static_cast<std::uint32_t>(slot_index);
     }
     identity.tls = setup.tls;
+    if (setup.broadcast) {
+        setup.broadcast->clear_slot(slot_index);
+        identity.broadcast = setup.broadcast;
+        identity.slot_index = static_cast<std::uint32_t>(slot_index);
+    }
     if (setup.metrics) {
         identity.metrics = &setup.metrics->slot(slot_index);
         identity.supervisor = &setup.metrics->supervisor();
@@ -256,6 +261,9 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.sendfile = !setup.options->sendfile_roots.empty();
         engine.environment = php_environment(*setup.options);
         engine.cache = setup.cache;
+        engine.broadcast = setup.broadcast;
+        engine.broadcast_max_data = setup.options->broadcast_max_data;
+        engine.broadcast_max_channel_length = setup.options->broadcast_max_channel_length;
         php::startup(engine);
     } catch (const std::exception& e) {
         reply.type = ZygoteMessage::failed;

@@ -7,6 +7,7 @@
 #include "cache/backend.hpp"
 #include "config/serve_options.hpp"
 #include "core/listen_socket.hpp"
+#include "shm/broadcast_ring.hpp"
 #include "shm/metrics.hpp"
 #include "shm/scoreboard.hpp"
 #include "worker/handoff.hpp"
@@ -54,6 +55,7 @@ struct ZygoteSetup {
     const http::tls::TlsContext* tls = nullptr;  ///< the --listen sockets' TLS (null: plain HTTP)
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
     cache::Backend* cache = nullptr;             ///< what askr_cache_*() use (null: off)
+    shm::BroadcastRing* broadcast = nullptr;     ///< the broadcast ring (null: off)
     const std::vector<core::UniqueFd>* sidecar_stop_fds =
         nullptr;  ///< per sidecar: the master's "finish the job and return"
 };

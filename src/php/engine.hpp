@@ -13,6 +13,9 @@
 namespace askr::cache {
 class Backend;
 }
+namespace askr::shm {
+class BroadcastRing;
+}
 
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
 namespace askr::php {
@@ -27,6 +30,9 @@ struct EngineOptions {
     /// file's own type applies unless the script set one.
     bool sendfile = false;
     cache::Backend* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
+    shm::BroadcastRing* broadcast = nullptr;  ///< what askr_broadcast() uses (null: it throws)
+    std::uint64_t broadcast_max_data = 0;     ///< askr_broadcast(): largest payload
+    std::uint32_t broadcast_max_channel_length = 0;  ///< ... and longest channel name
     /// When set, the process environment is replaced by exactly these variables once PHP
     /// has started (php-fpm's clear_env): scripts never see the server's own.
     std::optional<std::vector<std::pair<std::string, std::string>>> environment;

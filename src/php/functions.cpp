@@ -111,6 +111,7 @@ PHP_MINIT_FUNCTION(askr) {
         zend_register_functions(nullptr, early_hints_functions, nullptr, MODULE_PERSISTENT);
     if (frankenphp_compat) zend_register_functions(nullptr, frankenphp_functions, nullptr, MODULE_PERSISTENT);
     zend_register_functions(nullptr, cache_functions, nullptr, MODULE_PERSISTENT);
+    zend_register_functions(nullptr, broadcast_functions, nullptr, MODULE_PERSISTENT);
     (void)module_number;
     return SUCCESS;
 }

@@ -403,6 +403,9 @@ void startup(const EngineOptions& options) {
     sendfile = options.sendfile;
     detail::frankenphp_compat = options.frankenphp_compat;  // read by the module's MINIT
     detail::cache = options.cache;
+    detail::broadcast = options.broadcast;
+    detail::broadcast_max_data = options.broadcast_max_data;
+    detail::broadcast_max_channel_length = options.broadcast_max_channel_length;
     ini_entries.clear();
     if (const std::string bundle = bundle_root(); !bundle.empty()) {
         bundle_ini = bundle + "/etc/php/php.ini";

@@ -90,6 +90,14 @@ extern cache::Backend* cache;
 /// askr_cache_*() (cache_functions.cpp), registered by the module's MINIT.
 extern const zend_function_entry cache_functions[];
 
+/// The ring askr_broadcast() publishes to (null: off; it throws), and its limits. Set by
+/// startup().
+extern shm::BroadcastRing* broadcast;
+extern std::uint64_t broadcast_max_data;
+extern std::uint32_t broadcast_max_channel_length;
+/// askr_broadcast() (broadcast_functions.cpp), registered by the module's MINIT.
+extern const zend_function_entry broadcast_functions[];
+
 /// The module that adds Askr's PHP functions (getallheaders, askr_finish_request, ...).
 ::_zend_module_entry* functions_module();
 

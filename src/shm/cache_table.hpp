@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "shm/process_lock.hpp"
 #include "shm/region.hpp"
 
 namespace askr::shm {
@@ -49,13 +50,6 @@ struct CacheInfo {
     std::uint64_t slots = 0, buckets = 0, entries = 0;
     std::uint64_t memory = 0, memory_used = 0, max_value = 0;
     std::uint64_t hits = 0, misses = 0, sets = 0, evictions = 0, expired = 0, lock_steals = 0;
-};
-
-/// A spinlock in shared memory that records its holder's pid: a process that dies while
-/// holding it (SIGKILL, a crash) leaves its pid behind, and the next process that finds the
-/// holder gone takes the lock over.
-struct ProcessLock {
-    std::atomic<pid_t> holder{0};
 };
 
 /// The shared-memory cache of one node, created by the master before any fork

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "shm/broadcast_ring.hpp"
 #include "shm/cache_table.hpp"
 #include "shm/region.hpp"
 
@@ -96,6 +97,8 @@ struct MetricsSnapshot {
     /// What askr_cache_*() use: "shm", "redis" (whose counters live in each worker and in
     /// Redis, not here), or "" when the cache is off. Filled by the admin server.
     std::string cache_backend;
+    std::optional<BroadcastInfo>
+        broadcast;  ///< the broadcast ring (filled by the admin server; none when off)
 };
 
 /// The metrics region in anonymous shared memory, created by the master before any fork

@@ -44,6 +44,7 @@ class SendfileFilter final : public http::ResponseSink {
     http::RequestOutcome& outcome() override { return next_.outcome(); }
     std::unique_ptr<http::Request> release_request() override { return next_.release_request(); }
     int socket_fd() const override { return next_.socket_fd(); }
+    void cut() override { next_.cut(); }
 
   private:
     bool prepare(const http::ResponseHead& script_head);

@@ -38,6 +38,7 @@
 #include "php/engine.hpp"
 #include "worker/accept_policy.hpp"
 #include "worker/accept_thread.hpp"
+#include "worker/broadcast_stage.hpp"
 #include "worker/chain.hpp"
 #include "worker/exchange.hpp"
 #include "worker/health.hpp"
@@ -111,6 +112,15 @@ void guard_php_thread(int lost_fd) {
     sigemptyset(&lost.sa_mask);  // SIGALRM stays deliverable: the backstop
     for (int signal : signals) sigaddset(&lost.sa_mask, signal);
     for (int signal : signals) ::sigaction(signal, &lost, nullptr);
+}
+
+BroadcastSettings broadcast_settings(const config::ServeOptions& options) {
+    return {.max_channel_length = options.broadcast_max_channel_length,
+            .max_channels = options.broadcast_max_channels,
+            .max_subscribers = options.broadcast_max_subscribers,
+            .buffer = static_cast<std::size_t>(options.broadcast_buffer),
+            .heartbeat = options.broadcast_heartbeat,
+            .retry_ms = options.broadcast_retry_ms};
 }
 
 http::CompressionSettings compression_settings(const config::ServeOptions& options) {
@@ -206,7 +216,14 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             if (!s.redirect_to_https && context_.tls && https_port == 0) https_port = s.port;
         }
         redirect_.emplace(chain_, router_, https_port);
-        http::Handler& main = front(chain_, proxied_chain_, probed_chain_);
+        http::Handler* events = &chain_;
+        if (identity_.broadcast) {
+            broadcast_.emplace(chain_, context_.io, *identity_.broadcast, identity_.slot_index,
+                               broadcast_settings(options_));
+            broadcast_->start();
+            events = &*broadcast_;
+        }
+        http::Handler& main = front(*events, proxied_chain_, probed_chain_);
         http::Handler& redirect = front(*redirect_, proxied_redirect_, probed_redirect_);
         plain_ = {&main, false, true};
         for (auto& s : sockets) {
@@ -534,6 +551,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
             identity_.slot->state.store(shm::WorkerState::draining, std::memory_order_relaxed);
         if (accept_thread_) accept_thread_->stop();
         for (auto* c = context_.connections; c; c = c->next) c->expire_if_idle();
+        if (broadcast_) broadcast_->close_all();  // subscriber streams end; clients reconnect
         // The accept thread is joined: a connection it took just before is queued for
         // on_accepted() ahead of this check, so it is counted (and served) by then.
         asio::post(context_.io, [this] {
@@ -585,6 +603,7 @@ class IoSide final : public http::ConnectionEvents, public PhpLoad {
     PhpHandler php_handler_;
     Chain chain_;
     std::optional<RedirectToHttps> redirect_;  // the chain of --listen-http sockets
+    std::optional<BroadcastStage> broadcast_;  // GET /askr/events, in front of chain_
     core::AddressRanges trusted_proxies_;
     std::optional<http::TrustedProxyStage> proxied_chain_, proxied_redirect_;
     HealthPaths health_paths_;

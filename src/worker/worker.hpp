@@ -8,6 +8,10 @@
 #include "shm/scoreboard.hpp"
 #include "worker/handoff.hpp"
 
+namespace askr::shm {
+class BroadcastRing;
+}
+
 namespace askr::http::tls {
 class TlsContext;
 }
@@ -35,6 +39,7 @@ struct WorkerIdentity {
     std::uint32_t slot_index = 0;           ///< this worker's slot (its handoff channel)
     shm::WorkerMetrics* metrics = nullptr;  ///< this worker's metrics slot
     const shm::SupervisorMetrics* supervisor = nullptr;  ///< the master's counters (log reopen)
+    shm::BroadcastRing* broadcast = nullptr;  ///< the broadcast ring (null: broadcasting off)
 };
 
 /// Runs one worker process until it is told to stop: PHP (already started by the zygote)

@@ -373,6 +373,12 @@ class StreamConnection final : public Connection {
         in_end_ = bytes.size();
     }
 
+    // The kernel's copy of what the client did not take is dropped too (a reset).
+    void cut() override {
+        reset_on_close(socket_fd_);
+        abort();
+    }
+
     void abort() override {
         aborted_ = true;
         boost::system::error_code ignored;

@@ -415,6 +415,11 @@ asio::awaitable<void> Session::run_chain(Stream& stream) {
     if (busy_streams_ == 0) streams_signal_.cancel();
 }
 
+void Session::reset_stream(Stream& stream) {
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+    wake_writer();
+}
+
 void Session::handler_returned(Stream& stream) {
     // A handler that returned without ending its response: the client must not wait for
     // the rest (RST_STREAM, RFC 9113 section 8.1).

@@ -87,6 +87,8 @@ class Session : public http::Connection {
     bool submit_interim(Stream& stream, int status, const Fields& fields);
     /// The stream has new body bytes for nghttp2 (it had deferred).
     void resume(Stream& stream);
+    /// Resets the stream (RST_STREAM CANCEL), as a stream whose client stalled is.
+    void reset_stream(Stream& stream);
     /// Wakes the writer (new frames may be ready).
     void wake_writer();
     /// The socket of the connection (a running script polls it for a hang-up).

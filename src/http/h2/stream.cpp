@@ -56,6 +56,11 @@ int Stream::socket_fd() const {
     return session_.socket_fd();
 }
 
+// RST_STREAM (CANCEL): the connection and its other streams go on.
+void Stream::cut() {
+    if (!closed) session_.reset_stream(*this);
+}
+
 asio::awaitable<bool> Stream::interim(int status, const Fields& fields) {
     // 101 belongs to the Upgrade mechanism, which HTTP/2 does not have (RFC 9113 section 8.6).
     if (head_sent_ || closed || status < 100 || status > 199 || status == 101) co_return false;

@@ -39,6 +39,7 @@ class Stream final : public ResponseSink {
     RequestOutcome& outcome() override { return outcome_; }
     std::unique_ptr<Request> release_request() override;
     int socket_fd() const override;
+    void cut() override;
 
     // --- for the Session and nghttp2's callbacks -------------------------------------
     /// The request being assembled.

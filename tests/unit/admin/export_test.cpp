@@ -108,5 +108,32 @@ TEST(AdminExport, CacheCountersWhenTheCacheIsOn) {
     EXPECT_NE(text.find("askr_cache_memory_bytes 65536\n"), std::string::npos);
 }
 
+TEST(AdminExport, BroadcastCountersWhenBroadcastingIsOn) {
+    Fixture f;
+    shm::MetricsSnapshot snapshot = f.metrics.snapshot();
+    EXPECT_TRUE(metrics_json(snapshot, f.status, f.scoreboard)["broadcast"].is_null());
+    EXPECT_EQ(prometheus_text(snapshot, f.status, f.scoreboard).find("askr_broadcast_"),
+              std::string::npos);
+
+    shm::BroadcastRing ring(64 << 10, 2);
+    ring.publish("news", "", "a");
+    ring.publish("news", "", "b");
+    ring.slot(1).subscribers.store(3);
+    ring.slot(1).deliveries.store(6);
+    ring.slot(0).drops.store(1);
+    snapshot.broadcast = ring.info();
+    const auto metrics = metrics_json(snapshot, f.status, f.scoreboard);
+    EXPECT_EQ(metrics["broadcast"]["published"], 2);
+    EXPECT_EQ(metrics["broadcast"]["last_id"], 2);
+    EXPECT_EQ(metrics["broadcast"]["subscribers"], 3);
+    EXPECT_EQ(metrics["broadcast"]["deliveries"], 6);
+    EXPECT_EQ(metrics["broadcast"]["drops"], 1);
+    const std::string text = prometheus_text(snapshot, f.status, f.scoreboard);
+    EXPECT_NE(text.find("askr_broadcast_published_total 2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("askr_broadcast_subscribers 3\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_broadcast_deliveries_total 6\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_broadcast_drops_total 1\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace askr::admin
