@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <future>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-#include <nlohmann/json.hpp>
 
+#include "event_stream_support.hpp"
 #include "harness.hpp"
 #include "php_support.hpp"
 
@@ -71,18 +73,31 @@ class Client {
     std::map<std::string, std::string> cookies_;
 };
 
-void exercise_the_app(const std::vector<std::string>& mode_args) {
-    TempDir storage;
+// Sets the app up in `storage` (migrations, seed data, writable directories) and starts a
+// server for it with `args`. PHP sees only the environment it is given (docs/php.md), so
+// the storage directory and the app's base path go through --php-env. Null, the failure
+// reported, when the setup fails.
+std::unique_ptr<Server> laravel_server(const TempDir& storage, std::vector<std::string> args) {
     const std::string setup =
         command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    // PHP sees only the environment it is given (docs/php.md).
-    std::vector<std::string> args = {"--workers", "2",
-                                     "--php-env", "LARAVEL_STORAGE=" + storage.path(),
-                                     "--php-env", "APP_BASE_PATH=" + app_dir};
+    if (!contains(setup, "Laravel app ready")) {
+        ADD_FAILURE() << setup;
+        return nullptr;
+    }
+    args.insert(args.end(), {"--php-env", "LARAVEL_STORAGE=" + storage.path(), "--php-env",
+                             "APP_BASE_PATH=" + app_dir});
+    auto server = std::make_unique<Server>(app_dir + "/public", args);
+    server->allow_worker_fds(8);  // the SQLite database and session files a worker holds open
+    return server;
+}
+
+void exercise_the_app(const std::vector<std::string>& mode_args) {
+    TempDir storage;
+    std::vector<std::string> args = {"--workers", "2"};
     args.insert(args.end(), mode_args.begin(), mode_args.end());
-    Server server(app_dir + "/public", args);
-    server.allow_worker_fds(8);  // the SQLite database and session files a worker holds open
+    auto app = laravel_server(storage, args);
+    ASSERT_TRUE(app);
+    Server& server = *app;
 
     Client ada(server);
     Client bob(server);
@@ -187,19 +202,16 @@ TEST(LaravelApp, WorkerModeWithCow) {
 // lock's owner, restore and force release.
 void exercise_the_cache_store(const std::vector<std::string>& mode_args) {
     TempDir storage;
-    const std::string setup =
-        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    std::vector<std::string> args = {"--workers", "2",
-                                     "--php-env", "LARAVEL_STORAGE=" + storage.path(),
-                                     "--php-env", "APP_BASE_PATH=" + app_dir};
+    std::vector<std::string> args = {"--workers", "2"};
     args.insert(args.end(), mode_args.begin(), mode_args.end());
-    Server server(app_dir + "/public", args);
-    server.allow_worker_fds(8);
+    auto app = laravel_server(storage, args);
+    ASSERT_TRUE(app);
+    Server& server = *app;
 
     std::vector<std::future<Response>> burst;
     for (int i = 0; i < 8; ++i)
-        burst.push_back(std::async(std::launch::async, [&] { return get(server.url("/api/cache/remember")); }));
+        burst.push_back(
+            std::async(std::launch::async, [&] { return get(server.url("/api/cache/remember")); }));
     std::string value;
     std::map<std::string, std::string> by_pid;  // worker pid -> the value it returned
     for (auto& f : burst) {
@@ -224,7 +236,8 @@ void exercise_the_cache_store(const std::vector<std::string>& mode_args) {
 
     std::vector<std::future<Response>> contenders;
     for (int i = 0; i < 8; ++i)
-        contenders.push_back(std::async(std::launch::async, [&] { return get(server.url("/api/cache/locked")); }));
+        contenders.push_back(
+            std::async(std::launch::async, [&] { return get(server.url("/api/cache/locked")); }));
     std::set<std::string> pids;
     for (auto& f : contenders) {
         auto r = f.get();
@@ -235,8 +248,11 @@ void exercise_the_cache_store(const std::vector<std::string>& mode_args) {
     }
     std::printf("[ INFO     ] the lock's 8 holders ran on %zu worker(s)\n", pids.size());
 
-    auto owner = nlohmann::json::parse(get(server.url("/api/cache/lock-owner")).body, nullptr, false);
-    EXPECT_EQ(owner, (nlohmann::json{{"acquired", true}, {"second", false}, {"restored", true}, {"free", true}}));
+    auto owner =
+        nlohmann::json::parse(get(server.url("/api/cache/lock-owner")).body, nullptr, false);
+    EXPECT_EQ(owner,
+              (nlohmann::json{
+                  {"acquired", true}, {"second", false}, {"restored", true}, {"free", true}}));
 }
 
 TEST(LaravelApp, AskrCacheStoreInWorkerMode) {
@@ -252,15 +268,12 @@ TEST(LaravelApp, AskrCacheStoreInClassicMode) {
 // behind, 60 bytes of it each, would show as a megabyte.
 TEST(LaravelApp, WorkerRssStaysFlatOver20000Requests) {
     TempDir storage;
-    const std::string setup =
-        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    Server server(app_dir + "/public",
-                  {"--workers", "1", "--worker", worker_script, "--php-env",
-                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
-    server.allow_worker_fds(8);
+    auto app = laravel_server(storage, {"--workers", "1", "--worker", worker_script});
+    ASSERT_TRUE(app);
+    Server& server = *app;
     auto rss_kib = [&] {
-        auto status = nlohmann::json::parse(get(server.admin_url("/api/status")).body, nullptr, false);
+        auto status =
+            nlohmann::json::parse(get(server.admin_url("/api/status")).body, nullptr, false);
         return status["workers"][0]["rss_bytes"].get<std::uint64_t>() / 1024;
     };
     auto load = [&](int requests) {
@@ -280,13 +293,9 @@ TEST(LaravelApp, WorkerRssStaysFlatOver20000Requests) {
 // The worker's resets leave nothing for --paranoid to report on the app's clean pages.
 TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
     TempDir storage;
-    const std::string setup =
-        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    Server server(app_dir + "/public",
-                  {"--workers", "1", "--worker", worker_script, "--paranoid", "--php-env",
-                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
-    server.allow_worker_fds(8);
+    auto app = laravel_server(storage, {"--workers", "1", "--worker", worker_script, "--paranoid"});
+    ASSERT_TRUE(app);
+    Server& server = *app;
     Client client(server);
     for (int i = 0; i < 10; ++i) {
         EXPECT_EQ(client.get("/").status, 200);
@@ -302,13 +311,9 @@ TEST(LaravelApp, ParanoidReportsNothingOnCleanRoutes) {
 // by --paranoid, once.
 TEST(LaravelApp, ParanoidNamesALeakingStaticProperty) {
     TempDir storage;
-    const std::string setup =
-        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
-    Server server(app_dir + "/public",
-                  {"--workers", "1", "--worker", worker_script, "--paranoid", "--php-env",
-                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir});
-    server.allow_worker_fds(8);
+    auto app = laravel_server(storage, {"--workers", "1", "--worker", worker_script, "--paranoid"});
+    ASSERT_TRUE(app);
+    Server& server = *app;
     for (int i = 1; i <= 45; ++i) {
         auto r = get(server.url("/debug/leak?page=" + std::to_string(i)));
         ASSERT_EQ(r.status, 200) << r.body;
@@ -326,21 +331,18 @@ TEST(LaravelApp, ParanoidNamesALeakingStaticProperty) {
 // sidecar cleanly.
 TEST(LaravelApp, QueueAndSchedulerSidecarsRunTheJobs) {
     TempDir storage;
-    const std::string setup =
-        command_output("LARAVEL_STORAGE=" + storage.path() + " " + app_dir + "/bin/setup 2>&1");
-    ASSERT_TRUE(contains(setup, "Laravel app ready")) << setup;
     const std::string integration = std::string(ASKR_SOURCE_DIR) + "/integrations/laravel";
-    Server server(app_dir + "/public",
-                  {"--workers", "1", "--worker", worker_script, "--php-env",
-                   "LARAVEL_STORAGE=" + storage.path(), "--php-env", "APP_BASE_PATH=" + app_dir,
-                   "--queue", "1", "--queue-script", integration + "/queue.php", "--php-env",
-                   "QUEUE_WORK_SLEEP=1", "--scheduler-script", integration + "/scheduler.php",
-                   "--scheduler-interval", "1"});
-    server.allow_worker_fds(8);
+    auto app =
+        laravel_server(storage, {"--workers", "1", "--worker", worker_script, "--queue", "1",
+                                 "--queue-script", integration + "/queue.php", "--php-env",
+                                 "QUEUE_WORK_SLEEP=1", "--scheduler-script",
+                                 integration + "/scheduler.php", "--scheduler-interval", "1"});
+    ASSERT_TRUE(app);
+    Server& server = *app;
     Client client(server);
     auto form = client.get("/messages");
-    auto saved = client.post("/messages", "_token=" + Client::token_of(form) +
-                                              "&author=Ada&body=queued from the web");
+    auto saved = client.post(
+        "/messages", "_token=" + Client::token_of(form) + "&author=Ada&body=queued from the web");
     ASSERT_EQ(saved.status, 302) << saved.body;
     nlohmann::json stats;
     auto visits = [&](const char* source) {  // none yet: Laravel sends []
@@ -354,12 +356,84 @@ TEST(LaravelApp, QueueAndSchedulerSidecarsRunTheJobs) {
     }
     EXPECT_EQ(visits("message"), 1) << stats.dump();
     EXPECT_GE(visits("scheduler"), 2) << stats.dump();
-    EXPECT_TRUE(server.wait_for_log("queue:0: processed App\\Jobs\\RecordVisit"))
-        << server.log();
+    EXPECT_TRUE(server.wait_for_log("queue:0: processed App\\Jobs\\RecordVisit")) << server.log();
     EXPECT_TRUE(contains(server.log(), "Running scheduled command: App\\Jobs\\RecordVisit"))
         << server.log();
     EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
     EXPECT_TRUE(contains(server.log(), "queue:0: queue worker stopped (status 0)")) << server.log();
+}
+
+// The `askr` broadcaster (BROADCAST_DRIVER=askr, --broadcast): a message posted through the
+// form reaches a subscriber of the public channel "messages" as the event message.posted,
+// from whichever worker took the POST, and the signed-in author's private channel through
+// the token /broadcasting/auth gives her; a guest, and another user's channel, get none.
+TEST(LaravelApp, AskrBroadcasterReachesSubscribers) {
+    TempDir storage;
+    auto app = laravel_server(storage, {"--workers", "2", "--worker", worker_script, "--broadcast",
+                                        "--php-env", "BROADCAST_DRIVER=askr"});
+    ASSERT_TRUE(app);
+    Server& server = *app;
+    auto subscribers_are = [&](std::uint64_t count) {  // registered a moment after the head
+        for (int i = 0; i < 200; ++i) {
+            auto m =
+                nlohmann::json::parse(get(server.admin_url("/api/metrics")).body, nullptr, false);
+            if (m.is_object() && m["broadcast"]["subscribers"] == count) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        return false;
+    };
+    auto message_of = [](const std::optional<Event>& event) {
+        EXPECT_TRUE(event) << "no event";
+        if (!event) return nlohmann::json();
+        EXPECT_EQ(event->name, "message.posted");
+        auto data = nlohmann::json::parse(event->data, nullptr, false);
+        EXPECT_EQ(data["event"], "message.posted") << event->data;
+        return data["data"];
+    };
+    Subscriber everyone(server.port(), "?channel=messages");
+    ASSERT_EQ(everyone.status(), 200) << everyone.head();
+    ASSERT_TRUE(subscribers_are(1));
+
+    Client guest(server);
+    const std::string guest_token = Client::token_of(guest.get("/messages"));
+    auto refused =
+        guest.post("/broadcasting/auth", "_token=" + guest_token + "&channel_name=private-user.1");
+    EXPECT_EQ(refused.status, 403) << refused.body;
+    ASSERT_EQ(guest.post("/messages", "_token=" + guest_token + "&author=Guest&body=hello everyone")
+                  .status,
+              302);
+    auto posted = message_of(everyone.next_event());
+    EXPECT_EQ(posted["author"], "Guest") << posted.dump();
+    EXPECT_EQ(posted["body"], "hello everyone") << posted.dump();
+
+    Client ada(server);  // user 1
+    ASSERT_EQ(ada.post("/login", "_token=" + Client::token_of(ada.get("/login")) +
+                                     "&email=ada@example.com&password=secret-ada")
+                  .status,
+              302);
+    const std::string ada_token = Client::token_of(ada.get("/dashboard"));
+    auto auth =
+        ada.post("/broadcasting/auth", "_token=" + ada_token + "&channel_name=private-user.1");
+    ASSERT_EQ(auth.status, 200) << auth.body;
+    const auto channel_token = nlohmann::json::parse(auth.body, nullptr, false).value("token", "");
+    ASSERT_FALSE(channel_token.empty()) << auth.body;
+    EXPECT_EQ(ada.post("/broadcasting/auth", "_token=" + ada_token + "&channel_name=private-user.2")
+                  .status,
+              403);
+    Subscriber stranger(server.port(), "?channel=private-user.1");
+    EXPECT_EQ(stranger.status(), 401) << stranger.head();
+    Subscriber hers(server.port(), "?channel=private-user.1&token=" + channel_token);
+    ASSERT_EQ(hers.status(), 200) << hers.head();
+    ASSERT_TRUE(subscribers_are(2));
+
+    ASSERT_EQ(
+        ada.post("/messages", "_token=" + ada_token + "&author=Ada&body=for you and all").status,
+        302);
+    auto private_copy = message_of(hers.next_event());
+    EXPECT_EQ(private_copy["author"], "Ada") << private_copy.dump();
+    auto public_copy = message_of(everyone.next_event());
+    EXPECT_EQ(public_copy["body"], "for you and all") << public_copy.dump();
+    EXPECT_EQ(public_copy["id"], private_copy["id"]);
 }
 
 }  // namespace
