@@ -44,7 +44,10 @@ serve-laravel: askr laravel-setup
 	@echo "Askr serves examples/laravel-app in worker mode on http://$(LISTEN)/  (Ctrl-C stops it)"
 	@$(BUILD_DIR)/askr serve --root $(LARAVEL_APP)/public --listen $(LISTEN) \
 		--worker integrations/laravel/worker.php \
-		--php-env APP_BASE_PATH=$(LARAVEL_APP) --php-env LARAVEL_STORAGE=$(LARAVEL_STORAGE)
+		--php-env APP_BASE_PATH=$(LARAVEL_APP) --php-env LARAVEL_STORAGE=$(LARAVEL_STORAGE) \
+		--broadcast --php-env BROADCAST_DRIVER=askr \
+		--queue 1 --queue-script integrations/laravel/queue.php \
+		--scheduler-script integrations/laravel/scheduler.php
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2 --timeout 300

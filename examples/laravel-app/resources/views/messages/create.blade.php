@@ -20,4 +20,15 @@
 <li>{{ $message->author }}: {{ $message->body }}</li>
 @endforeach
 </ul>
+@if (config('broadcasting.default') === 'askr')
+{{-- Messages others post appear live: the askr broadcaster (docs/laravel.md). --}}
+<script>
+new EventSource('/askr/events?channel=messages').addEventListener('message.posted', (e) => {
+    const message = JSON.parse(e.data).data;
+    const item = document.createElement('li');
+    item.textContent = message.author + ': ' + message.body;
+    document.querySelector('ul.messages').prepend(item);
+});
+</script>
+@endif
 @endsection
