@@ -51,8 +51,10 @@ $app['events']->listen(Looping::class, static function () use ($worker) {
     }
 });
 
-// What queue:work prints, one line a job, to the server's log.
+// What queue:work prints, one line a job, to the server's log; each processed job counts
+// in the sidecar's jobs_done (askr status, /api/status, the dashboard).
 $app['events']->listen(JobProcessed::class, static function (JobProcessed $event) {
+    askr_sidecar_job_done();
     echo 'processed ', $event->job->resolveName(), ' (', $event->job->getJobId(), ")\n";
 });
 $app['events']->listen(JobFailed::class, static function (JobFailed $event) {

@@ -19,13 +19,14 @@ namespace askr::admin {
 
 /// One sidecar (a queue worker or the scheduler), for GET /api/status and `askr status`.
 struct SidecarStatus {
-    std::string name;                ///< "queue:0", "scheduler"
-    pid_t pid = 0;                   ///< 0 when not running
-    std::uint32_t generation = 0;    ///< of the running process
-    std::string state;               ///< "running", "stopping", "starting", "waiting"
-    double uptime_seconds = 0;       ///< of the running process
-    unsigned restarts = 0;           ///< starts after the first (queue); runs (scheduler)
-    std::string last_exit;           ///< how the last one ended ("" before any did)
+    std::string name;              ///< "queue:0", "scheduler"
+    pid_t pid = 0;                 ///< 0 when not running
+    std::uint32_t generation = 0;  ///< of the running process
+    std::string state;             ///< "running", "stopping", "starting", "waiting"
+    double uptime_seconds = 0;     ///< of the running process
+    unsigned restarts = 0;         ///< starts after the first (queue); runs (scheduler)
+    std::string last_exit;         ///< how the last one ended ("" before any did)
+    std::uint64_t jobs_done = 0;   ///< askr_sidecar_job_done() calls, across restarts
 };
 
 /// What only the master knows about itself, for GET /api/status.

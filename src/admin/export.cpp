@@ -51,7 +51,8 @@ json worker_list(const shm::Scoreboard& scoreboard) {
             {"rss_bytes", slot.rss_bytes.load(std::memory_order_relaxed)},
             {"connections", slot.connections.load(std::memory_order_relaxed)},
             {"connections_moved", slot.connections_moved.load(std::memory_order_relaxed)},
-            {"php_average_ms", static_cast<double>(slot.php_average_us.load(std::memory_order_relaxed)) / 1000.0},
+            {"php_average_ms",
+             static_cast<double>(slot.php_average_us.load(std::memory_order_relaxed)) / 1000.0},
             {"current_request_ms",
              started ? json(std::max<std::int64_t>(0, now - started)) : json(nullptr)},
             {"uptime_seconds",
@@ -117,6 +118,7 @@ json sidecar_list(const SupervisorStatus& status) {
             {"uptime_seconds", s.pid ? json(s.uptime_seconds) : json(nullptr)},
             {"restarts", s.restarts},
             {"last_exit", s.last_exit.empty() ? json(nullptr) : json(s.last_exit)},
+            {"jobs_done", s.jobs_done},
         });
     }
     return sidecars;

@@ -169,7 +169,7 @@ class Master final : public admin::Supervisor {
     Sidecars sidecars_;         // [queue] workers and [scheduler] (sidecars.hpp)
     Canary canary_;             // --canary: the reload's first new worker watched
     ServiceNotifier notifier_;  // systemd's Type=notify ($NOTIFY_SOCKET)
-    admin::AdminServer admin_;                // --admin-listen, served from the poll loop below
+    admin::AdminServer admin_;  // --admin-listen, served from the poll loop below
     core::UniqueFd signals_;
     core::UniqueFd control_;
     std::string control_path_;
@@ -264,8 +264,9 @@ int Master::run() {
 
     spdlog::info("master {} serving {} with {} worker(s), index {}", ::getpid(), options_.root,
                  options_.workers, options_.index);
-    control_path_ = options_.control_socket.empty() ? default_control_path(sockets_.front().port, sockets_.front().unix_path)
-                                                    : options_.control_socket;
+    control_path_ = options_.control_socket.empty()
+                        ? default_control_path(sockets_.front().port, sockets_.front().unix_path)
+                        : options_.control_socket;
     control_ = open_control_socket(control_path_);
     spdlog::info("control socket {} (askr status --socket {})", control_path_, control_path_);
     admin_.open();
@@ -358,6 +359,7 @@ void Master::start_generation() {
         setup.cache = cache_backend_.get();
         setup.broadcast = broadcast_.get();
         setup.sidecar_stop_fds = &sidecars_.stop_fds();
+        setup.sidecar_jobs = sidecars_.job_counters();
         run_zygote(setup);
     }
     ::close(pair[1]);
@@ -402,9 +404,10 @@ void Master::handle_signal(int signal) {
             reloading_ = true;
             canary_.begin();
             if (canary_.pending()) {
-                spdlog::info("reload: the first worker of generation {} is a canary, watched for {} s "
-                             "before the others roll",
-                             next_generation_, options_.canary_seconds.count());
+                spdlog::info(
+                    "reload: the first worker of generation {} is a canary, watched for {} s "
+                    "before the others roll",
+                    next_generation_, options_.canary_seconds.count());
             }
             reload_tls();
             start_generation();
@@ -765,8 +768,7 @@ int Master::poll_timeout_ms() const {
     const bool settled = gen && gen->ready && announced_ && !stopping_ && !reloading_ &&
                          !reload_pending_ && spawns_in_flight() == 0 &&
                          count_workers(gen->number, true) >= options_.workers &&
-                         workers_.size() == options_.workers && admin_.idle() &&
-                         held_.empty();
+                         workers_.size() == options_.workers && admin_.idle() && held_.empty();
     const int watchdog = static_cast<int>(notifier_.watchdog_period().count());
     const int timeout = settled ? 1000 : 50;
     return watchdog > 0 ? std::min(timeout, watchdog) : timeout;
@@ -804,8 +806,7 @@ void Master::maintain() {
             const bool v6 = s.host.find(':') != std::string::npos;
             spdlog::info("listening on {}://{}{}{}:{}{}{}", https ? "https" : "http", v6 ? "[" : "",
                          s.host, v6 ? "]" : "", s.port,
-                         s.redirect_to_https ? " (redirects to https)" : "",
-                         proxy);
+                         s.redirect_to_https ? " (redirects to https)" : "", proxy);
         }
         notifier_.ready(serving_line());
     }
@@ -1087,13 +1088,15 @@ std::string Master::status_text() const {
         out += line;
     }
     const auto sidecars = sidecars_.status();
-    if (!sidecars.empty()) out += "SIDECAR    PID      GEN  STATE     UPTIME(s)  RESTARTS  LAST EXIT\n";
+    if (!sidecars.empty())
+        out += "SIDECAR    PID      GEN  STATE     UPTIME(s)  RESTARTS  JOBS      LAST EXIT\n";
     for (const auto& s : sidecars) {
-        std::snprintf(line, sizeof line, "%-10s %-8s %-4s %-9s %-10s %-9u %s\n", s.name.c_str(),
-                      s.pid ? std::to_string(s.pid).c_str() : "-",
+        std::snprintf(line, sizeof line, "%-10s %-8s %-4s %-9s %-10s %-9u %-9llu %s\n",
+                      s.name.c_str(), s.pid ? std::to_string(s.pid).c_str() : "-",
                       s.pid ? std::to_string(s.generation).c_str() : "-", s.state.c_str(),
                       s.pid ? std::to_string(static_cast<long>(s.uptime_seconds)).c_str() : "-",
-                      s.restarts, s.last_exit.empty() ? "-" : s.last_exit.c_str());
+                      s.restarts, static_cast<unsigned long long>(s.jobs_done),
+                      s.last_exit.empty() ? "-" : s.last_exit.c_str());
         out += line;
     }
     return out;

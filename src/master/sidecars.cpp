@@ -20,6 +20,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
+constexpr std::uint32_t jobs_magic = 0x41534a42;  // "ASJB"
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
 long long ms_since(Sidecars::Clock::time_point t) {
     return std::chrono::duration_cast<milliseconds>(Sidecars::Clock::now() - t).count();
 }
@@ -45,6 +48,15 @@ Sidecars::Sidecars(const config::ServeOptions& options) : options_(options) {
         stop_fds_.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
         if (!stop_fds_.back()) throw std::runtime_error("eventfd() failed");
     }
+    if (!slots_.empty()) {
+        jobs_ = std::make_unique<shm::Region>("the sidecars' job counts", jobs_magic, 1,
+                                              slots_.size() * sizeof(std::atomic<std::uint64_t>),
+                                              slots_.size());
+    }
+}
+
+std::atomic<std::uint64_t>* Sidecars::job_counters() const {
+    return jobs_ ? reinterpret_cast<std::atomic<std::uint64_t>*>(jobs_->contents()) : nullptr;
 }
 
 void Sidecars::start_due(int control, std::uint32_t generation, Clock::time_point now,
@@ -151,10 +163,10 @@ bool Sidecars::on_exit(pid_t pid, int status, bool stopping) {
         spdlog::info("{} {} ended ({}) after {} ms; starting it again", slot.name, pid,
                      slot.last_exit, ran_ms);
     } else {
-        spdlog::error("{} {} ended: {} after {} ms; starting it again in {} ms{}", slot.name, pid,
-                      slot.last_exit, ran_ms, delay.count(),
-                      slot.backoff.streak() > 1 ? " (it keeps ending right after start: see the log)"
-                                                : "");
+        spdlog::error(
+            "{} {} ended: {} after {} ms; starting it again in {} ms{}", slot.name, pid,
+            slot.last_exit, ran_ms, delay.count(),
+            slot.backoff.streak() > 1 ? " (it keeps ending right after start: see the log)" : "");
     }
     return true;
 }
@@ -189,9 +201,10 @@ void Sidecars::enforce_timeouts(Clock::time_point now) {
         if (slot.pid <= 0) continue;
         if (slot.role == ZygoteMessage::scheduler && !slot.stopping &&
             now - slot.started > options_.scheduler_timeout) {
-            spdlog::error("scheduler {}: still running after [scheduler] timeout {} s; asking it "
-                          "to stop",
-                          slot.pid, options_.scheduler_timeout.count());
+            spdlog::error(
+                "scheduler {}: still running after [scheduler] timeout {} s; asking it "
+                "to stop",
+                slot.pid, options_.scheduler_timeout.count());
             ask_stop(slot, now);
         }
         if (slot.stopping && now - slot.stop_asked > options_.queue_stop_timeout) {
@@ -221,6 +234,7 @@ std::vector<admin::SidecarStatus> Sidecars::status() const {
         s.name = slot.name;
         s.restarts = slot.restarts;
         s.last_exit = slot.last_exit;
+        s.jobs_done = job_counters()[slot.index].load(std::memory_order_relaxed);
         if (slot.pid > 0) {
             s.pid = slot.pid;
             s.generation = slot.generation;

@@ -1,8 +1,10 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "core/unique_fd.hpp"
 #include "master/process_roles.hpp"
 #include "master/zygote.hpp"
+#include "shm/region.hpp"
 
 namespace askr::master {
 
@@ -24,11 +27,15 @@ class Sidecars {
   public:
     using Clock = std::chrono::steady_clock;
 
-    /// Makes one stop eventfd per sidecar; call before any zygote is forked.
+    /// Makes one stop eventfd and one job counter per sidecar; call before any zygote is
+    /// forked.
     explicit Sidecars(const config::ServeOptions& options);
 
     /// What every zygote hands to the sidecars it forks.
     const std::vector<core::UniqueFd>& stop_fds() const { return stop_fds_; }
+    /// Per sidecar, in shared memory: the jobs its scripts reported done
+    /// (askr_sidecar_job_done()), across its restarts. Null without sidecars.
+    std::atomic<std::uint64_t>* job_counters() const;
 
     /// Asks the zygote of `generation` (its control socket `control`) for the sidecars that
     /// are due: queue sidecars not running, the scheduler at the top of a minute.
@@ -75,7 +82,7 @@ class Sidecars {
         Clock::time_point next_start{};
         unsigned restarts = 0;
         Backoff backoff{sidecar_role};
-        std::string last_exit;        // "" before the first exit
+        std::string last_exit;  // "" before the first exit
     };
 
     void ask_stop(Slot& slot, Clock::time_point now);
@@ -84,8 +91,9 @@ class Sidecars {
     const config::ServeOptions& options_;
     std::vector<Slot> slots_;  // the queue sidecars, then the scheduler
     std::vector<core::UniqueFd> stop_fds_;
-    std::int64_t last_minute_ = -1;  // the minute the scheduler last started for
-    bool stopped_ = false;           // shutdown: start nothing more
+    std::unique_ptr<shm::Region> jobs_;  // one std::atomic<std::uint64_t> per sidecar
+    std::int64_t last_minute_ = -1;      // the minute the scheduler last started for
+    bool stopped_ = false;               // shutdown: start nothing more
 };
 
 }  // namespace askr::master

@@ -135,6 +135,7 @@ worker::WorkerIdentity adopt_worker(const ZygoteSetup& setup, std::uint32_t slot
     php::SidecarScript sidecar;
     sidecar.document_root = options.root;
     sidecar.stop_fd = (*setup.sidecar_stop_fds)[fork.slot].get();
+    sidecar.jobs_done = setup.sidecar_jobs ? &setup.sidecar_jobs[fork.slot] : nullptr;
     if (fork.role == ZygoteMessage::scheduler) {
         sidecar.filename = options.scheduler_script;
         sidecar.role = "scheduler";

@@ -1,6 +1,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct ZygoteSetup {
     shm::BroadcastRing* broadcast = nullptr;     ///< the broadcast ring (null: off)
     const std::vector<core::UniqueFd>* sidecar_stop_fds =
         nullptr;  ///< per sidecar: the master's "finish the job and return"
+    std::atomic<std::uint64_t>* sidecar_jobs = nullptr;  ///< per sidecar: jobs it reported done
 };
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with

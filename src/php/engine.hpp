@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -29,7 +30,7 @@ struct EngineOptions {
     /// Content-Type (default_mimetype) is then left out of such a response, so that the
     /// file's own type applies unless the script set one.
     bool sendfile = false;
-    cache::Backend* cache = nullptr;  ///< what askr_cache_*() use (null: they throw)
+    cache::Backend* cache = nullptr;          ///< what askr_cache_*() use (null: they throw)
     shm::BroadcastRing* broadcast = nullptr;  ///< what askr_broadcast() uses (null: it throws)
     std::uint64_t broadcast_max_data = 0;     ///< askr_broadcast(): largest payload
     std::uint32_t broadcast_max_channel_length = 0;  ///< ... and longest channel name
@@ -151,6 +152,7 @@ struct SidecarScript {
     std::string document_root;  ///< DOCUMENT_ROOT (the server's root)
     std::string role;           ///< $_SERVER['ASKR_SIDECAR']: "queue:0", "scheduler"
     int stop_fd = -1;           ///< readable once the sidecar should stop
+    std::atomic<std::uint64_t>* jobs_done = nullptr;  ///< askr_sidecar_job_done() counts here
     /// The scheduler with the cache on Redis: the run of this tick (`tick`, a wall-clock
     /// multiple of the interval) happens on one server of all that share the cache.
     bool once_per_cluster = false;

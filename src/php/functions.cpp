@@ -92,6 +92,7 @@ const zend_function_entry functions[] = {
     ZEND_RAW_FENTRY("askr_cow_ready", cow_ready_function, arginfo_finish, 0)
     ZEND_RAW_FENTRY("askr_paranoid_watch", paranoid_watch_function, arginfo_watch, 0)
     ZEND_RAW_FENTRY("askr_sidecar_should_stop", sidecar_should_stop_function, arginfo_finish, 0)
+    ZEND_RAW_FENTRY("askr_sidecar_job_done", sidecar_job_done_function, arginfo_finish, 0)
     ZEND_FE_END};
 
 // Only with --frankenphp-compat: worker scripts written for FrankenPHP run unmodified.

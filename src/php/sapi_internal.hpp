@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 // Shared between the files of src/php only: PHP's headers are included here.
 #include <string>
 
@@ -71,11 +72,14 @@ void cow_ready_function(INTERNAL_FUNCTION_PARAMETERS);
 extern std::string sidecar_role;
 extern std::string sidecar_filename;
 extern int sidecar_stop_fd;
+extern std::atomic<std::uint64_t>* sidecar_jobs_done;
 extern std::int64_t sidecar_scheduled_at;  ///< the scheduler: the wall-clock second it runs for
 /// $_SERVER of a sidecar: the environment, its role, its script and argv/argc.
 void register_sidecar_variables(zval* track_vars);
 /// askr_sidecar_should_stop() (sidecar_script.cpp).
 void sidecar_should_stop_function(INTERNAL_FUNCTION_PARAMETERS);
+/// askr_sidecar_job_done() (sidecar_script.cpp).
+void sidecar_job_done_function(INTERNAL_FUNCTION_PARAMETERS);
 
 /// --paranoid: the state-bleed detector is on (paranoid.cpp).
 extern bool paranoid;

@@ -28,6 +28,7 @@ namespace detail {
 std::string sidecar_role;
 std::string sidecar_filename;
 int sidecar_stop_fd = -1;
+std::atomic<std::uint64_t>* sidecar_jobs_done = nullptr;
 std::int64_t sidecar_scheduled_at = 0;
 
 // askr_sidecar_should_stop(): bool — true once the server wants this sidecar to stop
@@ -37,6 +38,15 @@ void sidecar_should_stop_function(INTERNAL_FUNCTION_PARAMETERS) {
     if (sidecar_stop_fd < 0) RETURN_FALSE;
     pollfd stop{sidecar_stop_fd, POLLIN, 0};  // the eventfd stays readable once written
     RETURN_BOOL(::poll(&stop, 1, 0) > 0 && (stop.revents & POLLIN));
+}
+
+// askr_sidecar_job_done(): bool — counts one job done, shown as the sidecar's jobs_done in
+// /api/status, `askr status` and the dashboard; false (nothing counted) outside a sidecar.
+void sidecar_job_done_function(INTERNAL_FUNCTION_PARAMETERS) {
+    ZEND_PARSE_PARAMETERS_NONE();
+    if (!sidecar_jobs_done) RETURN_FALSE;
+    sidecar_jobs_done->fetch_add(1, std::memory_order_relaxed);
+    RETURN_TRUE;
 }
 
 void register_sidecar_variables(zval* track_vars) {
@@ -129,7 +139,9 @@ int run_sidecar_script(const SidecarScript& sidecar) {
     detail::sidecar_role = sidecar.role;
     detail::sidecar_filename = sidecar.filename;
     detail::sidecar_stop_fd = sidecar.stop_fd;
-    detail::sidecar_scheduled_at = sidecar.role == "scheduler" ? sidecar.tick * sidecar.tick_seconds : 0;
+    detail::sidecar_jobs_done = sidecar.jobs_done;
+    detail::sidecar_scheduled_at =
+        sidecar.role == "scheduler" ? sidecar.tick * sidecar.tick_seconds : 0;
     static http::Request request;
     request.clear();
     request.method = "GET";

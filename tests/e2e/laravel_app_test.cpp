@@ -359,6 +359,17 @@ TEST(LaravelApp, QueueAndSchedulerSidecarsRunTheJobs) {
     EXPECT_TRUE(server.wait_for_log("queue:0: processed App\\Jobs\\RecordVisit")) << server.log();
     EXPECT_TRUE(contains(server.log(), "Running scheduled command: App\\Jobs\\RecordVisit"))
         << server.log();
+    // queue.php counts each processed job (askr_sidecar_job_done()): the message's and the
+    // scheduler's.
+    nlohmann::json queue_sidecar;
+    for (int i = 0; i < 100 && !(queue_sidecar["jobs_done"] >= 3); ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        auto status =
+            nlohmann::json::parse(get(server.admin_url("/api/status")).body, nullptr, false);
+        for (const auto& sidecar : status["sidecars"])
+            if (sidecar["name"] == "queue:0") queue_sidecar = sidecar;
+    }
+    EXPECT_GE(queue_sidecar["jobs_done"], 3) << queue_sidecar.dump();
     EXPECT_EQ(server.stop(SIGTERM), 0) << server.log();
     EXPECT_TRUE(contains(server.log(), "queue:0: queue worker stopped (status 0)")) << server.log();
 }

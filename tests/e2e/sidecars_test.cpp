@@ -43,8 +43,10 @@ $job = 0;
 while (!askr_sidecar_should_stop()) {
     ++$job;
     file_put_contents(__DIR__ . '/jobs.log', "$role start $job\n", FILE_APPEND);
-    usleep()PHP" + std::to_string(job_ms * 1000) + R"PHP();
+    usleep()PHP" +
+           std::to_string(job_ms * 1000) + R"PHP();
     file_put_contents(__DIR__ . '/jobs.log', "$role done $job\n", FILE_APPEND);
+    askr_sidecar_job_done();
 }
 echo "returning after $job jobs\n";
 )PHP";
@@ -114,8 +116,9 @@ TEST(Sidecars, QueueSidecarsRunLikeCliScriptsAndShareTheCache) {
         std::this_thread::sleep_for(20ms);
     }
     EXPECT_EQ(starts, "2");
-    const std::string status = command_output(std::string(ASKR_BINARY) + " status --socket /tmp/askr-" +
-                                              std::to_string(server.port()) + ".sock 2>&1");
+    const std::string status =
+        command_output(std::string(ASKR_BINARY) + " status --socket /tmp/askr-" +
+                       std::to_string(server.port()) + ".sock 2>&1");
     EXPECT_NE(status.find("queue:0"), std::string::npos) << status;
     EXPECT_NE(status.find("SIDECAR"), std::string::npos) << status;
 }
@@ -125,16 +128,28 @@ TEST(Sidecars, AKilledSidecarIsReplaced) {
     const std::string script = root.write("queue.php", queue_script(50));
     Server server(root.path(), {"--workers", "1", "--queue", "1", "--queue-script", script});
     server.allow_error("queue:0");
-    auto before = wait_for_sidecars(server, running)["queue:0"];
-    ASSERT_TRUE(before["pid"].is_number()) << before.dump();
-    ASSERT_EQ(::kill(before["pid"].get<pid_t>(), SIGKILL), 0);
-    auto after = wait_for_sidecars(server, [&](const json& s) {
-        return running(s) && s["pid"] != before["pid"];
+    // Killed once it has counted jobs (askr_sidecar_job_done()): the count survives it.
+    auto before = wait_for_sidecars(server, [](const json& s) {
+        return running(s) && s["jobs_done"].get<std::uint64_t>() >= 2;
     })["queue:0"];
+    ASSERT_TRUE(before["pid"].is_number()) << before.dump();
+    ASSERT_GE(before["jobs_done"].get<std::uint64_t>(), 2u) << before.dump();
+    ASSERT_EQ(::kill(before["pid"].get<pid_t>(), SIGKILL), 0);
+    auto after = wait_for_sidecars(
+        server, [&](const json& s) { return running(s) && s["pid"] != before["pid"]; })["queue:0"];
     EXPECT_TRUE(running(after)) << after.dump();
     EXPECT_NE(after["pid"], before["pid"]);
     EXPECT_EQ(after["restarts"], 1);
     EXPECT_EQ(after["last_exit"], "killed by signal 9 (SIGKILL)");
+    EXPECT_GE(after["jobs_done"], before["jobs_done"]) << "the count started again at 0";
+    // Every job the script finished is counted, and nothing else (the count follows the
+    // "done" line it writes).
+    const std::string log = slurp(root.path() + "/jobs.log");
+    std::uint64_t done_lines = 0;
+    for (std::size_t at = 0; (at = log.find(" done ", at)) != std::string::npos; ++at) ++done_lines;
+    const auto counted = status_of(server)["sidecars"][0]["jobs_done"].get<std::uint64_t>();
+    EXPECT_LE(counted, done_lines) << log;
+    EXPECT_GE(counted + 1, done_lines) << log;
 }
 
 // SIGTERM while a job runs: the job finishes, no new one starts, the script returns, and
@@ -155,8 +170,7 @@ TEST(Sidecars, AStopLetsTheJobUnderWayFinish) {
 
 TEST(Sidecars, ASidecarThatIgnoresTheStopIsKilledAfterTheTimeout) {
     TempDir root;
-    const std::string script =
-        root.write("queue.php", "<?php\nwhile (true) { usleep(100000); }\n");
+    const std::string script = root.write("queue.php", "<?php\nwhile (true) { usleep(100000); }\n");
     Server server(root.path(), {"--workers", "1", "--queue", "1", "--queue-script", script,
                                 "--queue-stop-timeout", "1"});
     server.allow_error("did not stop within [queue] stop_timeout 1 s; killing it");
@@ -174,8 +188,8 @@ TEST(Sidecars, AReloadRollsThemToTheNewGeneration) {
     ASSERT_EQ(first.size(), 2u);
     ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
     ASSERT_TRUE(server.wait_for_log("reload finished")) << server.log();
-    auto rolled = wait_for_sidecars(server,
-                                    [](const json& s) { return running(s) && s["generation"] == 2; });
+    auto rolled =
+        wait_for_sidecars(server, [](const json& s) { return running(s) && s["generation"] == 2; });
     for (const auto& [name, s] : rolled) {
         EXPECT_EQ(s["generation"], 2) << name << ": " << s.dump();
         EXPECT_NE(s["pid"], first[name]["pid"]) << name;
@@ -224,8 +238,8 @@ if (!file_exists(__DIR__ . '/slow-done')) {  // the first run takes longer than 
 }
 file_put_contents(__DIR__ . '/runs.log', sprintf("%d %.3f end\n", getmypid(), microtime(true)), FILE_APPEND);
 )PHP");
-    Server server(root.path(), {"--workers", "1", "--scheduler-script", script,
-                                "--scheduler-interval", "1"});
+    Server server(root.path(),
+                  {"--workers", "1", "--scheduler-script", script, "--scheduler-interval", "1"});
     ASSERT_TRUE(server.wait_for_log("this run is skipped", 8s)) << server.log();
     for (int i = 0; i < 300; ++i) {
         std::istringstream count(slurp(root.path() + "/runs.log"));
@@ -282,10 +296,12 @@ while (!askr_sidecar_should_stop()) usleep(50000);
 TEST(Sidecars, ConfigErrorsSayWhatIsMissing) {
     TempDir root;
     const std::string serve = std::string(ASKR_BINARY) +
-                              " serve --listen 127.0.0.1:0 --admin-listen off --root " + root.path();
+                              " serve --listen 127.0.0.1:0 --admin-listen off --root " +
+                              root.path();
     std::string out = command_output("timeout 20 " + serve + " --queue 2 2>&1");
     EXPECT_NE(out.find("needs [queue] script (--queue-script)"), std::string::npos) << out;
-    out = command_output("timeout 20 " + serve + " --queue 1 --queue-script /nonexistent/q.php 2>&1");
+    out =
+        command_output("timeout 20 " + serve + " --queue 1 --queue-script /nonexistent/q.php 2>&1");
     EXPECT_NE(out.find("/nonexistent/q.php: no such file"), std::string::npos) << out;
     root.write("q.php", "<?php");
     out = command_output("timeout 20 " + serve + " --queue-script " + root.path() + "/q.php 2>&1");
@@ -300,8 +316,9 @@ TEST(Sidecars, SchedulerRunsOnceAcrossServersSharingRedis) {
     const std::string script = shared.write("scheduler.php", R"PHP(<?php
 file_put_contents(__DIR__ . '/runs.log', sprintf("%d %d\n", $_SERVER['ASKR_SCHEDULED_AT'], getmypid()), FILE_APPEND | LOCK_EX);
 )PHP");
-    std::vector<std::string> args{"--workers", "1", "--scheduler-script", script,
-                                  "--scheduler-interval", "1", "--cache-redis", redis.url()};
+    std::vector<std::string> args{
+        "--workers",     "1",        "--scheduler-script", script, "--scheduler-interval", "1",
+        "--cache-redis", redis.url()};
     TempDir root_a, root_b;
     Server a(root_a.path(), args);
     Server b(root_b.path(), args);
