@@ -166,5 +166,38 @@ TEST(BroadcastRedis, WithRedisDownLocalDeliveryGoesOnAndTheRelayReconnectsByItse
     EXPECT_EQ(b.server->stop(), 0);
 }
 
+// The ring id of a stream id "MS-SEQ", as docs/broadcasting.md gives it.
+std::string ring_id_of(const std::string& stream_id) {
+    const auto dash = stream_id.find('-');
+    return std::to_string(std::stoull(stream_id.substr(0, dash)) * 1048576 +
+                          std::stoull(stream_id.substr(dash + 1)));
+}
+
+TEST(BroadcastRedis, EntriesOthersWroteToTheStreamAreCheckedAsLocalPublishesAre) {
+    RedisServer redis;
+    TempDir root;
+    Server server(root.path(), broadcast_args({"--workers", "1", "--broadcast-redis", redis.url(),
+                                               "--broadcast-max-data", "16"}));
+    server.allow_error("broadcast relay: entry");
+    ASSERT_TRUE(relay_reads(server)) << server.log();
+    Subscriber subscriber(server.port(), "?channel=news");
+    ASSERT_EQ(subscriber.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 1));
+    const std::string long_name = "c news n " + std::string(65, 'n') + " d x";
+    for (const std::string& bad : {std::string("c bad/channel d x"),
+                                   std::string("c news d 01234567890123456789"),
+                                   std::string("d no-channel"), long_name})
+        redis.cli("XADD askr:broadcast '*' " + bad);
+    std::string good = redis.cli("XADD askr:broadcast '*' c news n status d ok");
+    while (!good.empty() && (good.back() == '\n' || good.back() == '\r')) good.pop_back();
+    const auto e = subscriber.next_event();
+    ASSERT_TRUE(e) << server.log();
+    EXPECT_EQ(e->id, ring_id_of(good));
+    EXPECT_EQ(e->name, "status");
+    EXPECT_EQ(e->data, "ok");
+    EXPECT_TRUE(server.wait_for_log("skipped", 1s)) << server.log();
+    EXPECT_EQ(server.stop(), 0);
+}
+
 }  // namespace
 }  // namespace askr::test
