@@ -24,8 +24,7 @@ bool parse_u64(std::string_view text, std::uint64_t& n) {
 
 std::string event_error(std::string_view channel, std::string_view name, std::string_view data,
                         const EventLimits& limits) {
-    if (std::string why = shm::channel_name_error(channel, limits.max_channel_length);
-        !why.empty())
+    if (std::string why = shm::channel_name_error(channel, limits.max_channel_length); !why.empty())
         return "its channel " + why;
     // The event-stream format ends a field at CR or LF (WHATWG HTML, "Parsing an event
     // stream"): a name holding one would inject fields.
@@ -34,8 +33,10 @@ std::string event_error(std::string_view channel, std::string_view name, std::st
         return "its event name must be 0 to " + std::to_string(limits.max_channel_length) +
                " bytes without CR, LF or NUL";
     if (data.size() > limits.max_data)
-        return "its data is " + std::to_string(data.size()) + " bytes, more than [broadcast] "
-               "max_data (" + std::to_string(limits.max_data) + ")";
+        return "its data is " + std::to_string(data.size()) +
+               " bytes, more than [broadcast] "
+               "max_data (" +
+               std::to_string(limits.max_data) + ")";
     return {};
 }
 
@@ -55,18 +56,17 @@ std::string stream_id(std::uint64_t id) {
 
 RedisPublisher::RedisPublisher(StreamSettings settings)
     : settings_(std::move(settings)),
-      connection_(settings_.url, settings_.timeout,
-                  {.subsystem = "broadcast",
-                   .option = "[broadcast] redis",
-                   .while_down =
-                       "askr_broadcast() reaches this node's subscribers only until it answers"}),
+      connection_(
+          settings_.url, settings_.timeout,
+          {.subsystem = "broadcast",
+           .option = "[broadcast] redis",
+           .while_down = "askr_broadcast() reaches this node's subscribers only until it answers"}),
       length_(std::to_string(settings_.length)) {}
 
 std::uint64_t RedisPublisher::publish(shm::BroadcastRing& ring, std::string_view channel,
                                       std::string_view name, std::string_view data) {
-    const cache::RedisReply reply =
-        connection_.command({"XADD", settings_.key, "MAXLEN", "~", length_, "*", "c", channel,
-                             "n", name, "d", data});
+    const cache::RedisReply reply = connection_.command(
+        {"XADD", settings_.key, "MAXLEN", "~", length_, "*", "c", channel, "n", name, "d", data});
     if (reply && reply->type == REDIS_REPLY_STRING) {
         if (local_only_ > 0) {
             spdlog::warn(
@@ -77,20 +77,21 @@ std::uint64_t RedisPublisher::publish(shm::BroadcastRing& ring, std::string_view
         }
         const std::string_view text(reply->str, reply->len);
         if (const auto id = ring_id(text)) return *id;
-        spdlog::error("broadcast: Redis {} gave the event the stream id {}, which no ring id "
-                      "maps to (is {} written by something else than askr?)",
-                      connection_.where(), text, settings_.key);
+        spdlog::error(
+            "broadcast: Redis {} gave the event the stream id {}, which no ring id "
+            "maps to (is {} written by something else than askr?)",
+            connection_.where(), text, settings_.key);
         return 0;
     }
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         static core::LogThrottle throttle;
         std::uint64_t held_back = 0;
         if (throttle.allow(held_back))
-            spdlog::error("broadcast: Redis {} refused XADD to {}: {}; the event reaches this "
-                          "node's subscribers only{}",
-                          connection_.where(), settings_.key,
-                          std::string_view(reply->str, reply->len),
-                          held_back ? " (" + std::to_string(held_back) + " more not logged)" : "");
+            spdlog::error(
+                "broadcast: Redis {} refused XADD to {}: {}; the event reaches this "
+                "node's subscribers only{}",
+                connection_.where(), settings_.key, std::string_view(reply->str, reply->len),
+                held_back ? " (" + std::to_string(held_back) + " more not logged)" : "");
     }
     // Redis is away (the connection logged why): this node's subscribers still get it.
     const std::uint64_t id = ring.publish(channel, name, data);

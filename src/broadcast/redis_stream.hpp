@@ -61,8 +61,8 @@ class RedisPublisher {
 
     /// Publishes a checked event; its id, or 0 when Redis gave it an id no ring id maps to
     /// (logged).
-    std::uint64_t publish(shm::BroadcastRing& ring, std::string_view channel,
-                          std::string_view name, std::string_view data);
+    std::uint64_t publish(shm::BroadcastRing& ring, std::string_view channel, std::string_view name,
+                          std::string_view data);
 
   private:
     StreamSettings settings_;

@@ -67,8 +67,7 @@ class Relay {
                     spdlog::info(
                         "broadcast relay: reading {} on Redis {} again, after id {} ({} s away)",
                         settings_.key, connection_.where(), from_,
-                        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() -
-                                                                         away_since)
+                        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - away_since)
                             .count());
                     away = false;
                 }
@@ -123,9 +122,10 @@ class Relay {
             ring_.forget_before(position_ + 1);
             ring_.set_relay_position(position_);
         }
-        spdlog::info("broadcast relay: {} recent event(s) of {} copied into the ring; live from "
-                     "id {} on",
-                     copied, settings_.key, from_);
+        spdlog::info(
+            "broadcast relay: {} recent event(s) of {} copied into the ring; live from "
+            "id {} on",
+            copied, settings_.key, from_);
         return true;
     }
 
@@ -173,10 +173,9 @@ class Relay {
 
     // One XREAD: waits up to block_for for new entries and copies them.
     bool read_new() {
-        const cache::RedisReply reply =
-            connection_.command({"XREAD", "COUNT", std::to_string(batch), "BLOCK",
-                                 std::to_string(block_for.count()), "STREAMS", settings_.key,
-                                 from_});
+        const cache::RedisReply reply = connection_.command(
+            {"XREAD", "COUNT", std::to_string(batch), "BLOCK", std::to_string(block_for.count()),
+             "STREAMS", settings_.key, from_});
         if (!reply) return false;
         if (reply->type == REDIS_REPLY_NIL) return true;
         if (reply->type != REDIS_REPLY_ARRAY) return refused("XREAD", *reply);
@@ -240,12 +239,12 @@ class Relay {
     bool refused(const char* command, const redisReply& reply) {
         std::uint64_t held_back = 0;
         if (refused_log_.allow(held_back)) {
-            spdlog::error(
-                "broadcast relay: Redis {} answered {} on {} with {}{}", connection_.where(),
-                command, settings_.key,
-                reply.type == REDIS_REPLY_ERROR ? std::string(text_of(reply))
-                                                : "a reply of type " + std::to_string(reply.type),
-                held_back ? " (" + std::to_string(held_back) + " more not logged)" : "");
+            spdlog::error("broadcast relay: Redis {} answered {} on {} with {}{}",
+                          connection_.where(), command, settings_.key,
+                          reply.type == REDIS_REPLY_ERROR
+                              ? std::string(text_of(reply))
+                              : "a reply of type " + std::to_string(reply.type),
+                          held_back ? " (" + std::to_string(held_back) + " more not logged)" : "");
         }
         return false;
     }

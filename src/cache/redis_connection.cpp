@@ -143,8 +143,8 @@ void RedisConnection::failed(const std::string& what) {
     std::uint64_t held_back = 0;
     if (log_throttle_.allow(held_back)) {
         spdlog::error(
-            "{}: Redis {}: {}; {} (next try in {} ms){}", purpose_.subsystem, url_.describe(),
-            what, purpose_.while_down, backoff_.count(),
+            "{}: Redis {}: {}; {} (next try in {} ms){}", purpose_.subsystem, url_.describe(), what,
+            purpose_.while_down, backoff_.count(),
             held_back ? " (" + std::to_string(held_back) + " more failures not logged)" : "");
     }
     backoff_ = std::min(backoff_ * 2, longest_backoff);

@@ -33,8 +33,8 @@ struct ContextDeleter {
 /// What a connection is for, in its log lines: "cache" and "askr_cache_*() act as misses
 /// until it answers", or broadcasting's.
 struct RedisPurpose {
-    const char* subsystem = "cache";                ///< the log lines' prefix
-    const char* option = "[cache] redis";           ///< where the URL is configured
+    const char* subsystem = "cache";       ///< the log lines' prefix
+    const char* option = "[cache] redis";  ///< where the URL is configured
     const char* while_down = "askr_cache_*() act as misses until it answers";
 };
 

@@ -80,8 +80,9 @@ PHP_FUNCTION(askr_broadcast) {
                                  ? broadcast_redis->publish(*broadcast, channel_name, name, bytes)
                                  : broadcast->publish(channel_name, name, bytes);
     if (id == 0) {
-        zend_throw_error(nullptr, "askr_broadcast(): the event could not be published (see the "
-                                  "server's log)");
+        zend_throw_error(nullptr,
+                         "askr_broadcast(): the event could not be published (see the "
+                         "server's log)");
         RETURN_THROWS();
     }
     RETURN_STR(zend_u64_to_str(id));

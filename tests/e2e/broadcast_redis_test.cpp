@@ -184,9 +184,9 @@ TEST(BroadcastRedis, EntriesOthersWroteToTheStreamAreCheckedAsLocalPublishesAre)
     ASSERT_EQ(subscriber.status(), 200);
     ASSERT_TRUE(wait_for_subscribers(server, 1));
     const std::string long_name = "c news n " + std::string(65, 'n') + " d x";
-    for (const std::string& bad : {std::string("c bad/channel d x"),
-                                   std::string("c news d 01234567890123456789"),
-                                   std::string("d no-channel"), long_name})
+    for (const std::string& bad :
+         {std::string("c bad/channel d x"), std::string("c news d 01234567890123456789"),
+          std::string("d no-channel"), long_name})
         redis.cli("XADD askr:broadcast '*' " + bad);
     std::string good = redis.cli("XADD askr:broadcast '*' c news n status d ok");
     while (!good.empty() && (good.back() == '\n' || good.back() == '\r')) good.pop_back();
