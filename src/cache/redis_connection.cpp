@@ -58,8 +58,9 @@ void ContextDeleter::operator()(redisContext* context) const {
     redisFree(context);
 }
 
-RedisConnection::RedisConnection(config::RedisUrl url, std::chrono::milliseconds timeout)
-    : url_(std::move(url)), timeout_(timeout), backoff_(first_backoff) {}
+RedisConnection::RedisConnection(config::RedisUrl url, std::chrono::milliseconds timeout,
+                                 RedisPurpose purpose)
+    : url_(std::move(url)), timeout_(timeout), purpose_(purpose), backoff_(first_backoff) {}
 
 RedisConnection::~RedisConnection() = default;
 
@@ -83,7 +84,7 @@ bool RedisConnection::connect(std::string& error) {
         error = "cannot set the socket timeout";
         return false;
     }
-    auto run = [&](std::vector<std::string> arguments, const char* what) {
+    auto run = [&](std::vector<std::string> arguments, const std::string& what) {
         std::vector<const char*> pointers;
         std::vector<std::size_t> lengths;
         for (const auto& a : arguments) {
@@ -93,11 +94,11 @@ bool RedisConnection::connect(std::string& error) {
         RedisReply reply(static_cast<redisReply*>(redisCommandArgv(
             context.get(), static_cast<int>(pointers.size()), pointers.data(), lengths.data())));
         if (!reply) {
-            error = std::string(what) + ": " + context->errstr;
+            error = what + ": " + context->errstr;
             return false;
         }
         if (reply->type == REDIS_REPLY_ERROR) {
-            error = std::string(what) + ": " + std::string(reply->str, reply->len);
+            error = what + ": " + std::string(reply->str, reply->len);
             return false;
         }
         return true;
@@ -106,7 +107,8 @@ bool RedisConnection::connect(std::string& error) {
         std::vector<std::string> auth{"AUTH"};
         if (!url_.user.empty()) auth.push_back(url_.user);
         auth.push_back(url_.password);
-        if (!run(auth, "AUTH (check the password in [cache] redis)")) return false;
+        if (!run(auth, std::string("AUTH (check the password in ") + purpose_.option + ")"))
+            return false;
     }
     if (url_.db != 0 && !run({"SELECT", std::to_string(url_.db)}, "SELECT")) return false;
     context_ = std::move(context);
@@ -127,7 +129,7 @@ bool RedisConnection::usable() {
         failed("cannot connect: " + error);
         return false;
     }
-    if (failing_) spdlog::info("cache: Redis {} answers again", url_.describe());
+    if (failing_) spdlog::info("{}: Redis {} answers again", purpose_.subsystem, url_.describe());
     failing_ = false;
     backoff_ = first_backoff;
     return true;
@@ -141,9 +143,8 @@ void RedisConnection::failed(const std::string& what) {
     std::uint64_t held_back = 0;
     if (log_throttle_.allow(held_back)) {
         spdlog::error(
-            "cache: Redis {}: {}; askr_cache_*() act as misses until it answers (next try in {} "
-            "ms){}",
-            url_.describe(), what, backoff_.count(),
+            "{}: Redis {}: {}; {} (next try in {} ms){}", purpose_.subsystem, url_.describe(), what,
+            purpose_.while_down, backoff_.count(),
             held_back ? " (" + std::to_string(held_back) + " more failures not logged)" : "");
     }
     backoff_ = std::min(backoff_ * 2, longest_backoff);
@@ -191,7 +192,7 @@ RedisReply RedisConnection::command(std::span<const std::string_view> arguments)
         std::uint64_t held_back = 0;
         if (log_throttle_.allow(held_back)) {
             spdlog::error(
-                "cache: Redis {}: {} refused: {}{}", url_.describe(),
+                "{}: Redis {}: {} refused: {}{}", purpose_.subsystem, url_.describe(),
                 arguments.empty() ? "" : arguments[0], std::string_view(reply->str, reply->len),
                 held_back ? " (" + std::to_string(held_back) + " more failures not logged)" : "");
         }

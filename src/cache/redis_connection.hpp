@@ -30,6 +30,14 @@ struct ContextDeleter {
     void operator()(redisContext* context) const;
 };
 
+/// What a connection is for, in its log lines: "cache" and "askr_cache_*() act as misses
+/// until it answers", or broadcasting's.
+struct RedisPurpose {
+    const char* subsystem = "cache";       ///< the log lines' prefix
+    const char* option = "[cache] redis";  ///< where the URL is configured
+    const char* while_down = "askr_cache_*() act as misses until it answers";
+};
+
 /// A connection to the Redis server of `url` for one process. It connects on first use,
 /// and again in a forked child (a connection is never shared across fork()); an error or
 /// a timeout closes it, is logged (at most once a second) and starts a short backoff
@@ -37,7 +45,8 @@ struct ContextDeleter {
 /// cost a timeout on every call. Not thread-safe: one thread (PHP's) uses it.
 class RedisConnection {
   public:
-    RedisConnection(config::RedisUrl url, std::chrono::milliseconds timeout);
+    RedisConnection(config::RedisUrl url, std::chrono::milliseconds timeout,
+                    RedisPurpose purpose = {});
     ~RedisConnection();
     RedisConnection(const RedisConnection&) = delete;
     RedisConnection& operator=(const RedisConnection&) = delete;
@@ -58,6 +67,8 @@ class RedisConnection {
     std::uint64_t errors() const { return errors_; }
     /// Where Redis is, without the password.
     std::string where() const { return url_.describe(); }
+    /// True while the last attempt failed (Redis is away or refusing).
+    bool failing() const { return failing_; }
 
   private:
     bool usable();
@@ -65,6 +76,7 @@ class RedisConnection {
 
     config::RedisUrl url_;
     std::chrono::milliseconds timeout_;
+    RedisPurpose purpose_;
     std::unique_ptr<redisContext, ContextDeleter> context_;
     pid_t owner_ = 0;  // the process that opened context_
     std::chrono::steady_clock::time_point retry_at_{};

@@ -486,6 +486,11 @@ void finalize(Config& config) {
              "must fit a quarter of [broadcast] ring (" + core::format_size(o.broadcast_ring) +
                  ") with the channel name: lower it or give the ring more memory");
     }
+    if (!o.broadcast && !o.broadcast_redis.empty()) {
+        fail("broadcast", "redis",
+             "relays events between servers, but broadcasting is off: set [broadcast] enabled "
+             "= true (or --broadcast), or remove redis");
+    }
     if (!o.broadcast_secret.empty() && o.broadcast_secret.size() < 32) {
         fail("broadcast", "secret", "must be at least 32 characters (a random string)");
     }

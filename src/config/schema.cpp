@@ -244,14 +244,29 @@ Binding admin_listen_binding() {
             }};
 }
 
-// [cache] redis: checked when read, so that a mistyped URL stops the start.
-Binding redis_url_binding() {
-    return {[](ServeOptions& o, const Value& v) {
+// [cache] redis, [broadcast] redis: checked when read, so that a mistyped URL stops the start.
+Binding redis_url_binding(std::string ServeOptions::*member) {
+    return {[member](ServeOptions& o, const Value& v) {
                 const auto& text = std::get<std::string>(v);
                 if (!text.empty()) parse_redis_url(text);
-                o.cache_redis = text;
+                o.*member = text;
             },
-            [](const ServeOptions& o) { return quote(o.cache_redis); }};
+            [member](const ServeOptions& o) { return quote(o.*member); }};
+}
+
+// [broadcast] redis_key: a Redis key, printable, so that it reads in redis-cli and logs.
+Binding redis_key_binding() {
+    return {[](ServeOptions& o, const Value& v) {
+                const auto& text = std::get<std::string>(v);
+                if (text.empty() || text.size() > 128)
+                    throw ConfigError("must be 1 to 128 bytes long");
+                for (unsigned char c : text) {
+                    if (c <= ' ' || c >= 0x7f)
+                        throw ConfigError("may only hold printable ASCII without spaces");
+                }
+                o.broadcast_redis_key = text;
+            },
+            [](const ServeOptions& o) { return quote(o.broadcast_redis_key); }};
 }
 
 Binding cache_prefix_binding() {
@@ -819,7 +834,7 @@ const std::vector<Option>& table() {
                 "for a password.",
          .example = "\"redis://10.0.0.5:6379/1\"",
          .default_doc = "(none: shared memory)",
-         .bind = redis_url_binding()},
+         .bind = redis_url_binding(&ServeOptions::cache_redis)},
         {.section = "cache",
          .key = "prefix",
          .cli = "--cache-prefix",
@@ -947,6 +962,52 @@ const std::vector<Option>& table() {
          .example = "\"a-long-random-string-of-32-characters-or-more\"",
          .default_doc = "(random per start)",
          .bind = text_field(&ServeOptions::broadcast_secret)},
+        {.section = "broadcast",
+         .key = "redis",
+         .cli = "--broadcast-redis",
+         .value_name = "URL",
+         .doc = "Relay events through Redis to every server that names the same Redis and "
+                "`redis_key` (docs/broadcasting.md, \"Several nodes (Redis)\"): a publish "
+                "anywhere reaches the subscribers of every node, with the same id everywhere, "
+                "so that a browser resumes on any node. URL as for [cache] redis. Each node "
+                "reads with one connection (a relay process of the master); each worker that "
+                "publishes opens one to write. Redis away: publishes reach this node's "
+                "subscribers only, and the relay reconnects by itself.",
+         .example = "\"redis://10.0.0.5:6379/0\"",
+         .default_doc = "(none: this node only)",
+         .bind = redis_url_binding(&ServeOptions::broadcast_redis)},
+        {.section = "broadcast",
+         .key = "redis_key",
+         .cli = "--broadcast-redis-key",
+         .value_name = "KEY",
+         .doc = "With `redis`: the key of the Redis stream the nodes share (1 to 128 printable "
+                "bytes). Servers with another key do not see each other's events.",
+         .example = "\"shop:broadcast\"",
+         .bind = redis_key_binding()},
+        {.section = "broadcast",
+         .key = "redis_length",
+         .type = Type::integer,
+         .cli = "--broadcast-redis-length",
+         .value_name = "N",
+         .doc = "With `redis`: about how many recent events the stream keeps (XADD MAXLEN ~). "
+                "A node whose relay was away for longer misses the older ones (logged); a "
+                "node that starts fills its ring from them.",
+         .example = "100000",
+         .min = 100,
+         .max = 100000000,
+         .bind = count_field(&ServeOptions::broadcast_redis_length)},
+        {.section = "broadcast",
+         .key = "redis_timeout_ms",
+         .type = Type::integer,
+         .cli = "--broadcast-redis-timeout-ms",
+         .value_name = "MS",
+         .doc = "With `redis`: milliseconds askr_broadcast() may wait for Redis (to connect, "
+                "then for XADD). Past it the event goes to this node's subscribers only, and "
+                "the worker waits a short backoff before trying Redis again.",
+         .example = "100",
+         .min = 1,
+         .max = 60000,
+         .bind = count_field(&ServeOptions::broadcast_redis_timeout_ms)},
 
         // [reload]
         {.section = "reload",

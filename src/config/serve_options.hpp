@@ -147,6 +147,12 @@ struct ServeOptions {
     std::chrono::seconds broadcast_heartbeat{15};     ///< comment line when idle
     std::uint32_t broadcast_retry_ms = 3000;          ///< `retry:` sent at start
     std::string broadcast_secret;  ///< signs private channels' tokens ("" = random per start)
+    /// Redis relaying events between the nodes that share it (the URL as written; "" =
+    /// this node only), the stream's key and length, and the publish timeout.
+    std::string broadcast_redis;
+    std::string broadcast_redis_key = "askr:broadcast";
+    std::uint32_t broadcast_redis_length = 10000;
+    std::uint32_t broadcast_redis_timeout_ms = 250;
     // Response compression (docs/compression.md).
     bool compression = true;              ///< compress responses the client accepts encoded
     unsigned compression_gzip_level = 5;  ///< gzip level, 1-9

@@ -309,30 +309,42 @@ const char* label(Status status) {
     return "";
 }
 
-// [cache] redis: the server must answer, with the configured password and database.
-void check_redis(const config::Config& config, std::vector<Finding>& out) {
-    const auto& o = config.options;
-    if (o.cache_redis.empty()) return;
-    const config::RedisUrl url = config::parse_redis_url(o.cache_redis);
-    cache::RedisConnection connection(url, std::chrono::milliseconds(o.cache_redis_timeout_ms));
+// [cache] redis, [broadcast] redis: the server must answer, with the configured password
+// and database. `section` names the option ("cache"), `doc` where it is described.
+void check_redis_server(const std::string& text, std::uint32_t timeout_ms,
+                        const std::string& section, const std::string& doc,
+                        const std::string& use, std::vector<Finding>& out) {
+    const config::RedisUrl url = config::parse_redis_url(text);
+    cache::RedisConnection connection(url, std::chrono::milliseconds(timeout_ms));
+    const std::string check = section == "cache" ? "redis" : section + " redis";
     std::string error;
     if (!connection.connect(error)) {
-        out.push_back(
-            {Status::fail, "redis", "Redis " + url.describe() + ": " + error,
-             "start redis-server there, or fix [cache] redis (docs/cache.md, \"Redis\")"});
+        out.push_back({Status::fail, check, "Redis " + url.describe() + ": " + error,
+                       "start redis-server there, or fix [" + section + "] redis (" + doc + ")"});
         return;
     }
     if (!connection.ping()) {
-        out.push_back({Status::fail, "redis",
+        out.push_back({Status::fail, check,
                        "Redis " + url.describe() + " does not answer PING within " +
-                           std::to_string(o.cache_redis_timeout_ms) + " ms",
-                       "check the server's load, or raise [cache] redis_timeout_ms"});
+                           std::to_string(timeout_ms) + " ms",
+                       "check the server's load, or raise [" + section + "] redis_timeout_ms"});
         return;
     }
-    out.push_back({Status::ok, "redis",
-                   "Redis " + url.describe() + " answers PING (askr_cache_*() keys under \"" +
-                       o.cache_prefix + "\")",
-                   ""});
+    out.push_back({Status::ok, check, "Redis " + url.describe() + " answers PING (" + use + ")", ""});
+}
+
+void check_redis(const config::Config& config, std::vector<Finding>& out) {
+    const auto& o = config.options;
+    if (!o.cache_redis.empty()) {
+        check_redis_server(o.cache_redis, o.cache_redis_timeout_ms, "cache",
+                           "docs/cache.md, \"Redis\"",
+                           "askr_cache_*() keys under \"" + o.cache_prefix + "\"", out);
+    }
+    if (o.broadcast && !o.broadcast_redis.empty()) {
+        check_redis_server(o.broadcast_redis, o.broadcast_redis_timeout_ms, "broadcast",
+                           "docs/broadcasting.md, \"Several nodes (Redis)\"",
+                           "events relayed through the stream " + o.broadcast_redis_key, out);
+    }
 }
 
 }  // namespace

@@ -21,6 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "admin/admin_server.hpp"
+#include "broadcast/redis_stream.hpp"
+#include "broadcast/relay.hpp"
 #include "cache/redis_backend.hpp"
 #include "cache/shm_backend.hpp"
 #include "config/redis_url.hpp"
@@ -79,6 +81,26 @@ std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& o
                                                 options.broadcast_secret);
 }
 
+// With [broadcast] redis: where the stream is, for the publishers and the relay.
+std::optional<broadcast::StreamSettings> stream_settings(const config::ServeOptions& options) {
+    if (!options.broadcast || options.broadcast_redis.empty()) return std::nullopt;
+    broadcast::StreamSettings settings;
+    settings.url = config::parse_redis_url(options.broadcast_redis);
+    settings.key = options.broadcast_redis_key;
+    settings.length = options.broadcast_redis_length;
+    settings.timeout = std::chrono::milliseconds(options.broadcast_redis_timeout_ms);
+    settings.limits = {options.broadcast_max_channel_length, options.broadcast_max_data};
+    return settings;
+}
+
+// What askr_broadcast() publishes through with Redis; connects only in the process that
+// first publishes (a worker, a sidecar), never in the master.
+std::unique_ptr<broadcast::RedisPublisher> make_publisher(
+    const std::optional<broadcast::StreamSettings>& settings) {
+    if (!settings) return nullptr;
+    return std::make_unique<broadcast::RedisPublisher>(*settings);
+}
+
 struct Generation {
     std::uint32_t number = 0;
     pid_t zygote = -1;
@@ -109,6 +131,8 @@ class Master final : public admin::Supervisor {
           cache_(make_cache(options)),
           cache_backend_(make_cache_backend(options, cache_.get())),
           broadcast_(make_broadcast(options, scoreboard_.size())),
+          stream_(stream_settings(options)),
+          publisher_(make_publisher(stream_)),
           sidecars_(options),
           canary_(options, metrics_),
           admin_(options, scoreboard_, metrics_, *this, cache_.get(), broadcast_.get()),
@@ -122,6 +146,8 @@ class Master final : public admin::Supervisor {
 
   private:
     void start_generation();
+    void start_relay();
+    void on_relay_exit(int status);
     void handle_signal(int signal);
     void prepare_log_files();
     void reopen_logs();
@@ -166,6 +192,12 @@ class Master final : public admin::Supervisor {
     std::unique_ptr<shm::CacheTable> cache_;         // null with [cache] slots = 0 or redis
     std::unique_ptr<cache::Backend> cache_backend_;  // askr_cache_*(); null when off
     std::unique_ptr<shm::BroadcastRing> broadcast_;  // askr_broadcast(); null when off
+    std::optional<broadcast::StreamSettings> stream_;       // [broadcast] redis, if set
+    std::unique_ptr<broadcast::RedisPublisher> publisher_;  // askr_broadcast() with Redis
+    pid_t relay_ = -1;  // the broadcast relay (broadcast/relay.hpp), with Redis
+    Clock::time_point relay_started_{};
+    Clock::time_point next_relay_start_{};
+    Backoff relay_backoff_{relay_role};
     Sidecars sidecars_;         // [queue] workers and [scheduler] (sidecars.hpp)
     Canary canary_;             // --canary: the reload's first new worker watched
     ServiceNotifier notifier_;  // systemd's Type=notify ($NOTIFY_SOCKET)
@@ -270,6 +302,7 @@ int Master::run() {
     control_ = open_control_socket(control_path_);
     spdlog::info("control socket {} (askr status --socket {})", control_path_, control_path_);
     admin_.open();
+    if (stream_) start_relay();
     start_generation();
 
     std::vector<pollfd> fds;
@@ -309,7 +342,7 @@ int Master::run() {
             for (auto& g : generations_) close_zygote_when_idle(*g);
             // As the subreaper, the master waits until it has no child at all: no zygote,
             // no intermediate, no worker is left behind.
-            if (workers_.empty() && generations_.empty() && !sidecars_.any_running() &&
+            if (workers_.empty() && generations_.empty() && !sidecars_.any_running() && relay_ < 0 &&
                 ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) {
                 ::unlink(control_path_.c_str());
                 for (const auto& socket : sockets_) {
@@ -324,6 +357,7 @@ int Master::run() {
                 for (auto& [pid, w] : workers_) ::kill(pid, SIGKILL);
                 for (auto& g : generations_) ::kill(g->zygote, SIGKILL);
                 sidecars_.kill_all();
+                if (relay_ > 0) ::kill(relay_, SIGKILL);
                 stop_deadline_ = Clock::now() + std::chrono::seconds(5);
             }
             continue;
@@ -358,6 +392,7 @@ void Master::start_generation() {
         setup.metrics = &metrics_;
         setup.cache = cache_backend_.get();
         setup.broadcast = broadcast_.get();
+        setup.broadcast_redis = publisher_.get();
         setup.sidecar_stop_fds = &sidecars_.stop_fds();
         setup.sidecar_jobs = sidecars_.job_counters();
         run_zygote(setup);
@@ -367,6 +402,51 @@ void Master::start_generation() {
     generation->control.reset(pair[0]);
     spdlog::info("generation {}: zygote {} starting PHP", generation->number, pid);
     generations_.push_back(std::move(generation));
+}
+
+// The broadcast relay: a process of its own (no PHP, no threads in the master), forked
+// before the first zygote and started again whenever it exits. It keeps its place in the
+// stream in the ring, so a new one goes on where the last one was.
+void Master::start_relay() {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        spdlog::error("broadcast relay: fork() failed: {}", std::strerror(errno));
+        next_relay_start_ = Clock::now() + std::chrono::seconds(1);
+        return;
+    }
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::prctl(PR_SET_NAME, "askr: relay");
+        // What belongs to the master goes: its signals, control and listening sockets.
+        signals_.reset();
+        control_.reset();
+        for (auto& g : generations_) g->control.reset();
+        admin_.close_in_child();
+        for (auto& socket : sockets_) socket.fd.reset();
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // SIGTERM ends it: it holds no work
+        try {
+            drop_privileges(options_);
+            broadcast::run_relay(*stream_, *broadcast_);
+        } catch (const std::exception& e) {
+            spdlog::error("broadcast relay: {}", e.what());
+        }
+        std::fflush(nullptr);
+        ::_exit(1);
+    }
+    relay_ = pid;
+    relay_started_ = Clock::now();
+}
+
+void Master::on_relay_exit(int status) {
+    relay_ = -1;
+    if (stopping_) return;
+    const auto delay = relay_backoff_.on_exit(Clock::now() - relay_started_, true);
+    next_relay_start_ = Clock::now() + delay;
+    spdlog::error("broadcast relay {}; starting it again{}", describe_exit(status),
+                  delay.count() ? " in " + std::to_string(delay.count()) + " ms" : "");
 }
 
 void Master::handle_signal(int signal) {
@@ -383,6 +463,7 @@ void Master::handle_signal(int signal) {
                              std::max(options_.shutdown_timeout, options_.queue_stop_timeout) +
                              std::chrono::seconds(5);
             for (auto& [pid, w] : workers_) retire(w, fast ? SIGQUIT : SIGTERM);
+            if (relay_ > 0) ::kill(relay_, SIGTERM);
             sidecars_.stop_all(fast);  // between jobs: a job under way finishes
             notifier_.stopping(std::string(fast ? "fast" : "graceful") + " stop of " +
                                std::to_string(workers_.size()) + " worker(s)");
@@ -506,6 +587,10 @@ void Master::reap_children() {
             continue;
         }
         if (sidecars_.on_exit(pid, status, stopping_)) continue;
+        if (pid == relay_) {
+            on_relay_exit(status);
+            continue;
+        }
         auto g = std::find_if(generations_.begin(), generations_.end(),
                               [pid](const auto& gen) { return gen->zygote == pid; });
         if (g != generations_.end()) {
@@ -777,6 +862,7 @@ int Master::poll_timeout_ms() const {
 // Keeps the wanted number of workers of the current generation, and rolls a reload
 // forward: one new worker at a time; an old one retires only once a new one is ready.
 void Master::maintain() {
+    if (stream_ && relay_ < 0 && Clock::now() >= next_relay_start_) start_relay();
     Generation* gen = current();
     if (!gen) {
         if (Clock::now() >= next_zygote_start_) {

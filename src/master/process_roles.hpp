@@ -29,6 +29,11 @@ inline constexpr ProcessRole worker_role{"worker", std::chrono::seconds(2),
 inline constexpr ProcessRole sidecar_role{"sidecar", std::chrono::seconds(2),
                                           std::chrono::milliseconds(100), std::chrono::seconds(30)};
 
+/// The broadcast relay ([broadcast] redis): started again whenever it exits; it has no
+/// PHP, so an exit is a bug or a kill, and a loop of them waits longer.
+inline constexpr ProcessRole relay_role{"broadcast relay", std::chrono::seconds(2),
+                                        std::chrono::milliseconds(500), std::chrono::seconds(30)};
+
 /// A process role's restart delay: grows while it keeps dying young (crash loop).
 class Backoff {
   public:

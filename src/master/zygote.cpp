@@ -27,25 +27,6 @@ void send_message(int fd, const ZygoteMessage& message) {
     }
 }
 
-// setgid/initgroups/setuid to --user/--group, as php-fpm and nginx workers do: after the
-// master bound the sockets and mapped shared memory, before any PHP runs.
-void drop_privileges(const config::ServeOptions& options) {
-    if (options.user.empty() || ::geteuid() != 0) return;
-    const passwd* user = ::getpwnam(options.user.c_str());
-    if (!user) throw std::runtime_error("--user " + options.user + ": no such user");
-    gid_t gid = user->pw_gid;
-    if (!options.group.empty()) {
-        const group* g = ::getgrnam(options.group.c_str());
-        if (!g) throw std::runtime_error("--group " + options.group + ": no such group");
-        gid = g->gr_gid;
-    }
-    if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 ||
-        ::setuid(user->pw_uid) != 0) {
-        throw std::runtime_error("cannot switch to user " + options.user + ": " +
-                                 std::strerror(errno));
-    }
-}
-
 // A fork asked of the zygote: what the new process becomes.
 struct Fork {
     ZygoteMessage::Role role = ZygoteMessage::worker;
@@ -249,6 +230,25 @@ std::vector<std::pair<std::string, std::string>> php_environment(
 
 }  // namespace
 
+// setgid/initgroups/setuid to --user/--group, as php-fpm and nginx workers do: after the
+// master bound the sockets and mapped shared memory, before any PHP runs.
+void drop_privileges(const config::ServeOptions& options) {
+    if (options.user.empty() || ::geteuid() != 0) return;
+    const passwd* user = ::getpwnam(options.user.c_str());
+    if (!user) throw std::runtime_error("--user " + options.user + ": no such user");
+    gid_t gid = user->pw_gid;
+    if (!options.group.empty()) {
+        const group* g = ::getgrnam(options.group.c_str());
+        if (!g) throw std::runtime_error("--group " + options.group + ": no such group");
+        gid = g->gr_gid;
+    }
+    if (::setgid(gid) != 0 || ::initgroups(user->pw_name, gid) != 0 ||
+        ::setuid(user->pw_uid) != 0) {
+        throw std::runtime_error("cannot switch to user " + options.user + ": " +
+                                 std::strerror(errno));
+    }
+}
+
 void run_zygote(const ZygoteSetup& setup) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::prctl(PR_SET_NAME, "askr: zygote");
@@ -263,6 +263,7 @@ void run_zygote(const ZygoteSetup& setup) {
         engine.environment = php_environment(*setup.options);
         engine.cache = setup.cache;
         engine.broadcast = setup.broadcast;
+        engine.broadcast_redis = setup.broadcast_redis;
         engine.broadcast_max_data = setup.options->broadcast_max_data;
         engine.broadcast_max_channel_length = setup.options->broadcast_max_channel_length;
         php::startup(engine);

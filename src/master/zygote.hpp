@@ -13,6 +13,9 @@
 #include "shm/scoreboard.hpp"
 #include "worker/handoff.hpp"
 
+namespace askr::broadcast {
+class RedisPublisher;
+}
 namespace askr::http::tls {
 class TlsContext;
 }
@@ -57,10 +60,15 @@ struct ZygoteSetup {
     shm::Metrics* metrics = nullptr;             ///< per-slot request metrics
     cache::Backend* cache = nullptr;             ///< what askr_cache_*() use (null: off)
     shm::BroadcastRing* broadcast = nullptr;     ///< the broadcast ring (null: off)
+    broadcast::RedisPublisher* broadcast_redis = nullptr;  ///< [broadcast] redis (null: none)
     const std::vector<core::UniqueFd>* sidecar_stop_fds =
         nullptr;  ///< per sidecar: the master's "finish the job and return"
     std::atomic<std::uint64_t>* sidecar_jobs = nullptr;  ///< per sidecar: jobs it reported done
 };
+
+/// setgid/initgroups/setuid to --user/--group when running as root (the zygote, the
+/// broadcast relay); throws std::runtime_error saying what failed.
+void drop_privileges(const config::ServeOptions& options);
 
 /// Runs in the freshly forked zygote: drops privileges (--user), starts PHP once (with
 /// --cow also runs the worker script up to askr_cow_ready()), then forks workers when the

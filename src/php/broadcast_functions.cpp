@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "broadcast/redis_stream.hpp"
 #include "php/sapi_internal.hpp"
 #include "shm/broadcast_ring.hpp"
 #include "shm/broadcast_token.hpp"
@@ -21,11 +22,13 @@ namespace askr::php::detail {
 shm::BroadcastRing* broadcast = nullptr;
 std::uint64_t broadcast_max_data = 0;
 std::uint32_t broadcast_max_channel_length = 0;
+broadcast::RedisPublisher* broadcast_redis = nullptr;
 
 namespace {
 
 // askr_broadcast(string $channel, string $data, ?string $event = null): string, the
-// event's id as a decimal string (ids grow by one per event, server-wide).
+// event's id as a decimal string (ids grow by one per event, server-wide; with Redis they
+// are the shared stream's, the same on every node).
 PHP_FUNCTION(askr_broadcast) {
     zend_string* channel = nullptr;
     zend_string* data = nullptr;
@@ -66,10 +69,20 @@ PHP_FUNCTION(askr_broadcast) {
             RETURN_THROWS();
         }
     }
-    const std::uint64_t id =
-        broadcast->publish(channel_name, name, {ZSTR_VAL(data), ZSTR_LEN(data)});
-    if (id == 0) {
+    const std::string_view bytes(ZSTR_VAL(data), ZSTR_LEN(data));
+    if (channel_name.size() + name.size() + bytes.size() > broadcast->max_event_bytes()) {
         zend_argument_value_error(2, "is too large for the broadcast ring ([broadcast] ring)");
+        RETURN_THROWS();
+    }
+    // With Redis the event reaches this node's ring through the relay, with the id Redis
+    // gave it (broadcast/redis_stream.hpp); the ring only when Redis is away.
+    const std::uint64_t id = broadcast_redis
+                                 ? broadcast_redis->publish(*broadcast, channel_name, name, bytes)
+                                 : broadcast->publish(channel_name, name, bytes);
+    if (id == 0) {
+        zend_throw_error(nullptr,
+                         "askr_broadcast(): the event could not be published (see the "
+                         "server's log)");
         RETURN_THROWS();
     }
     RETURN_STR(zend_u64_to_str(id));

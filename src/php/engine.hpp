@@ -17,6 +17,9 @@ class Backend;
 namespace askr::shm {
 class BroadcastRing;
 }
+namespace askr::broadcast {
+class RedisPublisher;
+}
 
 // The PHP engine as the rest of Askr sees it. PHP's own headers stay inside src/php/.
 namespace askr::php {
@@ -34,6 +37,8 @@ struct EngineOptions {
     shm::BroadcastRing* broadcast = nullptr;  ///< what askr_broadcast() uses (null: it throws)
     std::uint64_t broadcast_max_data = 0;     ///< askr_broadcast(): largest payload
     std::uint32_t broadcast_max_channel_length = 0;  ///< ... and longest channel name
+    /// With [broadcast] redis: askr_broadcast() publishes through Redis (null: the ring only).
+    broadcast::RedisPublisher* broadcast_redis = nullptr;
     /// When set, the process environment is replaced by exactly these variables once PHP
     /// has started (php-fpm's clear_env): scripts never see the server's own.
     std::optional<std::vector<std::pair<std::string, std::string>>> environment;

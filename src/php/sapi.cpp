@@ -406,6 +406,7 @@ void startup(const EngineOptions& options) {
     detail::broadcast = options.broadcast;
     detail::broadcast_max_data = options.broadcast_max_data;
     detail::broadcast_max_channel_length = options.broadcast_max_channel_length;
+    detail::broadcast_redis = options.broadcast_redis;
     ini_entries.clear();
     if (const std::string bundle = bundle_root(); !bundle.empty()) {
         bundle_ini = bundle + "/etc/php/php.ini";

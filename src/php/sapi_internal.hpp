@@ -99,6 +99,8 @@ extern const zend_function_entry cache_functions[];
 extern shm::BroadcastRing* broadcast;
 extern std::uint64_t broadcast_max_data;
 extern std::uint32_t broadcast_max_channel_length;
+/// With [broadcast] redis: where askr_broadcast() publishes first (null: the ring only).
+extern broadcast::RedisPublisher* broadcast_redis;
 /// askr_broadcast() (broadcast_functions.cpp), registered by the module's MINIT.
 extern const zend_function_entry broadcast_functions[];
 

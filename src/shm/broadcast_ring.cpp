@@ -25,8 +25,11 @@ struct alignas(64) BroadcastRing::Control {
     // Readers' line.
     alignas(64) std::atomic<std::uint64_t> head;  ///< end of the newest record
     std::atomic<std::uint64_t> tail;              ///< start of the oldest record
-    std::atomic<std::uint64_t> tail_id;           ///< the oldest record's id
-    std::atomic<std::uint64_t> last_id;           ///< the newest record's id (0: none yet)
+    /// Every event with this id or a higher one is still held: one above the newest
+    /// dropped (or forgotten) event.
+    std::atomic<std::uint64_t> tail_id;
+    std::atomic<std::uint64_t> last_id;         ///< the newest record's id (0: none yet)
+    std::atomic<std::uint64_t> relay_position;  ///< relay_position()
 };
 
 struct BroadcastRing::Record {
@@ -129,7 +132,7 @@ void BroadcastRing::copy_out(std::uint64_t position, void* to, std::size_t lengt
 }
 
 std::uint64_t BroadcastRing::publish(std::string_view channel, std::string_view name,
-                                     std::string_view data_bytes) {
+                                     std::string_view data_bytes, std::uint64_t wanted_id) {
     const std::uint64_t payload = channel.size() + name.size() + data_bytes.size();
     if (payload > max_event_bytes() || channel.size() > 0xffff || name.size() > 0xffff) return 0;
     const auto bytes = static_cast<std::uint32_t>((record_overhead + payload + 7) & ~7ull);
@@ -150,7 +153,7 @@ std::uint64_t BroadcastRing::publish(std::string_view channel, std::string_view 
             break;
         }
         tail += oldest.bytes;
-        tail_id = oldest.id + 1;
+        tail_id = std::max(tail_id, oldest.id + 1);
     }
     // Readers check `tail` after copying a record: moving it before the bytes are
     // overwritten tells a reader that read them that they were not the record's (the
@@ -158,7 +161,8 @@ std::uint64_t BroadcastRing::publish(std::string_view channel, std::string_view 
     c.tail.store(tail, std::memory_order_relaxed);
     c.tail_id.store(tail_id, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    const std::uint64_t id = c.next_id++;
+    const std::uint64_t id = std::max(wanted_id, c.next_id);
+    c.next_id = id + 1;
     Record record{id,
                   bytes,
                   seal(id, bytes),
@@ -183,6 +187,23 @@ std::uint64_t BroadcastRing::publish(std::string_view channel, std::string_view 
     c.published.fetch_add(1, std::memory_order_relaxed);
     wake_subscribed_slots();
     return id;
+}
+
+void BroadcastRing::forget_before(std::uint64_t id) {
+    Control& c = control();
+    acquire(c.lock, c.lock_steals);
+    if (id > c.tail_id.load(std::memory_order_relaxed))
+        c.tail_id.store(id, std::memory_order_release);
+    if (id > c.next_id) c.next_id = id;
+    unlock(c.lock);
+}
+
+std::uint64_t BroadcastRing::relay_position() const {
+    return control().relay_position.load(std::memory_order_acquire);
+}
+
+void BroadcastRing::set_relay_position(std::uint64_t id) {
+    control().relay_position.store(id, std::memory_order_release);
 }
 
 void BroadcastRing::wake_subscribed_slots() {
@@ -248,9 +269,11 @@ std::optional<BroadcastRing::Cursor> BroadcastRing::after(std::uint64_t id) cons
             const Read r = read(cursor, event, scratch);
             if (r == Read::none) return cursor;
             if (r == Read::overrun) break;
+            // Ids need not follow each other (with Redis they are the stream's): that
+            // nothing after `id` was lost is what tail_id says, loaded again in case
+            // records were dropped while this scan ran (writers move it first).
             if (event.id > id) {
-                // The first event kept is newer than `id` + 1: the ones between are gone.
-                if (event.id > id + 1 && before.position == c.tail.load()) return std::nullopt;
+                if (id + 1 < c.tail_id.load(std::memory_order_acquire)) return std::nullopt;
                 return before;
             }
         }

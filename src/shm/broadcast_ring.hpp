@@ -65,7 +65,7 @@ struct BroadcastInfo {
 class BroadcastRing {
   public:
     static constexpr std::uint32_t magic = 0x41534252;  // "ASBR"
-    static constexpr std::uint32_t layout_version = 1;
+    static constexpr std::uint32_t layout_version = 2;
     /// Bytes a record takes besides its channel, name and data.
     static constexpr std::size_t record_overhead = 32;
 
@@ -81,8 +81,18 @@ class BroadcastRing {
     /// The largest channel + name + data one event may have: a quarter of the ring.
     std::uint64_t max_event_bytes() const;
     /// Appends an event and wakes the workers with subscribers; its id, or 0 when it is
-    /// larger than max_event_bytes().
-    std::uint64_t publish(std::string_view channel, std::string_view name, std::string_view data);
+    /// larger than max_event_bytes(). The id is `id` when that is above every id the ring
+    /// has had (the relay from Redis passes the stream's), else one above the newest.
+    std::uint64_t publish(std::string_view channel, std::string_view name, std::string_view data,
+                          std::uint64_t id = 0);
+    /// Events before `id` cannot be resumed from here any more (they were never all in
+    /// this ring: the relay from Redis started later, or missed some): a Last-Event-ID
+    /// below `id` - 1 gets askr-reset.
+    void forget_before(std::uint64_t id);
+    /// Where the relay from Redis is in the stream (a ring id; 0: it has not read yet),
+    /// kept here so that a relay started again goes on from there.
+    std::uint64_t relay_position() const;
+    void set_relay_position(std::uint64_t id);
 
     /// Where a reader is: a byte position in the ring (it only grows).
     struct Cursor {

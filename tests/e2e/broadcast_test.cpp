@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "event_stream_support.hpp"
 #include "harness.hpp"
+#include "broadcast_support.hpp"
 #include "http2_support.hpp"
 
 // Requests are described with designated initializers, the other fields left at their
@@ -29,56 +29,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-// Publishes ?n= events (default 1) on ?c= with ?d= as data (or ?size= bytes of 'x'),
-// named ?e=; answers the ids, comma-separated, or the exception's class and message.
-constexpr const char* publish_script = R"PHP(<?php
-$n = (int)($_GET['n'] ?? 1);
-$data = isset($_GET['size']) ? str_repeat('x', (int)$_GET['size']) : ($_GET['d'] ?? 'hello');
-$ids = [];
-try {
-    for ($i = 0; $i < $n; $i++) $ids[] = askr_broadcast($_GET['c'] ?? 'news', $data, $_GET['e'] ?? null);
-    echo implode(',', $ids);
-} catch (Throwable $e) {
-    echo get_class($e), ': ', $e->getMessage();
-}
-)PHP";
-
-std::vector<std::string> broadcast_args(std::vector<std::string> more = {}) {
-    std::vector<std::string> args{"--broadcast", "--broadcast-heartbeat", "1"};
-    args.insert(args.end(), more.begin(), more.end());
-    return args;
-}
-
-std::string publish(const Server& server, const std::string& query) {
-    return get(server.url("/pub.php?" + query)).body;
-}
-
-std::vector<std::string> split_ids(const std::string& text) {
-    std::vector<std::string> ids;
-    std::size_t at = 0;
-    while (at <= text.size()) {
-        const auto comma = text.find(',', at);
-        ids.push_back(text.substr(at, comma - at));
-        if (comma == std::string::npos) break;
-        at = comma + 1;
-    }
-    return ids;
-}
-
-json metrics(const Server& server) {
-    return json::parse(get(server.admin_url("/api/metrics")).body);
-}
-
-// Waits until the server counts `count` open subscriber streams (a subscription is
-// registered a moment after its head has been read).
-bool wait_for_subscribers(const Server& server, std::uint64_t count) {
-    for (int i = 0; i < 200; ++i) {
-        if (metrics(server)["broadcast"]["subscribers"].get<std::uint64_t>() == count) return true;
-        std::this_thread::sleep_for(25ms);
-    }
-    return false;
-}
+using namespace broadcast;
 
 TEST(Broadcast, EveryEventReachesSubscribersOnBothWorkersOnceAndInOrder) {
     TempDir root;

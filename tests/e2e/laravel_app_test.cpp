@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "event_stream_support.hpp"
+#include "broadcast_support.hpp"
 #include "harness.hpp"
 #include "php_support.hpp"
 
@@ -384,16 +384,7 @@ TEST(LaravelApp, AskrBroadcasterReachesSubscribers) {
                                         "--php-env", "BROADCAST_DRIVER=askr"});
     ASSERT_TRUE(app);
     Server& server = *app;
-    auto subscribers_are = [&](std::uint64_t count) {  // registered a moment after the head
-        for (int i = 0; i < 200; ++i) {
-            auto m =
-                nlohmann::json::parse(get(server.admin_url("/api/metrics")).body, nullptr, false);
-            if (m.is_object() && m["broadcast"]["subscribers"] == count) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        }
-        return false;
-    };
-    auto message_of = [](const std::optional<Event>& event) {
+    auto message_of = [](const std::optional<broadcast::Event>& event) {
         EXPECT_TRUE(event) << "no event";
         if (!event) return nlohmann::json();
         EXPECT_EQ(event->name, "message.posted");
@@ -401,9 +392,9 @@ TEST(LaravelApp, AskrBroadcasterReachesSubscribers) {
         EXPECT_EQ(data["event"], "message.posted") << event->data;
         return data["data"];
     };
-    Subscriber everyone(server.port(), "?channel=messages");
+    broadcast::Subscriber everyone(server.port(), "?channel=messages");
     ASSERT_EQ(everyone.status(), 200) << everyone.head();
-    ASSERT_TRUE(subscribers_are(1));
+    ASSERT_TRUE(broadcast::wait_for_subscribers(server, 1));
 
     Client guest(server);
     const std::string guest_token = Client::token_of(guest.get("/messages"));
@@ -431,11 +422,11 @@ TEST(LaravelApp, AskrBroadcasterReachesSubscribers) {
     EXPECT_EQ(ada.post("/broadcasting/auth", "_token=" + ada_token + "&channel_name=private-user.2")
                   .status,
               403);
-    Subscriber stranger(server.port(), "?channel=private-user.1");
+    broadcast::Subscriber stranger(server.port(), "?channel=private-user.1");
     EXPECT_EQ(stranger.status(), 401) << stranger.head();
-    Subscriber hers(server.port(), "?channel=private-user.1&token=" + channel_token);
+    broadcast::Subscriber hers(server.port(), "?channel=private-user.1&token=" + channel_token);
     ASSERT_EQ(hers.status(), 200) << hers.head();
-    ASSERT_TRUE(subscribers_are(2));
+    ASSERT_TRUE(broadcast::wait_for_subscribers(server, 2));
 
     ASSERT_EQ(
         ada.post("/messages", "_token=" + ada_token + "&author=Ada&body=for you and all").status,

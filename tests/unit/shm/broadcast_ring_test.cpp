@@ -250,3 +250,31 @@ TEST(BroadcastRing, ChannelNames) {
 
 }  // namespace
 }  // namespace askr::shm
+
+namespace askr::shm {
+namespace {
+
+TEST(BroadcastRing, GivenIdsAreKeptWhenTheyGrowAndResumeFollowsThem) {
+    BroadcastRing ring(64 << 10, 1);
+    ring.forget_before(1000);
+    EXPECT_EQ(ring.publish("news", "", "a", 1000), 1000u);
+    EXPECT_EQ(ring.publish("news", "", "b", 5000), 5000u);
+    EXPECT_EQ(ring.publish("news", "", "c", 4000), 5001u);  // behind: the next id instead
+    EXPECT_EQ(ring.publish("news", "", "d"), 5002u);
+    EXPECT_FALSE(ring.after(998));  // before what the ring was told it has
+    auto from = ring.after(999);
+    ASSERT_TRUE(from);
+    EXPECT_EQ(read_ids(ring, *from), (std::vector<std::uint64_t>{1000, 5000, 5001, 5002}));
+    from = ring.after(3000);  // between two ids: nothing was lost after it
+    ASSERT_TRUE(from);
+    EXPECT_EQ(read_ids(ring, *from), (std::vector<std::uint64_t>{5000, 5001, 5002}));
+    EXPECT_FALSE(ring.after(6000));
+    ring.forget_before(5001);
+    EXPECT_FALSE(ring.after(3000));
+    EXPECT_TRUE(ring.after(5000));
+    ring.set_relay_position(5000);
+    EXPECT_EQ(ring.relay_position(), 5000u);
+}
+
+}  // namespace
+}  // namespace askr::shm

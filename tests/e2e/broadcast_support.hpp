@@ -1,26 +1,47 @@
 #pragma once
-// A Server-Sent Events subscriber for the e2e tests: GET /askr/events over a raw HTTP/1.1
-// connection, the chunked body decoded as it arrives and the event-stream blocks parsed
-// out of it. Every wait is bounded.
+// What the broadcasting tests share (broadcast_test.cpp, broadcast_redis_test.cpp): a
+// publishing script, a raw HTTP/1.1 subscriber that parses the event stream, and helpers.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
 
-namespace askr::test {
+namespace askr::test::broadcast {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Publishes ?n= events (default 1) on ?c= with ?d= as data (or ?size= bytes of 'x'),
+// named ?e=; answers the ids, comma-separated, or the exception's class and message.
+constexpr const char* publish_script = R"PHP(<?php
+$n = (int)($_GET['n'] ?? 1);
+$data = isset($_GET['size']) ? str_repeat('x', (int)$_GET['size']) : ($_GET['d'] ?? 'hello');
+$ids = [];
+try {
+    for ($i = 0; $i < $n; $i++) $ids[] = askr_broadcast($_GET['c'] ?? 'news', $data, $_GET['e'] ?? null);
+    echo implode(',', $ids);
+} catch (Throwable $e) {
+    echo get_class($e), ': ', $e->getMessage();
+}
+)PHP";
 
 struct Event {
     std::string id, name, data, retry;
     bool comment = false;
 };
 
+// One subscriber over a raw HTTP/1.1 connection: the head, the chunked body decoded as
+// it arrives, and the event-stream blocks parsed out of it. Every wait is bounded.
 class Subscriber {
   public:
     Subscriber(std::uint16_t port, const std::string& query,
@@ -38,8 +59,8 @@ class Subscriber {
     Subscriber& operator=(const Subscriber&) = delete;
 
     // The response's status (0 when no head came within the timeout).
-    int status(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status(std::chrono::milliseconds timeout = 5s) {
+        const auto deadline = Clock::now() + timeout;
         while (!head_done_ && fill(deadline)) {
         }
         return raw_status(head_);
@@ -50,8 +71,8 @@ class Subscriber {
     }
 
     // The next block of the stream: an event, a retry line or a heartbeat comment.
-    std::optional<Event> next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::optional<Event> next(std::chrono::milliseconds timeout = 10s) {
+        const auto deadline = Clock::now() + timeout;
         for (;;) {
             const auto end = body_.find("\n\n");
             if (end != std::string::npos) {
@@ -81,20 +102,19 @@ class Subscriber {
     }
 
     // The next event that is not a retry line or a heartbeat.
-    std::optional<Event> next_event(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::optional<Event> next_event(std::chrono::milliseconds timeout = 10s) {
+        const auto deadline = Clock::now() + timeout;
         for (;;) {
             auto e = next(std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::max(deadline - std::chrono::steady_clock::now(),
-                         std::chrono::steady_clock::duration(0))));
+                std::max(deadline - Clock::now(), Clock::duration(0))));
             if (!e) return e;
             if (!e->comment && e->retry.empty()) return e;
         }
     }
 
     // Reads until the server closes; true when the body ended with the last chunk first.
-    bool ends_cleanly(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool ends_cleanly(std::chrono::milliseconds timeout = 10s) {
+        const auto deadline = Clock::now() + timeout;
         while (fill(deadline)) {
         }
         return last_chunk_;
@@ -104,10 +124,10 @@ class Subscriber {
 
   private:
     // Reads once (waiting until `deadline`) and decodes; false on close or time-out.
-    bool fill(std::chrono::steady_clock::time_point deadline) {
+    bool fill(Clock::time_point deadline) {
         if (fd_ < 0 || closed_) return false;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) return false;
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -155,4 +175,40 @@ class Subscriber {
     bool head_done_ = false, chunked_ = false, last_chunk_ = false, closed_ = false;
 };
 
-}  // namespace askr::test
+inline std::vector<std::string> broadcast_args(std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"--broadcast", "--broadcast-heartbeat", "1"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+inline std::string publish(const Server& server, const std::string& query) {
+    return get(server.url("/pub.php?" + query)).body;
+}
+
+inline std::vector<std::string> split_ids(const std::string& text) {
+    std::vector<std::string> ids;
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        const auto comma = text.find(',', at);
+        ids.push_back(text.substr(at, comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+    }
+    return ids;
+}
+
+inline json metrics(const Server& server) {
+    return json::parse(get(server.admin_url("/api/metrics")).body);
+}
+
+// Waits until the server counts `count` open subscriber streams (a subscription is
+// registered a moment after its head has been read).
+inline bool wait_for_subscribers(const Server& server, std::uint64_t count) {
+    for (int i = 0; i < 200; ++i) {
+        if (metrics(server)["broadcast"]["subscribers"].get<std::uint64_t>() == count) return true;
+        std::this_thread::sleep_for(25ms);
+    }
+    return false;
+}
+
+}  // namespace askr::test::broadcast
