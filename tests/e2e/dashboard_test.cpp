@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "browser_support.hpp"
 #include "harness.hpp"
 #include "redis_support.hpp"
 
@@ -17,28 +18,6 @@ namespace askr::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string browser() {
-    for (const char* candidate :
-         {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
-        if (fs::exists(candidate)) return candidate;
-    }
-    return {};
-}
-
-// Chromium's headless mode with virtual time: the page's timers run (each poll of the API
-// is real network I/O), then the DOM or a screenshot is taken.
-std::string run_browser(const std::string& profile, const std::string& what, const std::string& url,
-                        int budget_ms) {
-    const std::string command =
-        "timeout 60 " + browser() +
-        " --headless --disable-gpu --no-sandbox --no-first-run --disable-dev-shm-usage"
-        " --disable-extensions --disable-background-networking --hide-scrollbars"
-        " --user-data-dir=" +
-        profile + " --window-size=1280,1100 --virtual-time-budget=" + std::to_string(budget_ms) +
-        " " + what + " '" + url + "' 2>/dev/null";
-    return command_output(command);
-}
 
 long attribute(const std::string& dom, const std::string& pattern) {
     std::smatch m;
