@@ -66,7 +66,8 @@ TEST(BroadcastBrowser, AnEventSourceGetsEveryEventInOrderWithItsId) {
     root.write("events.html", page);
     root.write("pub.php", publish_script);
     TempDir profile;
-    Server server(root.path(), {"--broadcast", "--workers", "2"});
+    // A heartbeat a second: a stream whose client left is noticed at its next write.
+    Server server(root.path(), {"--broadcast", "--broadcast-heartbeat", "1", "--workers", "2"});
 
     auto dom = std::async(std::launch::async, [&] {
         return run_browser(profile.path(), "--dump-dom",
@@ -110,7 +111,7 @@ TEST(BroadcastBrowser, AnEventSourceGetsEveryEventInOrderWithItsId) {
                                   std::to_string(i) + "&lt;\\/b&gt;\"}")
             << out;
     }
-    // The browser closed its stream: the worker saw it go.
+    // The browser closed its stream: the worker sees it go (at the latest with a heartbeat).
     bool gone = false;
     for (int i = 0; i < 200 && !gone; ++i) {
         gone = subscribers(server) == 0;
