@@ -232,6 +232,9 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
                      {"ring_bytes", b.ring_bytes},
                      {"ring_used_bytes", b.used_bytes},
                      {"lock_steals", b.lock_steals}};
+    }
+    if (m.broadcast && m.broadcast->channels.limit > 0) {  // [broadcast] metrics_channels
+        const shm::BroadcastInfo& b = *m.broadcast;
         json channels = json::array();
         for (const auto& c : b.channels.channels)
             channels.push_back({{"channel", c.channel}, {"subscribers", c.subscribers}});
@@ -338,7 +341,7 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
         Family(out, "askr_broadcast_subscribers", "gauge",
                "Open subscriber streams (GET /askr/events), all workers.")
             .sample(b.subscribers);
-        {
+        if (b.channels.limit > 0) {
             Family f(out, "askr_broadcast_channel_subscribers", "gauge",
                      "Open subscriber streams per channel, all workers: the busiest channels "
                      "([broadcast] metrics_channels), the others together as channel=\"(other)\".");

@@ -112,6 +112,7 @@ ChannelTotals sum_channel_tables(const std::vector<ChannelSubscribers>& by_chann
     std::unordered_map<std::string_view, std::uint64_t> sums;
     for (const auto& c : by_channel) sums[c.channel] += c.subscribers;
     ChannelTotals totals;
+    totals.limit = limit;
     totals.other_subscribers = other;
     for (const auto& [channel, subscribers] : sums) {
         if (subscribers > 0) totals.channels.push_back({std::string(channel), subscribers});

@@ -18,6 +18,7 @@ struct ChannelSubscribers {
 /// Subscribers per channel, summed over the worker slots: the busiest channels (at most
 /// the table's size), busiest first, and the subscribers of every other channel together.
 struct ChannelTotals {
+    std::size_t limit = 0;  ///< channels counted one by one; 0: none (totals only)
     std::vector<ChannelSubscribers> channels;
     std::uint64_t other_subscribers = 0;
 };

@@ -142,6 +142,7 @@ TEST(AdminExport, BroadcastSubscribersPerChannel) {
     shm::MetricsSnapshot snapshot = f.metrics.snapshot();
     shm::BroadcastInfo info;
     info.subscribers = 9;
+    info.channels.limit = 2;
     info.channels.channels = {{"news", 5}, {"a\"b\\c\nd", 3}};
     info.channels.other_subscribers = 1;
     snapshot.broadcast = info;
