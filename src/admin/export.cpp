@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -92,9 +93,22 @@ class Family {
     const char* name_;
 };
 
-std::string label(const char* name, const std::string& value) {
-    return std::string(name) + "=\"" + value + "\"";
+// A label as the text format writes it: backslash, double quote and line feed escaped in
+// the value (Prometheus, "Exposition formats", text format details).
+std::string label(const char* name, std::string_view value) {
+    std::string out = std::string(name) + "=\"";
+    for (const char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out + "\"";
 }
+
+// The label value of the subscribers of channels not counted one by one: not a valid
+// channel name, so it never collides with one.
+constexpr const char* other_channels = "(other)";
 
 // The outcome of the last reload that ended: null before the first one.
 json last_reload_json(const SupervisorStatus& status) {
@@ -221,6 +235,14 @@ json metrics_json(const shm::MetricsSnapshot& m, const SupervisorStatus& status,
                      {"ring_used_bytes", b.used_bytes},
                      {"lock_steals", b.lock_steals}};
     }
+    if (m.broadcast && m.broadcast->channels.limit > 0) {  // [broadcast] metrics_channels
+        const shm::BroadcastInfo& b = *m.broadcast;
+        json channels = json::array();
+        for (const auto& c : b.channels.channels)
+            channels.push_back({{"channel", c.channel}, {"subscribers", c.subscribers}});
+        broadcast["channels"] = channels;
+        broadcast["other_channels"] = {{"subscribers", b.channels.other_subscribers}};
+    }
     return {
         {"uptime_seconds", uptime_seconds(status)},
         {"generation", status.generation},
@@ -321,6 +343,14 @@ std::string prometheus_text(const shm::MetricsSnapshot& m, const SupervisorStatu
         Family(out, "askr_broadcast_subscribers", "gauge",
                "Open subscriber streams (GET /askr/events), all workers.")
             .sample(b.subscribers);
+        if (b.channels.limit > 0) {
+            Family f(out, "askr_broadcast_channel_subscribers", "gauge",
+                     "Open subscriber streams per channel, all workers: the busiest channels "
+                     "([broadcast] metrics_channels), the others together as channel=\"(other)\".");
+            for (const auto& c : b.channels.channels)
+                f.sample(c.subscribers, label("channel", c.channel));
+            f.sample(b.channels.other_subscribers, label("channel", other_channels));
+        }
         Family(out, "askr_broadcast_subscriptions_total", "counter",
                "Subscriptions, by result: accepted, or refused by a limit.")
             .sample(b.connects, label("result", "accepted"))

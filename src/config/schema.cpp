@@ -952,6 +952,19 @@ const std::vector<Option>& table() {
          .max = 3600000,
          .bind = count_field(&ServeOptions::broadcast_retry_ms)},
         {.section = "broadcast",
+         .key = "metrics_channels",
+         .type = Type::integer,
+         .cli = "--broadcast-metrics-channels",
+         .value_name = "N",
+         .doc = "Channels whose subscribers the metrics count one by one (/api/metrics, "
+                "/metrics, the dashboard): the busiest N; the subscribers of all others are "
+                "counted together as `(other)`. Each worker keeps that many in shared memory, "
+                "so clients naming many channels cannot grow it. 0: totals only.",
+         .example = "100",
+         .min = 0,
+         .max = 10000,
+         .bind = count_field(&ServeOptions::broadcast_metrics_channels)},
+        {.section = "broadcast",
          .key = "secret",
          .cli = "--broadcast-secret",
          .value_name = "SECRET",

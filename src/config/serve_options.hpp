@@ -146,6 +146,7 @@ struct ServeOptions {
     std::uint64_t broadcast_buffer = 1ull << 20;      ///< unsent bytes per subscriber
     std::chrono::seconds broadcast_heartbeat{15};     ///< comment line when idle
     std::uint32_t broadcast_retry_ms = 3000;          ///< `retry:` sent at start
+    std::uint32_t broadcast_metrics_channels = 32;    ///< channels counted in the metrics
     std::string broadcast_secret;  ///< signs private channels' tokens ("" = random per start)
     /// Redis relaying events between the nodes that share it (the URL as written; "" =
     /// this node only), the stream's key and length, and the publish timeout.

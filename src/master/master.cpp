@@ -77,8 +77,9 @@ std::unique_ptr<cache::Backend> make_cache_backend(const config::ServeOptions& o
 std::unique_ptr<shm::BroadcastRing> make_broadcast(const config::ServeOptions& options,
                                                    std::size_t slots) {
     if (!options.broadcast) return nullptr;
-    return std::make_unique<shm::BroadcastRing>(options.broadcast_ring, slots,
-                                                options.broadcast_secret);
+    return std::make_unique<shm::BroadcastRing>(
+        options.broadcast_ring, slots, options.broadcast_secret,
+        options.broadcast_metrics_channels, options.broadcast_max_channel_length);
 }
 
 // With [broadcast] redis: where the stream is, for the publishers and the relay.

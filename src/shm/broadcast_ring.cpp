@@ -10,7 +10,8 @@
 
 namespace askr::shm {
 
-// Layout after the region's header: Control, the slots, then the ring's bytes. Positions
+// Layout after the region's header: Control, the slots, the ring's bytes, then a
+// ChannelTable per slot. Positions
 // are byte counts since the ring was made (they only grow); a position's byte is at
 // `position % capacity`, and a record may wrap around the end. Everything from `tail` to
 // `head` is whole records; `tail` moves on (dropping the oldest records) before a writer
@@ -78,11 +79,16 @@ std::string channel_name_error(std::string_view name, std::size_t max_length) {
     return {};
 }
 
-BroadcastRing::BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret)
+BroadcastRing::BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret,
+                             std::size_t channel_entries, std::size_t channel_name_bytes)
     : capacity_(ring_capacity(ring_bytes)),
       slots_(slots),
+      channel_entries_(channel_entries),
+      channel_name_bytes_(channel_name_bytes),
       region_("the broadcast ring", magic, layout_version,
-              sizeof(Control) + slots * sizeof(BroadcastSlot) + capacity_, slots) {
+              sizeof(Control) + slots * sizeof(BroadcastSlot) + capacity_ +
+                  slots * ChannelTable::bytes(channel_entries, channel_name_bytes),
+              slots) {
     static_assert(sizeof(Record) == record_overhead && sizeof(Control) == 128);
     static_assert(sizeof(BroadcastSlot) == 64);
     control().next_id = 1;
@@ -107,6 +113,11 @@ BroadcastRing::Control& BroadcastRing::control() const {
 
 BroadcastSlot& BroadcastRing::slot(std::size_t i) const {
     return reinterpret_cast<BroadcastSlot*>(region_.contents() + sizeof(Control))[i];
+}
+
+ChannelTable BroadcastRing::channel_table(std::size_t i) const {
+    return ChannelTable(data() + capacity_ + i * ChannelTable::bytes(channel_entries_, channel_name_bytes_),
+                        channel_entries_, channel_name_bytes_);
 }
 
 char* BroadcastRing::data() const {
@@ -284,6 +295,7 @@ std::optional<BroadcastRing::Cursor> BroadcastRing::after(std::uint64_t id) cons
 void BroadcastRing::clear_slot(std::size_t i) const {
     slot(i).subscribers.store(0, std::memory_order_relaxed);
     slot(i).wake_pending.store(0, std::memory_order_relaxed);
+    channel_table(i).clear();
 }
 
 BroadcastInfo BroadcastRing::info() const {
@@ -305,6 +317,10 @@ BroadcastInfo BroadcastRing::info() const {
         info.connects += s.connects.load(std::memory_order_relaxed);
         info.refused += s.refused.load(std::memory_order_relaxed);
     }
+    std::vector<ChannelSubscribers> by_channel;
+    std::uint64_t other = 0;
+    for (std::size_t i = 0; i < slots_; ++i) channel_table(i).read_into(by_channel, other);
+    info.channels = sum_channel_tables(by_channel, other, channel_entries_);
     return info;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "shm/broadcast_channels.hpp"
 #include "shm/process_lock.hpp"
 #include "shm/region.hpp"
 
@@ -43,6 +44,7 @@ struct BroadcastInfo {
     std::uint64_t published = 0, oldest_id = 0, last_id = 0;
     std::uint64_t subscribers = 0, deliveries = 0, drops = 0, resets = 0, connects = 0, refused = 0,
                   lock_steals = 0;
+    ChannelTotals channels;  ///< subscribers per channel, the busiest first
 };
 
 /// The broadcast ring of one node, created by the master before any fork and shared by
@@ -73,7 +75,10 @@ class BroadcastRing {
     /// slots; throws std::runtime_error on failure. Pages are allocated when first written.
     /// `secret` signs private channels' tokens; empty: 32 random bytes, made here (so the
     /// tokens of one server run are good across its reloads, not after a restart).
-    BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret = {});
+    /// `channel_entries` channels (names up to `channel_name_bytes`) per slot are counted
+    /// in channel_table().
+    BroadcastRing(std::uint64_t ring_bytes, std::size_t slots, std::string secret = {},
+                  std::size_t channel_entries = 0, std::size_t channel_name_bytes = 64);
     ~BroadcastRing();
     BroadcastRing(const BroadcastRing&) = delete;
     BroadcastRing& operator=(const BroadcastRing&) = delete;
@@ -114,6 +119,8 @@ class BroadcastRing {
     /// Worker slot `i`'s counters and wake-up flag.
     BroadcastSlot& slot(std::size_t i) const;
     std::size_t slot_count() const { return slots_; }
+    /// Worker slot `i`'s subscribers per channel.
+    ChannelTable channel_table(std::size_t i) const;
     /// The eventfd publishers write to to wake the worker in slot `i`.
     int wake_fd(std::size_t i) const { return wake_fds_[i].get(); }
     /// The slot's worker has exited: its subscribers are gone.
@@ -140,6 +147,7 @@ class BroadcastRing {
 
     std::uint64_t capacity_;
     std::size_t slots_;
+    std::size_t channel_entries_, channel_name_bytes_;
     Region region_;
     std::vector<core::UniqueFd> wake_fds_;
     std::string secret_;

@@ -39,6 +39,10 @@ namespace {
 constexpr std::size_t pump_slice_bytes = 64 << 10;
 constexpr std::chrono::milliseconds pace_wait{50};
 
+// Subscribers come and go in bursts (a page reload everywhere): the per-channel counts in
+// shared memory are rewritten once this long after the first change, not per change.
+constexpr std::chrono::milliseconds channel_count_delay{100};
+
 // The WHATWG event-stream comment a heartbeat sends ("Parsing an event stream": a line
 // that starts with a colon is ignored).
 constexpr std::string_view heartbeat_line = ": \n\n";
@@ -208,7 +212,9 @@ struct BroadcastStage::Fanout {
           settings(s),
           slice(std::min(pump_slice_bytes, s.buffer / 2)),
           wake_fd(i),
-          pace_timer(i) {}
+          pace_timer(i),
+          channel_table(r.channel_table(slot_index)),
+          channel_timer(i) {}
 
     asio::io_context& io;
     shm::BroadcastRing& ring;
@@ -233,6 +239,39 @@ struct BroadcastStage::Fanout {
     bool closing = false;
     bool pump_posted = false;
     std::string scratch, formatted;
+    shm::ChannelTable channel_table;  // this slot's subscribers per channel, for the metrics
+    asio::steady_timer channel_timer;
+    bool channel_count_due = false;
+    std::vector<std::pair<std::string_view, std::uint32_t>> channel_counts;
+
+    // Subscribers joined or left: the per-channel counts are rewritten a little later.
+    void channels_changed() {
+        if (channel_count_due || channel_table.capacity() == 0) return;
+        channel_count_due = true;
+        channel_timer.expires_after(channel_count_delay);
+        channel_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec == asio::error::operation_aborted) return;  // the worker is going away
+            channel_count_due = false;
+            write_channel_counts();
+        });
+    }
+
+    // The busiest channels of this worker into its table, the others summed.
+    void write_channel_counts() {
+        channel_counts.clear();
+        for (const auto& [channel, subscribers] : by_channel)
+            channel_counts.emplace_back(channel, static_cast<std::uint32_t>(subscribers.size()));
+        const std::size_t kept = std::min(channel_counts.size(), channel_table.capacity());
+        const auto busier = [](const auto& a, const auto& b) {
+            return a.second != b.second ? a.second > b.second : a.first < b.first;
+        };
+        std::nth_element(channel_counts.begin(), channel_counts.begin() + kept,
+                         channel_counts.end(), busier);
+        std::uint64_t other = 0;
+        for (std::size_t i = kept; i < channel_counts.size(); ++i) other += channel_counts[i].second;
+        channel_counts.resize(kept);
+        channel_table.write(channel_counts, other);
+    }
 
     void add(Subscriber& s) {
         if (all.empty()) cursor = ring.end(&last_id);  // nobody followed the ring: from now
@@ -243,6 +282,7 @@ struct BroadcastStage::Fanout {
         // see the count yet wrote an event this worker then finds (shm/broadcast_ring.cpp).
         slot.subscribers.store(static_cast<std::uint32_t>(all.size()), std::memory_order_seq_cst);
         slot.connects.fetch_add(1, std::memory_order_relaxed);
+        channels_changed();
     }
 
     void remove(Subscriber& s) {
@@ -254,6 +294,7 @@ struct BroadcastStage::Fanout {
         }
         std::erase(all, &s);
         slot.subscribers.store(static_cast<std::uint32_t>(all.size()), std::memory_order_relaxed);
+        channels_changed();
     }
 
     bool wants(const Subscriber& s, std::string_view channel) const {

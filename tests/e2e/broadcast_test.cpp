@@ -81,6 +81,90 @@ TEST(Broadcast, EveryEventReachesSubscribersOnBothWorkersOnceAndInOrder) {
               std::string::npos);
 }
 
+// The subscribers of one channel, all workers (the admin JSON); 0 when it is not listed.
+std::uint64_t channel_subscribers(const json& broadcast, const std::string& channel) {
+    for (const auto& c : broadcast["channels"]) {
+        if (c["channel"] == channel) return c["subscribers"].get<std::uint64_t>();
+    }
+    return 0;
+}
+
+// Waits until the per-channel counts read `expected` (they follow subscribers within a
+// fraction of a second); the last metrics seen.
+json wait_for_channels(const Server& server, const std::vector<std::pair<std::string, int>>& expected,
+                       std::uint64_t other) {
+    json b;
+    for (int i = 0; i < 200; ++i) {
+        b = metrics(server)["broadcast"];
+        bool all = b["other_channels"]["subscribers"].get<std::uint64_t>() == other &&
+                   b["channels"].size() == expected.size();
+        for (const auto& [channel, count] : expected)
+            all = all && channel_subscribers(b, channel) == static_cast<std::uint64_t>(count);
+        if (all) return b;
+        std::this_thread::sleep_for(25ms);
+    }
+    return b;
+}
+
+// Subscribers per channel in /api/metrics and /metrics, summed over both workers, bounded
+// by [broadcast] metrics_channels (the rest counted as "(other)"), and gone once they leave.
+TEST(Broadcast, CountsSubscribersPerChannelAcrossWorkers) {
+    TempDir root;
+    Server server(root.path(), broadcast_args({"--workers", "2", "--broadcast-metrics-channels", "2"}));
+    // Every subscriber takes news, every second one chat too, until both workers hold some:
+    // news then counts subscribers of both workers.
+    std::vector<std::unique_ptr<Subscriber>> subscribers;
+    int chat = 0;
+    bool both = false;
+    for (int i = 0; i < 12 && (!both || i < 4); ++i) {
+        subscribers.push_back(std::make_unique<Subscriber>(
+            server.port(), i % 2 ? "?channel=news&channel=chat" : "?channel=news"));
+        chat += i % 2;
+        ASSERT_EQ(subscribers.back()->status(), 200);
+        ASSERT_TRUE(wait_for_subscribers(server, subscribers.size()));
+        const json status = json::parse(get(server.admin_url("/api/status")).body);
+        int busy = 0;
+        for (const auto& w : status["workers"]) busy += w["connections"].get<int>() > 0;
+        both = busy == 2;
+    }
+    ASSERT_TRUE(both) << "every subscriber landed on one worker";
+    // A third channel past the bound of two: counted with the others.
+    subscribers.push_back(std::make_unique<Subscriber>(server.port(), "?channel=zz-rare"));
+    ASSERT_EQ(subscribers.back()->status(), 200);
+    const int news = static_cast<int>(subscribers.size()) - 1;
+
+    json b = wait_for_channels(server, {{"news", news}, {"chat", chat}}, 1);
+    EXPECT_EQ(channel_subscribers(b, "news"), static_cast<std::uint64_t>(news)) << b.dump();
+    EXPECT_EQ(channel_subscribers(b, "chat"), static_cast<std::uint64_t>(chat)) << b.dump();
+    ASSERT_EQ(b["channels"].size(), 2u) << b.dump();
+    EXPECT_EQ(b["channels"][0]["channel"], "news") << "busiest first";
+    EXPECT_EQ(b["other_channels"]["subscribers"], 1) << b.dump();
+    std::string text = get(server.admin_url("/metrics")).body;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"news\"} " +
+                        std::to_string(news) + "\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"chat\"} " +
+                        std::to_string(chat) + "\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"(other)\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("zz-rare"), std::string::npos) << "a channel past the bound is listed";
+
+    subscribers.clear();
+    ASSERT_TRUE(wait_for_subscribers(server, 0));
+    b = wait_for_channels(server, {}, 0);
+    EXPECT_TRUE(b["channels"].empty()) << b.dump();
+    EXPECT_EQ(b["other_channels"]["subscribers"], 0);
+    text = get(server.admin_url("/metrics")).body;
+    EXPECT_EQ(text.find("askr_broadcast_channel_subscribers{channel=\"news\"}"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"(other)\"} 0\n"),
+              std::string::npos);
+}
+
 TEST(Broadcast, OnlySubscribedChannelsWithNamesAndMultiLineData) {
     TempDir root;
     root.write("pub.php", publish_script);

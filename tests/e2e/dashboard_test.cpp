@@ -1,15 +1,20 @@
 // The admin dashboard in a real browser: Debian's Chromium, headless.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
+#include "browser_support.hpp"
 #include "harness.hpp"
 #include "redis_support.hpp"
 
@@ -17,28 +22,6 @@ namespace askr::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string browser() {
-    for (const char* candidate :
-         {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
-        if (fs::exists(candidate)) return candidate;
-    }
-    return {};
-}
-
-// Chromium's headless mode with virtual time: the page's timers run (each poll of the API
-// is real network I/O), then the DOM or a screenshot is taken.
-std::string run_browser(const std::string& profile, const std::string& what, const std::string& url,
-                        int budget_ms) {
-    const std::string command =
-        "timeout 60 " + browser() +
-        " --headless --disable-gpu --no-sandbox --no-first-run --disable-dev-shm-usage"
-        " --disable-extensions --disable-background-networking --hide-scrollbars"
-        " --user-data-dir=" +
-        profile + " --window-size=1280,1100 --virtual-time-budget=" + std::to_string(budget_ms) +
-        " " + what + " '" + url + "' 2>/dev/null";
-    return command_output(command);
-}
 
 long attribute(const std::string& dom, const std::string& pattern) {
     std::smatch m;
@@ -144,6 +127,47 @@ TEST(Dashboard, NamesARedisCache) {
     EXPECT_NE(dom.find("id=\"t-cache\">Redis<"), std::string::npos) << dom;
     EXPECT_NE(dom.find("id=\"message\"></span>"), std::string::npos)
         << "the page reported an error";
+}
+
+// With broadcasting on, the Broadcast card lists the subscribers of each channel.
+TEST(Dashboard, ListsBroadcastSubscribersPerChannel) {
+    if (browser().empty())
+        GTEST_SKIP() << "Chromium is not installed (scripts/install-deps.sh installs it)";
+    TempDir root;
+    TempDir profile;
+    // A heartbeat a second: the closed streams are noticed before the server's checks.
+    Server server(root.path(), {"--workers", "2", "--broadcast", "--broadcast-heartbeat", "1"});
+    std::vector<int> streams;
+    for (const char* query : {"news", "news", "news&channel=chat"}) {
+        const int fd = connect_loopback(server.port());
+        ASSERT_GE(fd, 0);
+        const std::string request = std::string("GET /askr/events?channel=") + query +
+                                    " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+        streams.push_back(fd);
+    }
+    bool counted = false;
+    for (int i = 0; i < 200 && !counted; ++i) {
+        const auto m = nlohmann::json::parse(get(server.admin_url("/api/metrics")).body);
+        counted = m["broadcast"]["channels"].size() == 2;
+        if (!counted) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_TRUE(counted);
+    const std::string dom = run_browser(profile.path(), "--dump-dom", server.admin_url("/"), 3000);
+    for (const int fd : streams) ::close(fd);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; ++i) {
+        const auto m = nlohmann::json::parse(get(server.admin_url("/api/metrics")).body);
+        gone = m["broadcast"]["subscribers"] == 0;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    EXPECT_TRUE(gone);
+    EXPECT_NE(dom.find("id=\"broadcast-card\">"), std::string::npos) << "the card is hidden";
+    EXPECT_EQ(attribute(dom, R"re(id="broadcast-channels" data-rows="(\d+)")re"), 2) << dom;
+    EXPECT_NE(dom.find("<tr><td>news</td><td>3</td></tr><tr><td>chat</td><td>1</td></tr>"),
+              std::string::npos)
+        << dom;
+    EXPECT_NE(dom.find("subscribers 3 · "), std::string::npos) << dom;
 }
 
 }  // namespace

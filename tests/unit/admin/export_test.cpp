@@ -135,5 +135,33 @@ TEST(AdminExport, BroadcastCountersWhenBroadcastingIsOn) {
     EXPECT_NE(text.find("askr_broadcast_drops_total 1\n"), std::string::npos);
 }
 
+// Per-channel subscribers: the busiest channels as labelled samples, the rest as "(other)";
+// label values are escaped as the text format requires, whatever a name holds.
+TEST(AdminExport, BroadcastSubscribersPerChannel) {
+    Fixture f;
+    shm::MetricsSnapshot snapshot = f.metrics.snapshot();
+    shm::BroadcastInfo info;
+    info.subscribers = 9;
+    info.channels.limit = 2;
+    info.channels.channels = {{"news", 5}, {"a\"b\\c\nd", 3}};
+    info.channels.other_subscribers = 1;
+    snapshot.broadcast = info;
+    const auto metrics = metrics_json(snapshot, f.status, f.scoreboard);
+    ASSERT_EQ(metrics["broadcast"]["channels"].size(), 2u);
+    EXPECT_EQ(metrics["broadcast"]["channels"][0]["channel"], "news");
+    EXPECT_EQ(metrics["broadcast"]["channels"][0]["subscribers"], 5);
+    EXPECT_EQ(metrics["broadcast"]["other_channels"]["subscribers"], 1);
+    const std::string text = prometheus_text(snapshot, f.status, f.scoreboard);
+    EXPECT_NE(text.find("# TYPE askr_broadcast_channel_subscribers gauge\n"), std::string::npos);
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"news\"} 5\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"a\\\"b\\\\c\\nd\"} 3\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("askr_broadcast_channel_subscribers{channel=\"(other)\"} 1\n"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace askr::admin

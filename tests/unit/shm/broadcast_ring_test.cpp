@@ -248,6 +248,27 @@ TEST(BroadcastRing, ChannelNames) {
     EXPECT_NE(channel_name_error("a/b", 64), "");
 }
 
+// Each slot's table holds its busiest channels; the totals sum slots, keep the busiest
+// `channel_entries` and count the rest together, and a cleared slot counts nothing.
+TEST(BroadcastRing, CountsSubscribersPerChannelWithinABound) {
+    BroadcastRing ring(64 << 10, 2, {}, 2, 8);
+    ring.channel_table(0).write({{"news", 3}, {"chat", 1}, {"extra", 4}}, 2);
+    ring.channel_table(1).write({{"chat", 5}, {"a-very-long-name", 7}}, 0);
+    BroadcastInfo info = ring.info();
+    ASSERT_EQ(info.channels.channels.size(), 2u);
+    EXPECT_EQ(info.channels.channels[0].channel, "chat");
+    EXPECT_EQ(info.channels.channels[0].subscribers, 6u);
+    EXPECT_EQ(info.channels.channels[1].channel, "news");
+    EXPECT_EQ(info.channels.channels[1].subscribers, 3u);
+    // Slot 0 kept two of three (4 + 2 in its "other"); slot 1's name does not fit (7).
+    EXPECT_EQ(info.channels.other_subscribers, 13u);
+    ring.clear_slot(0);
+    ring.channel_table(1).write({}, 0);
+    info = ring.info();
+    EXPECT_TRUE(info.channels.channels.empty());
+    EXPECT_EQ(info.channels.other_subscribers, 0u);
+}
+
 }  // namespace
 }  // namespace askr::shm
 
