@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/clock.hpp"
 #include "php/sapi_internal.hpp"
 
 extern "C" {
@@ -84,6 +85,10 @@ void begin_idle_request_info() {
     idle_request.clear();
     idle_request.method = "GET";
     idle_request.target = "/";
+    // opcache takes "now" from the request time when a request starts (the worker
+    // script's, here) and caches no file modified less than file_update_protection
+    // seconds before it: a time of 0 made every file "too new", and a worker cached none.
+    idle_request.start_time = core::unix_time_now();
     idle_script.request = &idle_request;
     idle_script.writer = &log_writer;
     detail::begin_request_info(idle_state, idle_script);

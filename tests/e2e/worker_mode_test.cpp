@@ -196,6 +196,39 @@ TEST(WorkerMode, ScriptStatePersistsAcrossRequestsAndAskrWorkerIsSet) {
     EXPECT_EQ(first["pid"], third["pid"]);
 }
 
+// opcache serves a worker's code as it serves a classic request's: the worker script and
+// what it includes, per request (a Blade view, a template) are cached, and an include is a
+// hit, not a fresh compile. The files are dated an hour back: opcache caches no file
+// modified less than file_update_protection (2 s) before the request started.
+TEST(WorkerMode, OpcacheCachesTheWorkerScriptAndWhatItIncludes) {
+    TempDir root;
+    root.write("view.php", "<?php return 'rendered';\n");
+    root.write("worker.php", R"PHP(<?php
+while (askr_handle_request(function () {
+    $view = include __DIR__ . '/view.php';
+    $s = opcache_get_status(false);
+    echo json_encode([
+        'view' => $view,
+        'worker_cached' => opcache_is_script_cached(__FILE__),
+        'view_cached' => opcache_is_script_cached(__DIR__ . '/view.php'),
+        'hits' => $s['opcache_statistics']['hits'],
+    ]);
+})) {}
+)PHP");
+    const auto an_hour_ago = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+    for (const char* name : {"view.php", "worker.php"})
+        std::filesystem::last_write_time(root.path() + "/" + name, an_hour_ago);
+    Server server(root.path(), worker_args(root));
+    json first = parse(get(server.url("/")));
+    json later;
+    for (int i = 0; i < 3; ++i) later = parse(get(server.url("/")));
+    EXPECT_EQ(first["view"], "rendered");
+    EXPECT_EQ(later["worker_cached"], true) << "the worker script is not in opcache";
+    EXPECT_EQ(later["view_cached"], true) << "a file the worker includes is not in opcache";
+    EXPECT_GE(later["hits"].get<int>(), first["hits"].get<int>() + 3)
+        << "each include should be an opcache hit";
+}
+
 // The documented layout (docs/worker-mode.md: `--root public --worker public/worker.php`)
 // has no index.php: every request that is not a static file is the worker's.
 TEST(WorkerMode, EveryDynamicPathReachesTheWorkerWithoutIndexPhp) {
