@@ -158,6 +158,16 @@ def fmt_per_response(r):
     return text
 
 
+def fmt_cpu_per_request(r):
+    """CPU time of every server process (and reaped children: php-fpm's, Apache's)
+    during the measured run, per completed request, in microseconds: steadier than
+    req/s when the load generator shares the cores."""
+    jiffies, hz, n = r.get("server_cpu_jiffies"), r.get("clk_tck"), r.get("requests")
+    if jiffies is None or not hz or not n:
+        return "–"
+    return fmt_int(jiffies * 1e6 / hz / n)
+
+
 def fmt_mb(kb):
     return "%.0f" % (kb / 1024) if kb else "–"
 
@@ -191,8 +201,8 @@ def cmd_table(args):
             order.append(key)
         groups[key].setdefault(r["server"], []).append(r)
     lines = [
-        "| scenario | conns | server | req/s | vs nginx+fpm | p50 ms | p99 ms | errors | transfer/s | bytes/resp | RSS MB | PSS MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | conns | server | req/s | vs nginx+fpm | CPU µs/req | p50 ms | p99 ms | errors | transfer/s | bytes/resp | RSS MB | PSS MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in order:
         scen, conns = key
@@ -207,7 +217,7 @@ def cmd_table(args):
             if nrounds > 1:
                 label += " (median of %d)" % nrounds
             if r.get("status") != "ok" and not r.get("rps"):
-                lines.append("| %s | %s | %s | %s | – | – | – | – | – | – | – | – |"
+                lines.append("| %s | %s | %s | %s | – | – | – | – | – | – | – | – | – |"
                              % (scen, conns, label, r.get("status", "?")))
                 continue
             v = r.get(rk)
@@ -226,13 +236,13 @@ def cmd_table(args):
             rps = fmt_int(r["rps"])
             if r.get("status") != "ok":
                 rps += " (%s)" % r["status"]
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                scen, shown_conns, label, rps, ratio, fmt_ms(r.get("p50_ms")),
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                scen, shown_conns, label, rps, ratio, fmt_cpu_per_request(r), fmt_ms(r.get("p50_ms")),
                 fmt_ms(r.get("p99_ms")), fmt_int(r.get("errors", 0)),
                 fmt_bytes(r.get("bytes_per_s")), fmt_per_response(r), fmt_mb(r.get("rss_kb")),
                 fmt_mb(r.get("pss_kb"))))
     for t in todos:
-        lines.append("| %s | – | %s | not yet | – | – | – | – | – | – | – | – |"
+        lines.append("| %s | – | %s | not yet | – | – | – | – | – | – | – | – | – |"
                      % (t["scenario"], t.get("what", "")))
     print("\n".join(lines))
 
