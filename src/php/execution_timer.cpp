@@ -14,15 +14,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <stdexcept>
 
 #include "php/sapi_internal.hpp"
 
 namespace {
 
-std::atomic<pid_t> timer_thread{0};
 timer_t thread_cpu_timer;
+// Read on every setitimer() of PHP's (three a request): a thread-local flag, where the
+// thread id would cost a gettid() system call each time.
+thread_local bool on_timer_thread = false;
+// Whether the timer is armed, as far as this code armed it: PHP disarms an already
+// disarmed timer (zend_unset_timeout() before the worker waits for its next request,
+// after the request's end disarmed it), and that call needs no system call. A timer
+// that fired is disarmed by the kernel; the flag then says armed and the next disarm
+// just makes the call.
+bool timer_armed = false;
 
 timespec to_timespec(const timeval& tv) {
     return {tv.tv_sec, tv.tv_usec * 1000};
@@ -43,19 +50,22 @@ void bind_execution_timer_to_this_thread() {
     if (timer_create(CLOCK_THREAD_CPUTIME_ID, &event, &thread_cpu_timer) != 0) {
         throw std::runtime_error("cannot create the PHP thread's CPU timer (timer_create)");
     }
-    timer_thread.store(event._sigev_un._tid, std::memory_order_release);
+    on_timer_thread = true;
+    timer_armed = false;
 }
 
 }  // namespace askr::php::detail
 
 extern "C" int setitimer(__itimer_which_t which, const struct itimerval* __restrict value,
                          struct itimerval* __restrict old_value) noexcept {
-    const pid_t owner = timer_thread.load(std::memory_order_acquire);
-    if (which == ITIMER_PROF && owner != 0 && owner == static_cast<pid_t>(::syscall(SYS_gettid))) {
+    if (which == ITIMER_PROF && on_timer_thread) {
         itimerspec spec{};
         if (value) spec = {to_timespec(value->it_interval), to_timespec(value->it_value)};
+        const bool arming = spec.it_value.tv_sec != 0 || spec.it_value.tv_nsec != 0;
+        if (!arming && !timer_armed && !old_value) return 0;
         itimerspec previous{};
         if (timer_settime(thread_cpu_timer, 0, &spec, &previous) != 0) return -1;
+        timer_armed = arming;
         if (old_value)
             *old_value = {to_timeval(previous.it_interval), to_timeval(previous.it_value)};
         return 0;
