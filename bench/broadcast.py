@@ -4,7 +4,7 @@ latency, delivered events per second and resident memory per idle subscriber, wi
 and 10,000 subscribers spread over the workers, against the targets (p99 under 50 ms at
 10,000 subscribers, under 16 KB of RSS per idle subscriber, socket buffers aside).
 
-Usage: bench/broadcast.py [--workers N] [--counts 1000,10000] [--askr BINARY]
+Usage: bench/broadcast.py [--workers N] [--counts 1000,10000] [--askr BINARY] [--latency-only]
 
 For each count a fresh server (--broadcast, limits raised to fit) and one client process
 (bench/lib/sse_subscribers.c, built here with cc) holding every subscriber as a
@@ -15,8 +15,12 @@ non-blocking socket on channel `bench`:
 - latency: a PHP script publishes 50 events, one every max(20 ms, count/100 µs) (10 ms at
   1,000 would be 100,000 deliveries a second on two shared cores); each event's data holds
   hrtime(true) (CLOCK_MONOTONIC), and each subscriber computes its arrival minus that.
+- CPU: the workers' user and system time (/proc/PID/stat) over the timed events, per
+  delivery, and the client's, so that a profile of that phase alone can be read against it.
 - throughput: then a burst as fast as PHP publishes (1,000,000 deliveries in all):
   deliveries divided by the time from the burst's first publish to the last arrival.
+--latency-only skips the burst (for profiling the timed phase: --pause-before-latency
+waits for a key press with the worker pids printed, so `perf record -p` can attach).
 Runs as root (the open-file limit is raised for both processes) or with ulimit -n large
 enough.
 """
@@ -63,6 +67,14 @@ def rss_kb(pid):
     return 0
 
 
+def cpu_ms(pid):
+    """User and system CPU time of `pid` so far, in milliseconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) * 1000 / tick, int(fields[12]) * 1000 / tick
+
+
 def raise_open_files(needed):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < needed:
@@ -82,7 +94,7 @@ def build_client(work):
     return binary
 
 
-def run_count(askr, client, root, workers, count):
+def run_count(askr, client, root, workers, count, latency_only=False, pause=False):
     port, admin_port = free_port(), free_port()
     limit = str(count + 1000)
     log = tempfile.TemporaryFile()
@@ -109,7 +121,7 @@ def run_count(askr, client, root, workers, count):
         before = sum(rss_kb(p) for p in pids)
 
         gap_us = max(20_000, count * 10)
-        burst = max(1, BURST_DELIVERIES // count)
+        burst = 0 if latency_only else max(1, BURST_DELIVERIES // count)
         subscribers = subprocess.Popen(
             [client, str(port), str(count), "bench", str(LATENCY_EVENTS), str(burst), "30"],
             stdout=subprocess.PIPE, text=True)
@@ -126,15 +138,27 @@ def run_count(askr, client, root, workers, count):
         status = json.loads(fetch(f"{admin}/api/status"))
         spread = "/".join(str(w["connections"]) for w in status["workers"])
 
+        if pause:
+            input(f"workers {' '.join(map(str, pids))}, client {subscribers.pid}: "
+                  "press Enter to publish the timed events\n")
+        cpu_before = [cpu_ms(p) for p in pids + [subscribers.pid]]
         fetch(f"{base}/pub.php?kind=L&n={LATENCY_EVENTS}&gap_us={gap_us}")
         time.sleep(0.5)
-        fetch(f"{base}/pub.php?kind=T&n={burst}")
+        cpu_after = [cpu_ms(p) for p in pids + [subscribers.pid]]
+        deliveries = count * LATENCY_EVENTS
+        spent = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(cpu_after, cpu_before)]
+        worker_user = sum(u for u, _ in spent[:-1]) * 1000 / deliveries
+        worker_sys = sum(s for _, s in spent[:-1]) * 1000 / deliveries
+        client_cpu = sum(spent[-1]) * 1000 / deliveries
+        if burst:
+            fetch(f"{base}/pub.php?kind=T&n={burst}")
         out, _ = subscribers.communicate(timeout=600)
         result = json.loads(out.strip().splitlines()[-1])
         if subscribers.returncode != 0:
             raise RuntimeError(f"the subscribers did not get every event: {result}")
         metrics = json.loads(fetch(f"{admin}/api/metrics"))["broadcast"]
         result.update(rss_per_subscriber_kb=(after - before) / count, spread=spread,
+                      worker_user_us=worker_user, worker_sys_us=worker_sys, client_us=client_cpu,
                       rate=1e6 / gap_us, burst=burst, drops=metrics["drops"],
                       resets=metrics["resets"])
         return result
@@ -155,6 +179,10 @@ def main():
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--counts", default="1000,10000")
     parser.add_argument("--askr", default=os.path.join(ROOT, "build/askr"))
+    parser.add_argument("--latency-only", action="store_true",
+                        help="the timed events only, no burst (for a profile of that phase)")
+    parser.add_argument("--pause-before-latency", action="store_true",
+                        help="wait for Enter before the timed events (attach perf to the pids)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     if not os.access(args.askr, os.X_OK):
@@ -170,14 +198,16 @@ def main():
           f"of {BURST_DELIVERIES:,} deliveries; one client process holds every subscriber")
     print()
     print("| subscribers | per worker | timed events/s | p50 ms | p99 ms | p99 target | max ms "
+          "| worker CPU µs/delivery user+sys | client CPU µs/delivery "
           "| delivered events/s | RSS per idle subscriber | RSS target | drops |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     failed = False
     for count in counts:
         try:
-            r = run_count(args.askr, client, work, args.workers, count)
+            r = run_count(args.askr, client, work, args.workers, count, args.latency_only,
+                          args.pause_before_latency)
         except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
-            print(f"| {count:,} | failed: {e} |||||||||")
+            print(f"| {count:,} | failed: {e} |||||||||||")
             failed = True
             continue
         p99_target = f"< {TARGET_P99_MS} ms" + ("" if count < 10000 else
@@ -185,7 +215,9 @@ def main():
         rss_target = f"< {TARGET_RSS_KB} KB" + (" ok" if r["rss_per_subscriber_kb"] < TARGET_RSS_KB
                                                 else " MISSED")
         print(f"| {count:,} | {r['spread']} | {r['rate']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-              f"| {p99_target} | {r['max_ms']:.1f} | {r['burst_per_s']:,.0f} "
+              f"| {p99_target} | {r['max_ms']:.1f} "
+              f"| {r['worker_user_us']:.2f}+{r['worker_sys_us']:.2f} | {r['client_us']:.2f} "
+              f"| {r['burst_per_s']:,.0f} "
               f"| {r['rss_per_subscriber_kb']:.1f} KB | {rss_target} | {r['drops']} |", flush=True)
     return 1 if failed else 0
 

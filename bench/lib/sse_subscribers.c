@@ -47,6 +47,29 @@ static int compare_u32(const void* a, const void* b) {
     return x < y ? -1 : x > y;
 }
 
+// A decimal number at *at (at least one digit), moving *at past it.
+static int parse_number(const char** at, const char* end, uint64_t* out) {
+    const char* p = *at;
+    uint64_t n = 0;
+    while (p < end && *p >= '0' && *p <= '9') n = n * 10 + (uint64_t)(*p++ - '0');
+    if (p == *at) return 0;
+    *at = p;
+    *out = n;
+    return 1;
+}
+
+// "data: <kind> <seq> <sent>" (sscanf per line cost more than the rest of the client).
+static int parse_data_line(const char* line, size_t length, char* kind, uint64_t* seq,
+                           uint64_t* sent) {
+    const char* end = line + length;
+    if (length < 8 || memcmp(line, "data: ", 6) != 0) return 0;
+    *kind = line[6];
+    const char* at = line + 7;
+    if (*at++ != ' ' || !parse_number(&at, end, seq)) return 0;
+    if (at >= end || *at++ != ' ') return 0;
+    return parse_number(&at, end, sent);
+}
+
 static void die(const char* what) {
     fprintf(stderr, "sse_subscribers: %s: %s\n", what, strerror(errno));
     exit(1);
@@ -88,7 +111,7 @@ int main(int argc, char** argv) {
     struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
     int started = 0, in_flight = 0, ready = 0, done = 0;
-    struct epoll_event events[512];
+    static struct epoll_event events[8192];
     static char buffer[1 << 16];
     uint64_t last_activity = now_ns();
 
@@ -111,7 +134,7 @@ int main(int argc, char** argv) {
             ++started;
             ++in_flight;
         }
-        const int n = epoll_wait(epoll, events, 512, 1000);
+        const int n = epoll_wait(epoll, events, (int)(sizeof events / sizeof *events), 1000);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         const uint64_t now = now_ns();
         if (n <= 0) {
@@ -131,11 +154,15 @@ int main(int argc, char** argv) {
                 }
                 if (send(c->fd, request, (size_t)request_length, MSG_NOSIGNAL) != request_length)
                     die("send");
-                struct epoll_event e = {.events = EPOLLIN, .data.u32 = events[i].data.u32};
+                // Edge-triggered: a read that returns less than the buffer took all there
+                // was, and bytes that come after it raise a new event, so each event of the
+                // stream costs one recv() and no second look at the socket by epoll_wait.
+                struct epoll_event e = {.events = EPOLLIN | EPOLLET, .data.u32 = events[i].data.u32};
                 epoll_ctl(epoll, EPOLL_CTL_MOD, c->fd, &e);
                 c->state = 1;
                 continue;
             }
+        read_again:;
             const ssize_t got = recv(c->fd, buffer, sizeof buffer, 0);
             const uint64_t received = now_ns();
             if (got <= 0) {
@@ -171,38 +198,47 @@ int main(int argc, char** argv) {
                 }
             }
             // Lines of the stream (chunk sizes and the retry line are lines too, ignored);
-            // an unfinished line waits in the carry buffer for the next read.
+            // an unfinished line waits in the carry buffer for the next read. A whole line
+            // in the buffer is looked at where it is: only "data: " lines are parsed.
             while (at < (size_t)got) {
-                char* eol = memchr(buffer + at, '\n', (size_t)got - at);
-                const size_t piece = eol ? (size_t)(eol - (buffer + at)) : (size_t)got - at;
-                if (c->carry_length + piece >= carry_bytes) {
-                    c->carry_length = 0;  // not a line of ours
-                } else {
-                    memcpy(c->carry + c->carry_length, buffer + at, piece);
-                    c->carry_length += (int)piece;
-                }
-                if (!eol) break;
-                at += piece + 1;
-                c->carry[c->carry_length] = 0;
-                const int was_done = c->latency_seen >= latency_events && c->burst_seen >= burst_events;
-                char kind;
-                unsigned long long seq, sent;
-                if (sscanf(c->carry, "data: %c %llu %llu", &kind, &seq, &sent) == 3) {
-                    if (kind == 'L' && c->latency_seen < latency_events) {
-                        ++c->latency_seen;
-                        latencies[latency_count++] = (uint32_t)((received - sent) / 1000);
-                    } else if (kind == 'T') {
-                        ++c->burst_seen;
-                        ++burst_total;
-                        if (seq == 0 && (!burst_first_sent || sent < burst_first_sent))
-                            burst_first_sent = sent;
-                        burst_last_received = received;
+                char* const start = buffer + at;
+                char* const eol = memchr(start, '\n', (size_t)got - at);
+                const size_t piece = eol ? (size_t)(eol - start) : (size_t)got - at;
+                if (!eol || c->carry_length > 0) {
+                    if (c->carry_length + piece >= carry_bytes) {
+                        c->carry_length = 0;  // not a line of ours
+                    } else {
+                        memcpy(c->carry + c->carry_length, start, piece);
+                        c->carry_length += (int)piece;
                     }
+                    if (!eol) break;
                 }
-                c->carry_length = 0;
+                at += piece + 1;
+                const char* line = start;
+                size_t length = piece;
+                if (c->carry_length > 0) {
+                    line = c->carry;
+                    length = (size_t)c->carry_length;
+                    c->carry_length = 0;
+                }
+                char kind;
+                uint64_t seq, sent;
+                if (!parse_data_line(line, length, &kind, &seq, &sent)) continue;
+                const int was_done = c->latency_seen >= latency_events && c->burst_seen >= burst_events;
+                if (kind == 'L' && c->latency_seen < latency_events) {
+                    ++c->latency_seen;
+                    latencies[latency_count++] = (uint32_t)((received - sent) / 1000);
+                } else if (kind == 'T') {
+                    ++c->burst_seen;
+                    ++burst_total;
+                    if (seq == 0 && (!burst_first_sent || sent < burst_first_sent))
+                        burst_first_sent = sent;
+                    burst_last_received = received;
+                }
                 if (!was_done && c->latency_seen >= latency_events && c->burst_seen >= burst_events)
                     ++done;
             }
+            if ((size_t)got == sizeof buffer) goto read_again;  // there may be more
         }
     }
     if (ready < count) {

@@ -35,6 +35,13 @@ struct FileBody {
     std::uint64_t length = 0;
 };
 
+/// How a ResponseSink::try_send() went.
+enum class TrySend {
+    sent,     ///< all of it is on the wire
+    held,     ///< part of it is on the wire and the sink holds the rest: send() writes it
+    not_now,  ///< nothing was sent: send() it (the transport cannot write it at once)
+};
+
 /// Where a response goes: implemented once per protocol (HTTP/1.1 frames it with
 /// Content-Length or chunked coding, HTTP/2 as HEADERS and DATA frames), and by filters
 /// that transform a response on its way (they wrap another sink). Handlers call it and
@@ -70,6 +77,17 @@ class ResponseSink {
     /// The client connection's socket, polled by a running script to learn that the client
     /// hung up (connection_aborted()); -1 when there is none to poll.
     virtual int socket_fd() const = 0;
+    /// Sends body bytes of a response whose head has been sent, at once and without waiting,
+    /// when the transport can take them now; never while a send() is under way. For bytes
+    /// that go to many clients at once (an event to every subscriber): no coroutine, no
+    /// copy, one system call. After `held` the caller must send() (an empty body will do)
+    /// before anything else; after `not_now` it sends the same bytes with send(). By
+    /// default `not_now`: a transport that frames or encrypts per write (HTTP/2, TLS)
+    /// writes through send().
+    virtual TrySend try_send(std::string_view body) {
+        (void)body;
+        return TrySend::not_now;
+    }
     /// Ends the response now, unfinished, from outside the coroutine that writes it (a
     /// subscriber that stopped reading): HTTP/1.1 closes the connection, HTTP/2 resets the
     /// stream, and a send() waiting on the client completes with false. By default

@@ -189,17 +189,27 @@ void format_event(std::uint64_t id, std::string_view name, std::string_view data
     out += '\n';
 }
 
+using Clock = asio::steady_timer::clock_type;
+
 struct BroadcastStage::Subscriber {
     explicit Subscriber(asio::io_context& io) : wake(io) {}
 
     http::ResponseSink* sink = nullptr;
     std::vector<std::string> channels;
+    // Where it is in Fanout::all and in the list of each of its channels (same order as
+    // `channels`): it leaves them in constant time.
+    std::size_t in_all = 0;
+    std::vector<std::size_t> in_channel;
     std::uint64_t last_id = 0;  // events up to this id are not for it (sent, or resumed past)
     std::string pending;        // formatted events not yet handed to the sink
     asio::steady_timer wake;    // waited on until the next heartbeat; cancelled to wake
-    bool waiting = false;
-    bool closing = false;  // a drain: end the stream once `pending` is written
-    bool cut = false;      // its buffer overflowed: the response was cut off
+    Clock::time_point last_write;  // the heartbeat is due `heartbeat` after it
+    bool waiting = false;   // the coroutine waits on `wake`: no send() is under way
+    bool queued = false;    // in Fanout::to_flush
+    bool held = false;      // the sink holds part of a try_send(): the coroutine send()s it
+    bool behind = false;    // counted in Fanout::behind
+    bool closing = false;   // a drain: end the stream once `pending` is written
+    bool cut = false;       // its buffer overflowed: the response was cut off
 };
 
 struct BroadcastStage::Fanout {
@@ -236,8 +246,11 @@ struct BroadcastStage::Fanout {
     };
     std::unordered_map<std::string, std::vector<Subscriber*>, NameHash, std::equal_to<>> by_channel;
     std::vector<Subscriber*> all;
+    std::vector<Subscriber*> to_flush;  // got bytes in this pump(): written at its end
+    std::size_t behind = 0;             // subscribers with a slice or more waiting
     bool closing = false;
     bool pump_posted = false;
+    std::uint64_t delivered = 0;  // in this pump, added to the slot's count once
     std::string scratch, formatted;
     shm::ChannelTable channel_table;  // this slot's subscribers per channel, for the metrics
     asio::steady_timer channel_timer;
@@ -275,9 +288,15 @@ struct BroadcastStage::Fanout {
 
     void add(Subscriber& s) {
         if (all.empty()) cursor = ring.end(&last_id);  // nobody followed the ring: from now
+        s.in_all = all.size();
         all.push_back(&s);
-        for (const auto& channel : s.channels) by_channel[channel].push_back(&s);
+        for (const auto& channel : s.channels) {
+            auto& list = by_channel[channel];
+            s.in_channel.push_back(list.size());
+            list.push_back(&s);
+        }
         s.last_id = last_id;
+        s.last_write = Clock::now();
         // Stored before the ring is looked at again (schedule()): a publisher that did not
         // see the count yet wrote an event this worker then finds (shm/broadcast_ring.cpp).
         slot.subscribers.store(static_cast<std::uint32_t>(all.size()), std::memory_order_seq_cst);
@@ -285,14 +304,28 @@ struct BroadcastStage::Fanout {
         channels_changed();
     }
 
+    // The last of `list` takes the place of the one at `at`, which leaves.
+    static void take_place(std::vector<Subscriber*>& list, std::size_t at,
+                           const std::string& channel) {
+        Subscriber* moved = list.back();
+        list[at] = moved;
+        list.pop_back();
+        if (at == list.size()) return;
+        const auto i = std::find(moved->channels.begin(), moved->channels.end(), channel);
+        moved->in_channel[static_cast<std::size_t>(i - moved->channels.begin())] = at;
+    }
+
     void remove(Subscriber& s) {
-        for (const auto& channel : s.channels) {
-            auto it = by_channel.find(channel);
-            if (it == by_channel.end()) continue;
-            std::erase(it->second, &s);
+        for (std::size_t i = 0; i < s.channels.size(); ++i) {
+            auto it = by_channel.find(s.channels[i]);
+            take_place(it->second, s.in_channel[i], s.channels[i]);
             if (it->second.empty()) by_channel.erase(it);
         }
-        std::erase(all, &s);
+        Subscriber* moved = all.back();
+        all[s.in_all] = moved;
+        moved->in_all = s.in_all;
+        all.pop_back();
+        if (s.behind) --behind;
         slot.subscribers.store(static_cast<std::uint32_t>(all.size()), std::memory_order_relaxed);
         channels_changed();
     }
@@ -301,8 +334,53 @@ struct BroadcastStage::Fanout {
         return std::find(s.channels.begin(), s.channels.end(), channel) != s.channels.end();
     }
 
+    // Wakes the subscriber's coroutine: it writes `pending` with send(), or ends.
     static void notify(Subscriber& s) {
         if (s.waiting) s.wake.cancel();
+    }
+
+    // Keeps `behind` in step with a subscriber whose `pending` or `cut` changed.
+    void recount(Subscriber& s) {
+        const bool now_behind = !s.cut && s.pending.size() >= slice;
+        if (now_behind == s.behind) return;
+        s.behind = now_behind;
+        if (now_behind) {
+            ++behind;
+        } else {
+            --behind;
+        }
+    }
+
+    // `s` got bytes in `pending`: flush() writes them at the end of this pump.
+    void queue(Subscriber& s) {
+        recount(s);
+        if (s.queued) return;
+        s.queued = true;
+        to_flush.push_back(&s);
+    }
+
+    // What the pump gave: straight to the socket of each subscriber whose coroutine is idle
+    // (an event reaches ten thousand subscribers as ten thousand sendmsg() calls, with no
+    // handler, no timer and no allocation per subscriber); the coroutine's send() takes
+    // over where the socket is full, the sink cannot write at once, or a write is under way.
+    void flush() {
+        const auto now = Clock::now();
+        for (Subscriber* s : to_flush) {
+            s->queued = false;
+            if (s->cut || s->pending.empty()) continue;
+            if (s->waiting && !s->held) {
+                const http::TrySend sent = s->sink->try_send(s->pending);
+                if (sent != http::TrySend::not_now) {
+                    s->pending.clear();
+                    s->last_write = now;
+                    recount(*s);
+                    if (sent == http::TrySend::sent) continue;
+                    s->held = true;
+                }
+            }
+            notify(*s);
+        }
+        to_flush.clear();
     }
 
     // The event-stream text of askr-reset: the events since the subscriber's id are lost;
@@ -311,7 +389,6 @@ struct BroadcastStage::Fanout {
         format_event(id, "askr-reset", std::to_string(id), s.pending);
         s.last_id = std::max(s.last_id, id);
         slot.resets.fetch_add(1, std::memory_order_relaxed);
-        notify(s);
     }
 
     void deliver(Subscriber& s, std::uint64_t id) {
@@ -322,14 +399,15 @@ struct BroadcastStage::Fanout {
             // resumes from its Last-Event-ID, or gets askr-reset). One event is always
             // taken, however long its data lines make it: the buffer bounds what piles up.
             s.cut = true;
+            recount(s);
             slot.drops.fetch_add(1, std::memory_order_relaxed);
             s.sink->cut();
             notify(s);
             return;
         }
         s.pending += formatted;
-        slot.deliveries.fetch_add(1, std::memory_order_relaxed);
-        notify(s);
+        ++delivered;
+        queue(s);
     }
 
     // Reads the ring from `from` up to this reader's cursor into `s` (a resume). False when
@@ -348,11 +426,7 @@ struct BroadcastStage::Fanout {
         return true;
     }
 
-    bool anyone_behind() const {
-        return std::any_of(all.begin(), all.end(), [this](const Subscriber* s) {
-            return !s->cut && s->pending.size() >= slice;
-        });
-    }
+    bool anyone_behind() const { return behind > 0; }
 
     void pace() {
         if (pacing) return;
@@ -382,18 +456,30 @@ struct BroadcastStage::Fanout {
             pace();
             return;
         }
+        const bool more = read_slice();
+        slot.deliveries.fetch_add(delivered, std::memory_order_relaxed);
+        delivered = 0;
+        flush();
+        if (more) schedule();  // more may be there; the subscribers' writes go first
+    }
+
+    // Up to a slice of the ring into the subscribers' `pending`. True when the slice was
+    // used up before the ring's end.
+    bool read_slice() {
         shm::BroadcastEvent event;
         for (std::size_t taken = 0; taken < slice;) {
             const auto read = ring.read(cursor, event, scratch);
-            if (read == shm::BroadcastRing::Read::none) return;
+            if (read == shm::BroadcastRing::Read::none) return false;
             if (read == shm::BroadcastRing::Read::overrun) {
                 // This worker fell a whole ring behind: what was lost is unknown, so every
                 // subscriber starts over from now.
                 cursor = ring.end(&last_id);
                 for (Subscriber* s : all) {
-                    if (!s->cut) append_reset(*s, last_id);
+                    if (s->cut) continue;
+                    append_reset(*s, last_id);
+                    queue(*s);
                 }
-                return;
+                return false;
             }
             taken += shm::BroadcastRing::record_overhead + scratch.size();
             last_id = event.id;
@@ -403,7 +489,7 @@ struct BroadcastStage::Fanout {
             format_event(event.id, event.name, event.data, formatted);
             for (Subscriber* s : it->second) deliver(*s, event.id);
         }
-        schedule();  // more may be there; the subscribers' writes go first
+        return true;
     }
 
     asio::awaitable<void> watch() {
@@ -512,26 +598,29 @@ asio::awaitable<void> BroadcastStage::serve(http::Request& request, http::Respon
     head.fields.add("X-Accel-Buffering", "no");
     fanout.schedule();  // events published while this subscriber was being added
     bool ok = co_await sink.send(&head, sending, false);
-    using Clock = asio::steady_timer::clock_type;
-    auto next_heartbeat = Clock::now() + fanout.settings.heartbeat;
+    s.last_write = Clock::now();
+    // The pump writes what it can itself (Fanout::flush()); this loop writes the rest, and
+    // the heartbeats, and ends the stream.
     while (ok && !s.cut) {
-        if (s.pending.empty()) {
+        if (s.pending.empty() && !s.held) {
             if (s.closing) break;
-            s.wake.expires_at(next_heartbeat);
+            s.wake.expires_at(s.last_write + fanout.settings.heartbeat);
             s.waiting = true;
             co_await s.wake.async_wait(as_tuple(use_awaitable));
             s.waiting = false;
             if (s.cut) break;
-            if (s.pending.empty()) {
-                if (s.closing || Clock::now() < next_heartbeat) continue;
+            if (s.pending.empty() && !s.held) {
+                if (s.closing || Clock::now() < s.last_write + fanout.settings.heartbeat) continue;
                 s.pending = heartbeat_line;
             }
         }
+        s.held = false;
         sending.swap(s.pending);
         s.pending.clear();
+        fanout.recount(s);
         ok = co_await sink.send(nullptr, sending, false);
         fanout.on_sent();
-        next_heartbeat = Clock::now() + fanout.settings.heartbeat;
+        s.last_write = Clock::now();
     }
     // A drain ends the stream as a complete response (the last chunk, END_STREAM), so that
     // EventSource reconnects; a subscriber that was cut off or left gets nothing more.

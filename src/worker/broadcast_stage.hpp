@@ -39,9 +39,11 @@ inline constexpr std::string_view broadcast_path = "/askr/events";
 /// HTTP/2 (a stream) alike, through the same ResponseSink as every response; every other
 /// request goes on to `next`. It also fans events out: one reader per worker follows the
 /// shared ring (shm/broadcast_ring.hpp), woken through the slot's eventfd, formats each
-/// event once and appends it to the buffer of each subscriber of its channel; each
-/// subscriber's coroutine writes its own buffer, so a slow client holds back only itself,
-/// and one whose buffer outgrows [broadcast] buffer is cut off. I/O thread only.
+/// event once and appends it to the buffer of each subscriber of its channel, then writes
+/// each buffer straight to its socket where that can be done at once
+/// (http::ResponseSink::try_send()); otherwise the subscriber's coroutine writes it, so a
+/// slow client holds back only itself, and one whose buffer outgrows [broadcast] buffer is
+/// cut off. I/O thread only.
 class BroadcastStage final : public http::Handler {
   public:
     BroadcastStage(http::Handler& next, boost::asio::io_context& io, shm::BroadcastRing& ring,

@@ -399,6 +399,80 @@ TEST(Broadcast, ASubscriberThatDoesNotReadIsCutOffWhileAnotherGetsTheWholeBurst)
     EXPECT_TRUE(wait_for_subscribers(server, 1));
 }
 
+// The pump writes an event straight to each idle subscriber's socket; one whose socket is
+// full part-way through an event gets the rest of it, and everything after, from its own
+// write, whole and in order, and then the straight path again.
+TEST(Broadcast, ASubscriberWhoseSocketFillsMidEventGetsEveryEventWholeAndInOrder) {
+    TempDir root;
+    root.write("pub.php", publish_script);
+    Server server(root.path(), broadcast_args({"--workers", "1"}));
+    Subscriber slow(server.port(), "?channel=news", {}, 4096);
+    ASSERT_EQ(slow.status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, 1));
+    // 10 events of 60 KB while it does not read: far more than its socket takes at once,
+    // well within [broadcast] buffer.
+    std::vector<std::string> ids = split_ids(publish(server, "n=10&size=60000"));
+    ASSERT_EQ(ids.size(), 10u);
+    std::this_thread::sleep_for(300ms);
+    for (const auto& id : split_ids(publish(server, "n=3&d=after")))
+        ids.push_back(id);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto e = slow.next_event();
+        ASSERT_TRUE(e) << "waiting for id " << ids[i];
+        EXPECT_EQ(e->id, ids[i]);
+        EXPECT_EQ(e->data, i < 10 ? std::string(60000, 'x') : "after");
+    }
+    // Caught up: the next one comes straight again.
+    const std::string last = publish(server, "d=caught-up");
+    auto e = slow.next_event();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->id, last);
+    EXPECT_EQ(e->data, "caught-up");
+    const json m = metrics(server)["broadcast"];
+    EXPECT_EQ(m["drops"].get<int>(), 0);
+    EXPECT_EQ(m["deliveries"].get<std::uint64_t>(), 14u);
+}
+
+// Many subscribers of one worker, some on a second channel too, all get each event once
+// and in order; one that leaves half-way does not disturb the others (a subscriber leaves
+// its lists by swapping places with the last one).
+TEST(Broadcast, ManySubscribersOnOneWorkerAllGetEveryEvent) {
+    TempDir root;
+    root.write("pub.php", publish_script);
+    Server server(root.path(), broadcast_args({"--workers", "1"}));
+    constexpr int count = 200;
+    std::vector<std::unique_ptr<Subscriber>> subscribers;
+    for (int i = 0; i < count; ++i) {
+        subscribers.push_back(std::make_unique<Subscriber>(
+            server.port(), i % 3 == 0 ? "?channel=news&channel=sport" : "?channel=news"));
+    }
+    for (auto& s : subscribers) ASSERT_EQ(s->status(), 200);
+    ASSERT_TRUE(wait_for_subscribers(server, count));
+    std::vector<std::string> ids = split_ids(publish(server, "n=3&d=first"));
+    // Every fifth one leaves; the rest go on.
+    for (int i = 0; i < count; i += 5) subscribers[static_cast<std::size_t>(i)].reset();
+    ASSERT_TRUE(wait_for_subscribers(server, count - count / 5));
+    for (const auto& id : split_ids(publish(server, "n=3&d=second"))) ids.push_back(id);
+    const std::string sport = publish(server, "c=sport&d=goal");
+    for (int i = 0; i < count; ++i) {
+        auto& s = subscribers[static_cast<std::size_t>(i)];
+        if (!s) continue;
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            auto e = s->next_event();
+            ASSERT_TRUE(e) << "subscriber " << i << " waiting for id " << ids[k];
+            EXPECT_EQ(e->id, ids[k]);
+            EXPECT_EQ(e->data, k < 3 ? "first" : "second");
+        }
+        if (i % 3 == 0) {
+            auto e = s->next_event();
+            ASSERT_TRUE(e) << "subscriber " << i << " waiting for the sport event";
+            EXPECT_EQ(e->id, sport);
+        }
+    }
+    const json m = metrics(server)["broadcast"];
+    EXPECT_EQ(m["drops"].get<int>(), 0);
+}
+
 TEST(Broadcast, LimitsAndBadRequestsAreRefused) {
     TempDir root;
     root.write("pub.php", publish_script);

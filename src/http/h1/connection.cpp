@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <openssl/err.h>
@@ -327,6 +328,7 @@ class Connection : public http::Connection, public ResponseSink {
     std::unique_ptr<Request> request_;  // the request being read or answered
     RequestOutcome outcome_;
     std::string out_;             // response head (and framing) being written
+    std::string held_;  // what the socket did not take of a try_send(): send() writes it first
     std::unique_ptr<char[]> in_;  // read buffer
     std::size_t in_begin_ = 0, in_end_ = 0;
     // Where the request being read starts in in_, while all of it is still there (the
@@ -389,6 +391,7 @@ class StreamConnection final : public Connection {
     asio::awaitable<bool> interim(int status, const Fields& fields) override;
     asio::awaitable<bool> send(const ResponseHead* head, std::string_view body, bool last) override;
     asio::awaitable<bool> send_file(const ResponseHead* head, FileBody file) override;
+    TrySend try_send(std::string_view body) override;
 
   private:
     tcp::socket& socket() {
@@ -819,6 +822,10 @@ asio::awaitable<bool> StreamConnection<Stream>::send(const ResponseHead* head,
     out_.clear();
     if (head && !head_sent_) append_head(*head, body.size(), last);
     if (!head_sent_) co_return false;  // a body before its head: a handler's mistake
+    if (!held_.empty()) {  // first the rest of a try_send() (never with the head: it came after)
+        out_.append(held_);
+        held_.clear();
+    }
     BodyPieces pieces;
     frame_body(body, last, pieces);
     const bool ok = out_.empty() && pieces.chunk_start.empty() && pieces.body.empty() &&
@@ -845,6 +852,48 @@ asio::awaitable<bool> StreamConnection<Stream>::send_file(const ResponseHead* he
     }
     response_written(ok, true);
     co_return ok;
+}
+
+// One non-blocking sendmsg() of the framed bytes, from the caller's buffer. Over TLS a
+// write is an SSL_write of a record, through the stream: never at once.
+template <class Stream>
+TrySend StreamConnection<Stream>::try_send(std::string_view body) {
+    if constexpr (tls) {
+        (void)body;
+        return TrySend::not_now;
+    } else {
+        // A stream's body is chunked (HTTP/1.0's, delimited by the close, goes through send()).
+        if (complete_ || unwritten_ || sending_ || !held_.empty() || !head_sent_ || body.empty() ||
+            wire_ != Wire::chunked)
+            return TrySend::not_now;
+        // The chunk line depends on the size alone, and an event goes to every subscriber
+        // at one size: the framing of the last size is kept (per I/O thread).
+        thread_local BodyPieces framed;
+        thread_local std::size_t framed_size = 0;
+        if (framed_size != body.size()) {
+            frame_body(body, false, framed);
+            framed_size = body.size();
+        }
+        std::array<iovec, 3> pieces{
+            iovec{const_cast<char*>(framed.chunk_start.data()), framed.chunk_start.size()},
+            iovec{const_cast<char*>(body.data()), body.size()},
+            iovec{const_cast<char*>(framed.chunk_end.data()), framed.chunk_end.size()}};
+        msghdr message{};
+        message.msg_iov = pieces.data();
+        message.msg_iovlen = pieces.size();
+        const ssize_t written = ::sendmsg(socket_fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (written <= 0) return TrySend::not_now;  // full (EAGAIN), or an error send() will see
+        const auto n = static_cast<std::size_t>(written);
+        took(n);
+        outcome_.bytes_out += n;
+        std::size_t skip = n;
+        for (const iovec& piece : pieces) {
+            const std::size_t taken = std::min(skip, piece.iov_len);
+            skip -= taken;
+            held_.append(static_cast<const char*>(piece.iov_base) + taken, piece.iov_len - taken);
+        }
+        return held_.empty() ? TrySend::sent : TrySend::held;
+    }
 }
 
 // Bookkeeping once a piece of the response is on the wire (or failed).
