@@ -3,8 +3,12 @@
 
   report.py record --wrk FILE key=value...   one JSON line: the wrk figures + the keys
   report.py record --h2load FILE key=value... the same from h2load's summary
+  report.py record --tls FILE key=value...    the same from lib/tls_handshakes.c (req/s
+                                             = handshakes/s, resumed_pct)
   report.py table RESULTS.jsonl              the markdown table
   report.py check RESULTS.jsonl              exit 1 when a run failed or had only errors
+                                             ("n/a: ..." rows, a server that cannot run
+                                             the scenario, are not failures)
   report.py servers RESULTS.jsonl            the server setup lines (from the probes)
   report.py notes RESULTS.jsonl              warnings: rows measured under interference,
                                              servers that logged during the run
@@ -23,7 +27,7 @@ import sys
 
 UNITS_TIME = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 UNITS_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-SERVER_ORDER = {"askr": 0, "nginx": 1, "apache": 2, "caddy": 3}
+SERVER_ORDER = {"askr": 0, "nginx": 1, "apache": 2, "caddy": 3, "h2o": 4}
 
 
 def parse_time(text):
@@ -84,14 +88,39 @@ def parse_h2load(out):
     return r
 
 
+def parse_tls(out):
+    """lib/tls_handshakes.c's line: "handshakes N resumed R errors E seconds S bytes B
+    p50_ms X p99_ms Y". Each handshake carried one request: req/s = handshakes/s."""
+    r = {"rps": None, "p50_ms": None, "p99_ms": None, "errors": 0,
+         "requests": 0, "bytes_per_s": None, "non2xx": 0, "socket_errors": 0}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) != 14 or f[0] != "handshakes":
+            continue
+        v = dict(zip(f[0::2], f[1::2]))
+        seconds = float(v["seconds"])
+        r["requests"] = int(v["handshakes"])
+        r["rps"] = r["requests"] / seconds if seconds > 0 else None
+        r["bytes_per_s"] = int(v["bytes"]) / seconds if seconds > 0 else None
+        r["socket_errors"] = int(v["errors"])
+        r["p50_ms"], r["p99_ms"] = float(v["p50_ms"]), float(v["p99_ms"])
+        r["resumed_pct"] = 100.0 * int(v["resumed"]) / r["requests"] if r["requests"] else 0.0
+    r["errors"] = r["non2xx"] + r["socket_errors"]
+    return r
+
+
+def not_applicable(r):
+    return str(r.get("status", "")).startswith("n/a")
+
+
 def cmd_record(args):
     rec = {"type": "run"}
     wrk = None
     i = 0
     while i < len(args):
-        if args[i] in ("--wrk", "--h2load"):
+        if args[i] in ("--wrk", "--h2load", "--tls"):
             wrk = args[i + 1]
-            parse = parse_wrk if args[i] == "--wrk" else parse_h2load
+            parse = {"--wrk": parse_wrk, "--h2load": parse_h2load, "--tls": parse_tls}[args[i]]
             i += 2
             continue
         k, _, v = args[i].partition("=")
@@ -256,11 +285,19 @@ def cmd_notes(args):
         print("Interference: other processes took CPU time during these rows (share of the "
               "machine's CPU time; their ratios are unreliable, rerun on an idle machine): "
               + "; ".join(busy) + ".")
+    tls = ["%s %s: %.1f%%" % (r["scenario"], r["server"], r["resumed_pct"])
+           for r in recs if r.get("type") == "run" and "resumed_pct" in r]
+    if tls:
+        if busy:
+            print()
+        print("TLS: the tls-* rows' req/s are handshakes/s (a new connection, one request "
+              "each); share of handshakes the server resumed (tls-full: 0%, tls-resumed: "
+              "near 100% when tickets work): " + "; ".join(tls) + ".")
     chatty = ["%s c=%s %s: %s lines" % (r["scenario"], r["conns"], r["server"],
                                         format(r["log_lines"], ","))
               for r in recs if r.get("type") == "run" and r.get("log_lines", 0) > 200]
     if chatty:
-        if busy:
+        if busy or tls:
             print()
         print("Logging: these servers wrote to their logs during the run (a warning per "
               "request costs throughput; see the logs in bench/results/tmp): "
@@ -305,11 +342,12 @@ def cmd_memory(args):
 
 def cmd_check(args):
     recs = load(args[0])
-    bad = [r for r in recs if r.get("type") == "run" and r.get("status") != "ok"]
+    bad = [r for r in recs if r.get("type") == "run" and r.get("status") != "ok"
+           and not not_applicable(r)]
     for r in bad:
         print("bench: %s c=%s %s: %s" % (r["scenario"], r["conns"], r["server"], r["status"]),
               file=sys.stderr)
-    runs = [r for r in recs if r.get("type") == "run"]
+    runs = [r for r in recs if r.get("type") == "run" and not not_applicable(r)]
     sys.exit(1 if bad or not runs else 0)
 
 
