@@ -226,19 +226,28 @@ EOF
 
 }
 
-anchors_start_nginx_fpm() {
+# The start every web server in front of php-fpm shares: checks the arguments and that
+# BINARY is installed, prepares WORKDIR and starts the pool. Sets the caller's docroot,
+# port, index, w and workers (declared local there).
+anchors__begin_fpm_server() {  # NAME BINARY DOCROOT PORT INDEX WORKDIR WORKERS
+  local name=$1 binary=$2
+  shift 2
   if [ $# -ne 5 ]; then
-    anchors__err "usage: start-nginx-fpm DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
+    anchors__err "usage: start-$name DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
   fi
-  local docroot index port w workers
   docroot=$(realpath "$1") || return 1
   port=$2 index=$3 w=$4 workers=$5
   anchors__prepare_workdir "$w" || return 1
   w=$(realpath "$w")
   anchors__check_docroot "$docroot" "$index" || return 1
   anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
-  command -v nginx >/dev/null || { anchors__err "nginx is not installed (scripts/install-deps.sh)"; return 1; }
-  anchors__start_fpm "$w" "$workers" || return 1
+  command -v "$binary" >/dev/null || { anchors__err "$binary is not installed (scripts/install-deps.sh)"; return 1; }
+  anchors__start_fpm "$w" "$workers"
+}
+
+anchors_start_nginx_fpm() {
+  local docroot index port w workers
+  anchors__begin_fpm_server nginx-fpm nginx "$@" || return $?
   local sock=$w/php-fpm.sock
 
   mkdir -p "$w/nginx/logs"
@@ -311,18 +320,8 @@ EOF
 # certificate (`tls CERT KEY`, TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2 by ALPN; HTTP/3 off,
 # so that no Alt-Svc header is added); Caddy's session tickets are on by default.
 anchors_start_caddy() {
-  if [ $# -ne 5 ]; then
-    anchors__err "usage: start-caddy DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
-  fi
   local docroot index port w workers
-  docroot=$(realpath "$1") || return 1
-  port=$2 index=$3 w=$4 workers=$5
-  anchors__prepare_workdir "$w" || return 1
-  w=$(realpath "$w")
-  anchors__check_docroot "$docroot" "$index" || return 1
-  anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
-  command -v caddy >/dev/null || { anchors__err "caddy is not installed (scripts/install-deps.sh)"; return 1; }
-  anchors__start_fpm "$w" "$workers" || return 1
+  anchors__begin_fpm_server caddy caddy "$@" || return $?
   local sock=$w/php-fpm.sock encode="" precompressed="" site="http://127.0.0.1:$port" tls=""
   if [ "${ANCHORS_COMPRESSION:-0}" = 1 ]; then
     encode="	encode zstd gzip"
@@ -377,18 +376,8 @@ CADDYFILE
 # with that certificate; session resumption by cache and tickets is h2o's default
 # (ssl-session-resumption mode all).
 anchors_start_h2o() {
-  if [ $# -ne 5 ]; then
-    anchors__err "usage: start-h2o DOCROOT PORT INDEX WORKDIR WORKERS"; return 2
-  fi
   local docroot index port w workers
-  docroot=$(realpath "$1") || return 1
-  port=$2 index=$3 w=$4 workers=$5
-  anchors__prepare_workdir "$w" || return 1
-  w=$(realpath "$w")
-  anchors__check_docroot "$docroot" "$index" || return 1
-  anchors__port_free "$port" || { anchors__err "port $port is in use"; return 1; }
-  command -v h2o >/dev/null || { anchors__err "h2o is not installed (scripts/install-deps.sh)"; return 1; }
-  anchors__start_fpm "$w" "$workers" || return 1
+  anchors__begin_fpm_server h2o h2o "$@" || return $?
   local sock=$w/php-fpm.sock ssl=""
   if [ -n "${ANCHORS_TLS_CERT:-}" ]; then
     ssl="
