@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Live broadcasting (docs/broadcasting.md) under many subscribers: publish-to-receive
+"""Live broadcasting (docs/broadcast.md) under many subscribers: publish-to-receive
 latency, delivered events per second and resident memory per idle subscriber, with 1,000
 and 10,000 subscribers spread over the workers, against the targets (p99 under 50 ms at
 10,000 subscribers, under 16 KB of RSS per idle subscriber, socket buffers aside).

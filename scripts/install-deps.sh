@@ -36,6 +36,8 @@ packages=(
   dpkg-dev lintian systemd patchelf
   # more anchors: APCu (the cache benchmark), Caddy 2 and h2o (front servers)
   php8.2-apcu caddy h2o
+  # the production guide's Let's Encrypt steps, run against pebble (a test ACME server)
+  certbot pebble
 )
 # `--bench`: what only bench/run needs on top (MediaWiki is 230 MB: not for every build).
 if [ "${1:-}" = --bench ]; then

@@ -292,6 +292,11 @@ $(if [ -n "${ANCHORS_TLS_CERT:-}" ]; then printf '        ssl_certificate %s;\n 
         location / {
             try_files \$uri \$uri/ /$index?\$query_string;
         }
+        # bench/run hello-ceiling: nginx's own answer, no PHP
+        location = /ceiling {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
         location ~ \.php\$ {
             try_files \$fastcgi_script_name =404;
             include /etc/nginx/fastcgi.conf;

@@ -1,5 +1,5 @@
 #pragma once
-// Broadcasting across nodes ([broadcast] redis; docs/broadcasting.md, "Several nodes
+// Broadcasting across nodes ([broadcast] redis; docs/broadcast.md, "Several nodes
 // (Redis)"): every event goes into one Redis stream that all nodes share, each node's relay
 // (relay.hpp) copies the stream into its own ring, and an event's id everywhere is derived
 // from its stream id. This header holds what the publishing side and the relay share.

@@ -862,7 +862,7 @@ const std::vector<Option>& table() {
          .key = "enabled",
          .type = Type::boolean,
          .cli = "--broadcast,!--no-broadcast",
-         .doc = "Live broadcasting (Server-Sent Events, docs/broadcasting.md): askr_broadcast() "
+         .doc = "Live broadcasting (Server-Sent Events, docs/broadcast.md): askr_broadcast() "
                 "in PHP, GET /askr/events for browsers, across every worker without a broker. "
                 "Off by default: /askr/events is then an ordinary path of the app and "
                 "askr_broadcast() throws.",
@@ -980,7 +980,7 @@ const std::vector<Option>& table() {
          .cli = "--broadcast-redis",
          .value_name = "URL",
          .doc = "Relay events through Redis to every server that names the same Redis and "
-                "`redis_key` (docs/broadcasting.md, \"Several nodes (Redis)\"): a publish "
+                "`redis_key` (docs/broadcast.md, \"Several nodes (Redis)\"): a publish "
                 "anywhere reaches the subscribers of every node, with the same id everywhere, "
                 "so that a browser resumes on any node. URL as for [cache] redis. Each node "
                 "reads with one connection (a relay process of the master); each worker that "
@@ -1348,7 +1348,7 @@ std::span<const std::pair<std::string_view, std::string_view>> sections() {
         {"workers", "The worker processes."},
         {"admin", "The admin listener (status API, metrics, dashboard)."},
         {"cache", "The cache behind askr_cache_*(): shared memory, or Redis (docs/cache.md)."},
-        {"broadcast", "Live broadcasting to browsers, Server-Sent Events (docs/broadcasting.md)."},
+        {"broadcast", "Live broadcasting to browsers, Server-Sent Events (docs/broadcast.md)."},
         {"reload", "Rolling reloads: the canary (docs/reload.md)."},
         {"queue", "Queue sidecars: PHP processes beside the web workers (docs/sidecars.md)."},
         {"scheduler", "The built-in cron: a PHP script once a minute (docs/sidecars.md)."},

@@ -135,7 +135,7 @@ struct ServeOptions {
     std::string cache_redis;
     std::string cache_prefix = "askr:";          ///< Redis: a key is stored as prefix + key
     std::uint32_t cache_redis_timeout_ms = 250;  ///< Redis: connect and command timeout
-    // Live broadcasting to browsers (docs/broadcasting.md): the ring is made by the master,
+    // Live broadcasting to browsers (docs/broadcast.md): the ring is made by the master,
     // kept across reloads.
     bool broadcast = false;                           ///< askr_broadcast() and GET /askr/events
     std::uint64_t broadcast_ring = 8ull << 20;        ///< bytes of the ring of recent events

@@ -342,7 +342,7 @@ void check_redis(const config::Config& config, std::vector<Finding>& out) {
     }
     if (o.broadcast && !o.broadcast_redis.empty()) {
         check_redis_server(o.broadcast_redis, o.broadcast_redis_timeout_ms, "broadcast",
-                           "docs/broadcasting.md, \"Several nodes (Redis)\"",
+                           "docs/broadcast.md, \"Several nodes (Redis)\"",
                            "events relayed through the stream " + o.broadcast_redis_key, out);
     }
 }

@@ -1,5 +1,5 @@
 // askr_broadcast(): publishes an event to the subscribers of a channel on every worker
-// (shm/broadcast_ring.hpp; docs/broadcasting.md is the reference). The PHP thread only
+// (shm/broadcast_ring.hpp; docs/broadcast.md is the reference). The PHP thread only
 // writes the event into the shared ring and wakes the workers' I/O threads; it never
 // writes to a subscriber.
 #include <time.h>

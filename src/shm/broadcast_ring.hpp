@@ -48,7 +48,7 @@ struct BroadcastInfo {
 };
 
 /// The broadcast ring of one node, created by the master before any fork and shared by
-/// every worker (docs/broadcasting.md): events of every channel in publish order, each
+/// every worker (docs/broadcast.md): events of every channel in publish order, each
 /// with an id one above the previous one (1, 2, ...: unique for the server's life, since
 /// a reload keeps the ring). A full ring drops its oldest events; a writer never waits
 /// for a reader. Readers keep their own cursor and read without any lock: a reader that

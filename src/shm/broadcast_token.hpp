@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-// Subscription tokens for private channels (docs/broadcasting.md, "Private channels"):
+// Subscription tokens for private channels (docs/broadcast.md, "Private channels"):
 // what askr_broadcast_token() gives PHP and what GET /askr/events checks.
 namespace askr::shm {
 

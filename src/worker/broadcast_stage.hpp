@@ -35,7 +35,7 @@ void format_event(std::uint64_t id, std::string_view name, std::string_view data
 inline constexpr std::string_view broadcast_path = "/askr/events";
 
 /// The stage in front of routing that serves GET /askr/events?channel=A&channel=B as a
-/// Server-Sent Events stream (docs/broadcasting.md), over HTTP/1.1 (a chunked body) and
+/// Server-Sent Events stream (docs/broadcast.md), over HTTP/1.1 (a chunked body) and
 /// HTTP/2 (a stream) alike, through the same ResponseSink as every response; every other
 /// request goes on to `next`. It also fans events out: one reader per worker follows the
 /// shared ring (shm/broadcast_ring.hpp), woken through the slot's eventfd, formats each

@@ -1,5 +1,5 @@
 // Live broadcasting in a real browser: Debian's Chromium, headless, runs a page served by
-// askr whose EventSource receives the events PHP publishes (docs/broadcasting.md).
+// askr whose EventSource receives the events PHP publishes (docs/broadcast.md).
 #include <gtest/gtest.h>
 
 #include <chrono>

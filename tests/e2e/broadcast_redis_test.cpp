@@ -1,4 +1,4 @@
-// Broadcasting across nodes ([broadcast] redis; docs/broadcasting.md, "Several nodes
+// Broadcasting across nodes ([broadcast] redis; docs/broadcast.md, "Several nodes
 // (Redis)"): two real servers sharing one real redis-server on loopback, subscribers over
 // raw HTTP/1.1 sockets.
 #include <gtest/gtest.h>
@@ -166,7 +166,7 @@ TEST(BroadcastRedis, WithRedisDownLocalDeliveryGoesOnAndTheRelayReconnectsByItse
     EXPECT_EQ(b.server->stop(), 0);
 }
 
-// The ring id of a stream id "MS-SEQ", as docs/broadcasting.md gives it.
+// The ring id of a stream id "MS-SEQ", as docs/broadcast.md gives it.
 std::string ring_id_of(const std::string& stream_id) {
     const auto dash = stream_id.find('-');
     return std::to_string(std::stoull(stream_id.substr(0, dash)) * 1048576 +

@@ -68,6 +68,10 @@ TEST(Package, DebCarriesTheServerItsUnitAndConfigAndIsLintianClean) {
         const std::string report =
             command_output("lintian --fail-on error,warning " + path + " 2>&1; echo status=$?");
         EXPECT_TRUE(contains(report, "status=0")) << report;
+        // Built with Debian's hardening flags: fortified libc calls, stack protector,
+        // relro and immediate binding (lintian's informational hardening-no-* tags).
+        const std::string info = command_output("lintian -I " + path + " 2>&1");
+        EXPECT_FALSE(contains(info, "hardening-no-")) << info;
     }
 
     // The packaged binary runs, and its configuration passes config-check once its root
