@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,8 +118,13 @@ Server::Server(const std::string& root, std::vector<std::string> extra_args,
     const bool proxy_listener = std::any_of(args.begin(), args.end(), [](const std::string& a) {
         return a.find(":0,proxy-protocol") != std::string::npos;
     });
+    const pid_t test_pid = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+        // A test binary that dies (a ctest timeout kills it) takes its server along: the
+        // master gets SIGTERM and stops its workers, instead of serving on as an orphan.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != test_pid) ::_exit(127);
         ::dup2(log_fd, 1);
         ::dup2(log_fd, 2);
         ::setpgid(0, 0);
