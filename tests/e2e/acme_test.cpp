@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <utility>
@@ -103,21 +104,16 @@ TEST(Acme, CertbotWebrootThroughListenHttpThenItsDeployHookReloadsAskrOntoTheCer
     int status = 0;
 
     // Pebble's own HTTPS certificate, which certbot is told to trust.
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
-        " -subj /CN=pebble -addext subjectAltName=IP:127.0.0.1"
-        " -addext basicConstraints=critical,CA:TRUE -keyout " + dir.path() + "/pebble.key"
-        " -out " + dir.path() + "/pebble.crt",
-        status);
-    ASSERT_EQ(status, 0);
+    make_cert(dir, "pebble", "pebble", 1, "IP:127.0.0.1");
 
     // Before the first certificate: a placeholder pair where the deploy hook will put the
     // real one, so that Askr can start and serve the challenges (docs/production.md).
     const std::string tls = dir.mkdir("etc-askr-tls");
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
-        " -subj /CN=" + std::string(domain) + " -keyout " + tls + "/privkey.pem -out " + tls +
-        "/fullchain.pem",
-        status);
-    ASSERT_EQ(status, 0);
+    const CertPair placeholder =
+        make_cert(dir, "placeholder", domain, 1, "DNS:" + std::string(domain));
+    std::filesystem::rename(placeholder.cert, tls + "/fullchain.pem");
+    std::filesystem::rename(placeholder.key, tls + "/privkey.pem");
+    ASSERT_FALSE(HasFailure()) << "openssl could not make the certificates";
     Server server(root.path(), {"--tls-cert", tls + "/fullchain.pem", "--tls-key",
                                 tls + "/privkey.pem", "--listen-http", "127.0.0.1:0"});
     ASSERT_GT(server.http_port(), 0);
@@ -125,20 +121,20 @@ TEST(Acme, CertbotWebrootThroughListenHttpThenItsDeployHookReloadsAskrOntoTheCer
     // pebble-challtestsrv answers every A query with 127.0.0.1; pebble validates HTTP-01
     // challenges on Askr's --listen-http port.
     const std::uint16_t dns_port = free_port();
-    Daemon dns({"pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-                "-dns01", "127.0.0.1:" + std::to_string(dns_port), "-http01", "", "-https01",
-                "", "-tlsalpn01", "", "-management", "127.0.0.1:" + std::to_string(free_port())},
+    Daemon dns({"pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dns01",
+                "127.0.0.1:" + std::to_string(dns_port), "-http01", "", "-https01", "",
+                "-tlsalpn01", "", "-management", "127.0.0.1:" + std::to_string(free_port())},
                {}, dir.path() + "/challtestsrv.log");
     const std::uint16_t acme_port = free_port();
     const std::uint16_t management_port = free_port();
-    dir.write("pebble.json",
-              "{\"pebble\": {\"listenAddress\": \"127.0.0.1:" + std::to_string(acme_port) +
-                  "\", \"managementListenAddress\": \"127.0.0.1:" +
-                  std::to_string(management_port) + "\", \"certificate\": \"" + dir.path() +
-                  "/pebble.crt\", \"privateKey\": \"" + dir.path() +
-                  "/pebble.key\", \"httpPort\": " + std::to_string(server.http_port()) +
-                  ", \"tlsPort\": " + std::to_string(free_port()) +
-                  ", \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": false}}\n");
+    dir.write(
+        "pebble.json",
+        "{\"pebble\": {\"listenAddress\": \"127.0.0.1:" + std::to_string(acme_port) +
+            "\", \"managementListenAddress\": \"127.0.0.1:" + std::to_string(management_port) +
+            "\", \"certificate\": \"" + dir.path() + "/pebble.crt\", \"privateKey\": \"" +
+            dir.path() + "/pebble.key\", \"httpPort\": " + std::to_string(server.http_port()) +
+            ", \"tlsPort\": " + std::to_string(free_port()) +
+            ", \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": false}}\n");
     Daemon pebble({"pebble", "-config", dir.path() + "/pebble.json", "-dnsserver",
                    "127.0.0.1:" + std::to_string(dns_port), "-strict=false"},
                   {{"PEBBLE_VA_NOSLEEP", "1"}, {"PEBBLE_WFE_NONCEREJECT", "0"}},
@@ -148,24 +144,24 @@ TEST(Acme, CertbotWebrootThroughListenHttpThenItsDeployHookReloadsAskrOntoTheCer
 
     // The deploy hook of docs/production.md, where it puts it, with the test's paths and
     // pid; certbot runs it once at issuance (named) and once per renewal (the directory).
-    const std::string hook = dir.write(
-        "le/renewal-hooks/deploy/askr",
-        "#!/bin/sh\nset -e\ninstall -d -m 0750 " + tls + "\ninstall -m 0640 "
-        "\"$RENEWED_LINEAGE/fullchain.pem\" \"$RENEWED_LINEAGE/privkey.pem\" " + tls +
-            "/\nkill -HUP " + std::to_string(server.pid()) + "\n");
+    const std::string hook =
+        dir.write("le/renewal-hooks/deploy/askr",
+                  "#!/bin/sh\nset -e\ninstall -d -m 0750 " + tls +
+                      "\ninstall -m 0640 "
+                      "\"$RENEWED_LINEAGE/fullchain.pem\" \"$RENEWED_LINEAGE/privkey.pem\" " +
+                      tls + "/\nkill -HUP " + std::to_string(server.pid()) + "\n");
     ::chmod(hook.c_str(), 0755);
     const std::string certbot =
-        "REQUESTS_CA_BUNDLE=" + dir.path() + "/pebble.crt certbot --non-interactive"
+        "REQUESTS_CA_BUNDLE=" + dir.path() +
+        "/pebble.crt certbot --non-interactive"
         " --agree-tos --register-unsafely-without-email --server https://127.0.0.1:" +
         std::to_string(acme_port) + "/dir --config-dir " + dir.path() + "/le --work-dir " +
         dir.path() + "/le-work --logs-dir " + dir.path() + "/le-logs ";
 
-    const std::string issued =
-        run(certbot + "certonly --webroot -w " + root.path() + " -d " + domain +
-                " --deploy-hook " + hook,
-            status);
-    ASSERT_EQ(status, 0) << issued << "\npebble:\n" << pebble.log() << "\naskr:\n"
-                         << server.log();
+    const std::string issued = run(certbot + "certonly --webroot -w " + root.path() + " -d " +
+                                       domain + " --deploy-hook " + hook,
+                                   status);
+    ASSERT_EQ(status, 0) << issued << "\npebble:\n" << pebble.log() << "\naskr:\n" << server.log();
     EXPECT_NE(issued.find("Successfully received certificate"), std::string::npos) << issued;
     ASSERT_TRUE(server.wait_for_log("reload finished", 30s)) << server.log();
 
@@ -180,7 +176,8 @@ TEST(Acme, CertbotWebrootThroughListenHttpThenItsDeployHookReloadsAskrOntoTheCer
     EXPECT_NE(first.find("Pebble Intermediate CA"), std::string::npos) << first;
 
     // A renewal runs the same hook: Askr reloads onto the renewed certificate.
-    const std::string renewed = run(certbot + "renew --force-renewal --no-random-sleep-on-renew", status);
+    const std::string renewed =
+        run(certbot + "renew --force-renewal --no-random-sleep-on-renew", status);
     ASSERT_EQ(status, 0) << renewed << "\npebble:\n" << pebble.log();
     for (int attempt = 0; attempt < 100; ++attempt) {
         if (served_certificate(server.port(), ca) != first) break;

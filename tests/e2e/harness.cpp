@@ -427,6 +427,17 @@ std::string command_output(const std::string& command) {
     return out;
 }
 
+CertPair make_cert(const TempDir& dir, const std::string& name, const std::string& common_name,
+                   int days, const std::string& alt_names) {
+    CertPair pair{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
+    const std::string out = command_output(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + pair.key +
+        " -out " + pair.cert + " -days " + std::to_string(days) + " -subj /CN=" + common_name +
+        " -addext subjectAltName=" + alt_names + " 2>&1");
+    EXPECT_TRUE(fs::exists(pair.cert)) << out;
+    return pair;
+}
+
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout, bool half_close) {
     int fd = connect_loopback(port);

@@ -146,6 +146,15 @@ std::vector<std::string> wait_for_lines(const std::string& path, std::size_t cou
 /// Runs a shell command and returns what it printed on stdout (add 2>&1 for stderr).
 std::string command_output(const std::string& command);
 
+/// A self-signed certificate and its key (EC P-256), made with the openssl command line
+/// as a user would: DIR/NAME.crt and DIR/NAME.key.
+struct CertPair {
+    std::string cert, key;
+};
+CertPair make_cert(const TempDir& dir, const std::string& name,
+                   const std::string& common_name = "localhost", int days = 30,
+                   const std::string& alt_names = "DNS:localhost,IP:127.0.0.1");
+
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout = std::chrono::seconds(3),
                          bool half_close = false);

@@ -42,22 +42,6 @@ std::string shell(const std::string& command) {
     return command_output(command + " 2>&1");
 }
 
-// A certificate and key made with the openssl command line (as a user would).
-struct CertPair {
-    std::string cert, key;
-};
-CertPair make_cert(const TempDir& dir, const std::string& name,
-                   const std::string& common_name = "localhost", int days = 30,
-                   const std::string& alt_names = "DNS:localhost,IP:127.0.0.1") {
-    CertPair pair{dir.path() + "/" + name + ".crt", dir.path() + "/" + name + ".key"};
-    std::string out =
-        shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
-              pair.key + " -out " + pair.cert + " -days " + std::to_string(days) +
-              " -subj /CN=" + common_name + " -addext subjectAltName=" + alt_names);
-    EXPECT_TRUE(fs::exists(pair.cert)) << out;
-    return pair;
-}
-
 // `askr serve --root ROOT --listen 127.0.0.1:0 ARGS...` speaking HTTPS.
 // The harness's Server speaks HTTPS too (it reads the scheme from the "listening on" line).
 using TlsServer = Server;
